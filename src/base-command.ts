@@ -1,0 +1,53 @@
+import {Command, Errors, Flags, Interfaces} from '@oclif/core'
+
+import {ExitCode, PfError, isPfError} from './errors.js'
+
+/**
+ * Every pf command extends this: `--json` everywhere, `--debug` for stack traces,
+ * and one error format (`{"error":{"code","message"}}` under --json, one line otherwise).
+ */
+export abstract class PfCommand extends Command {
+  static enableJsonFlag = true
+  static baseFlags = {
+    debug: Flags.boolean({description: 'Print stack traces and diagnostic detail on errors.', helpGroup: 'GLOBAL'}),
+  }
+
+  protected get debugEnabled(): boolean {
+    return this.argv.includes('--debug') || process.env.PF_DEBUG === '1'
+  }
+
+  /** Writes a human line to stderr unless --json is set (keeps stdout parseable). */
+  protected note(message: string): void {
+    if (!this.jsonEnabled()) process.stderr.write(message + '\n')
+  }
+
+  protected async catch(error: Error): Promise<any> {
+    const err = error as Error & {oclif?: {exit?: number}}
+    const known = isPfError(error)
+    // oclif's own parse errors (unknown flag, missing arg) are user input errors too.
+    const parseError = !known && err.oclif?.exit === 2
+    const code = known ? error.code : parseError ? 'invalid_arguments' : 'internal_error'
+    const exitCode = known ? error.exitCode : parseError ? ExitCode.usage : (err.oclif?.exit ?? ExitCode.failure)
+    if (err.oclif?.exit === 0) return // `this.exit(0)`
+    const message = firstLine(err.message)
+    if (this.jsonEnabled()) {
+      process.stdout.write(JSON.stringify({error: {code, message}}, null, 2) + '\n')
+    } else {
+      process.stderr.write(`Error: ${message}\n`)
+    }
+    if (this.debugEnabled && err.stack) process.stderr.write(err.stack + '\n')
+    else if (!known && !parseError) process.stderr.write('Run again with --debug for details.\n')
+    // An ExitError makes oclif exit with our code without printing anything more.
+    throw new Errors.ExitError(exitCode)
+  }
+}
+
+export type PfFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof PfCommand)['baseFlags'] & T['flags']>
+
+const firstLine = (message: string): string => {
+  // oclif parse errors carry a multi-line "See more help" tail; users get the first sentence.
+  const line = message.split('\n').find(l => l.trim().length > 0) ?? message
+  return line.trim()
+}
+
+export {PfError}

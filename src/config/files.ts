@@ -1,0 +1,128 @@
+import {chmodSync, existsSync, mkdirSync, readFileSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
+import {PfError} from '../errors.js'
+
+export const configFileName = 'pf.yaml'
+
+/** pf home: `$PF_HOME_DIRECTORY`, else `~/.promptflow` (prompt flow's location). */
+export const pfHome = (env: NodeJS.ProcessEnv = process.env): string =>
+  path.resolve(env.PF_HOME_DIRECTORY?.trim() || path.join(os.homedir(), '.promptflow'))
+
+export const userConfigPath = (env: NodeJS.ProcessEnv = process.env): string => path.join(pfHome(env), configFileName)
+
+/** Creates a user-only folder (0700), or tightens one pf created earlier. */
+export const ensurePrivateDir = (dir: string): void => {
+  if (!existsSync(dir)) mkdirSync(dir, {recursive: true, mode: 0o700})
+}
+
+/** The nearest project pf.yaml found walking up from `cwd` (the user file itself does not count). */
+export const findProjectConfig = (cwd: string, env: NodeJS.ProcessEnv = process.env): string | undefined => {
+  const userFile = userConfigPath(env)
+  let dir = path.resolve(cwd)
+  for (;;) {
+    const candidate = path.join(dir, configFileName)
+    if (candidate !== userFile && existsSync(candidate)) return candidate
+    const parent = path.dirname(dir)
+    if (parent === dir) return undefined
+    dir = parent
+  }
+}
+
+export type ConfigData = Record<string, unknown>
+
+/**
+ * Reads one pf.yaml. A missing file is empty; a malformed one is an error naming the file and line
+ * (pf never rewrites a file it cannot read).
+ */
+export const readConfigFile = async (file: string): Promise<ConfigData> => {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {}
+    throw new PfError('config_unreadable', `Cannot read ${file}: ${(error as Error).message}`)
+  }
+  if (text.trim() === '') return {}
+  // js-yaml is imported here, not at the top: a command that finds no pf.yaml never pays for it.
+  const {load} = await import('js-yaml')
+  let data: unknown
+  try {
+    data = load(text, {filename: file})
+  } catch (error) {
+    const {mark, reason} = error as {mark?: {line: number; column: number}; reason?: string}
+    const where = mark ? `:${mark.line + 1}:${mark.column + 1}` : ''
+    throw new PfError('config_malformed', `${file}${where}: not valid YAML (${reason ?? (error as Error).message}); fix or remove the file.`)
+  }
+  if (data === null || data === undefined) return {}
+  if (typeof data !== 'object' || Array.isArray(data))
+    throw new PfError('config_malformed', `${file}:1 must be a YAML mapping of keys (e.g. "trace:\\n  destination: local"); fix or remove the file.`)
+  return data as ConfigData
+}
+
+export const getPath = (data: ConfigData, key: string): unknown => {
+  let node: unknown = data
+  for (const part of key.split('.')) {
+    if (!node || typeof node !== 'object') return undefined
+    node = (node as ConfigData)[part]
+  }
+  return node
+}
+
+const isPlainObject = (v: unknown): v is ConfigData => Boolean(v) && typeof v === 'object' && !Array.isArray(v)
+
+/** Deep merge: `over` wins key by key. */
+export const mergeConfig = (base: ConfigData, over: ConfigData): ConfigData => {
+  const out: ConfigData = {...base}
+  for (const [k, v] of Object.entries(over)) out[k] = isPlainObject(v) && isPlainObject(out[k]) ? mergeConfig(out[k] as ConfigData, v) : v
+  return out
+}
+
+/**
+ * Applies changes to one pf.yaml with `conf` (atomic write: a crash leaves the old file whole; mode 0600).
+ * The file is read and validated first, so a malformed file is reported, never overwritten.
+ */
+export const writeConfigFile = async (file: string, set: Record<string, unknown>, unset: string[] = []): Promise<void> => {
+  await readConfigFile(file)
+  ensurePrivateDir(path.dirname(file))
+  const [{default: Conf}, YAML] = await Promise.all([import('conf'), import('js-yaml')])
+  const store = new Conf<ConfigData>({
+    cwd: path.dirname(file),
+    configName: path.basename(file, '.yaml'),
+    fileExtension: 'yaml',
+    serialize: value => YAML.dump(value),
+    deserialize: text => (YAML.load(text) ?? {}) as ConfigData,
+    configFileMode: 0o600,
+    clearInvalidConfig: false,
+  })
+  const next: ConfigData = structuredClone(store.store)
+  for (const [key, value] of Object.entries(set)) setPath(next, key, value)
+  for (const key of unset) deletePath(next, key)
+  store.store = next
+  // conf keeps an existing file's mode on rename targets it did not create; make sure it is user-only.
+  chmodSync(file, 0o600)
+}
+
+const setPath = (data: ConfigData, key: string, value: unknown): void => {
+  const parts = key.split('.')
+  let node = data
+  for (const part of parts.slice(0, -1)) {
+    if (!isPlainObject(node[part])) node[part] = {}
+    node = node[part] as ConfigData
+  }
+  node[parts.at(-1)!] = value
+}
+
+/** Deletes a key and any parent mapping it leaves empty (so `trace: {}` does not linger). */
+const deletePath = (data: ConfigData, key: string): void => {
+  const [head, ...rest] = key.split('.')
+  if (rest.length === 0) {
+    delete data[head]
+    return
+  }
+  const child = data[head]
+  if (!isPlainObject(child)) return
+  deletePath(child, rest.join('.'))
+  if (Object.keys(child).length === 0) delete data[head]
+}

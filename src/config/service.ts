@@ -1,0 +1,157 @@
+import {existsSync, statSync} from 'node:fs'
+import path from 'node:path'
+
+import type {Config} from '@oclif/core'
+
+import {PfError} from '../errors.js'
+import type {DestinationContext} from '../tracing/destination.js'
+import type {DestinationRegistry} from '../tracing/registry.js'
+import {
+  type ConfigData,
+  configFileName,
+  findProjectConfig,
+  getPath,
+  mergeConfig,
+  readConfigFile,
+  userConfigPath,
+  writeConfigFile,
+} from './files.js'
+import {type ConfigKey, coreKeys, findCoreKey, unknownKeyError} from './keys.js'
+
+export interface LoadedConfig {
+  merged: ConfigData
+  user: {path: string; data: ConfigData}
+  project?: {path: string; data: ConfigData}
+}
+
+export interface ConfigValue {
+  key: string
+  value: unknown
+  /** Which file the value comes from, or `default`/`unset`. */
+  source: 'project' | 'user' | 'default' | 'unset'
+  path?: string
+}
+
+export interface SetOptions {
+  /** Folder whose pf.yaml to write (a project config); default: the user file. */
+  path?: string
+  timeoutMs?: number
+  progress?: (message: string) => void
+}
+
+/**
+ * pf.yaml: the user file under the pf home, and the nearest project pf.yaml walking up from the current
+ * folder, merged with the project winning. Values are validated per key before anything is written.
+ */
+export class ConfigService {
+  constructor(
+    private readonly oclif: Config,
+    private readonly cwd: string = process.cwd(),
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {}
+
+  async load(): Promise<LoadedConfig> {
+    const userPath = userConfigPath(this.env)
+    const projectPath = findProjectConfig(this.cwd, this.env)
+    const [user, project] = await Promise.all([readConfigFile(userPath), projectPath ? readConfigFile(projectPath) : undefined])
+    return {
+      merged: project ? mergeConfig(user, project) : user,
+      user: {path: userPath, data: user},
+      project: project && projectPath ? {path: projectPath, data: project} : undefined,
+    }
+  }
+
+  async get(key: string): Promise<ConfigValue> {
+    const spec = await this.keySpec(key)
+    const loaded = await this.load()
+    const fromProject = loaded.project && getPath(loaded.project.data, key)
+    if (fromProject !== undefined && loaded.project) return {key, value: fromProject, source: 'project', path: loaded.project.path}
+    const fromUser = getPath(loaded.user.data, key)
+    if (fromUser !== undefined) return {key, value: fromUser, source: 'user', path: loaded.user.path}
+    if (spec.default !== undefined) return {key, value: spec.default, source: 'default'}
+    return {key, value: null, source: 'unset'}
+  }
+
+  async show(): Promise<ConfigData> {
+    return (await this.load()).merged
+  }
+
+  async set(pairs: string[], options: SetOptions = {}): Promise<{path: string; values: ConfigData}> {
+    if (pairs.length === 0) throw new PfError('invalid_arguments', 'Nothing to set; pass KEY=VALUE, e.g. pf config set trace.destination=local.')
+    const file = this.targetFile(options.path)
+    const parsed: Array<[string, string]> = pairs.map(pair => {
+      const eq = pair.indexOf('=')
+      if (eq <= 0) throw new PfError('invalid_arguments', `"${pair}" is not KEY=VALUE; e.g. pf config set trace.destination=local.`)
+      return [pair.slice(0, eq).trim(), pair.slice(eq + 1)]
+    })
+    // Every value is checked before the file is touched: one bad pair writes nothing.
+    const values: ConfigData = {}
+    const context = await this.destinationContext(options)
+    for (const [key, raw] of parsed) {
+      const spec = await this.keySpec(key)
+      values[key] = spec.destination ? await this.validateDestination(raw, context) : spec.parse ? spec.parse(raw) : raw
+    }
+    await writeConfigFile(file, values)
+    return {path: file, values}
+  }
+
+  async unset(keys: string[], options: {path?: string} = {}): Promise<{path: string; removed: string[]}> {
+    if (keys.length === 0) throw new PfError('invalid_arguments', 'Nothing to unset; pass a KEY, e.g. pf config unset trace.destination.')
+    for (const key of keys) await this.keySpec(key)
+    const file = this.targetFile(options.path)
+    const data = await readConfigFile(file)
+    const removed = keys.filter(key => getPath(data, key) !== undefined)
+    if (removed.length > 0) await writeConfigFile(file, {}, removed)
+    return {path: file, removed}
+  }
+
+  /** Validates a trace.destination value through the registry and returns the value to store. */
+  async validateDestination(raw: string, context: DestinationContext): Promise<string> {
+    const {parseDestinationList, unknownDestinationError} = await import('../tracing/registry.js')
+    const entries = parseDestinationList(raw)
+    if (entries.length === 1 && entries[0].toLowerCase() === 'none') return 'none'
+    const registry = await this.registry()
+    const normalized: string[] = []
+    for (const entry of entries) {
+      const provider = registry.find(entry)
+      if (!provider) throw unknownDestinationError(entry, registry)
+      try {
+        await provider.validate(entry, context)
+      } catch (error) {
+        if (error instanceof PfError) throw error
+        throw new PfError('invalid_value', `${entry} (plugin ${provider.plugin}): ${(error as Error).message}`)
+      }
+      normalized.push(entry.toLowerCase() === provider.scheme.toLowerCase() ? provider.scheme : entry)
+    }
+    return normalized.join(',')
+  }
+
+  async destinationContext(options: {timeoutMs?: number; progress?: (m: string) => void; flowDir?: string} = {}): Promise<DestinationContext> {
+    const {merged} = await this.load()
+    return {cwd: this.cwd, flowDir: options.flowDir, config: merged, env: this.env, timeoutMs: options.timeoutMs, progress: options.progress}
+  }
+
+  private async registry(): Promise<DestinationRegistry> {
+    const {loadRegistry} = await import('../tracing/registry.js')
+    return loadRegistry(this.oclif)
+  }
+
+  /** Core keys first; plugin keys need the registry, so it is loaded only for a key core does not know. */
+  private async keySpec(key: string): Promise<ConfigKey> {
+    const core = findCoreKey(key)
+    if (core) return core
+    const registry = await this.registry()
+    const pluginKeys = registry.providers.flatMap(p => p.configKeys ?? [])
+    const found = pluginKeys.find(k => k.key === key)
+    if (found) return found
+    throw unknownKeyError(key, [...coreKeys.map(k => k.key), ...pluginKeys.map(k => k.key)])
+  }
+
+  private targetFile(dir?: string): string {
+    if (dir === undefined) return userConfigPath(this.env)
+    const folder = path.resolve(this.cwd, dir)
+    if (!existsSync(folder) || !statSync(folder).isDirectory())
+      throw new PfError('invalid_path', `--path ${dir}: ${folder} is not an existing folder; create it first or pass another folder.`)
+    return path.join(folder, configFileName)
+  }
+}

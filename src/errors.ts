@@ -1,0 +1,28 @@
+/** Exit codes pf uses; documented in the README. */
+export const ExitCode = {
+  ok: 0,
+  /** The work itself failed: a flow line threw, a service answered with an error. */
+  failure: 1,
+  /** The user's input is wrong: a flag, a key, a value, a file. Nothing was changed. */
+  usage: 2,
+  /** Interrupted (Ctrl-C). */
+  interrupted: 130,
+} as const
+
+/**
+ * An error meant for the user: one line saying what is wrong and what to do.
+ * `code` is stable and machine-readable (it is what `--json` prints).
+ */
+export class PfError extends Error {
+  constructor(
+    public readonly code: string,
+    message: string,
+    public readonly exitCode: number = ExitCode.usage,
+  ) {
+    super(message)
+    this.name = 'PfError'
+  }
+}
+
+export const isPfError = (error: unknown): error is PfError =>
+  error instanceof Error && (error as PfError).name === 'PfError' && typeof (error as PfError).code === 'string'

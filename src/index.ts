@@ -1,0 +1,2 @@
+export type * from './tracing/destination.js'
+export {PfError, ExitCode} from './errors.js'
