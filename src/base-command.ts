@@ -30,10 +30,13 @@ export abstract class PfCommand extends Command {
     const exitCode = known ? error.exitCode : parseError ? ExitCode.usage : (err.oclif?.exit ?? ExitCode.failure)
     if (err.oclif?.exit === 0) return // `this.exit(0)`
     const message = firstLine(err.message)
+    const more = known ? error.humanDetail : undefined
     if (this.jsonEnabled()) {
-      process.stdout.write(JSON.stringify({error: {code, message}}, null, 2) + '\n')
+      const details = known ? error.details : undefined
+      process.stdout.write(JSON.stringify({error: {code, message, ...details}}, null, 2) + '\n')
     } else {
       process.stderr.write(`Error: ${message}\n`)
+      if (more) process.stderr.write(more + '\n')
     }
     if (this.debugEnabled && err.stack) process.stderr.write(err.stack + '\n')
     else if (!known && !parseError) process.stderr.write('Run again with --debug for details.\n')

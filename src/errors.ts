@@ -18,6 +18,10 @@ export class PfError extends Error {
     public readonly code: string,
     message: string,
     public readonly exitCode: number = ExitCode.usage,
+    /** Extra fields for the `--json` error object (e.g. the trace id of a failed line). */
+    public readonly details?: Record<string, unknown>,
+    /** Lines printed after the error line for humans (e.g. the user code's stack of a failed flow). */
+    public readonly humanDetail?: string,
   ) {
     super(message)
     this.name = 'PfError'

@@ -3,6 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 
 import {PfError} from '../errors.js'
+import {parseYaml} from '../util/yaml.js'
 
 export const configFileName = 'pf.yaml'
 
@@ -45,16 +46,7 @@ export const readConfigFile = async (file: string): Promise<ConfigData> => {
     throw new PfError('config_unreadable', `Cannot read ${file}: ${(error as Error).message}`)
   }
   if (text.trim() === '') return {}
-  // js-yaml is imported here, not at the top: a command that finds no pf.yaml never pays for it.
-  const {load} = await import('js-yaml')
-  let data: unknown
-  try {
-    data = load(text, {filename: file})
-  } catch (error) {
-    const {mark, reason} = error as {mark?: {line: number; column: number}; reason?: string}
-    const where = mark ? `:${mark.line + 1}:${mark.column + 1}` : ''
-    throw new PfError('config_malformed', `${file}${where}: not valid YAML (${reason ?? (error as Error).message}); fix or remove the file.`)
-  }
+  const data = await parseYaml(text, file, 'config_malformed')
   if (data === null || data === undefined) return {}
   if (typeof data !== 'object' || Array.isArray(data))
     throw new PfError('config_malformed', `${file}:1 must be a YAML mapping of keys (e.g. "trace:\\n  destination: local"); fix or remove the file.`)
@@ -86,13 +78,14 @@ export const mergeConfig = (base: ConfigData, over: ConfigData): ConfigData => {
 export const writeConfigFile = async (file: string, set: Record<string, unknown>, unset: string[] = []): Promise<void> => {
   await readConfigFile(file)
   ensurePrivateDir(path.dirname(file))
-  const [{default: Conf}, YAML] = await Promise.all([import('conf'), import('js-yaml')])
+  const {default: Conf} = await import('conf')
+  const {dump, load} = await import('js-yaml')
   const store = new Conf<ConfigData>({
     cwd: path.dirname(file),
     configName: path.basename(file, '.yaml'),
     fileExtension: 'yaml',
-    serialize: value => YAML.dump(value),
-    deserialize: text => (YAML.load(text) ?? {}) as ConfigData,
+    serialize: value => dump(value),
+    deserialize: text => (load(text) ?? {}) as ConfigData,
     configFileMode: 0o600,
     clearInvalidConfig: false,
   })

@@ -42,6 +42,8 @@ export interface ResolvedDestination {
    * that resolve to the same place share one outbox.
    */
   key: string
+  /** Resource attributes spans get when this destination is active (e.g. the workspace triad). */
+  resource?: Record<string, string>
   [field: string]: unknown
 }
 

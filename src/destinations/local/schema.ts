@@ -1,0 +1,76 @@
+/**
+ * The local store's schema, as numbered migrations. PRAGMA user_version holds the number applied; each
+ * process applies what is missing inside one IMMEDIATE transaction, so concurrent `pf` processes agree.
+ * Append new migrations; never edit a released one.
+ */
+export const migrations: string[] = [
+  // 1: spans, line runs (one row per trace root), the outbox of remote destinations.
+  `
+  CREATE TABLE spans (
+    trace_id    TEXT NOT NULL,
+    span_id     TEXT NOT NULL,
+    parent_id   TEXT,
+    name        TEXT NOT NULL,
+    span_type   TEXT,
+    start_time  TEXT NOT NULL,
+    end_time    TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    collection  TEXT NOT NULL,
+    run         TEXT,
+    line_run_id TEXT,
+    data        TEXT NOT NULL,
+    PRIMARY KEY (trace_id, span_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX spans_collection ON spans (collection, start_time);
+  CREATE INDEX spans_run ON spans (run) WHERE run IS NOT NULL;
+
+  CREATE TABLE line_runs (
+    trace_id          TEXT PRIMARY KEY,
+    root_span_id      TEXT NOT NULL,
+    line_run_id       TEXT,
+    collection        TEXT NOT NULL,
+    run               TEXT,
+    line_number       INTEGER,
+    name              TEXT NOT NULL,
+    kind              TEXT,
+    status            TEXT NOT NULL,
+    start_time        TEXT NOT NULL,
+    end_time          TEXT NOT NULL,
+    latency           REAL NOT NULL,
+    inputs            TEXT,
+    outputs           TEXT,
+    error             TEXT,
+    prompt_tokens     INTEGER,
+    completion_tokens INTEGER,
+    total_tokens      INTEGER
+  );
+  CREATE INDEX line_runs_collection ON line_runs (collection, start_time DESC);
+  CREATE INDEX line_runs_run ON line_runs (run, line_number) WHERE run IS NOT NULL;
+  CREATE INDEX line_runs_start ON line_runs (start_time DESC);
+
+  -- Where remote destinations live: enough to rebuild an exporter later (pf trace sync). No secrets.
+  CREATE TABLE destinations (
+    key        TEXT PRIMARY KEY,
+    scheme     TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    resolved   TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+
+  -- One row per (remote destination, span): pending until delivered; parked when it can never be delivered.
+  CREATE TABLE outbox (
+    destination     TEXT NOT NULL,
+    trace_id        TEXT NOT NULL,
+    span_id         TEXT NOT NULL,
+    state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'parked')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+    claimed_until   INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    created_at      INTEGER NOT NULL,
+    delivered_at    INTEGER,
+    PRIMARY KEY (destination, trace_id, span_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX outbox_due ON outbox (destination, state, next_attempt_at);
+  `,
+]

@@ -1,0 +1,241 @@
+import {closeSync, existsSync, openSync} from 'node:fs'
+import path from 'node:path'
+
+import Database from 'better-sqlite3'
+
+import {ensurePrivateDir} from '../../config/files.js'
+import {Attr} from '../../tracing/attributes.js'
+import type {ResolvedDestination, SpanRecord} from '../../tracing/destination.js'
+import {migrations} from './schema.js'
+
+export const storeFileName = 'pf.sqlite'
+
+export const storePath = (home: string): string => path.join(home, storeFileName)
+
+export interface LineRunRow {
+  trace_id: string
+  root_span_id: string
+  line_run_id: string | null
+  collection: string
+  run: string | null
+  line_number: number | null
+  name: string
+  kind: string | null
+  status: string
+  start_time: string
+  end_time: string
+  latency: number
+  inputs: string | null
+  outputs: string | null
+  error: string | null
+  prompt_tokens: number | null
+  completion_tokens: number | null
+  total_tokens: number | null
+}
+
+export interface OutboxItem {
+  traceId: string
+  spanId: string
+  attempts: number
+  span: SpanRecord
+}
+
+const secondsBetween = (start: string, end: string) => (Date.parse(end) - Date.parse(start)) / 1000 + (Number(end.slice(23, 26)) - Number(start.slice(23, 26))) / 1e6
+
+const jsonOrNull = (value: unknown): string | null => (value === undefined ? null : typeof value === 'string' ? value : JSON.stringify(value))
+
+/**
+ * The local trace store: one SQLite file (WAL) under the pf home, user-only. Several pf processes may write at
+ * once; every write is one IMMEDIATE transaction with a busy timeout.
+ */
+export class TraceStore {
+  readonly db: Database.Database
+  private readonly insertSpan: Database.Statement
+  private readonly insertLineRun: Database.Statement
+  private readonly insertOutbox: Database.Statement
+
+  static open(home: string): TraceStore {
+    ensurePrivateDir(home)
+    const file = storePath(home)
+    // Create the file user-only before SQLite does; its -wal/-shm files take the same mode.
+    if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600))
+    return new TraceStore(new Database(file))
+  }
+
+  private constructor(db: Database.Database) {
+    this.db = db
+    db.pragma('busy_timeout = 10000')
+    db.pragma('journal_mode = WAL')
+    db.pragma('synchronous = NORMAL')
+    this.migrate()
+    this.insertSpan = db.prepare(`INSERT OR REPLACE INTO spans
+      (trace_id, span_id, parent_id, name, span_type, start_time, end_time, status, collection, run, line_run_id, data)
+      VALUES (@trace_id, @span_id, @parent_id, @name, @span_type, @start_time, @end_time, @status, @collection, @run, @line_run_id, @data)`)
+    this.insertLineRun = db.prepare(`INSERT OR REPLACE INTO line_runs
+      (trace_id, root_span_id, line_run_id, collection, run, line_number, name, kind, status, start_time, end_time, latency,
+       inputs, outputs, error, prompt_tokens, completion_tokens, total_tokens)
+      VALUES (@trace_id, @root_span_id, @line_run_id, @collection, @run, @line_number, @name, @kind, @status, @start_time, @end_time,
+       @latency, @inputs, @outputs, @error, @prompt_tokens, @completion_tokens, @total_tokens)`)
+    this.insertOutbox = db.prepare(`INSERT OR IGNORE INTO outbox (destination, trace_id, span_id, created_at) VALUES (?, ?, ?, ?)`)
+  }
+
+  private migrate(): void {
+    const current = () => this.db.pragma('user_version', {simple: true}) as number
+    if (current() >= migrations.length) return
+    this.db
+      .transaction(() => {
+        for (let version = current(); version < migrations.length; version++) {
+          this.db.exec(migrations[version])
+          this.db.pragma(`user_version = ${version + 1}`)
+        }
+      })
+      .immediate()
+  }
+
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', {simple: true}) as number
+  }
+
+  /**
+   * Records finished spans, the line run of each trace root, and one outbox row per span for every remote
+   * destination, all in one transaction: a span is either stored with its outbox rows or not at all.
+   */
+  recordSpans(spans: SpanRecord[], remoteDestinations: string[] = []): void {
+    if (spans.length === 0) return
+    const now = Date.now()
+    this.db
+      .transaction(() => {
+        for (const span of spans) {
+          const attrs = span.attributes
+          const resource = span.resource.attributes
+          const run = (attrs[Attr.batchRunId] as string | undefined) ?? null
+          const collection = String(resource.collection ?? 'default')
+          this.insertSpan.run({
+            trace_id: span.context.trace_id,
+            span_id: span.context.span_id,
+            parent_id: span.parent_id,
+            name: span.name,
+            span_type: (attrs[Attr.spanType] as string | undefined) ?? null,
+            start_time: span.start_time,
+            end_time: span.end_time,
+            status: span.status.status_code,
+            collection,
+            run,
+            line_run_id: (attrs[Attr.lineRunId] as string | undefined) ?? null,
+            data: JSON.stringify(span),
+          })
+          for (const destination of remoteDestinations) this.insertOutbox.run(destination, span.context.trace_id, span.context.span_id, now)
+          if (span.parent_id === null) this.insertLineRun.run(lineRunOf(span, collection, run))
+        }
+      })
+      .immediate()
+  }
+
+  /** Remembers how to reach a remote destination, so a later `pf trace sync` can rebuild its exporter. */
+  saveDestination(dest: ResolvedDestination): void {
+    this.db
+      .prepare(`INSERT INTO destinations (key, scheme, value, resolved, updated_at) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (key) DO UPDATE SET scheme = excluded.scheme, value = excluded.value, resolved = excluded.resolved, updated_at = excluded.updated_at`)
+      .run(dest.key, dest.scheme, dest.value, JSON.stringify(dest), Date.now())
+  }
+
+  destinations(): ResolvedDestination[] {
+    return (this.db.prepare('SELECT resolved FROM destinations ORDER BY key').all() as Array<{resolved: string}>).map(r => JSON.parse(r.resolved))
+  }
+
+  /**
+   * Claims up to `limit` due outbox items of one destination for `leaseMs` (another process will not take them
+   * meanwhile; a crashed process's lease simply expires).
+   */
+  claimOutbox(destination: string, limit: number, leaseMs: number): OutboxItem[] {
+    const now = Date.now()
+    return this.db
+      .transaction(() => {
+        const rows = this.db
+          .prepare(
+            `SELECT o.trace_id, o.span_id, o.attempts, s.data FROM outbox o JOIN spans s ON s.trace_id = o.trace_id AND s.span_id = o.span_id
+             WHERE o.destination = ? AND o.state = 'pending' AND o.next_attempt_at <= ? AND o.claimed_until <= ?
+             ORDER BY o.created_at, o.trace_id, o.span_id LIMIT ?`,
+          )
+          .all(destination, now, now, limit) as Array<{trace_id: string; span_id: string; attempts: number; data: string}>
+        const claim = this.db.prepare('UPDATE outbox SET claimed_until = ? WHERE destination = ? AND trace_id = ? AND span_id = ?')
+        for (const r of rows) claim.run(now + leaseMs, destination, r.trace_id, r.span_id)
+        return rows.map(r => ({traceId: r.trace_id, spanId: r.span_id, attempts: r.attempts, span: JSON.parse(r.data) as SpanRecord}))
+      })
+      .immediate()
+  }
+
+  /** Settles claimed items: delivered, retried later (with backoff), or parked with the reason. */
+  settleOutbox(
+    destination: string,
+    outcomes: Array<{traceId: string; spanId: string; outcome: 'delivered' | 'retry' | 'parked'; error?: string; retryAt?: number}>,
+  ): void {
+    const now = Date.now()
+    const delivered = this.db.prepare(
+      `UPDATE outbox SET state = 'delivered', delivered_at = ?, claimed_until = 0, last_error = NULL, attempts = attempts + 1 WHERE destination = ? AND trace_id = ? AND span_id = ?`,
+    )
+    const retry = this.db.prepare(
+      `UPDATE outbox SET next_attempt_at = ?, claimed_until = 0, last_error = ?, attempts = attempts + 1 WHERE destination = ? AND trace_id = ? AND span_id = ?`,
+    )
+    const parked = this.db.prepare(
+      `UPDATE outbox SET state = 'parked', claimed_until = 0, last_error = ?, attempts = attempts + 1 WHERE destination = ? AND trace_id = ? AND span_id = ?`,
+    )
+    this.db
+      .transaction(() => {
+        for (const o of outcomes) {
+          if (o.outcome === 'delivered') delivered.run(now, destination, o.traceId, o.spanId)
+          else if (o.outcome === 'retry') retry.run(o.retryAt ?? now, o.error ?? null, destination, o.traceId, o.spanId)
+          else parked.run(o.error ?? 'rejected', destination, o.traceId, o.spanId)
+        }
+      })
+      .immediate()
+  }
+
+  /** Pending/parked/delivered counts per destination (all destinations, or one). */
+  outboxCounts(destination?: string): Array<{destination: string; pending: number; parked: number; delivered: number}> {
+    return this.db
+      .prepare(
+        `SELECT destination,
+           SUM(state = 'pending') AS pending, SUM(state = 'parked') AS parked, SUM(state = 'delivered') AS delivered
+         FROM outbox ${destination ? 'WHERE destination = ?' : ''} GROUP BY destination ORDER BY destination`,
+      )
+      .all(...(destination ? [destination] : [])) as Array<{destination: string; pending: number; parked: number; delivered: number}>
+  }
+
+  /** The next time any pending item of `destination` becomes due (ms epoch), or undefined when none is pending. */
+  nextDue(destination: string): number | undefined {
+    const row = this.db
+      .prepare(`SELECT MIN(MAX(next_attempt_at, claimed_until)) AS due FROM outbox WHERE destination = ? AND state = 'pending'`)
+      .get(destination) as {due: number | null}
+    return row.due ?? undefined
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close()
+  }
+}
+
+const lineRunOf = (span: SpanRecord, collection: string, run: string | null): LineRunRow => {
+  const a = span.attributes
+  const num = (key: string) => (a[key] === undefined ? null : Number(a[key]))
+  return {
+    trace_id: span.context.trace_id,
+    root_span_id: span.context.span_id,
+    line_run_id: (a[Attr.lineRunId] as string | undefined) ?? null,
+    collection,
+    run,
+    line_number: num(Attr.lineNumber),
+    name: span.name,
+    kind: (a[Attr.spanType] as string | undefined) ?? null,
+    status: span.status.status_code,
+    start_time: span.start_time,
+    end_time: span.end_time,
+    latency: secondsBetween(span.start_time, span.end_time),
+    inputs: jsonOrNull(a[Attr.inputs]),
+    outputs: jsonOrNull(a[Attr.output]),
+    error: span.status.status_code === 'Error' ? (span.status.description ?? 'error') : null,
+    prompt_tokens: num(Attr.cumulativePrompt),
+    completion_tokens: num(Attr.cumulativeCompletion),
+    total_tokens: num(Attr.cumulativeTotal),
+  }
+}

@@ -1,0 +1,65 @@
+import {randomUUID} from 'node:crypto'
+
+import {SpanStatusCode, trace as otelTrace} from '@opentelemetry/api'
+
+import {recordError, recordInputs, recordOutput} from '../sdk/trace.js'
+import {type LineAttributes, withLineAttributes} from '../tracing/line-context.js'
+import {Attr} from '../tracing/attributes.js'
+import type {LoadedFlow} from './types.js'
+
+export interface LineError {
+  type: string
+  message: string
+  stack?: string
+}
+
+export interface LineResult {
+  lineRunId: string
+  /** Undefined when tracing is off. */
+  traceId?: string
+  status: 'Completed' | 'Failed'
+  output?: unknown
+  error?: LineError
+  startTime: string
+  endTime: string
+}
+
+export interface RunLineOptions {
+  /** Extra attributes for every span of the line (batch_run_id, line_number, referenced.*). */
+  attributes?: LineAttributes
+  node?: string
+  lineRunId?: string
+}
+
+export const toLineError = (error: unknown): LineError => {
+  const err = error instanceof Error ? error : new Error(String(error))
+  return {type: err.name, message: err.message, stack: err.stack}
+}
+
+/**
+ * Runs one line of a flow under a root span (span_type Flow) that carries the line's attributes, which every
+ * span of the line inherits. Never throws for a failing line: the error is in the result and on the span.
+ */
+export const runLine = async (flow: LoadedFlow, inputs: Record<string, unknown>, options: RunLineOptions = {}): Promise<LineResult> => {
+  const lineRunId = options.lineRunId ?? randomUUID()
+  const attributes: LineAttributes = {[Attr.lineRunId]: lineRunId, ...options.attributes}
+  const startTime = new Date().toISOString()
+  return withLineAttributes(attributes, () =>
+    otelTrace.getTracer('promptflow').startActiveSpan(flow.name, async span => {
+      const recording = span.isRecording()
+      const traceId = recording ? span.spanContext().traceId : undefined
+      if (recording) recordInputs(span, flow.name, 'Flow', inputs)
+      try {
+        const output = await flow.invoke(inputs, {node: options.node})
+        if (recording) recordOutput(span, output)
+        return {lineRunId, traceId, status: 'Completed' as const, output, startTime, endTime: new Date().toISOString()}
+      } catch (error) {
+        if (recording) recordError(span, error)
+        else span.setStatus({code: SpanStatusCode.ERROR})
+        return {lineRunId, traceId, status: 'Failed' as const, error: toLineError(error), startTime, endTime: new Date().toISOString()}
+      } finally {
+        span.end()
+      }
+    }),
+  )
+}

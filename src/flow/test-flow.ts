@@ -1,0 +1,92 @@
+import path from 'node:path'
+
+import type {Config} from '@oclif/core'
+
+import {pfHome} from '../config/files.js'
+import {ConfigService} from '../config/service.js'
+import {ExitCode, PfError} from '../errors.js'
+import {localTraceUrl, readServiceEndpoint, defaultServicePort} from '../tracing/links.js'
+import {type ExportReport, TracingSession, collectionForFlow} from '../tracing/session.js'
+import {type LineError, runLine} from './executor.js'
+import {resolveInputs} from './inputs.js'
+import {loadFlow} from './load.js'
+
+export interface FlowTestOptions {
+  flow: string
+  inputs: Record<string, unknown>
+  init?: Record<string, unknown>
+  node?: string
+  /** Seconds to wait for remote destinations at the end. */
+  exportWaitSeconds: number
+  cwd?: string
+}
+
+export interface Links {
+  /** The local trace viewer's link for this trace. */
+  local: string
+  /** Whether the viewer is running (else `pf service start` starts it). */
+  viewerRunning: boolean
+  /** Portal links of remote destinations (Azure ML / AI Foundry). */
+  portal: string[]
+}
+
+export interface FlowTestResult {
+  flow: string
+  status: 'Completed' | 'Failed'
+  inputs: Record<string, unknown>
+  output?: unknown
+  error?: LineError
+  traceId?: string
+  lineRunId: string
+  collection: string
+  links?: Links
+  export: ExportReport[]
+}
+
+/** Keeps the frames of a user error that point into the flow folder (pf's own frames are noise to them). */
+export const userStack = (error: LineError, flowDir: string): string | undefined => {
+  const frames = (error.stack ?? '').split('\n').filter(l => /^\s+at /.test(l) && l.includes(flowDir))
+  return frames.length > 0 ? frames.join('\n') : undefined
+}
+
+/** `pf flow test`: one line of a flow, traced to the configured destinations. */
+export const testFlow = async (oclif: Config, options: FlowTestOptions): Promise<FlowTestResult> => {
+  const cwd = options.cwd ?? process.cwd()
+  const {merged} = await new ConfigService(oclif, cwd).load()
+  const flow = await loadFlow(path.resolve(cwd, options.flow), {init: options.init})
+  if (options.node && flow.kind !== 'dag') throw new PfError('invalid_arguments', '--node runs one node of a DAG flow; this is a flex flow.')
+  const inputs = resolveInputs(flow, options.inputs)
+  const collection = collectionForFlow(flow.dir)
+  const destination = (merged.trace as Record<string, unknown> | undefined)?.destination as string | undefined
+  const session = await TracingSession.start({oclif, destination, config: merged, collection, cwd, flowDir: flow.dir})
+
+  const line = await runLine(flow, inputs, {node: options.node})
+
+  const exportReports = session ? await session.finish(options.exportWaitSeconds * 1000) : []
+  let links: Links | undefined
+  if (session && line.traceId) {
+    const endpoint = readServiceEndpoint(pfHome())
+    links = {
+      local: localTraceUrl(endpoint ?? {host: '127.0.0.1', port: defaultServicePort}, {collection, traceId: line.traceId}),
+      viewerRunning: endpoint !== undefined,
+      portal: await session.links({collection, traceId: line.traceId}),
+    }
+  }
+  const result: FlowTestResult = {
+    flow: flow.dir,
+    status: line.status,
+    inputs,
+    output: line.output,
+    error: line.error,
+    traceId: line.traceId,
+    lineRunId: line.lineRunId,
+    collection,
+    links,
+    export: exportReports,
+  }
+  if (line.status === 'Failed') {
+    const {error, ...rest} = result
+    throw new PfError('flow_failed', `Flow failed: ${line.error!.type}: ${line.error!.message}`, ExitCode.failure, rest, userStack(line.error!, flow.dir))
+  }
+  return result
+}

@@ -1,0 +1,28 @@
+export type InputType = 'string' | 'int' | 'double' | 'bool' | 'list' | 'object'
+
+export interface InputSpec {
+  type?: InputType
+  default?: unknown
+  description?: string
+}
+
+/** A flow ready to run lines: flex (a function or class) or DAG (nodes). */
+export interface LoadedFlow {
+  kind: 'flex' | 'dag'
+  /** Absolute flow folder. */
+  dir: string
+  /** The flow definition file (flow.flex.yaml / flow.dag.yaml). */
+  file: string
+  /** Name of the line's root span (the entry function, or the flow folder for DAG flows). */
+  name: string
+  inputs: Record<string, InputSpec>
+  /** Sample inputs from the flow definition, if any. */
+  sample?: Record<string, unknown>
+  /**
+   * Runs one line inside the line's root span and returns its outputs. `node` runs one DAG node alone.
+   * Throws on failure; the error is recorded on the spans by whoever threw it.
+   */
+  invoke(inputs: Record<string, unknown>, options?: {node?: string}): Promise<unknown>
+  /** Flow-level aggregation (DAG aggregation nodes, or a flex `aggregate` export), run once after a batch. */
+  aggregate?(lines: Array<{inputs: Record<string, unknown>; output: unknown}>): Promise<unknown>
+}

@@ -1,0 +1,6 @@
+/**
+ * What user code imports: `import {trace, startTrace} from 'pf/sdk'`.
+ * Inside `pf flow test` / `pf run create` tracing is already on; `startTrace()` turns it on in a plain script.
+ */
+export {trace, type TraceOptions} from './trace.js'
+export {startTrace, type StartTraceOptions, type TraceHandle} from './start-trace.js'

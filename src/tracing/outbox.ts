@@ -1,0 +1,105 @@
+import type {TraceStore} from '../destinations/local/store.js'
+import type {ExportResult, ResolvedDestination, SpanSink} from './destination.js'
+
+export interface DrainOptions {
+  batchSize?: number
+  /** Batches in flight at once. */
+  concurrency?: number
+  /** How long a claimed batch stays reserved for this process (a crashed process's claim then expires). */
+  leaseMs?: number
+  /** Retry delay cap. */
+  maxBackoffMs?: number
+}
+
+export interface DrainResult {
+  delivered: number
+  parked: number
+  pending: number
+}
+
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
+
+/** Exponential backoff with jitter: 0.5 s, 1 s, 2 s … capped, times 0.5–1. */
+export const backoffMs = (attempts: number, cap: number): number => Math.min(cap, 500 * 2 ** attempts) * (0.5 + Math.random() / 2)
+
+/**
+ * Sends one remote destination's outbox through its sink. Every outcome is written back to the store, so a
+ * crash at any point loses nothing: unsent items stay pending (their claim expires) and are sent again later;
+ * sinks are idempotent, so a resend never duplicates.
+ */
+export class OutboxDrainer {
+  private running: Promise<void> | undefined
+  private wanted = false
+  private delivered = 0
+  private parked = 0
+  private lastError: string | undefined
+
+  constructor(
+    private readonly store: TraceStore,
+    readonly destination: ResolvedDestination,
+    private readonly sink: () => SpanSink | Promise<SpanSink>,
+    private readonly options: DrainOptions = {},
+  ) {}
+
+  /** Starts (or continues) sending in the background; cheap to call after every recorded batch. */
+  kick(): void {
+    this.wanted = true
+    this.running ??= this.loop(Number.POSITIVE_INFINITY, false).finally(() => {
+      this.running = undefined
+    })
+  }
+
+  /**
+   * Sends until nothing is pending or `deadline` (ms epoch) passes, waiting out retry delays that end before
+   * the deadline. Returns what was delivered and parked by this drainer, and what is still pending.
+   */
+  async drainUntil(deadline: number): Promise<DrainResult & {lastError?: string}> {
+    if (this.running) await this.running
+    await this.loop(deadline, true)
+    const counts = this.store.outboxCounts(this.destination.key)[0]
+    return {delivered: this.delivered, parked: this.parked, pending: counts?.pending ?? 0, lastError: this.lastError}
+  }
+
+  private async loop(deadline: number, waitForRetries: boolean): Promise<void> {
+    const sink = await this.sink()
+    const workers = Array.from({length: this.options.concurrency ?? 4}, () => this.worker(sink, deadline, waitForRetries))
+    await Promise.all(workers)
+  }
+
+  private async worker(sink: SpanSink, deadline: number, waitForRetries: boolean): Promise<void> {
+    const key = this.destination.key
+    while (Date.now() < deadline) {
+      this.wanted = false
+      const items = this.store.claimOutbox(key, this.options.batchSize ?? 100, this.options.leaseMs ?? 60_000)
+      if (items.length === 0) {
+        if (this.wanted) continue
+        if (!waitForRetries) return
+        const due = this.store.nextDue(key)
+        if (due === undefined || due >= deadline) return
+        await sleep(Math.max(10, Math.min(due - Date.now(), deadline - Date.now())))
+        continue
+      }
+      let result: ExportResult
+      try {
+        result = await sink.export(items.map(i => i.span))
+      } catch (error) {
+        result = {code: 'retryable', error: (error as Error).message}
+      }
+      if (result.error) this.lastError = result.error
+      const now = Date.now()
+      const cap = this.options.maxBackoffMs ?? 60_000
+      const outcomes = items.map(item => {
+        const own = result.spans?.[item.spanId] ?? result
+        if (own.code === 'ok') return {traceId: item.traceId, spanId: item.spanId, outcome: 'delivered' as const}
+        if (own.code === 'fatal') return {traceId: item.traceId, spanId: item.spanId, outcome: 'parked' as const, error: own.error}
+        const delay = result.retryAfterMs ?? backoffMs(item.attempts, cap)
+        return {traceId: item.traceId, spanId: item.spanId, outcome: 'retry' as const, error: own.error, retryAt: now + delay}
+      })
+      this.store.settleOutbox(key, outcomes)
+      for (const o of outcomes) {
+        if (o.outcome === 'delivered') this.delivered++
+        else if (o.outcome === 'parked') this.parked++
+      }
+    }
+  }
+}

@@ -1,0 +1,144 @@
+import path from 'node:path'
+
+import type {Config} from '@oclif/core'
+import type {Tracer} from '@opentelemetry/api'
+
+import {pfHome} from '../config/files.js'
+import {TraceStore} from '../destinations/local/store.js'
+import {PfError} from '../errors.js'
+import {Resource, serviceName} from './attributes.js'
+import type {DestinationContext, LinkRef, ResolvedDestination} from './destination.js'
+import {type DrainResult, OutboxDrainer} from './outbox.js'
+import {type RegisteredProvider, isTracingDisabled, loadRegistry, parseDestinationList, unknownDestinationError} from './registry.js'
+
+export interface RemoteDestination {
+  provider: RegisteredProvider
+  destination: ResolvedDestination
+  drainer: OutboxDrainer
+}
+
+export interface TracingOptions {
+  oclif: Config
+  /** The trace.destination value (merged config). */
+  destination: string | undefined
+  config: Record<string, unknown>
+  collection: string
+  cwd?: string
+  flowDir?: string
+  env?: NodeJS.ProcessEnv
+  /** Extra resource attributes (e.g. collection.id). */
+  resource?: Record<string, string>
+}
+
+/** What a command reports about export at its end. */
+export interface ExportReport {
+  destination: string
+  delivered: number
+  parked: number
+  pending: number
+  lastError?: string
+}
+
+/**
+ * One command's tracing: the resolved destinations, the store, the OTel provider. `undefined` when
+ * trace.destination is `none` (no tracer is installed at all).
+ */
+export class TracingSession {
+  private constructor(
+    readonly store: TraceStore,
+    readonly tracer: Tracer,
+    readonly remotes: RemoteDestination[],
+    private readonly provider: {forceFlush(): Promise<void>; shutdown(): Promise<void>},
+  ) {}
+
+  static async start(options: TracingOptions): Promise<TracingSession | undefined> {
+    if (isTracingDisabled(options.destination)) return undefined
+    const env = options.env ?? process.env
+    const ctx: DestinationContext = {cwd: options.cwd ?? process.cwd(), flowDir: options.flowDir, config: options.config, env}
+    const remotes = await resolveRemoteDestinations(options.oclif, options.destination ?? 'local', ctx)
+
+    const store = TraceStore.open(pfHome(env))
+    const remoteEntries = remotes.map(r => {
+      store.saveDestination(r.destination)
+      const drainer = new OutboxDrainer(store, r.destination, () => r.provider.exporter(r.destination, ctx))
+      return {...r, drainer}
+    })
+
+    // OpenTelemetry is loaded only here: commands that do not trace never pay for it.
+    const [{NodeTracerProvider}, {resourceFromAttributes}, {StoreSpanProcessor}] = await Promise.all([
+      import('@opentelemetry/sdk-trace-node'),
+      import('@opentelemetry/resources'),
+      import('./store-processor.js'),
+    ])
+    const resource = resourceFromAttributes({
+      [Resource.serviceName]: serviceName,
+      [Resource.collection]: options.collection,
+      ...Object.assign({}, ...remoteEntries.map(r => r.destination.resource ?? {})),
+      ...options.resource,
+    })
+    const processor = new StoreSpanProcessor(
+      store,
+      remoteEntries.map(r => r.destination.key),
+      {onRecorded: () => remoteEntries.forEach(r => r.drainer.kick())},
+    )
+    const provider = new NodeTracerProvider({resource, spanProcessors: [processor]})
+    provider.register()
+    return new TracingSession(store, provider.getTracer('promptflow'), remoteEntries, provider)
+  }
+
+  /** Links the remote destinations offer for a collection/run/trace (portal URLs). */
+  async links(ref: LinkRef): Promise<string[]> {
+    const all = await Promise.all(this.remotes.map(r => r.provider.links?.(r.destination, ref) ?? []))
+    return all.flat()
+  }
+
+  /** Writes what is buffered to the store (the spans are then safe on disk). */
+  async flush(): Promise<void> {
+    await this.provider.forceFlush()
+  }
+
+  /**
+   * Ends the session: records what is buffered, then gives remote destinations until `waitMs` to take their
+   * outbox. What is left stays pending for `pf trace sync`.
+   */
+  async finish(waitMs: number): Promise<ExportReport[]> {
+    await this.provider.shutdown()
+    const deadline = Date.now() + waitMs
+    const reports = await Promise.all(
+      this.remotes.map(async r => {
+        const result: DrainResult & {lastError?: string} = await r.drainer.drainUntil(deadline)
+        return {destination: r.destination.value, ...result}
+      }),
+    )
+    this.store.close()
+    return reports
+  }
+}
+
+/** Resolves each remote entry of trace.destination through its provider (`local` is the store itself). */
+export const resolveRemoteDestinations = async (
+  oclif: Config,
+  value: string,
+  ctx: DestinationContext,
+): Promise<Array<{provider: RegisteredProvider; destination: ResolvedDestination}>> => {
+  const entries = parseDestinationList(value)
+  const registry = await loadRegistry(oclif)
+  const remotes: Array<{provider: RegisteredProvider; destination: ResolvedDestination}> = []
+  for (const entry of entries) {
+    const provider = registry.find(entry)
+    if (!provider) throw unknownDestinationError(entry, registry)
+    if (provider.local) continue
+    let destination: ResolvedDestination
+    try {
+      destination = await provider.resolve(entry, ctx)
+    } catch (error) {
+      if (error instanceof PfError) throw error
+      throw new PfError('destination_unavailable', `${entry} (plugin ${provider.plugin}): ${(error as Error).message}`, 1)
+    }
+    if (!remotes.some(r => r.destination.key === destination.key)) remotes.push({provider, destination})
+  }
+  return remotes
+}
+
+/** The collection name of a flow: its folder name (prompt flow's default for flow test). */
+export const collectionForFlow = (flowDir: string): string => path.basename(path.resolve(flowDir))

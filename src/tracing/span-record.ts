@@ -1,0 +1,71 @@
+import type {ReadableSpan} from '@opentelemetry/sdk-trace-base'
+
+import {Attr} from './attributes.js'
+import type {SpanRecord} from './destination.js'
+import {isSecretName, maskString, masked} from './masking.js'
+
+type HrTime = [number, number]
+
+/** `2026-11-26T05:30:30.123456Z`: prompt flow's `%Y-%m-%dT%H:%M:%S.%fZ` (microseconds). */
+export const formatHrTime = ([seconds, nanos]: HrTime): string =>
+  new Date(seconds * 1000).toISOString().slice(0, 19) + '.' + String(Math.floor(nanos / 1000)).padStart(6, '0') + 'Z'
+
+const kindNames = ['SpanKind.INTERNAL', 'SpanKind.SERVER', 'SpanKind.CLIENT', 'SpanKind.PRODUCER', 'SpanKind.CONSUMER']
+const statusNames = ['Unset', 'Ok', 'Error'] as const
+
+/** Attribute names that look secret-ish but are pf's own counters. */
+const ownAttributes = new Set<string>(Object.values(Attr))
+
+const maskAttributes = (attributes: Record<string, unknown>): Record<string, unknown> => {
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(attributes)) {
+    if (typeof value !== 'string') out[key] = value
+    else out[key] = !ownAttributes.has(key) && isSecretName(key.split('.').at(-1)!) ? masked : maskString(value)
+  }
+  return out
+}
+
+export interface TokenCounts {
+  completion: number
+  prompt: number
+  total: number
+}
+
+/** The span's own LLM usage plus what its children reported (cumulative counts roll up to parents). */
+export const ownUsage = (attributes: Record<string, unknown>): TokenCounts | undefined => {
+  const completion = Number(attributes[Attr.usageCompletion] ?? Number.NaN)
+  const prompt = Number(attributes[Attr.usagePrompt] ?? Number.NaN)
+  const total = Number(attributes[Attr.usageTotal] ?? Number.NaN)
+  if ([completion, prompt, total].every(Number.isNaN)) return undefined
+  const c = Number.isNaN(completion) ? 0 : completion
+  const p = Number.isNaN(prompt) ? 0 : prompt
+  return {completion: c, prompt: p, total: Number.isNaN(total) ? c + p : total}
+}
+
+/**
+ * Converts a finished OTel span to the span record pf stores and exports. `cumulative` are the token counts of
+ * this span and its descendants (computed by the span processor).
+ */
+export const toSpanRecord = (span: ReadableSpan, cumulative?: TokenCounts): SpanRecord => {
+  const attributes = maskAttributes(span.attributes as Record<string, unknown>)
+  if (cumulative) {
+    attributes[Attr.cumulativeCompletion] = cumulative.completion
+    attributes[Attr.cumulativePrompt] = cumulative.prompt
+    attributes[Attr.cumulativeTotal] = cumulative.total
+  }
+  const ctx = span.spanContext()
+  const status = span.status
+  return {
+    name: span.name,
+    context: {trace_id: ctx.traceId, span_id: ctx.spanId, trace_state: ctx.traceState?.serialize() ?? ''},
+    kind: kindNames[span.kind] ?? 'SpanKind.INTERNAL',
+    parent_id: span.parentSpanContext?.spanId ?? null,
+    start_time: formatHrTime(span.startTime as HrTime),
+    end_time: formatHrTime(span.endTime as HrTime),
+    status: status.message ? {status_code: statusNames[status.code], description: status.message} : {status_code: statusNames[status.code]},
+    attributes,
+    events: span.events.map(e => ({name: e.name, timestamp: formatHrTime(e.time as HrTime), attributes: maskAttributes((e.attributes ?? {}) as Record<string, unknown>)})),
+    links: span.links.map(l => ({context: {trace_id: l.context.traceId, span_id: l.context.spanId}, attributes: (l.attributes ?? {}) as Record<string, unknown>})),
+    resource: {attributes: {...span.resource.attributes} as Record<string, unknown>, schema_url: span.resource.schemaUrl ?? ''},
+  }
+}
