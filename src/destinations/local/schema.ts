@@ -73,4 +73,30 @@ export const migrations: string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX outbox_due ON outbox (destination, state, next_attempt_at);
   `,
+  // 2: batch runs (pf run create). Lines live in line_runs (run, line_number); outputs in the run's folder.
+  `
+  CREATE TABLE runs (
+    name            TEXT PRIMARY KEY,
+    display_name    TEXT,
+    flow            TEXT NOT NULL,
+    data            TEXT,
+    base_run        TEXT,
+    resume_from     TEXT,
+    column_mapping  TEXT,
+    status          TEXT NOT NULL CHECK (status IN ('NotStarted', 'Running', 'Completed', 'Failed', 'Canceled')),
+    created_at      TEXT NOT NULL,
+    started_at      TEXT,
+    ended_at        TEXT,
+    total_lines     INTEGER,
+    completed_lines INTEGER NOT NULL DEFAULT 0,
+    failed_lines    INTEGER NOT NULL DEFAULT 0,
+    output_path     TEXT NOT NULL,
+    tags            TEXT,
+    properties      TEXT,
+    metrics         TEXT,
+    error           TEXT,
+    archived        INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX runs_created ON runs (created_at DESC);
+  `,
 ]
