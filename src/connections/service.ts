@@ -128,6 +128,11 @@ export const parseConnection = (data: unknown, file: string, nameOverride?: stri
       throw new PfError('connection_invalid', `${file}: unknown field "${key}" for type ${type}; did you mean "${near}"? Fields: ${schema.map(f => f.name).join(', ')}.`)
     }
     if (value === null || value === undefined || value === '') continue
+    // YAML reads an unquoted api_version like 2024-10-21 as a date.
+    if (value instanceof Date) {
+      values[key] = value.toISOString().slice(0, 10)
+      continue
+    }
     if (typeof value !== 'string' && typeof value !== 'number') throw new PfError('connection_invalid', `${file}: "${key}" must be a string.`)
     values[key] = String(value)
   }
