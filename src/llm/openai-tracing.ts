@@ -42,6 +42,9 @@ const scrubError = (error: unknown, apiKey: string | undefined): Error => {
   const err = error instanceof Error ? error : new Error(String(error))
   const scrub = (text: string): string => maskString(apiKey && apiKey.length >= 4 ? text.split(apiKey).join(masked) : text)
   try {
+    // openai's error classes (AuthenticationError, RateLimitError, …) keep the generic name "Error".
+    const className = err.constructor?.name
+    if (err.name === 'Error' && className && className !== 'Error') err.name = className
     err.message = scrub(err.message)
     if (err.stack) err.stack = scrub(err.stack)
     const body = (err as {error?: {message?: unknown}}).error
