@@ -58,6 +58,35 @@ describe('DAG flow loading', () => {
     expect(agg.code).to.equal('aggregation_failed')
   })
 
+  it('aggregation nodes run once over all lines (inputs become lists)', async () => {
+    const {dir, file} = flowWith(`inputs:
+  question: {type: string}
+outputs:
+  words:
+    reference: \${count.output.words}
+nodes:
+  - name: count
+    type: typescript
+    source: {type: code, path: stats.ts}
+    function: countWords
+    inputs:
+      text: \${inputs.question}
+      delay_ms: 0
+  - name: avg
+    type: typescript
+    source: {type: code, path: stats.ts}
+    function: average
+    aggregation: true
+    inputs:
+      counts: \${count.output.words}
+`)
+    const flow = await loadDagFlow(dir, file)
+    const lines = []
+    for (const question of ['a b', 'a b c d']) lines.push({inputs: {question}, output: await flow.invoke({question})})
+    expect(lines.map(l => l.output)).to.deep.equal([{words: 2}, {words: 4}])
+    expect(await flow.aggregate!(lines)).to.deep.equal({avg: {average_words: 3, lines: 2}})
+  })
+
   it('rejects a cycle, naming the node', async () => {
     const err = await loadError(`inputs: {q: string}
 nodes:
