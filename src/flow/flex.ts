@@ -53,6 +53,7 @@ export const loadFlexFlow = async (dir: string, file: string, initValues: Record
     name: exportName,
     inputs: readInputSpecs(def.inputs, file),
     sample: readSample(def.sample, dir, file),
+    modules: [moduleFile],
     invoke,
     aggregate: typeof aggregateFn === 'function' ? async lines => aggregateFn(lines) : undefined,
   }

@@ -55,7 +55,10 @@ export const testFlow = async (oclif: Config, options: FlowTestOptions): Promise
   const {merged} = await new ConfigService(oclif, cwd).load()
   const flow = await loadFlow(path.resolve(cwd, options.flow), {init: options.init})
   if (options.node && flow.kind !== 'dag') throw new PfError('invalid_arguments', '--node runs one node of a DAG flow; this is a flex flow.')
-  const inputs = resolveInputs(flow, options.inputs)
+  if (options.node && !flow.nodes?.includes(options.node))
+    throw new PfError('invalid_arguments', `No node "${options.node}" in ${flow.file}; nodes are: ${(flow.nodes ?? []).join(', ')}.`)
+  // A single node takes its own inputs (or the flow inputs / node outputs it references), not the flow's.
+  const inputs = options.node ? options.inputs : resolveInputs(flow, options.inputs)
   const collection = collectionForFlow(flow.dir)
   const destination = (merged.trace as Record<string, unknown> | undefined)?.destination as string | undefined
   const session = await TracingSession.start({oclif, destination, config: merged, collection, cwd, flowDir: flow.dir})

@@ -18,6 +18,10 @@ export interface LoadedFlow {
   inputs: Record<string, InputSpec>
   /** Sample inputs from the flow definition, if any. */
   sample?: Record<string, unknown>
+  /** DAG flows: the node names (for `--node`). */
+  nodes?: string[]
+  /** The user modules the flow imported (their module format decides which openai build is instrumented). */
+  modules?: string[]
   /**
    * Runs one line inside the line's root span and returns its outputs. `node` runs one DAG node alone.
    * Throws on failure; the error is recorded on the spans by whoever threw it.

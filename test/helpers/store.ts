@@ -1,0 +1,42 @@
+import path from 'node:path'
+
+import Database from 'better-sqlite3'
+
+export interface StoredSpan {
+  name: string
+  span_id: string
+  parent_id: string | null
+  trace_id: string
+  span_type: string | null
+  status: string
+  record: any
+  attributes: Record<string, any>
+}
+
+/** Every span of `<home>/pf.sqlite`, read the way the store wrote them. */
+export const readSpans = (home: string): StoredSpan[] => {
+  const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
+  try {
+    return (db.prepare('SELECT trace_id, span_id, parent_id, name, span_type, status, data FROM spans ORDER BY start_time').all() as any[]).map(r => {
+      const record = JSON.parse(r.data)
+      return {...r, record, attributes: record.attributes}
+    })
+  } finally {
+    db.close()
+  }
+}
+
+export const readLineRuns = (home: string): any[] => {
+  const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
+  try {
+    return db.prepare('SELECT * FROM line_runs ORDER BY start_time').all()
+  } finally {
+    db.close()
+  }
+}
+
+/** The whole store file as text (to prove a secret is nowhere in it). */
+export const storeText = async (home: string): Promise<string> => {
+  const {readFileSync, existsSync} = await import('node:fs')
+  return ['pf.sqlite', 'pf.sqlite-wal'].map(f => path.join(home, f)).filter(existsSync).map(f => readFileSync(f).toString('latin1')).join('\n')
+}
