@@ -28,13 +28,13 @@ const securityHeaders = {
 }
 
 /** The names a browser may use for this server: anything else in Host is a rebinding attempt (or a mistake). */
-const loopbackNames = new Set(['127.0.0.1', 'localhost', '[::1]'])
+const loopbackName = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/
 
 export const isLoopbackHost = (hostHeader: string | undefined, port: number): boolean => {
   if (!hostHeader) return false
   const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(hostHeader.trim().toLowerCase())
   if (!match) return false
-  return loopbackNames.has(match[1]) && (match[2] === undefined || Number(match[2]) === port)
+  return loopbackName.test(match[1]) && (match[2] === undefined || Number(match[2]) === port)
 }
 
 export interface ViewerServerOptions {

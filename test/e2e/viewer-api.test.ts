@@ -180,7 +180,7 @@ describe('trace viewer API (HTTP over a seeded store)', () => {
   })
 
   it('refuses requests whose Host is not loopback (DNS rebinding), with any path', async () => {
-    for (const host of ['evil.example:' + port(), 'evil.example', '127.0.0.1.nip.io:' + port(), `127.0.0.1:${port() + 1}`]) {
+    for (const host of ['evil.example:' + port(), 'evil.example', '127.0.0.1.nip.io:' + port(), '127.0.0.1.evil.example', 'localhost.evil.example:' + port(), `127.0.0.1:${port() + 1}`]) {
       const res = await get(port(), '/v1.0/api/traces', host)
       expect(res.status, JSON.stringify(host)).to.equal(403)
       expect(res.body.error.code).to.equal('forbidden_host')
@@ -192,7 +192,7 @@ describe('trace viewer API (HTTP over a seeded store)', () => {
       socket.on('data', d => (text += d)).on('end', () => resolve(text)).on('error', reject)
     })
     expect(raw).to.match(/^HTTP\/1\.[01] 403/)
-    for (const host of [`127.0.0.1:${port()}`, `localhost:${port()}`, `LOCALHOST:${port()}`, `[::1]:${port()}`, 'localhost']) {
+    for (const host of [`127.0.0.1:${port()}`, `localhost:${port()}`, `LOCALHOST:${port()}`, `[::1]:${port()}`, `127.0.0.2:${port()}`, 'localhost']) {
       expect((await get(port(), '/v1.0/health', host)).status, host).to.equal(200)
     }
   })
