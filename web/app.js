@@ -55,7 +55,11 @@ const setCrumbs = (...items) => {
   crumbs.replaceChildren(...items.flatMap((item, i) => [i > 0 ? ' / ' : '', typeof item === 'string' ? item : h('a', {href: item.href}, item.text)]))
 }
 
-const showError = error => view.replaceChildren(h('p', {class: 'notice', role: 'alert'}, error.message))
+/** Each navigation gets a number; a slower earlier render that finishes late must not overwrite a newer view. */
+let navigation = 0
+const paint = (nav, ...nodes) => {
+  if (nav === navigation) view.replaceChildren(...nodes)
+}
 
 /** Keyboard: rows are focusable; Enter opens; ↑/↓ move between rows. */
 const rowKeys = (event, open) => {
@@ -78,6 +82,7 @@ const listKeys = ['collection', 'run', 'status', 'from', 'to', 'q']
 let pageStack = {key: '', cursors: []}
 
 const renderList = async params => {
+  const nav = navigation
   const filter = new URLSearchParams()
   for (const key of listKeys) if (params.get(key)) filter.set(key, params.get(key))
   const key = filter.toString()
@@ -158,7 +163,8 @@ const renderList = async params => {
     }}, 'Older →'),
     h('span', {class: 'muted'}, `${page.traces.length} trace(s) on this page`),
   )
-  view.replaceChildren(
+  paint(
+    nav,
     h('h1', {}, 'Traces'),
     form,
     page.traces.length === 0 ? h('p', {class: 'notice'}, 'No traces match. Run a flow with `pf flow test` to record one.') : table,
@@ -252,6 +258,7 @@ const spanTree = spans => {
 }
 
 const renderTrace = async (traceId, params) => {
+  const nav = navigation
   const detail = await getJson('/traces/' + encodeURIComponent(traceId))
   const {trace, spans} = detail
   const back = new URLSearchParams(params)
@@ -284,7 +291,8 @@ const renderTrace = async (traceId, params) => {
   const treeEl = h('div', {class: 'tree panel', role: 'tree', 'aria-label': 'Spans'}, treeRows)
 
   const root = trace ?? {name: spans[0]?.name, status: spans[0]?.status.status_code, latency: total / 1e6, tokens: null, startTime: spans[0]?.start_time}
-  view.replaceChildren(
+  paint(
+    nav,
     h('h1', {}, root.name, ' ', badge(root.status)),
     h('div', {class: 'meta'},
       h('span', {}, 'Trace ', h('b', {}, traceId)),
@@ -298,7 +306,7 @@ const renderTrace = async (traceId, params) => {
     h('div', {class: 'trace'}, treeEl, detailPane),
   )
   const first = treeEl.firstElementChild
-  if (first) {
+  if (first && nav === navigation) {
     first.click()
     first.focus()
   }
@@ -307,6 +315,7 @@ const renderTrace = async (traceId, params) => {
 // ---------------------------------------------------------------- run page
 
 const renderRun = async name => {
+  const nav = navigation
   const detail = await getJson('/runs/' + encodeURIComponent(name))
   const {run, lineCounts} = detail
   setCrumbs({href: '#view=list', text: 'all traces'}, `run ${name}`)
@@ -337,7 +346,8 @@ const renderRun = async name => {
     more.hidden = after === null
   }}, 'More lines')
   const kv = obj => h('dl', {class: 'kv'}, Object.entries(obj ?? {}).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, typeof v === 'string' ? v : JSON.stringify(v))]))
-  view.replaceChildren(
+  paint(
+    nav,
     h('h1', {}, run.display_name || run.name, ' ', badge(run.status)),
     h('div', {class: 'meta'},
       h('span', {}, 'Run ', h('b', {}, run.name)),
@@ -361,15 +371,21 @@ const renderRun = async name => {
 // ---------------------------------------------------------------- router
 
 const route = async () => {
+  const nav = ++navigation
   const params = hashParams()
+  view.setAttribute('aria-busy', 'true')
   try {
     const traceId = params.get('uiTraceId')
     if (traceId) await renderTrace(traceId, params)
     else if (params.get('run') && params.get('view') !== 'list') await renderRun(params.get('run'))
     else await renderList(params)
   } catch (error) {
-    showError(error)
+    paint(nav, h('p', {class: 'notice', role: 'alert'}, error.message))
   }
+  if (nav !== navigation) return
+  // Tests (and assistive tech) can tell when the view matches the address.
+  view.dataset.hash = location.hash
+  view.setAttribute('aria-busy', 'false')
   document.title = `pf traces — ${view.querySelector('h1')?.textContent ?? 'error'}`
 }
 

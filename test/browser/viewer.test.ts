@@ -11,6 +11,13 @@ import {insertRun, llmTrace, runLineTrace, runRow} from '../helpers/seed.js'
 
 const flexBasic = path.join(repoRoot, 'test', 'fixtures', 'flows', 'flex-basic')
 
+/** Waits until the page shows the view its address names (the app marks it; a previous view may linger before). */
+const settled = (page: Page) =>
+  page.waitForFunction(() => {
+    const view = document.getElementById('view')!
+    return view.getAttribute('aria-busy') === 'false' && view.dataset.hash === location.hash
+  })
+
 describe('trace viewer in a real browser (chromium)', function () {
   this.timeout(120_000)
   let home: string
@@ -61,6 +68,7 @@ describe('trace viewer in a real browser (chromium)', function () {
   it("opens the link `pf flow test` printed: span tree, waterfall, a span's inputs", async () => {
     expect(flowLink).to.match(/^http:\/\/127\.0\.0\.1:\d+\/v1\.0\/ui\/traces\/\?#collection=flex-basic&uiTraceId=[0-9a-f]{32}$/)
     await page.goto(flowLink)
+    await settled(page)
     const rows = page.locator('.span-row')
     await rows.first().waitFor()
     expect(await rows.locator('.span-name').allTextContents()).to.deep.equal(['answerFlow', 'lookupFunction', 'shoutFunction'])
@@ -79,6 +87,7 @@ describe('trace viewer in a real browser (chromium)', function () {
 
   it('shows an LLM span as chat messages with its token counts', async () => {
     await page.goto(`${base}?#collection=chat-flow&uiTraceId=${llmTraceId}`)
+    await settled(page)
     await page.locator('.span-row').first().waitFor()
     expect(await page.locator('.trace-tokens').textContent()).to.contain('59')
     await page.locator('.span-row', {hasText: 'openai_chat'}).click()
@@ -95,6 +104,7 @@ describe('trace viewer in a real browser (chromium)', function () {
 
   it("shows a batch run: lines, status, outputs, metrics, and each line's trace", async () => {
     await page.goto(`${base}?#run=qa_run_1`)
+    await settled(page)
     await page.locator('table[aria-label="Lines"] tbody tr').first().waitFor()
     expect(await page.locator('h1').textContent()).to.contain('QA run')
     expect(await page.locator('.metrics').textContent()).to.contain('accuracy').and.to.contain('0.67')
@@ -106,6 +116,7 @@ describe('trace viewer in a real browser (chromium)', function () {
     await page.screenshot({path: screenshotPath('viewer-run-page'), fullPage: true})
 
     await lines.nth(1).getByRole('link', {name: 'trace'}).click()
+    await settled(page)
     await page.locator('.span-row').first().waitFor()
     expect(page.url()).to.match(/#run=qa_run_1&uiTraceId=[0-9a-f]{32}$/)
     const error = await page.locator('.error-box').textContent()
@@ -114,40 +125,50 @@ describe('trace viewer in a real browser (chromium)', function () {
 
   it('lists traces with filters and keyset paging, and opens one from the keyboard', async () => {
     await page.goto(`${base}?#view=list&collection=bulk`)
+    await settled(page)
     const rows = page.locator('table[aria-label="Traces"] tbody tr')
     await rows.first().waitFor()
     expect(await rows.count()).to.equal(50)
     expect(await rows.first().textContent()).to.contain('bulk 54')
     await page.getByRole('button', {name: 'Older →'}).click()
+    await settled(page)
     await page.waitForFunction(() => document.querySelectorAll('table[aria-label="Traces"] tbody tr').length === 5)
     expect(await rows.last().textContent()).to.contain('bulk 0')
     await page.getByRole('button', {name: '← Newer'}).click()
+    await settled(page)
     await page.waitForFunction(() => document.querySelectorAll('table[aria-label="Traces"] tbody tr').length === 50)
 
     // Text search over inputs/outputs, and the status filter, from the form.
     await page.goto(`${base}?#view=list`)
+    await settled(page)
     await rows.first().waitFor()
     await page.getByLabel('Search name, inputs, outputs').fill('second question')
     await page.getByRole('button', {name: 'Apply'}).click()
+    await settled(page)
     await page.waitForFunction(() => document.querySelectorAll('table[aria-label="Traces"] tbody tr').length === 1)
     expect(await rows.first().textContent()).to.contain('model refused')
     await page.getByRole('button', {name: 'Clear'}).click()
+    await settled(page)
     await page.waitForFunction(() => document.querySelectorAll('table[aria-label="Traces"] tbody tr').length > 1)
     await page.getByLabel('Status').selectOption('Error')
     await page.getByRole('button', {name: 'Apply'}).click()
+    await settled(page)
     await page.waitForFunction(() => document.querySelectorAll('table[aria-label="Traces"] tbody tr').length === 1)
     await page.screenshot({path: screenshotPath('viewer-trace-list'), fullPage: true})
 
     // Keyboard: Tab reaches the row (visible focus), Enter opens it.
     await page.getByRole('button', {name: 'Clear'}).click()
+    await settled(page)
     await page.waitForFunction(() => document.querySelectorAll('table[aria-label="Traces"] tbody tr').length > 1)
     await page.getByLabel('Search name, inputs, outputs').fill('What is prompt flow?')
     await page.keyboard.press('Enter')
+    await settled(page)
     await page.waitForFunction(() => document.querySelectorAll('table[aria-label="Traces"] tbody tr').length === 1)
     await rows.first().focus()
     const outline = await rows.first().evaluate(el => getComputedStyle(el).outlineStyle)
     expect(outline).to.equal('solid')
     await page.keyboard.press('Enter')
+    await settled(page)
     await page.locator('.span-row').first().waitFor()
     expect(await page.locator('h1').textContent()).to.contain('answer')
     // ↓ moves through the span tree, Enter selects.
@@ -158,6 +179,7 @@ describe('trace viewer in a real browser (chromium)', function () {
 
   it('exports a trace as a JSON download', async () => {
     await page.goto(`${base}?#collection=chat-flow&uiTraceId=${llmTraceId}`)
+    await settled(page)
     await page.locator('.span-row').first().waitFor()
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', {name: 'Export JSON'}).click()])
     expect(download.suggestedFilename()).to.equal(`trace-${llmTraceId}.json`)
@@ -168,6 +190,7 @@ describe('trace viewer in a real browser (chromium)', function () {
 
   it('says so when a deep link names a trace that is not in the store', async () => {
     await page.goto(`${base}?#collection=x&uiTraceId=${'0'.repeat(32)}`)
+    await settled(page)
     const alert = page.getByRole('alert')
     await alert.waitFor()
     expect(await alert.textContent()).to.contain(`No trace ${'0'.repeat(32)}`)
