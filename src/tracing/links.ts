@@ -12,11 +12,35 @@ export interface ServiceEndpoint {
   pid?: number
 }
 
-/** The trace viewer's endpoint as recorded by `pf service start` (`<home>/service.json`), if any. */
+export const serviceFilePath = (home: string): string => path.join(home, 'service.json')
+
+/** Whether `pid` is a live process (a zombie, exited but not yet reaped, is not). */
+export const isProcessAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S ..." where S is the state; Z = zombie. Absent off Linux.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    return true
+  }
+}
+
+/**
+ * The trace viewer's endpoint as recorded by the running service (`<home>/service.json`), if any. A file left
+ * behind by a service that died (its pid is gone) does not count. Cheap and synchronous: traced commands call it
+ * to word their links and never wait on the service.
+ */
 export const readServiceEndpoint = (home: string): ServiceEndpoint | undefined => {
   try {
-    const data = JSON.parse(readFileSync(path.join(home, 'service.json'), 'utf8'))
-    if (typeof data.port === 'number' && typeof data.host === 'string') return data
+    const data = JSON.parse(readFileSync(serviceFilePath(home), 'utf8'))
+    if (typeof data.port !== 'number' || typeof data.host !== 'string') return undefined
+    if (typeof data.pid === 'number' && !isProcessAlive(data.pid)) return undefined
+    return data
   } catch {}
   return undefined
 }

@@ -99,4 +99,13 @@ export const migrations: string[] = [
   );
   CREATE INDEX runs_created ON runs (created_at DESC);
   `,
+  // 3: keyset paging of the trace viewer's lists: newest first, ties broken by trace id, overall, per collection
+  // and per run. They supersede the start-time-only indexes of migration 1 (dropped so writes do not pay twice).
+  `
+  CREATE INDEX line_runs_page ON line_runs (start_time, trace_id);
+  CREATE INDEX line_runs_collection_page ON line_runs (collection, start_time, trace_id);
+  CREATE INDEX line_runs_run_page ON line_runs (run, start_time, trace_id) WHERE run IS NOT NULL;
+  DROP INDEX line_runs_start;
+  DROP INDEX line_runs_collection;
+  `,
 ]

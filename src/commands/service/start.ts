@@ -1,0 +1,27 @@
+import path from 'node:path'
+
+import {Flags} from '@oclif/core'
+
+import {PfCommand} from '../../base-command.js'
+import {pfHome} from '../../config/files.js'
+import {ConfigService} from '../../config/service.js'
+import {type StartResult, listenHost, startService} from '../../service/lifecycle.js'
+
+export default class ServiceStart extends PfCommand {
+  static summary = 'Start the local trace viewer (reuses a running one).'
+  static description = `Serves the trace viewer on a loopback address (service.host, default 127.0.0.1) in the background and records
+its port in <pf home>/service.json. Without --port it uses 23333, or any free port when that one is taken.`
+  static examples = ['<%= config.bin %> service start', '<%= config.bin %> service start --port 8080 --json']
+  static flags = {
+    port: Flags.integer({description: 'Port to listen on (0: any free port).', min: 0, max: 65535}),
+  }
+
+  async run(): Promise<StartResult> {
+    const {flags} = await this.parse(ServiceStart)
+    const {merged} = await new ConfigService(this.config).load()
+    const host = listenHost((merged.service as Record<string, unknown> | undefined)?.host)
+    const result = await startService({home: pfHome(), pfBin: path.join(this.config.root, 'bin', 'run.js'), host, port: flags.port})
+    this.log(`${result.reused ? 'Already running' : 'Started'}: ${result.url} (pid ${result.pid})`)
+    return result
+  }
+}

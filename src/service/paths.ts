@@ -1,0 +1,3 @@
+/** URL paths of the trace viewer, shared by the server, the service commands and the links pf prints. */
+export const healthPath = '/v1.0/health'
+export const uiPath = '/v1.0/ui/traces/'

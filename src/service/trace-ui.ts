@@ -1,0 +1,53 @@
+import {spawn} from 'node:child_process'
+import path from 'node:path'
+
+import type {Config} from '@oclif/core'
+
+import {pfHome} from '../config/files.js'
+import {ConfigService} from '../config/service.js'
+import {localTraceUrl} from '../tracing/links.js'
+import {listenHost, startService, viewerBaseUrl} from './lifecycle.js'
+
+export interface TraceUiOptions {
+  collection?: string
+  run?: string
+  traceId?: string
+  open: boolean
+}
+
+export interface TraceUiResult {
+  url: string
+  /** Whether this command started the viewer (false: one was running). */
+  started: boolean
+  /** Whether a browser was launched (best effort). */
+  opened: boolean
+}
+
+/** `pf trace ui`: makes sure the viewer runs, then gives (and optionally opens) the link to the asked view. */
+export const traceUi = async (oclif: Config, options: TraceUiOptions): Promise<TraceUiResult> => {
+  const {merged} = await new ConfigService(oclif).load()
+  const host = listenHost((merged.service as Record<string, unknown> | undefined)?.host)
+  const service = await startService({home: pfHome(), pfBin: path.join(oclif.root, 'bin', 'run.js'), host})
+  const endpoint = {host: service.host!, port: service.port!}
+  const url =
+    options.collection || options.run
+      ? localTraceUrl(endpoint, {collection: options.collection ?? '', run: options.run, traceId: options.traceId})
+      : options.traceId
+        ? `${viewerBaseUrl(endpoint)}?#uiTraceId=${options.traceId}`
+        : viewerBaseUrl(endpoint)
+  return {url, started: !service.reused, opened: options.open ? openBrowser(url) : false}
+}
+
+/** Launches the platform's URL opener, detached; false when there is none. */
+const openBrowser = (url: string): boolean => {
+  const [cmd, args] =
+    process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '', url]] : ['xdg-open', [url]]
+  try {
+    const child = spawn(cmd, args as string[], {detached: true, stdio: 'ignore'})
+    child.on('error', () => {})
+    child.unref()
+    return child.pid !== undefined
+  } catch {
+    return false
+  }
+}
