@@ -23,7 +23,7 @@ const splitEntries = (text: string): HeaderEntry[] =>
       const eq = part.indexOf('=')
       const name = eq > 0 ? part.slice(0, eq).trim() : ''
       // The value is never echoed: it may be a literal secret.
-      if (!headerName.test(name)) throw new Error(`${headersKey}: "${eq > 0 ? name : part.slice(0, 40)}" is not NAME=VALUE with a valid header name`)
+      if (!headerName.test(name)) throw new Error(`"${eq > 0 ? name : part.slice(0, 40)}" is not NAME=VALUE with a valid header name`)
       return {name, value: part.slice(eq + 1).trim()}
     })
 
@@ -32,7 +32,7 @@ export const parseHeadersSetting = (text: string): string => {
   const entries = splitEntries(text)
   for (const {name, value} of entries) {
     const rest = value.replace(placeholder, '')
-    if (rest.includes('${')) throw new Error(`${headersKey}: header ${name} has a malformed placeholder; write \${env:VARIABLE}`)
+    if (rest.includes('${')) throw new Error(`header ${name} has a malformed placeholder; write \${env:VARIABLE}`)
   }
   return entries.map(e => `${e.name}=${e.value}`).join(',')
 }
@@ -41,7 +41,13 @@ export const parseHeadersSetting = (text: string): string => {
 export const resolveHeaders = (setting: unknown, env: NodeJS.ProcessEnv): Record<string, string> => {
   if (setting === undefined || setting === null || setting === '') return {}
   const headers: Record<string, string> = {}
-  for (const {name, value} of splitEntries(String(setting))) {
+  let entries: HeaderEntry[]
+  try {
+    entries = splitEntries(String(setting))
+  } catch (error) {
+    throw new Error(`${headersKey}: ${(error as Error).message}`)
+  }
+  for (const {name, value} of entries) {
     headers[name] = value.replace(placeholder, (_, variable: string) => {
       const resolved = env[variable]
       if (resolved === undefined) throw new Error(`${headersKey}: environment variable ${variable} (header ${name}) is not set`)
