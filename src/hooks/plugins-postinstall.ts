@@ -1,3 +1,5 @@
+import path from 'node:path'
+
 import type {Hook} from '@oclif/core'
 
 import {notAPfPluginReason, refuseInstall} from '../plugins/install-checks.js'
@@ -7,8 +9,10 @@ import {notAPfPluginReason, refuseInstall} from '../plugins/install-checks.js'
  * again and the install fails. (A package with no oclif section at all is refused by plugin-plugins itself.)
  */
 const hook: Hook<'plugins:postinstall'> = async function () {
+  // Installed plugins live in <data dir>/node_modules (the one just installed is not marked as a user plugin yet).
+  const installed = path.join(this.config.dataDir, 'node_modules') + path.sep
   for (const plugin of this.config.getPluginsList()) {
-    if (plugin.type !== 'user') continue
+    if (!plugin.root.startsWith(installed)) continue
     const reason = notAPfPluginReason(plugin.pjson as Parameters<typeof notAPfPluginReason>[0])
     if (!reason) continue
     await this.config.runCommand('plugins:uninstall', [plugin.name])
