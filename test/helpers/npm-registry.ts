@@ -15,7 +15,7 @@ export const npmPack = (dir: string, dest: string): string => {
   return path.join(dest, out.trim().split('\n').at(-1)!)
 }
 
-/** Environment that sends pf's npm to `registry` with a private cache and no retries. */
+/** Environment that sends pf's npm to `registry` with a private cache, no retries, and a dead proxy. */
 export const npmEnv = (registry: string, cache: string): NodeJS.ProcessEnv => ({
   PF_NPM_REGISTRY: registry,
   npm_config_cache: cache,
@@ -23,6 +23,10 @@ export const npmEnv = (registry: string, cache: string): NodeJS.ProcessEnv => ({
   npm_config_audit: 'false',
   npm_config_fund: 'false',
   npm_config_update_notifier: 'false',
+  // Even a wrongly resolved spec (e.g. a path read as a GitHub slug) cannot leave the machine.
+  npm_config_proxy: deadRegistry,
+  npm_config_https_proxy: deadRegistry,
+  npm_config_noproxy: '127.0.0.1',
 })
 
 /** A registry address where nothing listens: any registry request fails at once. */
