@@ -144,7 +144,8 @@ export class ConfigService {
     const pluginKeys = registry.providers.flatMap(p => p.configKeys ?? [])
     const found = pluginKeys.find(k => k.key === key)
     if (found) return found
-    throw unknownKeyError(key, [...coreKeys.map(k => k.key), ...pluginKeys.map(k => k.key)])
+    // A plugin may declare one key on several providers (pf-trace-otlp: otlp and otlp+json); name it once.
+    throw unknownKeyError(key, [...new Set([...coreKeys.map(k => k.key), ...pluginKeys.map(k => k.key)])])
   }
 
   private targetFile(dir?: string): string {

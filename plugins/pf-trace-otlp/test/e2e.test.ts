@@ -130,6 +130,9 @@ describe('pf-trace-otlp with the pf CLI', function () {
     const badKey = await pf(['config', 'set', 'trace.otlp.headers=not a header', '--json'])
     expect(badKey.code).to.equal(2)
     expect(badKey.json().error.code).to.equal('invalid_value')
+    const typo = await pf(['config', 'set', 'trace.otlp.header=x=1', '--json'])
+    expect(typo.json().error.message).to.contain('Did you mean "trace.otlp.headers"?')
+    expect(typo.json().error.message.match(/trace\.otlp\.headers/g)).to.have.length(2) // the suggestion and the list, once
 
     const run = await pf(['flow', 'test', '--flow', flow, '--json'], {OTLP_TOKEN: 'sekrit-token-123'})
     expect(run.code, run.stderr).to.equal(0)
