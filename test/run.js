@@ -1,6 +1,6 @@
 // Runs every test under test/ with mocha and ends with the line CI counts: "N passed, N failed".
 // Usage: node --import tsx test/run.js [--grep PATTERN] [files…]
-import {readdirSync, statSync} from 'node:fs'
+import {existsSync, readdirSync, statSync} from 'node:fs'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import Mocha from 'mocha'
@@ -17,7 +17,10 @@ const findTests = dir =>
     return /\.test\.(ts|js)$/.test(name) ? [full] : []
   })
 
-const files = args.length > 0 ? args.map(f => path.resolve(f)) : findTests(root).sort()
+// The plugins in this repo (plugins/<name>/test) are tested with pf.
+const pluginsDir = path.join(root, '..', 'plugins')
+const pluginTests = () => readdirSync(pluginsDir).flatMap(name => (existsSync(path.join(pluginsDir, name, 'test')) ? findTests(path.join(pluginsDir, name, 'test')) : []))
+const files = args.length > 0 ? args.map(f => path.resolve(f)) : [...findTests(root).sort(), ...pluginTests().sort()]
 const mocha = new Mocha({timeout: 60_000, reporter: 'spec', grep})
 for (const file of files) mocha.addFile(file)
 await mocha.loadFilesAsync()

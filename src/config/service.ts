@@ -89,7 +89,7 @@ export class ConfigService {
     const context = await this.destinationContext(options)
     for (const [key, raw] of parsed) {
       const spec = await this.keySpec(key)
-      values[key] = spec.destination ? await this.validateDestination(raw, context) : spec.parse ? spec.parse(raw) : raw
+      values[key] = spec.destination ? await this.validateDestination(raw, context) : spec.parse ? parseValue(spec, raw) : raw
     }
     await writeConfigFile(file, values)
     return {path: file, values}
@@ -107,7 +107,7 @@ export class ConfigService {
 
   /** Validates a trace.destination value through the registry and returns the value to store. */
   async validateDestination(raw: string, context: DestinationContext): Promise<string> {
-    const {parseDestinationList, unknownDestinationError} = await import('../tracing/registry.js')
+    const {displayDestination, parseDestinationList, unknownDestinationError} = await import('../tracing/registry.js')
     const entries = parseDestinationList(raw)
     if (entries.length === 1 && entries[0].toLowerCase() === 'none') return 'none'
     const registry = await this.registry()
@@ -119,7 +119,7 @@ export class ConfigService {
         await provider.validate(entry, context)
       } catch (error) {
         if (error instanceof PfError) throw error
-        throw new PfError('invalid_value', `${entry} (plugin ${provider.plugin}): ${(error as Error).message}`)
+        throw new PfError('invalid_value', `${displayDestination(entry)} (plugin ${provider.plugin}): ${(error as Error).message}`)
       }
       normalized.push(entry.toLowerCase() === provider.scheme.toLowerCase() ? provider.scheme : entry)
     }
@@ -144,7 +144,8 @@ export class ConfigService {
     const pluginKeys = registry.providers.flatMap(p => p.configKeys ?? [])
     const found = pluginKeys.find(k => k.key === key)
     if (found) return found
-    throw unknownKeyError(key, [...coreKeys.map(k => k.key), ...pluginKeys.map(k => k.key)])
+    // A plugin may declare one key on several providers (pf-trace-otlp: otlp and otlp+json); name it once.
+    throw unknownKeyError(key, [...new Set([...coreKeys.map(k => k.key), ...pluginKeys.map(k => k.key)])])
   }
 
   private targetFile(dir?: string): string {
@@ -153,5 +154,15 @@ export class ConfigService {
     if (!existsSync(folder) || !statSync(folder).isDirectory())
       throw new PfError('invalid_path', `--path ${dir}: ${folder} is not an existing folder; create it first or pass another folder.`)
     return path.join(folder, configFileName)
+  }
+}
+
+/** A plugin's key parser throws a plain Error (the contract); it is bad input like any other invalid value. */
+const parseValue = (spec: ConfigKey, raw: string): unknown => {
+  try {
+    return spec.parse!(raw)
+  } catch (error) {
+    if (error instanceof PfError) throw error
+    throw new PfError('invalid_value', `Invalid value for ${spec.key}: ${(error as Error).message}`)
   }
 }

@@ -89,6 +89,9 @@ export const parseDestinationList = (value: string): string[] => {
   return entries
 }
 
+/** A destination value fit for messages: credentials written into a URL (`//user:pw@`) are not repeated. */
+export const displayDestination = (value: string): string => value.replace(/\/\/[^/@\s]*@/, '//***@')
+
 export const isTracingDisabled = (value: string | undefined): boolean => value?.trim().toLowerCase() === 'none'
 
 /** The error for a destination no plugin claims. */
@@ -96,7 +99,7 @@ export const unknownDestinationError = (value: string, registry: DestinationRegi
   const accepted = ['none', ...registry.providers.flatMap(p => p.examples ?? [p.scheme])]
   return new PfError(
     'unknown_destination',
-    `No installed destination accepts trace.destination "${value}". Accepted: ${accepted.join(', ')}. ` +
+    `No installed destination accepts trace.destination "${displayDestination(value)}". Accepted: ${accepted.join(', ')}. ` +
       'Run `pf plugins install <package>` to add destinations.',
   )
 }

@@ -9,7 +9,7 @@ import {PfError} from '../errors.js'
 import {Resource, serviceName} from './attributes.js'
 import type {DestinationContext, LinkRef, ResolvedDestination} from './destination.js'
 import {type DrainResult, OutboxDrainer} from './outbox.js'
-import {type RegisteredProvider, isTracingDisabled, loadRegistry, parseDestinationList, unknownDestinationError} from './registry.js'
+import {type RegisteredProvider, displayDestination, isTracingDisabled, loadRegistry, parseDestinationList, unknownDestinationError} from './registry.js'
 
 export interface RemoteDestination {
   provider: RegisteredProvider
@@ -133,7 +133,7 @@ export const resolveRemoteDestinations = async (
       destination = await provider.resolve(entry, ctx)
     } catch (error) {
       if (error instanceof PfError) throw error
-      throw new PfError('destination_unavailable', `${entry} (plugin ${provider.plugin}): ${(error as Error).message}`, 1)
+      throw new PfError('destination_unavailable', `${displayDestination(entry)} (plugin ${provider.plugin}): ${(error as Error).message}`, 1)
     }
     if (!remotes.some(r => r.destination.key === destination.key)) remotes.push({provider, destination})
   }

@@ -51,6 +51,8 @@ export const runPf = (args: string[], options: PfOptions): Promise<PfResult> =>
 /** The parent's environment without variables that would change pf's behaviour under test. */
 const cleanEnv = (): NodeJS.ProcessEnv => {
   const env = {...process.env}
-  for (const key of Object.keys(env)) if (key.startsWith('PF_') || key.startsWith('AZURE_') || key === 'NODE_OPTIONS') delete env[key]
+  // npm_* come from `npm test`; they would point the npm that `pf plugins` runs at this repo.
+  for (const key of Object.keys(env))
+    if (key.startsWith('PF_') || key.startsWith('AZURE_') || key.startsWith('npm_') || key === 'NODE_OPTIONS') delete env[key]
   return env
 }

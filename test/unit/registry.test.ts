@@ -58,3 +58,11 @@ describe('destination registry', () => {
     expect(message).to.contain('pf plugins install')
   })
 })
+
+describe('displayDestination', () => {
+  it('does not repeat credentials written into a destination URL', async () => {
+    const {displayDestination} = await import('../../src/tracing/registry.js')
+    expect(displayDestination('otlp://user:pw@h:4318/v1/traces')).to.equal('otlp://***@h:4318/v1/traces')
+    expect(displayDestination('otlp://h:4318')).to.equal('otlp://h:4318')
+  })
+})

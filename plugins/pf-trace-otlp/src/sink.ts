@@ -1,0 +1,111 @@
+import type {ExportResult, SpanRecord, SpanSink} from 'pf/destination'
+
+import {toReadableSpans} from './readable-span.js'
+
+export type OtlpEncoding = 'protobuf' | 'json'
+
+export interface OtlpSinkOptions {
+  url: string
+  encoding: OtlpEncoding
+  /** Called for every batch, so `${env:VAR}` placeholders are read at export time. May throw (unset variable). */
+  headers: () => Record<string, string>
+  timeoutMs?: number
+}
+
+/** Status codes an OTLP/HTTP receiver uses for "try again later" (OTLP spec), plus 5xx server trouble. */
+const retryableStatus = (status: number): boolean => status === 429 || status >= 500
+
+/** Retry-After in seconds or as an HTTP date, in ms; undefined when absent or unreadable. */
+const retryAfterMs = (header: string | null): number | undefined => {
+  if (!header) return undefined
+  const seconds = Number(header)
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000)
+  const at = Date.parse(header)
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now())
+}
+
+/** The receiver's own explanation from a JSON error body (google.rpc.Status `message`), one line, short. */
+const reasonFrom = async (response: Response): Promise<string> => {
+  try {
+    if (!(response.headers.get('content-type') ?? '').includes('json')) return ''
+    const message = ((await response.json()) as {message?: unknown}).message
+    return typeof message === 'string' && message.trim() ? `: ${message.replace(/\s+/g, ' ').trim().slice(0, 200)}` : ''
+  } catch {
+    return ''
+  }
+}
+
+const networkReason = (error: unknown): string => {
+  const err = error as Error & {cause?: {code?: string; message?: string}}
+  if (err.name === 'TimeoutError' || err.name === 'AbortError') return 'timed out'
+  return err.cause?.message || err.cause?.code || err.message
+}
+
+/**
+ * Sends pf span batches to one OTLP/HTTP endpoint. Encoding is OpenTelemetry's own (otlp-transformer's
+ * ProtobufTraceSerializer / JsonTraceSerializer, the encoders the OTLP exporters use); retries are pf's (its
+ * durable outbox), so this makes exactly one request per batch and only says whether to retry.
+ *
+ * Delivery is at least once: a batch is sent again only when no 2xx was seen for it, with the same trace and span
+ * ids, so a resend after a lost response can at worst repeat spans a backend can recognise by id.
+ * Error texts name the URL and status, never header values.
+ */
+export const createOtlpSink = async (options: OtlpSinkOptions): Promise<SpanSink> => {
+  const [{ProtobufTraceSerializer, JsonTraceSerializer}, {resourceFromAttributes}] = await Promise.all([
+    import('@opentelemetry/otlp-transformer'),
+    import('@opentelemetry/resources'),
+  ])
+  const serializer = options.encoding === 'json' ? JsonTraceSerializer : ProtobufTraceSerializer
+  const contentType = options.encoding === 'json' ? 'application/json' : 'application/x-protobuf'
+  const where = options.url
+
+  return {
+    async export(spans: SpanRecord[]): Promise<ExportResult> {
+      let headers: Record<string, string>
+      try {
+        headers = options.headers()
+      } catch (error) {
+        // A missing environment variable can be fixed; keep the spans pending until it is.
+        return {code: 'retryable', error: (error as Error).message}
+      }
+      let body: Uint8Array
+      try {
+        body = serializer.serializeRequest(toReadableSpans(spans, resourceFromAttributes))!
+      } catch (error) {
+        return {code: 'fatal', error: `cannot encode spans for OTLP: ${(error as Error).message}`}
+      }
+      let response: Response
+      try {
+        response = await fetch(where, {
+          method: 'POST',
+          headers: {...headers, 'content-type': contentType},
+          body: new Uint8Array(body),
+          signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+        })
+      } catch (error) {
+        return {code: 'retryable', error: `cannot reach ${where}: ${networkReason(error)}`}
+      }
+      if (response.ok) {
+        const rejected = await partiallyRejected(response, serializer)
+        // Spans a receiver rejected in a 2xx will never be accepted: resending does not help, so they count as done.
+        return rejected ? {code: 'ok', error: `${where} dropped ${rejected} span(s) (partial success)`} : {code: 'ok'}
+      }
+      const reason = `${where} answered HTTP ${response.status}${await reasonFrom(response)}`
+      if (retryableStatus(response.status)) return {code: 'retryable', error: reason, retryAfterMs: retryAfterMs(response.headers.get('retry-after'))}
+      return {code: 'fatal', error: reason}
+    },
+  }
+}
+
+const partiallyRejected = async (
+  response: Response,
+  serializer: {deserializeResponse(data: Uint8Array): {partialSuccess?: {rejectedSpans?: number | string}}},
+): Promise<number> => {
+  try {
+    const data = new Uint8Array(await response.arrayBuffer())
+    if (data.length === 0) return 0
+    return Number(serializer.deserializeResponse(data).partialSuccess?.rejectedSpans ?? 0)
+  } catch {
+    return 0
+  }
+}
