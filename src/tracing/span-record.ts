@@ -10,6 +10,9 @@ type HrTime = [number, number]
 export const formatHrTime = ([seconds, nanos]: HrTime): string =>
   new Date(seconds * 1000).toISOString().slice(0, 19) + '.' + String(Math.floor(nanos / 1000)).padStart(6, '0') + 'Z'
 
+/** Microseconds since the epoch of a span record time (the inverse of formatHrTime, to the microsecond). */
+export const recordTimeMicros = (time: string): number => Date.parse(time.slice(0, 19) + 'Z') * 1000 + Number(time.slice(20, 26).padEnd(6, '0'))
+
 const kindNames = ['SpanKind.INTERNAL', 'SpanKind.SERVER', 'SpanKind.CLIENT', 'SpanKind.PRODUCER', 'SpanKind.CONSUMER']
 const statusNames = ['Unset', 'Ok', 'Error'] as const
 
