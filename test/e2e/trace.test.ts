@@ -186,9 +186,14 @@ describe('pf trace list/show/delete/export (built CLI)', () => {
         const command = [process.execPath, pfBin, 'trace', 'delete', '--run', 'run_a'].map(a => `'${a}'`).join(' ')
         const child = spawn('script', ['-qec', command, '/dev/null'], {env: {...process.env, PF_HOME_DIRECTORY: home}})
         let out = ''
+        let answered = false
+        child.stdin.on('error', () => {})
         child.stdout.on('data', d => {
           out += d
-          if (out.includes('[y/N]')) child.stdin.write(answer + '\n')
+          if (!answered && out.includes('[y/N]')) {
+            answered = true
+            child.stdin.write(answer + '\n')
+          }
         })
         child.on('error', reject)
         child.on('close', () => resolve(out))

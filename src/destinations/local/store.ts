@@ -53,6 +53,7 @@ export class TraceStore {
   private readonly insertSpan: Database.Statement
   private readonly insertLineRun: Database.Statement
   private readonly insertOutbox: Database.Statement
+  private readonly recordTransaction: Database.Transaction<(spans: SpanRecord[], remoteDestinations: string[], now: number) => void>
 
   static open(home: string): TraceStore {
     ensurePrivateDir(home)
@@ -82,6 +83,7 @@ export class TraceStore {
       VALUES (@trace_id, @root_span_id, @line_run_id, @collection, @run, @line_number, @name, @kind, @status, @start_time, @end_time,
        @latency, @inputs, @outputs, @error, @prompt_tokens, @completion_tokens, @total_tokens)`)
     this.insertOutbox = db.prepare(`INSERT OR IGNORE INTO outbox (destination, trace_id, span_id, created_at) VALUES (?, ?, ?, ?)`)
+    this.recordTransaction = db.transaction((spans: SpanRecord[], remotes: string[], now: number) => this.writeSpans(spans, remotes, now))
   }
 
   private migrate(): void {
@@ -107,33 +109,32 @@ export class TraceStore {
    */
   recordSpans(spans: SpanRecord[], remoteDestinations: string[] = []): void {
     if (spans.length === 0) return
-    const now = Date.now()
-    this.db
-      .transaction(() => {
-        for (const span of spans) {
-          const attrs = span.attributes
-          const resource = span.resource.attributes
-          const run = (attrs[Attr.batchRunId] as string | undefined) ?? null
-          const collection = String(resource.collection ?? 'default')
-          this.insertSpan.run({
-            trace_id: span.context.trace_id,
-            span_id: span.context.span_id,
-            parent_id: span.parent_id,
-            name: span.name,
-            span_type: (attrs[Attr.spanType] as string | undefined) ?? null,
-            start_time: span.start_time,
-            end_time: span.end_time,
-            status: span.status.status_code,
-            collection,
-            run,
-            line_run_id: (attrs[Attr.lineRunId] as string | undefined) ?? null,
-            data: JSON.stringify(span),
-          })
-          for (const destination of remoteDestinations) this.insertOutbox.run(destination, span.context.trace_id, span.context.span_id, now)
-          if (span.parent_id === null) this.insertLineRun.run(lineRunOf(span, collection, run))
-        }
+    this.recordTransaction.immediate(spans, remoteDestinations, Date.now())
+  }
+
+  private writeSpans(spans: SpanRecord[], remoteDestinations: string[], now: number): void {
+    for (const span of spans) {
+      const attrs = span.attributes
+      const resource = span.resource.attributes
+      const run = (attrs[Attr.batchRunId] as string | undefined) ?? null
+      const collection = String(resource.collection ?? 'default')
+      this.insertSpan.run({
+        trace_id: span.context.trace_id,
+        span_id: span.context.span_id,
+        parent_id: span.parent_id,
+        name: span.name,
+        span_type: (attrs[Attr.spanType] as string | undefined) ?? null,
+        start_time: span.start_time,
+        end_time: span.end_time,
+        status: span.status.status_code,
+        collection,
+        run,
+        line_run_id: (attrs[Attr.lineRunId] as string | undefined) ?? null,
+        data: JSON.stringify(span),
       })
-      .immediate()
+      for (const destination of remoteDestinations) this.insertOutbox.run(destination, span.context.trace_id, span.context.span_id, now)
+      if (span.parent_id === null) this.insertLineRun.run(lineRunOf(span, collection, run))
+    }
   }
 
   /** Remembers how to reach a remote destination, so a later `pf trace sync` can rebuild its exporter. */
