@@ -123,22 +123,22 @@ const writerFor = (stream: Writable) => {
     if ((error as NodeJS.ErrnoException).code === 'EPIPE') gone = true
   })
   return (text: string) =>
-  new Promise<void>((resolve, reject) => {
-    if (gone) reject(new ReaderGone())
-    else if (stream.write(text)) resolve()
-    else {
-      const onDrain = () => {
-        stream.off('error', onError)
-        resolve()
+    new Promise<void>((resolve, reject) => {
+      if (gone) reject(new ReaderGone())
+      else if (stream.write(text)) resolve()
+      else {
+        const onDrain = () => {
+          stream.off('error', onError)
+          resolve()
+        }
+        const onError = (error: Error) => {
+          stream.off('drain', onDrain)
+          reject(error)
+        }
+        stream.once('drain', onDrain)
+        stream.once('error', onError)
       }
-      const onError = (error: Error) => {
-        stream.off('drain', onDrain)
-        reject(error)
-      }
-      stream.once('drain', onDrain)
-      stream.once('error', onError)
-    }
-  })
+    })
 }
 
 /**
