@@ -73,6 +73,9 @@ export class TraceStore {
     db.pragma('busy_timeout = 10000')
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = NORMAL')
+    // Up to 32 MiB of page cache (allocated only as used): span ids are random, so index inserts touch pages all
+    // over the b-trees; with SQLite's 2 MiB default, sustained ingest fell to about half (bench store-ingest).
+    db.pragma('cache_size = -32768')
     this.migrate()
     this.insertSpan = db.prepare(`INSERT OR REPLACE INTO spans
       (trace_id, span_id, parent_id, name, span_type, start_time, end_time, status, collection, run, line_run_id, data)
