@@ -53,6 +53,8 @@ export const userStack = (error: LineError, flowDir: string): string | undefined
 export const testFlow = async (oclif: Config, options: FlowTestOptions): Promise<FlowTestResult> => {
   const cwd = options.cwd ?? process.cwd()
   const {merged} = await new ConfigService(oclif, cwd).load()
+  const destination = (merged.trace as Record<string, unknown> | undefined)?.destination as string | undefined
+  await TracingSession.preload(destination)
   const flow = await loadFlow(path.resolve(cwd, options.flow), {init: options.init})
   if (options.node && flow.kind !== 'dag') throw new PfError('invalid_arguments', '--node runs one node of a DAG flow; this is a flex flow.')
   if (options.node && !flow.nodes?.includes(options.node))
@@ -60,7 +62,6 @@ export const testFlow = async (oclif: Config, options: FlowTestOptions): Promise
   // A single node takes its own inputs (or the flow inputs / node outputs it references), not the flow's.
   const inputs = options.node ? options.inputs : resolveInputs(flow, options.inputs)
   const collection = collectionForFlow(flow.dir)
-  const destination = (merged.trace as Record<string, unknown> | undefined)?.destination as string | undefined
   const session = await TracingSession.start({oclif, destination, config: merged, collection, cwd, flowDir: flow.dir})
 
   const line = await runLine(flow, inputs, {node: options.node})

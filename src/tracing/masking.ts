@@ -7,12 +7,21 @@ export const masked = '***'
 const secretWords = new Set(['key', 'apikey', 'token', 'secret', 'password', 'passwd', 'pwd', 'credential', 'credentials', 'authorization'])
 
 /** `apiKey`, `api_key`, `x-api-key`, `access_token`, `Authorization` → true; `max_tokens`, `monkey` → false. */
-export const isSecretName = (name: string): boolean =>
-  name
-    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
-    .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .some(word => secretWords.has(word))
+export const isSecretName = (name: string): boolean => {
+  let secret = secretNames.get(name)
+  if (secret === undefined) {
+    secret = name
+      .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+      .toLowerCase()
+      .split(/[^a-z0-9]+/)
+      .some(word => secretWords.has(word))
+    // Attribute and argument names repeat on every span: remember the answer (bounded, names are few).
+    if (secretNames.size < 10_000) secretNames.set(name, secret)
+  }
+  return secret
+}
+
+const secretNames = new Map<string, boolean>()
 
 const secretPatterns: RegExp[] = [
   /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g,
@@ -20,7 +29,11 @@ const secretPatterns: RegExp[] = [
   /\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{5,}/g, // JWTs
 ]
 
+/** Cheap pre-check: most strings contain none of the patterns' prefixes, and skip the replacements. */
+const mayHoldSecret = /Bearer|Basic|sk-|eyJ/
+
 export const maskString = (value: string): string => {
+  if (!mayHoldSecret.test(value)) return value
   let out = value
   for (const pattern of secretPatterns) out = out.replace(pattern, m => (m.startsWith('Bearer') || m.startsWith('Basic') ? `${m.split(/\s/)[0]} ${masked}` : masked))
   return out

@@ -51,6 +51,15 @@ export class TracingSession {
     private readonly provider: {forceFlush(): Promise<void>; shutdown(): Promise<void>},
   ) {}
 
+  /**
+   * Loads OpenTelemetry ahead of user code: once a flow's TypeScript hook (tsx) is registered, every CommonJS
+   * module loaded after it pays for the hook, and OpenTelemetry is mostly CommonJS. No-op when tracing is off.
+   */
+  static async preload(destination: string | undefined): Promise<void> {
+    if (isTracingDisabled(destination)) return
+    await Promise.all([import('@opentelemetry/sdk-trace-node'), import('@opentelemetry/resources'), import('./store-processor.js')])
+  }
+
   static async start(options: TracingOptions): Promise<TracingSession | undefined> {
     if (isTracingDisabled(options.destination)) return undefined
     const env = options.env ?? process.env

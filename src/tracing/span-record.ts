@@ -7,8 +7,20 @@ import {isSecretName, maskString, masked} from './masking.js'
 type HrTime = [number, number]
 
 /** `2026-11-26T05:30:30.123456Z`: prompt flow's `%Y-%m-%dT%H:%M:%S.%fZ` (microseconds). */
-export const formatHrTime = ([seconds, nanos]: HrTime): string =>
-  new Date(seconds * 1000).toISOString().slice(0, 19) + '.' + String(Math.floor(nanos / 1000)).padStart(6, '0') + 'Z'
+export const formatHrTime = ([seconds, nanos]: HrTime): string => {
+  // Spans end in bursts within the same second: format that second once.
+  if (seconds !== lastSecond) {
+    lastSecond = seconds
+    lastSecondText = new Date(seconds * 1000).toISOString().slice(0, 19)
+  }
+  return lastSecondText + '.' + String(Math.floor(nanos / 1000)).padStart(6, '0') + 'Z'
+}
+
+let lastSecond = Number.NaN
+let lastSecondText = ''
+
+/** Microseconds since the epoch of a span record time (the inverse of formatHrTime, to the microsecond). */
+export const recordTimeMicros = (time: string): number => Date.parse(time.slice(0, 19) + 'Z') * 1000 + Number(time.slice(20, 26).padEnd(6, '0'))
 
 const kindNames = ['SpanKind.INTERNAL', 'SpanKind.SERVER', 'SpanKind.CLIENT', 'SpanKind.PRODUCER', 'SpanKind.CONSUMER']
 const statusNames = ['Unset', 'Ok', 'Error'] as const

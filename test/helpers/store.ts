@@ -1,3 +1,4 @@
+import {existsSync} from 'node:fs'
 import path from 'node:path'
 
 import Database from 'better-sqlite3'
@@ -40,3 +41,34 @@ export const storeText = async (home: string): Promise<string> => {
   const {readFileSync, existsSync} = await import('node:fs')
   return ['pf.sqlite', 'pf.sqlite-wal'].map(f => path.join(home, f)).filter(existsSync).map(f => readFileSync(f).toString('latin1')).join('\n')
 }
+
+/** Reads a pf home's trace store directly (what a test checks is what is on disk, not what pf prints). */
+export const readStore = <T>(home: string, fn: (db: Database.Database) => T): T => {
+  const file = path.join(home, 'pf.sqlite')
+  if (!existsSync(file)) throw new Error(`no store at ${file}`)
+  const db = new Database(file, {readonly: true})
+  try {
+    return fn(db)
+  } finally {
+    db.close()
+  }
+}
+
+export interface SpanJson {
+  name: string
+  context: {trace_id: string; span_id: string}
+  parent_id: string | null
+  status: {status_code: string; description?: string}
+  attributes: Record<string, any>
+  events: Array<{name: string; attributes: Record<string, any>}>
+  resource: {attributes: Record<string, any>}
+}
+
+export const storedSpans = (home: string, traceId?: string): SpanJson[] =>
+  readStore(home, db =>
+    (
+      (traceId
+        ? db.prepare('SELECT data FROM spans WHERE trace_id = ? ORDER BY start_time').all(traceId)
+        : db.prepare('SELECT data FROM spans ORDER BY start_time').all()) as Array<{data: string}>
+    ).map(r => JSON.parse(r.data)),
+  )

@@ -1,0 +1,76 @@
+// Worker of bench/cases/trace-overhead.js: prints {baseline: ms[], subject: ms[], spans} as JSON.
+import {mkdtempSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
+import {Config} from '@oclif/core'
+import {context, propagation, trace as otelTrace} from '@opentelemetry/api'
+import {InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor} from '@opentelemetry/sdk-trace-node'
+
+import {repoRoot} from '../lib.js'
+
+const pairs = Number(process.argv[2] ?? 15)
+const depth = 10
+const iterations = 1000
+process.env.PF_HOME_DIRECTORY = mkdtempSync(path.join(os.tmpdir(), 'pf-bench-home-'))
+
+const {TracingSession} = await import(path.join(repoRoot, 'dist', 'tracing', 'session.js'))
+const {trace} = await import(path.join(repoRoot, 'dist', 'sdk', 'index.js'))
+const oclif = await Config.load(repoRoot)
+
+// level0(x) → level1(x) → … → level9(x): one trace of `depth` nested spans per iteration.
+const levels = []
+for (let i = depth - 1; i >= 0; i--) {
+  const next = levels[0]
+  levels.unshift(trace(function level(question, n) {
+    return next ? next(question, n + 1) + 1 : n
+  }, {name: `level${i}`}))
+}
+const calls = () => {
+  let sum = 0
+  for (let i = 0; i < iterations; i++) sum += levels[0]('what is pf?', i)
+  return sum
+}
+
+const resetGlobals = () => {
+  otelTrace.disable()
+  context.disable()
+  propagation.disable()
+}
+
+const baseline = async () => {
+  resetGlobals()
+  const exporter = new InMemorySpanExporter()
+  const provider = new NodeTracerProvider({spanProcessors: [new SimpleSpanProcessor(exporter)]})
+  provider.register()
+  const start = process.hrtime.bigint()
+  calls()
+  await provider.forceFlush()
+  const ms = Number(process.hrtime.bigint() - start) / 1e6
+  if (exporter.getFinishedSpans().length !== depth * iterations) throw new Error('baseline lost spans')
+  await provider.shutdown()
+  return ms
+}
+
+const subject = async () => {
+  resetGlobals()
+  const session = await TracingSession.start({oclif, destination: 'local', config: {}, collection: 'bench'})
+  const before = session.store.db.prepare('SELECT COUNT(*) FROM spans').pluck().get()
+  const start = process.hrtime.bigint()
+  calls()
+  await session.flush()
+  const ms = Number(process.hrtime.bigint() - start) / 1e6
+  const after = session.store.db.prepare('SELECT COUNT(*) FROM spans').pluck().get()
+  if (after - before !== depth * iterations) throw new Error(`subject stored ${after - before} spans`)
+  await session.finish(0)
+  return ms
+}
+
+await baseline()
+await subject()
+const result = {baseline: [], subject: [], spans: depth * iterations}
+for (let i = 0; i < pairs; i++) {
+  result.baseline.push(await baseline())
+  result.subject.push(await subject())
+}
+process.stdout.write(JSON.stringify(result))

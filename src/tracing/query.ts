@@ -1,0 +1,216 @@
+import {pfHome} from '../config/files.js'
+import {type LineRunRow, TraceStore, type TraceSelector} from '../destinations/local/store.js'
+import {PfError} from '../errors.js'
+import {Attr} from './attributes.js'
+import type {SpanRecord} from './destination.js'
+import {recordTimeMicros} from './span-record.js'
+
+/**
+ * Reading and deleting what the local store holds (`pf trace list/show/delete`). Every function opens the store
+ * for one call; reading never creates a store that does not exist.
+ */
+
+export interface TokenTotals {
+  prompt: number | null
+  completion: number | null
+  total: number | null
+}
+
+/** One line run (a trace root) as `pf trace list` shows it. */
+export interface LineRunSummary {
+  traceId: string
+  name: string
+  collection: string
+  run: string | null
+  lineNumber: number | null
+  lineRunId: string | null
+  status: string
+  startTime: string
+  /** Seconds. */
+  latency: number
+  tokens: TokenTotals | null
+}
+
+export interface ListOptions {
+  collection?: string
+  run?: string
+  limit: number
+  env?: NodeJS.ProcessEnv
+}
+
+const withStore = <T>(env: NodeJS.ProcessEnv | undefined, empty: T, fn: (store: TraceStore) => T): T => {
+  const store = TraceStore.openExisting(pfHome(env))
+  if (!store) return empty
+  try {
+    return fn(store)
+  } finally {
+    store.close()
+  }
+}
+
+const summaryOf = (row: LineRunRow): LineRunSummary => ({
+  traceId: row.trace_id,
+  name: row.name,
+  collection: row.collection,
+  run: row.run,
+  lineNumber: row.line_number,
+  lineRunId: row.line_run_id,
+  status: row.status,
+  startTime: row.start_time,
+  latency: row.latency,
+  tokens: row.total_tokens === null && row.prompt_tokens === null ? null : {prompt: row.prompt_tokens, completion: row.completion_tokens, total: row.total_tokens},
+})
+
+/** Recent line runs, newest first. */
+export const listLineRuns = (options: ListOptions): LineRunSummary[] =>
+  withStore(options.env, [], store => store.lineRuns({collection: options.collection, run: options.run, limit: options.limit}).map(summaryOf))
+
+/** One remote destination's outbox: what waits, what was refused for good (and why). */
+export interface PendingDestination {
+  destination: string
+  key: string
+  pending: number
+  parked: number
+  delivered: number
+  /** Why the pending spans are still waiting (the last error seen), if known. */
+  lastError?: string
+  parkedSpans: Array<{traceId: string; spanId: string; attempts: number; reason: string}>
+}
+
+/** The remote outbox per destination (`pf trace list --pending`): pending/parked counts and parked spans with reasons. */
+export const listPending = (options: {limit: number; env?: NodeJS.ProcessEnv}): PendingDestination[] =>
+  withStore(options.env, [], store => {
+    const values = new Map(store.destinations().map(d => [d.key, d.value]))
+    const parked = store.parkedOutbox(options.limit)
+    return store
+      .outboxCounts()
+      .filter(c => c.pending > 0 || c.parked > 0)
+      .map(c => ({
+        destination: values.get(c.destination) ?? c.destination,
+        key: c.destination,
+        pending: c.pending,
+        parked: c.parked,
+        delivered: c.delivered,
+        ...(c.pending > 0 ? {lastError: store.lastPendingError(c.destination)} : {}),
+        parkedSpans: parked
+          .filter(p => p.destination === c.destination)
+          .map(p => ({traceId: p.trace_id, spanId: p.span_id, attempts: p.attempts, reason: p.last_error ?? 'rejected'})),
+      }))
+  })
+
+/** A span in a trace's tree. */
+export interface SpanNode {
+  spanId: string
+  name: string
+  spanType: string | null
+  status: string
+  startTime: string
+  /** Milliseconds. */
+  duration: number
+  /** This span's own LLM usage (llm.usage.*), if it made an LLM call. */
+  usage: TokenTotals | null
+  /** This span and its descendants (__computed__.cumulative_token_count.*). */
+  cumulative: TokenTotals | null
+  children: SpanNode[]
+}
+
+export interface TraceDetail {
+  traceId: string
+  spans: SpanRecord[]
+  tree: SpanNode[]
+}
+
+const tokensOf = (attrs: Record<string, unknown>, prompt: string, completion: string, total: string): TokenTotals | null => {
+  const num = (key: string) => (attrs[key] === undefined ? null : Number(attrs[key]))
+  const t = {prompt: num(prompt), completion: num(completion), total: num(total)}
+  return t.prompt === null && t.completion === null && t.total === null ? null : t
+}
+
+/** Builds the span tree: children under their parent in start order; a span whose parent is missing is a root. */
+export const spanTree = (spans: SpanRecord[]): SpanNode[] => {
+  const nodes = new Map<string, SpanNode>()
+  for (const s of spans)
+    nodes.set(s.context.span_id, {
+      spanId: s.context.span_id,
+      name: s.name,
+      spanType: (s.attributes[Attr.spanType] as string | undefined) ?? null,
+      status: s.status.status_code,
+      startTime: s.start_time,
+      duration: (recordTimeMicros(s.end_time) - recordTimeMicros(s.start_time)) / 1000,
+      usage: tokensOf(s.attributes, Attr.usagePrompt, Attr.usageCompletion, Attr.usageTotal),
+      cumulative: tokensOf(s.attributes, Attr.cumulativePrompt, Attr.cumulativeCompletion, Attr.cumulativeTotal),
+      children: [],
+    })
+  const roots: SpanNode[] = []
+  const ordered = [...spans].sort((a, b) => recordTimeMicros(a.start_time) - recordTimeMicros(b.start_time))
+  for (const s of ordered) {
+    const node = nodes.get(s.context.span_id)!
+    const parent = s.parent_id ? nodes.get(s.parent_id) : undefined
+    if (parent && parent !== node) parent.children.push(node)
+    else roots.push(node)
+  }
+  return roots
+}
+
+/** One trace: its spans and their tree. An unknown id is an error (exit 2). */
+export const showTrace = (traceId: string, options: {env?: NodeJS.ProcessEnv} = {}): TraceDetail => {
+  const id = traceId.trim().toLowerCase()
+  const spans = withStore(options.env, [] as SpanRecord[], store => store.traceSpans(id))
+  if (spans.length === 0)
+    throw new PfError('trace_not_found', `No trace ${traceId} in the local store; \`pf trace list\` shows the recorded traces.`)
+  return {traceId: id, spans, tree: spanTree(spans)}
+}
+
+export interface DeleteSelection {
+  collection?: string
+  run?: string
+  /** A date (YYYY-MM-DD, midnight UTC) or an ISO 8601 date-time. */
+  before?: string
+}
+
+export interface DeleteReport {
+  selector: TraceSelector
+  traces: number
+  spans: number
+  lineRuns: number
+  /** Outbox rows removed (spans that will then never be sent to a remote destination). */
+  outbox: number
+  deleted: boolean
+}
+
+const isoDate = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/i
+
+/** Turns the delete flags into exactly one selector; anything else is a usage error. */
+export const parseSelection = (selection: DeleteSelection): TraceSelector => {
+  const given = (['collection', 'run', 'before'] as const).filter(k => selection[k] !== undefined)
+  if (given.length !== 1)
+    throw new PfError('invalid_arguments', `Pass exactly one of --collection, --run or --before (got ${given.length === 0 ? 'none' : given.map(g => `--${g}`).join(', ')}).`)
+  if (selection.collection !== undefined) return {collection: selection.collection}
+  if (selection.run !== undefined) return {run: selection.run}
+  const text = selection.before!.trim()
+  const time = isoDate.test(text) ? Date.parse(text.replace(' ', 'T')) : Number.NaN
+  if (Number.isNaN(time))
+    throw new PfError('invalid_arguments', `--before "${selection.before}" is not a date; use YYYY-MM-DD (midnight UTC) or an ISO 8601 time such as 2026-01-31T12:00:00Z.`)
+  return {before: new Date(time).toISOString()}
+}
+
+/**
+ * Deletes the selected traces (spans, line runs and their outbox rows, in one transaction). `confirm` is asked
+ * with the counts first; when it says no, nothing is deleted.
+ */
+export const deleteTraces = async (
+  selection: DeleteSelection,
+  options: {confirm?: (preview: Omit<DeleteReport, 'deleted'>) => Promise<boolean>; env?: NodeJS.ProcessEnv} = {},
+): Promise<DeleteReport> => {
+  const selector = parseSelection(selection)
+  const store = TraceStore.openExisting(pfHome(options.env))
+  if (!store) return {selector, traces: 0, spans: 0, lineRuns: 0, outbox: 0, deleted: false}
+  try {
+    const preview = store.deleteTraces(selector, true)
+    if (preview.traces === 0) return {selector, ...preview, deleted: false}
+    if (options.confirm && !(await options.confirm({selector, ...preview}))) return {selector, ...preview, deleted: false}
+    return {selector, ...store.deleteTraces(selector), deleted: true}
+  } finally {
+    store.close()
+  }
+}
