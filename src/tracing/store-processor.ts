@@ -17,6 +17,7 @@ const addCounts = (a: TokenCounts | undefined, b: TokenCounts | undefined): Toke
 export class StoreSpanProcessor implements SpanProcessor {
   private buffer: SpanRecord[] = []
   private timer: NodeJS.Timeout | undefined
+  private immediate: NodeJS.Immediate | undefined
   /** Token counts reported by finished children, waiting for their parent to end. */
   private readonly childUsage = new Map<string, TokenCounts>()
 
@@ -38,14 +39,18 @@ export class StoreSpanProcessor implements SpanProcessor {
     const parentId = span.parentSpanContext?.spanId
     if (parentId && cumulative) this.childUsage.set(parentId, addCounts(this.childUsage.get(parentId), cumulative)!)
     this.buffer.push(toSpanRecord(span, cumulative))
-    // A root span ends a line: write at once so the line is visible (and exportable) without waiting.
-    if (!parentId || this.buffer.length >= (this.options.maxBatch ?? 512)) this.flushNow()
+    // A root span ends a line: write it as soon as the current I/O round is done, so the line is visible (and
+    // exportable) without waiting, and lines of a batch run that end together share one transaction.
+    if (this.buffer.length >= (this.options.maxBatch ?? 512)) this.flushNow()
+    else if (!parentId) this.immediate ??= setImmediate(() => this.flushNow())
     else this.timer ??= setTimeout(() => this.flushNow(), this.options.flushIntervalMs ?? 200).unref()
   }
 
   flushNow(): void {
     if (this.timer) clearTimeout(this.timer)
+    if (this.immediate) clearImmediate(this.immediate)
     this.timer = undefined
+    this.immediate = undefined
     if (this.buffer.length === 0) return
     const batch = this.buffer
     this.buffer = []
