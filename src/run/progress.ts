@@ -23,10 +23,11 @@ export const createReporter = async (options: ReporterOptions): Promise<{observe
       cliProgress.Presets.shades_classic,
     )
   }
-  const started = Date.now()
+  let started = Date.now()
   return {
     observer: {
       started(run) {
+        started = Date.now()
         bar?.start(run.total_lines ?? 0, run.completed_lines, {failed: 0, rate: '0.0'})
       },
       line(event: LineEvent) {

@@ -230,11 +230,15 @@ describe('pf run (built CLI)', function () {
       path.join(dir, 'run.yaml'),
       `flow: ${path.relative(dir, answerFlow)}\ndata: data.jsonl\ncolumn_mapping:\n  question: \${data.q}\n  repeat: 2\nname: y1\ndisplay_name: From YAML\ntags:\n  k: v\n`,
     )
+    // run.output_path moves the run folders.
+    const outputBase = tempDir('pf-run-out-')
+    expect((await runPf(['config', 'set', `run.output_path=${outputBase}`], {home})).code).to.equal(0)
     const result = await create(['--file', path.join(dir, 'run.yaml'), '--name', 'y2', '--json'])
     expect(result.code, result.stdout).to.equal(0)
+    expect(result.json().run.output_path).to.equal(path.join(outputBase, '.runs', 'y2'))
     expect(result.json().run).to.include({name: 'y2', display_name: 'From YAML', status: 'Completed'})
     expect(result.json().run.tags).to.deep.equal({k: 'v'})
-    expect(jsonLines(path.join(runDir('y2'), 'outputs.jsonl'))).to.deep.equal([{line_number: 0, answer: 'FROM YAML FROM YAML', length: 9}])
+    expect(jsonLines(path.join(outputBase, '.runs', 'y2', 'outputs.jsonl'))).to.deep.equal([{line_number: 0, answer: 'FROM YAML FROM YAML', length: 9}])
 
     writeFileSync(path.join(dir, 'bad.yaml'), 'flow: [unclosed\n')
     const bad = await create(['--file', path.join(dir, 'bad.yaml'), '--json'])
