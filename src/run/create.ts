@@ -15,11 +15,11 @@ import {Attr} from '../tracing/attributes.js'
 import {defaultServicePort, localTraceUrl, readServiceEndpoint} from '../tracing/links.js'
 import {type ExportReport, TracingSession} from '../tracing/session.js'
 import {parseYaml} from '../util/yaml.js'
-import {type DataLine, openData} from './data.js'
+import {type DataLine, type DataSource, openData} from './data.js'
 import {runConcurrently} from './executor.js'
 import {RunFiles, RunFolder, runFolderPath} from './folder.js'
 import {type RecordedLine, columnsOf, inputsRecord, outputOfRecord, outputsRecord, readRecordedLines} from './line-records.js'
-import {applyMapping, buildMapping, mappingText} from './mapping.js'
+import {type ColumnMapping, applyMapping, buildMapping, mappingText} from './mapping.js'
 import {runAggregation} from './metrics.js'
 import {type Run, RunRecords, runExists} from './records.js'
 
@@ -233,9 +233,10 @@ const execute = async (
   const session = await TracingSession.start({oclif, destination, config, collection: name, cwd: options.cwd, flowDir: flow.dir})
 
   const outputPath = runFolderPath(outputBase, name)
-  const reused = resume ? [...resume.lines.keys()].filter(n => n < data.total).sort((a, b) => a - b) : []
+  const reusedCount = resume ? [...resume.lines.keys()].filter(n => n < data.total).length : 0
   let run: Run
   let folder: RunFolder
+  let inserted = false
   try {
     run = records.insert({
       name,
@@ -248,13 +249,56 @@ const execute = async (
       totalLines: data.total,
       outputPath,
       tags: spec.tags,
-      properties: {pid: process.pid, workers: options.workers, ...(resume ? {reused_lines: reused.length} : {})},
+      properties: {pid: process.pid, workers: options.workers, ...(resume ? {reused_lines: reusedCount} : {})},
     })
+    inserted = true
     folder = RunFolder.create(outputPath)
   } catch (error) {
+    if (inserted) records.delete(name)
     await session?.finish(0)
     throw error
   }
+  try {
+    return await runLines({flow, name, baseRun, resume, data, mapping, outputPath, run, folder, session, records, options, observer})
+  } catch (error) {
+    // pf's own failure mid-run: the run must not stay Running.
+    records.abort(name, {code: 'internal_error', message: (error as Error).message})
+    folder.close()
+    await session?.finish(0)
+    throw error
+  }
+}
+
+const runLines = async ({
+  flow,
+  name,
+  baseRun,
+  resume,
+  data,
+  mapping,
+  outputPath,
+  run,
+  folder,
+  session,
+  records,
+  options,
+  observer,
+}: {
+  flow: LoadedFlow
+  name: string
+  baseRun: Prepared['baseRun']
+  resume: Prepared['resume']
+  data: DataSource
+  mapping: ColumnMapping
+  outputPath: string
+  run: Run
+  folder: RunFolder
+  session: TracingSession | undefined
+  records: RunRecords
+  options: CreateRunOptions & {workers: number; cwd: string}
+  observer: RunObserver
+}): Promise<CreateRunResult> => {
+  const reused = resume ? [...resume.lines.keys()].filter(n => n < data.total).sort((a, b) => a - b) : []
   const meta = () => records.get(name)
   folder.writeMeta(meta())
   folder.log(`Run ${name} started: flow ${flow.dir}, data ${data.file} (${data.total} lines), ${options.workers} workers.`)
@@ -281,7 +325,10 @@ const execute = async (
     records.progress(name, done - failed, failed)
   }
 
+  // Set when the run has ended: a line abandoned at cancel that finishes later is dropped.
+  let ended = false
   const finishLine = (lineNumber: number, inputs: Record<string, unknown> | undefined, outcome: {output?: unknown; error?: LineError; lineRunId?: string; traceId?: string}) => {
+    if (ended) return
     if (inputs) folder.appendJson(RunFiles.inputs, inputsRecord(lineNumber, inputs))
     done++
     if (outcome.error) {
@@ -334,6 +381,7 @@ const execute = async (
     signal: observer.signal,
     graceMs: (options.cancelGraceSeconds ?? 3) * 1000,
   })
+  ended = true
 
   let metrics: Record<string, number> | undefined
   let runError: {code: string; message: string} | undefined

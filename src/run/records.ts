@@ -169,6 +169,11 @@ export class RunRecords {
     return this.get(name)
   }
 
+  /** Marks a run Failed by pf's own error, keeping its line counts. */
+  abort(name: string, error: {code: string; message: string}): void {
+    this.db.prepare(`UPDATE runs SET status = 'Failed', ended_at = ?, error = ? WHERE name = ?`).run(new Date().toISOString(), JSON.stringify(error), name)
+  }
+
   list(options: ListOptions = {}): Run[] {
     const rows = this.db
       .prepare(`SELECT * FROM runs WHERE archived = ? ORDER BY created_at DESC, name ${options.maxResults === undefined ? '' : 'LIMIT ?'}`)
