@@ -11,7 +11,7 @@ import {resolveInputs} from '../flow/inputs.js'
 import {loadFlow} from '../flow/load.js'
 import {userStack} from '../flow/test-flow.js'
 import type {LoadedFlow} from '../flow/types.js'
-import {Attr} from '../tracing/attributes.js'
+import {Attr, Resource} from '../tracing/attributes.js'
 import {defaultServicePort, localTraceUrl, readServiceEndpoint} from '../tracing/links.js'
 import {type ExportReport, TracingSession} from '../tracing/session.js'
 import {parseYaml} from '../util/yaml.js'
@@ -230,7 +230,16 @@ const execute = async (
   })
   const destination = (config.trace as Record<string, unknown> | undefined)?.destination as string | undefined
   // Tracing (and its destinations) must resolve before the run exists: a bad destination is a pre-run error.
-  const session = await TracingSession.start({oclif, destination, config, collection: name, cwd: options.cwd, flowDir: flow.dir})
+  // A batch run's collection id is the run name (spec: Cosmos "Collection id").
+  const session = await TracingSession.start({
+    oclif,
+    destination,
+    config,
+    collection: name,
+    cwd: options.cwd,
+    flowDir: flow.dir,
+    resource: {[Resource.collectionId]: name},
+  })
 
   const outputPath = runFolderPath(outputBase, name)
   const reusedCount = resume ? [...resume.lines.keys()].filter(n => n < data.total).length : 0

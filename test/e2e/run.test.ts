@@ -82,6 +82,7 @@ describe('pf run (built CLI)', function () {
     for (const span of spans) {
       expect(span.attributes.batch_run_id).to.equal('r1')
       expect(span.collection).to.equal('r1')
+      expect(JSON.parse(span.data).resource.attributes).to.include({collection: 'r1', 'collection.id': 'r1'})
       expect(span.attributes.line_run_id).to.equal(`r1_${span.attributes.line_number}`)
     }
     expect(spans.filter(s => s.parent_id !== null).length).to.equal(3)

@@ -8,7 +8,7 @@ import {deleteRun, showRun} from '../../run/manage.js'
 import type {Run} from '../../run/records.js'
 
 export default class RunDelete extends PfCommand {
-  static summary = 'Delete a run: its record and its output folder (its traces stay; `pf trace delete` removes them).'
+  static summary = 'Delete a run: its record and its output folder (its traces stay in the trace store).'
   static examples = ['<%= config.bin %> run delete my_run', '<%= config.bin %> run delete my_run --yes']
   static args = {name: Args.string({description: 'Run name.', required: true})}
   static flags = {
