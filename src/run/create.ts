@@ -15,10 +15,10 @@ import {Attr, Resource} from '../tracing/attributes.js'
 import {defaultServicePort, localTraceUrl, readServiceEndpoint} from '../tracing/links.js'
 import {type ExportReport, TracingSession} from '../tracing/session.js'
 import {parseYaml} from '../util/yaml.js'
-import {type DataLine, type DataSource, openData} from './data.js'
+import {type DataLine, type DataRow, type DataSource, openData, readJsonLines} from './data.js'
 import {runConcurrently} from './executor.js'
 import {RunFiles, RunFolder, runFolderPath} from './folder.js'
-import {type RecordedLine, columnsOf, inputsRecord, outputOfRecord, outputsRecord, readRecordedLines} from './line-records.js'
+import {type RecordedLine, columnsOf, completedLineNumbers, inputsRecord, outputOfRecord, outputsRecord, readRecordedLines, withoutLineNumber} from './line-records.js'
 import {type ColumnMapping, applyMapping, buildMapping, mappingText} from './mapping.js'
 import {runAggregation} from './metrics.js'
 import {type Run, RunRecords, runExists} from './records.js'
@@ -142,7 +142,8 @@ interface Prepared {
   outputBase: string
   config: Record<string, unknown>
   baseRun?: {run: Run; lines: Map<number, RecordedLine>}
-  resume?: {run: Run; lines: Map<number, RecordedLine>}
+  /** The earlier run and the line numbers it completed (only numbers are held; its files are streamed). */
+  resume?: {run: Run; completed: Set<number>}
 }
 
 /**
@@ -197,7 +198,7 @@ const prepare = async (spec: RunSpec, records: RunRecords, outputBase: string, c
     spec.data = earlier.data ?? undefined
     spec.run = earlier.run ?? undefined
     spec.columnMapping = earlier.column_mapping
-    resume = {run: earlier, lines: await readRecordedLines(earlier.output_path)}
+    resume = {run: earlier, completed: await completedLineNumbers(earlier.output_path)}
   }
   let baseRun: Prepared['baseRun']
   if (spec.run) {
@@ -242,7 +243,7 @@ const execute = async (
   })
 
   const outputPath = runFolderPath(outputBase, name)
-  const reusedCount = resume ? [...resume.lines.keys()].filter(n => n < data.total).length : 0
+  const reusedCount = resume ? [...resume.completed].filter(n => n < data.total).length : 0
   let run: Run
   let folder: RunFolder
   let inserted = false
@@ -307,7 +308,6 @@ const runLines = async ({
   options: CreateRunOptions & {workers: number; cwd: string}
   observer: RunObserver
 }): Promise<CreateRunResult> => {
-  const reused = resume ? [...resume.lines.keys()].filter(n => n < data.total).sort((a, b) => a - b) : []
   const meta = () => records.get(name)
   folder.writeMeta(meta())
   folder.log(`Run ${name} started: flow ${flow.dir}, data ${data.file} (${data.total} lines), ${options.workers} workers.`)
@@ -316,16 +316,26 @@ const runLines = async ({
   let done = 0
   let failed = 0
   const aggregationLines = flow.aggregate ? new Map<number, {inputs: Record<string, unknown>; output: unknown}>() : undefined
-  // Lines an earlier run completed are copied, not rerun.
-  for (const lineNumber of reused) {
-    const line = resume!.lines.get(lineNumber)!
-    folder.appendJson(RunFiles.inputs, inputsRecord(lineNumber, line.inputs ?? {}))
-    folder.appendJson(RunFiles.outputs, {line_number: lineNumber, ...line.outputs})
-    folder.log(`Line ${lineNumber}: completed in run ${resume!.run.name}; reused.`)
-    aggregationLines?.set(lineNumber, {inputs: line.inputs ?? {}, output: outputOfRecord({...line.outputs})})
-    done++
+  // Lines an earlier run completed are copied (streamed from its files), not rerun.
+  const reusedSet = new Set<number>()
+  if (resume) {
+    const reusable = (row: DataRow) => typeof row.line_number === 'number' && row.line_number < data.total && resume.completed.has(row.line_number)
+    for await (const row of readJsonLines(path.join(resume.run.output_path, RunFiles.outputs))) {
+      const lineNumber = row.line_number as number
+      if (!reusable(row) || reusedSet.has(lineNumber)) continue
+      reusedSet.add(lineNumber)
+      folder.appendJson(RunFiles.outputs, row)
+      folder.log(`Line ${lineNumber}: completed in run ${resume.run.name}; reused.`)
+      aggregationLines?.set(lineNumber, {inputs: {}, output: outputOfRecord(row)})
+      done++
+    }
+    for await (const row of readJsonLines(path.join(resume.run.output_path, RunFiles.inputs))) {
+      if (!reusable(row)) continue
+      folder.appendJson(RunFiles.inputs, row)
+      const line = aggregationLines?.get(row.line_number as number)
+      if (line) line.inputs = withoutLineNumber(row)
+    }
   }
-  const reusedSet = new Set(reused)
 
   let lastProgress = 0
   const recordProgress = (force = false) => {

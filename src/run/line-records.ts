@@ -43,6 +43,13 @@ export const readRecordedLines = async (runDir: string): Promise<Map<number, Rec
   return lines
 }
 
+/** The line numbers an earlier run completed (its outputs.jsonl), streamed. */
+export const completedLineNumbers = async (runDir: string): Promise<Set<number>> => {
+  const done = new Set<number>()
+  for await (const row of readJsonLines(path.join(runDir, RunFiles.outputs))) if (typeof row.line_number === 'number') done.add(row.line_number)
+  return done
+}
+
 /** Keys of the first row that has them (the columns `${run.outputs.x}` / `${run.inputs.x}` can name). */
 export const columnsOf = (lines: Map<number, RecordedLine>, side: 'inputs' | 'outputs'): string[] => {
   const keys = new Set<string>()

@@ -321,5 +321,14 @@ describe('pf run (built CLI)', function () {
     const streamed = await streaming
     expect(streamed.code).to.equal(0)
     expect(streamed.stdout).to.contain('Run slow started').and.contain('Run slow Canceled')
+
+    // Resuming the canceled run runs only the lines it never finished.
+    const resumed = await create(['--resume-from', 'slow', '--name', 'slow2', '--json'])
+    expect(resumed.code, resumed.stdout).to.equal(0)
+    expect(resumed.json().run).to.include({status: 'Completed', completed_lines: 60})
+    expect(resumed.json().run.properties.reused_lines).to.equal(kept)
+    expect(spansOf(home, 'slow2').filter(s => s.parent_id === null)).to.have.length(60 - kept)
+    const all = jsonLines(path.join(runDir('slow2'), 'outputs.jsonl')).map(o => o.line_number)
+    expect(all.sort((a, b) => a - b)).to.deep.equal(Array.from({length: 60}, (_, i) => i))
   })
 })
