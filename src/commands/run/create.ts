@@ -1,0 +1,89 @@
+import {Flags} from '@oclif/core'
+
+import {PfCommand} from '../../base-command.js'
+import {parseAssignments} from '../../flow/inputs.js'
+import {type CreateRunResult, createRun, defaultWorkers, runOutcomeError} from '../../run/create.js'
+import {parseMappingFlags} from '../../run/mapping.js'
+import {createReporter} from '../../run/progress.js'
+import {describeExport, describeLinks} from '../../tracing/report.js'
+
+export default class RunCreate extends PfCommand {
+  static summary = 'Run a flow over every line of a data file.'
+  static description = `Runs the flow once per line of a .jsonl or .csv file, --workers lines at a time, and records the run
+(pf run list/show). Each flow input takes the data column of the same name unless --column-mapping says otherwise.
+Every line is traced under the run. Exits 1 when lines failed (the run is Failed), 130 when interrupted (Canceled).`
+  static examples = [
+    "<%= config.bin %> run create --flow ./my_flow --data data.jsonl",
+    "<%= config.bin %> run create --flow ./my_flow --data data.csv --column-mapping question='${data.text}' --name my_run",
+    "<%= config.bin %> run create --flow ./eval_flow --data data.jsonl --run my_run --column-mapping answer='${run.outputs.answer}'",
+    '<%= config.bin %> run create --file run.yaml --stream',
+    '<%= config.bin %> run create --resume-from my_run',
+  ]
+  static flags = {
+    flow: Flags.string({description: 'Flow folder (or its flow.flex.yaml / flow.dag.yaml).'}),
+    data: Flags.string({description: 'Data file: .jsonl (one JSON object per line) or .csv (header row).'}),
+    'column-mapping': Flags.string({
+      description: "Input source as NAME=VALUE: '${data.<column>}', '${run.outputs.<name>}', '${run.inputs.<name>}' or a constant (repeatable).",
+      multiple: true,
+      helpValue: 'NAME=VALUE',
+    }),
+    name: Flags.string({description: 'Run name (unique; default: <flow folder>_<timestamp>).'}),
+    'display-name': Flags.string({description: 'Display name of the run.'}),
+    workers: Flags.integer({description: 'Lines run at once.', default: defaultWorkers, min: 1}),
+    stream: Flags.boolean({description: "Print each line's result as it ends (stdout; stderr with --json)."}),
+    run: Flags.string({description: 'Base run to evaluate: column mappings may use ${run.outputs.x} and ${run.inputs.x}.'}),
+    'resume-from': Flags.string({description: 'Rerun only the failed or missing lines of this run, into a new run.'}),
+    file: Flags.string({char: 'f', description: 'Run YAML file (flow, data, column_mapping, run, name, display_name, tags); flags override it.'}),
+    tag: Flags.string({description: 'Tag as KEY=VALUE (repeatable).', multiple: true, helpValue: 'KEY=VALUE'}),
+    'export-wait': Flags.integer({description: 'Seconds to wait for cloud export before leaving the rest to `pf trace sync`.', default: 10, min: 0}),
+  }
+
+  async run(): Promise<CreateRunResult> {
+    const {flags} = await this.parse(RunCreate)
+    const json = this.jsonEnabled()
+    const reporter = await createReporter({
+      bar: Boolean(process.stderr.isTTY) && !json && !flags.stream,
+      stream: flags.stream ? text => (json ? process.stderr : process.stdout).write(text) : undefined,
+    })
+    // Ctrl-C: stop starting lines and let the run end as Canceled; a second Ctrl-C leaves at once.
+    const controller = new AbortController()
+    const onSigint = () => {
+      if (controller.signal.aborted) process.exit(130)
+      this.note('Canceling: no new lines start; waiting briefly for lines in flight…')
+      controller.abort()
+    }
+    process.on('SIGINT', onSigint)
+    let result: CreateRunResult
+    try {
+      result = await createRun(
+        this.config,
+        {
+          flow: flags.flow,
+          data: flags.data,
+          columnMapping: parseMappingFlags(flags['column-mapping']),
+          name: flags.name,
+          displayName: flags['display-name'],
+          workers: flags.workers,
+          run: flags.run,
+          resumeFrom: flags['resume-from'],
+          file: flags.file,
+          tags: parseAssignments(flags.tag, '--tag'),
+          exportWaitSeconds: flags['export-wait'],
+        },
+        {...reporter.observer, signal: controller.signal},
+      )
+    } finally {
+      reporter.stop()
+      process.off('SIGINT', onSigint)
+    }
+    if (!json) {
+      const {run} = result
+      this.note(`Run ${run.name}: ${run.status}, ${run.completed_lines} completed, ${run.failed_lines} failed of ${run.total_lines} lines (${run.duration?.toFixed(1)} s).`)
+      this.note(`Outputs: ${run.output_path}`)
+      for (const line of [...describeLinks(result.links), ...describeExport(result.export)]) this.note(line)
+    }
+    const failure = runOutcomeError(result)
+    if (failure) throw failure
+    return result
+  }
+}

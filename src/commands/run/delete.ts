@@ -1,0 +1,33 @@
+import {createInterface} from 'node:readline/promises'
+
+import {Args, Flags} from '@oclif/core'
+
+import {PfCommand} from '../../base-command.js'
+import {PfError} from '../../errors.js'
+import {deleteRun, showRun} from '../../run/manage.js'
+import type {Run} from '../../run/records.js'
+
+export default class RunDelete extends PfCommand {
+  static summary = 'Delete a run: its record and its output folder (its traces stay in the trace store).'
+  static examples = ['<%= config.bin %> run delete my_run', '<%= config.bin %> run delete my_run --yes']
+  static args = {name: Args.string({description: 'Run name.', required: true})}
+  static flags = {
+    yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation.'}),
+  }
+
+  async run(): Promise<Run> {
+    const {args, flags} = await this.parse(RunDelete)
+    if (!flags.yes) {
+      const run = showRun(args.name)
+      if (!process.stdin.isTTY || !process.stderr.isTTY)
+        throw new PfError('confirmation_required', `Deleting run ${run.name} needs confirmation; pass --yes when not at a terminal.`)
+      const rl = createInterface({input: process.stdin, output: process.stderr})
+      const answer = await rl.question(`Delete run ${run.name} and ${run.output_path}? [y/N] `)
+      rl.close()
+      if (!/^y(es)?$/i.test(answer.trim())) throw new PfError('aborted', `Run ${run.name} was not deleted.`, 1)
+    }
+    const run = deleteRun(args.name)
+    this.note(`Deleted ${run.name}.`)
+    return run
+  }
+}

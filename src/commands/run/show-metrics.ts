@@ -1,0 +1,17 @@
+import {Args} from '@oclif/core'
+
+import {PfCommand} from '../../base-command.js'
+import {showMetrics} from '../../run/manage.js'
+
+export default class RunShowMetrics extends PfCommand {
+  static summary = "Show the metrics a run's aggregation logged (logMetric)."
+  static examples = ['<%= config.bin %> run show-metrics my_eval_run']
+  static args = {name: Args.string({description: 'Run name.', required: true})}
+
+  async run(): Promise<Record<string, unknown>> {
+    const {args} = await this.parse(RunShowMetrics)
+    const metrics = showMetrics(args.name)
+    if (!this.jsonEnabled()) this.log(JSON.stringify(metrics, null, 2))
+    return metrics
+  }
+}

@@ -1,0 +1,454 @@
+import {existsSync, readFileSync} from 'node:fs'
+import path from 'node:path'
+
+import type {Config} from '@oclif/core'
+
+import {pfHome} from '../config/files.js'
+import {ConfigService} from '../config/service.js'
+import {ExitCode, PfError} from '../errors.js'
+import {type LineError, runLine, toLineError} from '../flow/executor.js'
+import {resolveInputs} from '../flow/inputs.js'
+import {loadFlow} from '../flow/load.js'
+import {userStack} from '../flow/test-flow.js'
+import type {LoadedFlow} from '../flow/types.js'
+import {Attr, Resource} from '../tracing/attributes.js'
+import {defaultServicePort, localTraceUrl, readServiceEndpoint} from '../tracing/links.js'
+import {type ExportReport, TracingSession} from '../tracing/session.js'
+import {parseYaml} from '../util/yaml.js'
+import {type DataLine, type DataRow, type DataSource, openData, readJsonLines} from './data.js'
+import {runConcurrently} from './executor.js'
+import {RunFiles, RunFolder, runFolderPath} from './folder.js'
+import {type RecordedLine, columnsOf, completedLineNumbers, inputsRecord, outputOfRecord, outputsRecord, readRecordedLines, withoutLineNumber} from './line-records.js'
+import {type ColumnMapping, applyMapping, buildMapping, mappingText} from './mapping.js'
+import {runAggregation} from './metrics.js'
+import {type Run, RunRecords, runExists} from './records.js'
+
+export interface CreateRunOptions {
+  flow?: string
+  data?: string
+  /** `--column-mapping` entries (override the YAML file's). */
+  columnMapping?: Record<string, unknown>
+  name?: string
+  displayName?: string
+  workers?: number
+  /** Base run of an evaluation run. */
+  run?: string
+  resumeFrom?: string
+  /** A run YAML file (flow, data, column_mapping, run, name, display_name, tags); flags override it. */
+  file?: string
+  tags?: Record<string, string>
+  exportWaitSeconds: number
+  /** Seconds in-flight lines get to finish after a cancel. */
+  cancelGraceSeconds?: number
+  cwd?: string
+}
+
+/** One finished line, as `--stream` and the progress bar see it. */
+export interface LineEvent {
+  lineNumber: number
+  status: 'Completed' | 'Failed'
+  output?: unknown
+  error?: LineError
+  done: number
+  failed: number
+  total: number
+}
+
+export interface RunObserver {
+  started?(run: Run): void
+  line?(event: LineEvent): void
+  /** Aborting cancels the run (Ctrl-C). */
+  signal?: AbortSignal
+}
+
+export interface RunLinks {
+  local: string
+  viewerRunning: boolean
+  portal: string[]
+}
+
+export interface CreateRunResult {
+  run: Run
+  links?: RunLinks
+  export: ExportReport[]
+}
+
+export const defaultWorkers = 16
+const runNamePattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/
+
+interface RunSpec {
+  flow?: string
+  data?: string
+  columnMapping: Record<string, unknown>
+  name?: string
+  displayName?: string
+  run?: string
+  resumeFrom?: string
+  tags?: Record<string, string>
+}
+
+/** prompt flow's run YAML; relative paths are relative to the file. */
+const readRunFile = async (file: string): Promise<RunSpec> => {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    throw new PfError('run_file_unreadable', `Cannot read run file ${file}: ${(error as Error).message}`)
+  }
+  const data = await parseYaml(text, file, 'run_file_invalid')
+  if (!data || typeof data !== 'object' || Array.isArray(data)) throw new PfError('run_file_invalid', `${file}: a run file must be a YAML mapping (flow, data, column_mapping, …).`)
+  const spec = data as Record<string, unknown>
+  const dir = path.dirname(file)
+  const text_ = (key: string): string | undefined => {
+    const v = spec[key]
+    if (v === undefined || v === null) return undefined
+    if (typeof v !== 'string' || v.trim() === '') throw new PfError('run_file_invalid', `${file}: "${key}" must be a non-empty string.`)
+    return v
+  }
+  const mapping = spec.column_mapping ?? {}
+  if (typeof mapping !== 'object' || Array.isArray(mapping)) throw new PfError('run_file_invalid', `${file}: "column_mapping" must be a mapping of input names to values.`)
+  const tags = spec.tags ?? {}
+  if (typeof tags !== 'object' || Array.isArray(tags)) throw new PfError('run_file_invalid', `${file}: "tags" must be a mapping.`)
+  const flow = text_('flow')
+  const data_ = text_('data')
+  return {
+    flow: flow && path.resolve(dir, flow),
+    data: data_ && path.resolve(dir, data_),
+    columnMapping: mapping as Record<string, unknown>,
+    name: text_('name'),
+    displayName: text_('display_name'),
+    run: text_('run'),
+    resumeFrom: text_('resume_from'),
+    tags: Object.fromEntries(Object.entries(tags as Record<string, unknown>).map(([k, v]) => [k, String(v)])),
+  }
+}
+
+const timestamp = (d = new Date()): string => d.toISOString().replace(/[-:]/g, '').replace('T', '_').replace(/\.(\d+)Z$/, '_$1')
+
+/** `<flow folder>_<yyyymmdd_hhmmss_mmm>`, with a counter if that name is taken. */
+const generateName = (flowDir: string, records: RunRecords, outputBase: string): string => {
+  const stem = path.basename(flowDir).replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^[^A-Za-z0-9]+/, '') || 'run'
+  const base = `${stem}_${timestamp()}`
+  for (let i = 0; ; i++) {
+    const name = i === 0 ? base : `${base}_${i}`
+    if (!records.exists(name) && !existsSync(runFolderPath(outputBase, name))) return name
+  }
+}
+
+interface Prepared {
+  flow: LoadedFlow
+  spec: RunSpec
+  name: string
+  outputBase: string
+  config: Record<string, unknown>
+  baseRun?: {run: Run; lines: Map<number, RecordedLine>}
+  /** The earlier run and the line numbers it completed (only numbers are held; its files are streamed). */
+  resume?: {run: Run; completed: Set<number>}
+}
+
+/**
+ * `pf run create`: runs a flow over every line of a data file, `workers` lines at a time, each line traced under
+ * the run (collection = run name). Everything that can be wrong with the input is checked before the run row
+ * and folder exist. A failing line is recorded and the run goes on.
+ */
+export const createRun = async (oclif: Config, options: CreateRunOptions, observer: RunObserver = {}): Promise<CreateRunResult> => {
+  const cwd = options.cwd ?? process.cwd()
+  const fromFile = options.file ? await readRunFile(path.resolve(cwd, options.file)) : {columnMapping: {}}
+  const spec: RunSpec = {
+    flow: options.flow ? path.resolve(cwd, options.flow) : fromFile.flow,
+    data: options.data ? path.resolve(cwd, options.data) : fromFile.data,
+    columnMapping: {...fromFile.columnMapping, ...options.columnMapping},
+    name: options.name ?? fromFile.name,
+    displayName: options.displayName ?? fromFile.displayName,
+    run: options.run ?? fromFile.run,
+    resumeFrom: options.resumeFrom ?? fromFile.resumeFrom,
+    tags: {...fromFile.tags, ...options.tags},
+  }
+  const workers = options.workers ?? defaultWorkers
+  if (!Number.isInteger(workers) || workers < 1) throw new PfError('invalid_arguments', `--workers must be a whole number ≥ 1; got ${workers}.`)
+  if (spec.name !== undefined && !runNamePattern.test(spec.name))
+    throw new PfError('invalid_run_name', `Run name "${spec.name}" may hold only letters, digits, "_", "-" and "." (starting with a letter or digit).`)
+
+  const {merged} = await new ConfigService(oclif, cwd).load()
+  const outputBase = path.resolve(cwd, ((merged.run as Record<string, unknown> | undefined)?.output_path as string | undefined) ?? pfHome())
+  const records = RunRecords.open()
+  let prepared: Prepared
+  try {
+    prepared = await prepare(spec, records, outputBase, merged)
+  } catch (error) {
+    records.close()
+    throw error
+  }
+  try {
+    return await execute(oclif, prepared, records, {...options, workers, cwd}, observer)
+  } finally {
+    records.close()
+  }
+}
+
+const prepare = async (spec: RunSpec, records: RunRecords, outputBase: string, config: Record<string, unknown>): Promise<Prepared> => {
+  let resume: Prepared['resume']
+  if (spec.resumeFrom) {
+    const earlier = records.find(spec.resumeFrom)
+    if (!earlier) throw new PfError('run_not_found', `Run "${spec.resumeFrom}" (--resume-from) not found; \`pf run list\` shows the runs.`)
+    const conflicting = (['flow', 'data', 'run'] as const).filter(k => spec[k] !== undefined)
+    if (conflicting.length > 0 || Object.keys(spec.columnMapping).length > 0)
+      throw new PfError('invalid_arguments', `--resume-from reruns ${earlier.name} with its own flow, data, column mapping and base run; leave out ${[...conflicting.map(k => `--${k}`), ...(Object.keys(spec.columnMapping).length > 0 ? ['--column-mapping'] : [])].join(', ')}.`)
+    spec.flow = earlier.flow
+    spec.data = earlier.data ?? undefined
+    spec.run = earlier.run ?? undefined
+    spec.columnMapping = earlier.column_mapping
+    resume = {run: earlier, completed: await completedLineNumbers(earlier.output_path)}
+  }
+  let baseRun: Prepared['baseRun']
+  if (spec.run) {
+    const base = records.find(spec.run)
+    if (!base) throw new PfError('run_not_found', `Base run "${spec.run}" (--run) not found; \`pf run list\` shows the runs.`)
+    baseRun = {run: base, lines: await readRecordedLines(base.output_path)}
+    // An evaluation run without --data evaluates the base run's data.
+    spec.data ??= base.data ?? undefined
+  }
+  if (spec.name !== undefined && (records.exists(spec.name) || existsSync(runFolderPath(outputBase, spec.name)))) throw runExists(spec.name)
+  if (!spec.flow) throw new PfError('invalid_arguments', 'Missing --flow: pass the flow folder (or a run file with "flow:").')
+  if (!spec.data) throw new PfError('invalid_arguments', 'Missing --data: pass a .jsonl or .csv file (or --run to evaluate a base run\'s data).')
+  const flow = await loadFlow(spec.flow)
+  const name = spec.name ?? generateName(flow.dir, records, outputBase)
+  return {flow, spec: {...spec, name}, name, outputBase, config, baseRun, resume}
+}
+
+const execute = async (
+  oclif: Config,
+  {flow, spec, name, outputBase, config, baseRun, resume}: Prepared,
+  records: RunRecords,
+  options: CreateRunOptions & {workers: number; cwd: string},
+  observer: RunObserver,
+): Promise<CreateRunResult> => {
+  const data = await openData(spec.data!)
+  const mapping = buildMapping(flow, spec.columnMapping, {
+    dataFile: data.file,
+    data: data.columns,
+    baseRun: baseRun && {name: baseRun.run.name, outputs: columnsOf(baseRun.lines, 'outputs'), inputs: columnsOf(baseRun.lines, 'inputs')},
+  })
+  const destination = (config.trace as Record<string, unknown> | undefined)?.destination as string | undefined
+  // Tracing (and its destinations) must resolve before the run exists: a bad destination is a pre-run error.
+  // A batch run's collection id is the run name (spec: Cosmos "Collection id").
+  const session = await TracingSession.start({
+    oclif,
+    destination,
+    config,
+    collection: name,
+    cwd: options.cwd,
+    flowDir: flow.dir,
+    resource: {[Resource.collectionId]: name},
+  })
+
+  const outputPath = runFolderPath(outputBase, name)
+  const reusedCount = resume ? [...resume.completed].filter(n => n < data.total).length : 0
+  let run: Run
+  let folder: RunFolder
+  let inserted = false
+  try {
+    run = records.insert({
+      name,
+      displayName: spec.displayName,
+      flow: flow.dir,
+      data: data.file,
+      baseRun: baseRun?.run.name,
+      resumeFrom: resume?.run.name,
+      columnMapping: mappingText(mapping),
+      totalLines: data.total,
+      outputPath,
+      tags: spec.tags,
+      properties: {pid: process.pid, workers: options.workers, ...(resume ? {reused_lines: reusedCount} : {})},
+    })
+    inserted = true
+    folder = RunFolder.create(outputPath)
+  } catch (error) {
+    if (inserted) records.delete(name)
+    await session?.finish(0)
+    throw error
+  }
+  try {
+    return await runLines({flow, name, baseRun, resume, data, mapping, outputPath, run, folder, session, records, options, observer})
+  } catch (error) {
+    // pf's own failure mid-run: the run must not stay Running.
+    records.abort(name, {code: 'internal_error', message: (error as Error).message})
+    folder.close()
+    await session?.finish(0)
+    throw error
+  }
+}
+
+const runLines = async ({
+  flow,
+  name,
+  baseRun,
+  resume,
+  data,
+  mapping,
+  outputPath,
+  run,
+  folder,
+  session,
+  records,
+  options,
+  observer,
+}: {
+  flow: LoadedFlow
+  name: string
+  baseRun: Prepared['baseRun']
+  resume: Prepared['resume']
+  data: DataSource
+  mapping: ColumnMapping
+  outputPath: string
+  run: Run
+  folder: RunFolder
+  session: TracingSession | undefined
+  records: RunRecords
+  options: CreateRunOptions & {workers: number; cwd: string}
+  observer: RunObserver
+}): Promise<CreateRunResult> => {
+  const meta = () => records.get(name)
+  folder.writeMeta(meta())
+  folder.log(`Run ${name} started: flow ${flow.dir}, data ${data.file} (${data.total} lines), ${options.workers} workers.`)
+  observer.started?.(run)
+
+  let done = 0
+  let failed = 0
+  const aggregationLines = flow.aggregate ? new Map<number, {inputs: Record<string, unknown>; output: unknown}>() : undefined
+  // Lines an earlier run completed are copied (streamed from its files), not rerun.
+  const reusedSet = new Set<number>()
+  if (resume) {
+    const reusable = (row: DataRow) => typeof row.line_number === 'number' && row.line_number < data.total && resume.completed.has(row.line_number)
+    for await (const row of readJsonLines(path.join(resume.run.output_path, RunFiles.outputs))) {
+      const lineNumber = row.line_number as number
+      if (!reusable(row) || reusedSet.has(lineNumber)) continue
+      reusedSet.add(lineNumber)
+      folder.appendJson(RunFiles.outputs, row)
+      folder.log(`Line ${lineNumber}: completed in run ${resume.run.name}; reused.`)
+      aggregationLines?.set(lineNumber, {inputs: {}, output: outputOfRecord(row)})
+      done++
+    }
+    for await (const row of readJsonLines(path.join(resume.run.output_path, RunFiles.inputs))) {
+      if (!reusable(row)) continue
+      folder.appendJson(RunFiles.inputs, row)
+      const line = aggregationLines?.get(row.line_number as number)
+      if (line) line.inputs = withoutLineNumber(row)
+    }
+  }
+
+  let lastProgress = 0
+  const recordProgress = (force = false) => {
+    if (!force && Date.now() - lastProgress < 500) return
+    lastProgress = Date.now()
+    records.progress(name, done - failed, failed)
+  }
+
+  // Set when the run has ended: a line abandoned at cancel that finishes later is dropped.
+  let ended = false
+  const finishLine = (lineNumber: number, inputs: Record<string, unknown> | undefined, outcome: {output?: unknown; error?: LineError; lineRunId?: string; traceId?: string}) => {
+    if (ended) return
+    if (inputs) folder.appendJson(RunFiles.inputs, inputsRecord(lineNumber, inputs))
+    done++
+    if (outcome.error) {
+      failed++
+      const stack = userStack(outcome.error, flow.dir)
+      folder.appendJson(RunFiles.errors, {
+        line_number: lineNumber,
+        line_run_id: outcome.lineRunId,
+        trace_id: outcome.traceId,
+        error: {type: outcome.error.type, message: outcome.error.message, ...(stack ? {stack} : {})},
+      })
+      folder.log(`Line ${lineNumber}: failed: ${outcome.error.type}: ${outcome.error.message}`)
+    } else {
+      folder.appendJson(RunFiles.outputs, outputsRecord(lineNumber, outcome.output))
+      folder.log(`Line ${lineNumber}: completed.`)
+      aggregationLines?.set(lineNumber, {inputs: inputs ?? {}, output: outcome.output})
+    }
+    recordProgress()
+    observer.line?.({lineNumber, status: outcome.error ? 'Failed' : 'Completed', output: outcome.output, error: outcome.error, done, failed, total: data.total})
+  }
+
+  const runOne = async ({lineNumber, row}: DataLine): Promise<void> => {
+    const base = baseRun?.lines.get(lineNumber)
+    let inputs: Record<string, unknown>
+    try {
+      if (baseRun && !base?.outputs) throw new PfError('base_line_missing', `Base run ${baseRun.run.name} has no outputs for line ${lineNumber} (it failed or did not run).`)
+      const given = applyMapping(mapping, row, base && {inputs: base.inputs ?? {}, outputs: base.outputs ?? {}})
+      const missing = Object.keys(flow.inputs).filter(k => !(k in given) && flow.inputs[k].default === undefined && flow.sample?.[k] === undefined)
+      if (missing.length > 0)
+        throw new PfError('missing_input', `Line ${lineNumber} has no value for ${missing.map(k => `"${k}" (${mappingText(mapping)[k] ?? 'unmapped'})`).join(', ')}.`)
+      inputs = resolveInputs(flow, given)
+    } catch (error) {
+      finishLine(lineNumber, undefined, {error: toLineError(error)})
+      return
+    }
+    const attributes: Record<string, string | number> = {[Attr.batchRunId]: name, [Attr.lineNumber]: lineNumber}
+    if (baseRun) {
+      attributes[Attr.referencedBatchRunId] = baseRun.run.name
+      attributes[Attr.referencedLineRunId] = lineRunIdOf(baseRun.run.name, lineNumber)
+    }
+    const result = await runLine(flow, inputs, {attributes, lineRunId: lineRunIdOf(name, lineNumber)})
+    finishLine(lineNumber, inputs, result)
+  }
+
+  async function* pending(): AsyncGenerator<DataLine> {
+    for await (const line of data.lines()) if (!reusedSet.has(line.lineNumber)) yield line
+  }
+
+  const {canceled, abandoned} = await runConcurrently(pending(), options.workers, runOne, {
+    signal: observer.signal,
+    graceMs: (options.cancelGraceSeconds ?? 3) * 1000,
+  })
+  ended = true
+
+  let metrics: Record<string, number> | undefined
+  let runError: {code: string; message: string} | undefined
+  if (canceled) {
+    folder.log(`Run ${name} canceled after ${done} of ${data.total} lines${abandoned > 0 ? `; ${abandoned} line(s) in flight were abandoned` : ''}.`)
+    runError = {code: 'run_canceled', message: `Canceled after ${done} of ${data.total} lines.`}
+  } else {
+    if (aggregationLines && flow.aggregate) {
+      const lines = [...aggregationLines.entries()].sort(([a], [b]) => a - b).map(([, line]) => line)
+      folder.log(`Aggregation over ${lines.length} completed line(s).`)
+      const aggregation = await runAggregation(flow, lines, name)
+      metrics = aggregation.metrics
+      if (aggregation.error) {
+        runError = {code: 'aggregation_failed', message: `Aggregation failed: ${aggregation.error.type}: ${aggregation.error.message}`}
+        folder.log(runError.message)
+      } else if (Object.keys(metrics).length > 0) folder.log(`Metrics: ${JSON.stringify(metrics)}`)
+    }
+    if (failed > 0 && !runError) runError = {code: 'lines_failed', message: `${failed} of ${data.total} lines failed; see ${path.join(outputPath, RunFiles.errors)}.`}
+  }
+  const status = canceled ? 'Canceled' : runError ? 'Failed' : 'Completed'
+  folder.log(`Run ${name} ${status}: ${done - failed} completed, ${failed} failed of ${data.total} lines.`)
+  run = records.finish(name, {status, completed: done - failed, failed, error: runError, metrics})
+  folder.writeMeta(meta())
+  folder.close()
+
+  const exportReports = session ? await session.finish(canceled ? 0 : options.exportWaitSeconds * 1000) : []
+  let links: RunLinks | undefined
+  if (session) {
+    const endpoint = readServiceEndpoint(pfHome())
+    links = {
+      local: localTraceUrl(endpoint ?? {host: '127.0.0.1', port: defaultServicePort}, {run: name, collection: name}),
+      viewerRunning: endpoint !== undefined,
+      portal: await session.links({run: name, collection: name}),
+    }
+  }
+  return {run, links, export: exportReports}
+}
+
+/** prompt flow's line run id of a batch line. */
+export const lineRunIdOf = (run: string, lineNumber: number): string => `${run}_${lineNumber}`
+
+/** The error a command raises for a run that did not complete (its `--json` error still carries the run). */
+export const runOutcomeError = (result: CreateRunResult): PfError | undefined => {
+  const {run} = result
+  if (run.status === 'Completed') return undefined
+  const details = {run, links: result.links, export: result.export}
+  if (run.status === 'Canceled')
+    return new PfError('run_canceled', `Run ${run.name} canceled after ${run.completed_lines + run.failed_lines} of ${run.total_lines} lines; outputs so far are in ${run.output_path}.`, ExitCode.interrupted, details)
+  if (run.error?.code === 'aggregation_failed') return new PfError('run_failed', `Run ${run.name} failed: ${run.error.message}`, ExitCode.failure, details)
+  return new PfError('run_failed', `Run ${run.name} failed: ${run.failed_lines} of ${run.total_lines} lines failed; see ${path.join(run.output_path, RunFiles.errors)}.`, ExitCode.failure, details)
+}

@@ -1,0 +1,80 @@
+import {closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync} from 'node:fs'
+import path from 'node:path'
+
+import {PfError} from '../errors.js'
+
+export const RunFiles = {
+  outputs: 'outputs.jsonl',
+  inputs: 'inputs.jsonl',
+  errors: 'errors.jsonl',
+  meta: 'meta.json',
+  logs: 'logs.txt',
+} as const
+
+/** `<run.output_path or pf home>/.runs/<name>` */
+export const runFolderPath = (base: string, name: string): string => path.join(base, '.runs', name)
+
+/**
+ * A run's output folder (user-only). Every line is appended with a synchronous write as it ends, so a crash
+ * leaves exactly the lines that finished; files are never rewritten except meta.json (atomically).
+ */
+export class RunFolder {
+  private readonly fds = new Map<string, number>()
+  private closed = false
+
+  private constructor(readonly dir: string) {}
+
+  /** Creates the folder; an existing one is an error (a run name is used once). */
+  static create(dir: string): RunFolder {
+    if (existsSync(dir)) throw new PfError('run_exists', `Run folder ${dir} already exists; choose another --name.`)
+    mkdirSync(path.dirname(dir), {recursive: true, mode: 0o700})
+    mkdirSync(dir, {mode: 0o700})
+    const folder = new RunFolder(dir)
+    for (const file of [RunFiles.outputs, RunFiles.inputs, RunFiles.errors, RunFiles.logs]) folder.fd(file)
+    return folder
+  }
+
+  private fd(file: string): number {
+    let fd = this.fds.get(file)
+    if (fd === undefined) {
+      fd = openSync(path.join(this.dir, file), 'a', 0o600)
+      this.fds.set(file, fd)
+    }
+    return fd
+  }
+
+  private append(file: string, text: string): void {
+    if (this.closed) return
+    writeSync(this.fd(file), text)
+  }
+
+  appendJson(file: string, value: unknown): void {
+    this.append(file, JSON.stringify(value) + '\n')
+  }
+
+  log(message: string): void {
+    this.append(RunFiles.logs, `${new Date().toISOString()} ${message}\n`)
+  }
+
+  writeMeta(meta: unknown): void {
+    if (this.closed) return
+    const file = path.join(this.dir, RunFiles.meta)
+    writeFileSync(file + '.tmp', JSON.stringify(meta, null, 2) + '\n', {mode: 0o600})
+    renameSync(file + '.tmp', file)
+  }
+
+  /** After close, late writes (an abandoned line finishing) are dropped. */
+  close(): void {
+    this.closed = true
+    for (const fd of this.fds.values()) closeSync(fd)
+    this.fds.clear()
+  }
+}
+
+export const readMeta = (dir: string): Record<string, unknown> | undefined => {
+  try {
+    return JSON.parse(readFileSync(path.join(dir, RunFiles.meta), 'utf8'))
+  } catch {
+    return undefined
+  }
+}
