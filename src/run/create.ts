@@ -211,6 +211,8 @@ const prepare = async (spec: RunSpec, records: RunRecords, outputBase: string, c
   if (spec.name !== undefined && (records.exists(spec.name) || existsSync(runFolderPath(outputBase, spec.name)))) throw runExists(spec.name)
   if (!spec.flow) throw new PfError('invalid_arguments', 'Missing --flow: pass the flow folder (or a run file with "flow:").')
   if (!spec.data) throw new PfError('invalid_arguments', 'Missing --data: pass a .jsonl or .csv file (or --run to evaluate a base run\'s data).')
+  // OpenTelemetry loads before user code (see TracingSession.preload).
+  await TracingSession.preload((config.trace as Record<string, unknown> | undefined)?.destination as string | undefined)
   const flow = await loadFlow(spec.flow)
   const name = spec.name ?? generateName(flow.dir, records, outputBase)
   return {flow, spec: {...spec, name}, name, outputBase, config, baseRun, resume}
