@@ -58,7 +58,7 @@ const setCrumbs = (...items) => {
 /** Each navigation gets a number; a slower earlier render that finishes late must not overwrite a newer view. */
 let navigation = 0
 const paint = (nav, ...nodes) => {
-  if (nav === navigation) view.replaceChildren(...nodes)
+  if (nav === navigation) view.replaceChildren(...nodes.flat())
 }
 
 /** Keyboard: rows are focusable; Enter opens; ↑/↓ move between rows. */
@@ -361,7 +361,7 @@ const renderRun = async name => {
     run.error ? h('p', {class: 'error-box', role: 'alert'}, typeof run.error === 'string' ? run.error : JSON.stringify(run.error)) : '',
     h('h2', {}, 'Metrics'),
     run.metrics && Object.keys(run.metrics).length > 0 ? h('div', {class: 'panel metrics'}, kv(run.metrics)) : h('p', {class: 'muted'}, 'No metrics.'),
-    run.tags ? [h('h2', {}, 'Tags'), h('div', {class: 'panel'}, kv(run.tags))] : '',
+    run.tags && Object.keys(run.tags).length > 0 ? [h('h2', {}, 'Tags'), h('div', {class: 'panel'}, kv(run.tags))] : '',
     h('h2', {}, `Lines (${Object.entries(lineCounts).map(([s, n]) => `${n} ${s}`).join(', ') || 'none traced'})`),
     h('table', {'aria-label': 'Lines'}, h('thead', {}, h('tr', {}, ['Line', 'Status', 'Latency', 'Tokens', 'Inputs', 'Output', ''].map(c => h('th', {}, c)))), linesBody),
     h('div', {class: 'pager'}, more),

@@ -123,6 +123,27 @@ describe('trace viewer in a real browser (chromium)', function () {
     expect(error).to.contain('model refused').and.to.contain('at answer (flow.ts:12:9)')
   })
 
+  it('opens the link `pf run create` printed: the real run page with its lines and metrics', async () => {
+    const fixtures = path.join(repoRoot, 'test', 'fixtures')
+    const created = await runPf(
+      ['run', 'create', '--flow', path.join(fixtures, 'flows', 'dag-eval'), '--data', path.join(fixtures, 'data', 'grades.jsonl'), '--name', 'grading_run'],
+      {home},
+    )
+    expect(created.code, created.stderr).to.equal(0)
+    const runLink = /^Trace: (\S+)$/m.exec(created.stderr)![1]
+    expect(runLink).to.match(/#run=grading_run$/)
+    await page.goto(runLink)
+    await settled(page)
+    const lines = page.locator('table[aria-label="Lines"] tbody tr')
+    await lines.first().waitFor()
+    expect(await lines.count()).to.equal(4)
+    expect(await page.locator('.metrics').textContent()).to.contain('accuracy').and.to.contain('0.5')
+    // The aggregation's trace belongs to the run but is not a line.
+    expect(await page.locator('h2', {hasText: 'Lines'}).textContent()).to.equal('Lines (4 Ok)')
+    expect(await page.locator('#view').innerText()).not.to.contain('[object')
+    await page.screenshot({path: screenshotPath('viewer-real-run-page'), fullPage: true})
+  })
+
   it('lists traces with filters and keyset paging, and opens one from the keyboard', async () => {
     await page.goto(`${base}?#view=list&collection=bulk`)
     await settled(page)

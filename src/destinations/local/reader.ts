@@ -127,7 +127,7 @@ export class TraceReader {
   }
 
   runLineCounts(run: string): Array<{status: string; count: number}> {
-    return this.statement('SELECT status, COUNT(*) AS count FROM line_runs WHERE run = ? GROUP BY status ORDER BY status').all(run) as Array<{
+    return this.statement('SELECT status, COUNT(*) AS count FROM line_runs WHERE run = ? AND line_number IS NOT NULL GROUP BY status ORDER BY status').all(run) as Array<{
       status: string
       count: number
     }>
