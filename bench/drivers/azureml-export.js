@@ -1,7 +1,8 @@
 // Exports synthetic spans from a pf store to an Azure ML trace store and prints {ms, delivered, pending, parked, maxRssMb}.
-// Usage: node azureml-export.js <pf home> <workspace id> <spans> <pf|sequential> [batch run name]
-// `pf`: pf's outbox drainer + azureml exporter (what `pf trace sync` runs). `sequential`: one create request per
-// span, one after another, through the same SDK and resource tokens (the baseline).
+// Usage: node azureml-export.js <pf home> <workspace id> <spans> <prepare|pf|sequential> [batch run name]
+// `prepare`: records the spans in the store, queued for the workspace (run it first, in its own process, so the
+// export's peak memory is the export's own). `pf`: pf's outbox drainer + azureml exporter (what `pf trace sync`
+// runs). `sequential`: one create request per span, one after another, same SDK and resource tokens (the baseline).
 // Needs PF_ARM_ENDPOINT and an `az` on PATH (a fake one in benchmarks and tests), like pf itself.
 import {randomBytes} from 'node:crypto'
 
@@ -61,15 +62,20 @@ const makeSpans = function* () {
   }
 }
 
-let chunk = []
-for (const span of makeSpans()) {
-  chunk.push(span)
-  if (chunk.length === 500) {
-    store.recordSpans(chunk, [dest.key])
-    chunk = []
+if (mode === 'prepare') {
+  let chunk = []
+  for (const span of makeSpans()) {
+    chunk.push(span)
+    if (chunk.length === 500) {
+      store.recordSpans(chunk, [dest.key])
+      chunk = []
+    }
   }
+  store.recordSpans(chunk, [dest.key])
+  store.close()
+  process.stdout.write(JSON.stringify({ms: 0, delivered: 0, pending: 0, parked: 0, maxRssMb: 0}) + '\n')
+  process.exit(0)
 }
-store.recordSpans(chunk, [dest.key])
 
 const started = performance.now()
 let result
@@ -107,5 +113,5 @@ if (mode === 'pf') {
 }
 const ms = performance.now() - started
 store.close()
-process.stdout.write(JSON.stringify({ms, ...result, maxRssMb: process.resourceUsage().maxRSS / 1024}) + '\n')
+globalThis.gc?.(); process.stdout.write(JSON.stringify({ms, ...result, maxRssMb: process.resourceUsage().maxRSS / 1024, heapAfterGcMb: process.memoryUsage().heapUsed / 2**20, ext: process.memoryUsage().external / 2**20}) + '\n')
 process.exit(0)

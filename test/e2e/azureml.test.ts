@@ -1,13 +1,13 @@
 import {expect} from 'chai'
 import {type ChildProcess, spawn} from 'node:child_process'
-import {cpSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import Database from 'better-sqlite3'
 
 import {pfBin, repoRoot, runPf, tempDir} from '../helpers/cli.js'
 import {CosmosAccount, type Fault, FaultProxy, testTls} from '../helpers/cosmos.js'
-import {FakeAzure, type FakeWorkspace, fakeAzCli, resourceGroup, subscription, user, workspaceId} from '../helpers/fake-azure.js'
+import {FakeAzure, type FakeWorkspace, fakeAzCli, resourceGroup, subscription, user, userToken, workspaceId} from '../helpers/fake-azure.js'
 
 const fixtures = path.join(repoRoot, 'test', 'fixtures', 'flows')
 
@@ -210,8 +210,14 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       expect(collections[0]).to.include({id: collectionId, partition_key: collectionId, name: 'flex-basic', location: 0})
       expect(collections[0].created_by).to.deep.equal(createdBy)
       expect(collections[0].updated_at).to.be.at.least(collections[0].created_at)
-      // Resource tokens were asked once per container (cached), with write access.
-      expect(azure.callsTo(/resourceToken\?acquireWrite=true$/).length).to.be.at.least(3)
+      // Resource tokens were asked once per container and command (cached), with write access.
+      expect(azure.callsTo(/resourceToken\?acquireWrite=true$/)).to.have.length(6)
+      // No token on disk: not in the store (spans, outbox, destinations) nor anywhere under the pf home.
+      for (const file of readdirSync(home)) {
+        const bytes = readFileSync(path.join(home, file)).toString('latin1')
+        expect(bytes, file).not.to.contain(userToken.split('.')[1])
+        expect(bytes, file).not.to.contain('sig=fake-')
+      }
     })
 
     it('links AI projects to ai.azure.com', async () => {
@@ -258,6 +264,28 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       expect(result.stderr.trim()).to.match(/^Error: Not signed in to Azure: run `az login`/)
       expect(result.stderr.trim().split('\n')).to.have.length(1)
     })
+  })
+
+  it('writes batch-run spans under the run name: LineSummary per line number, no Collection item', async () => {
+    await addWorkspace('ws-batch')
+    const driver = path.join(repoRoot, 'bench', 'drivers', 'azureml-export.js')
+    const drive = (mode: string) =>
+      new Promise<string>((resolve, reject) => {
+        const child = spawn(process.execPath, [driver, home, workspaceId('ws-batch'), '30', mode, 'run_20260101_000000'], {env: {...cleanEnv(), ...env()}})
+        let text = ''
+        child.stdout.on('data', d => (text += d))
+        child.on('close', code => (code === 0 ? resolve(text) : reject(new Error(`driver exited ${code}`))))
+      })
+    await drive('prepare')
+    const out = await drive('pf')
+    expect(JSON.parse(out)).to.include({delivered: 30, pending: 0, parked: 0})
+    const spans = await cosmos.items('db-ws-batch', 'Span')
+    expect(spans).to.have.length(30)
+    expect(spans.every(s => s.partition_key === 'run_20260101_000000' && s.collection_id === 'run_20260101_000000')).to.equal(true)
+    const lines = await cosmos.items('db-ws-batch', 'LineSummary')
+    expect(lines.map(l => l.line_number).sort()).to.deep.equal([0, 1, 2])
+    for (const line of lines) expect(line).to.include({batch_run_id: 'run_20260101_000000', line_run_id: null, partition_key: 'run_20260101_000000', status: 'Ok', kind: 'Flow'})
+    expect(await cosmos.items('db-ws-batch', 'Collection')).to.have.length(0)
   })
 
   describe('nothing lost, nothing duplicated', () => {
@@ -315,6 +343,28 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
         expect(again!.at - t.at, JSON.stringify(seen.map(x => ({...x, at: x.at - seen[0].at, body: x.body.slice(0, 6)})))).to.be.at.least(380)
       }
       expect(await expectAllDelivered('db-ws-faults')).to.equal(121)
+    })
+
+    it('parks a span Cosmos rejects for good (4xx) with its reason; the rest is delivered', async () => {
+      await addWorkspace('ws-reject')
+      writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-reject')}\n`)
+      let rejected = false
+      proxy.fault = req => {
+        if (rejected || !req.isWrite || !req.path.includes('/colls/Span/')) return undefined
+        rejected = true
+        return {rewrite: (ops: any[]) => ops.map((op, i) => (i === 0 ? {statusCode: 400, requestCharge: 0} : op))}
+      }
+      const flow = copyFlow('flex-basic', tempDir('pf-flows-'))
+      const result = await runPf(['flow', 'test', '--flow', flow, '--json'], {home, env: env()})
+      expect(result.code, result.stderr).to.equal(0)
+      expect(result.json().export).to.deep.equal([{destination: workspaceId('ws-reject'), delivered: 2, parked: 1, pending: 0, lastError: 'Span: Cosmos DB rejected the item (HTTP 400)'}])
+      expect(outboxStates(home)).to.deep.equal({delivered: 2, parked: 1})
+      const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
+      const parked = db.prepare(`SELECT last_error FROM outbox WHERE state = 'parked'`).all() as Array<{last_error: string}>
+      db.close()
+      expect(parked).to.deep.equal([{last_error: 'Span: Cosmos DB rejected the item (HTTP 400)'}])
+      const human = await runPf(['flow', 'test', '--flow', flow], {home, env: env()})
+      expect(human.stderr).not.to.match(/rejected by/) // only the first answer was rewritten
     })
 
     it('loses and duplicates nothing when pf is SIGKILLed mid-export (pf trace sync finishes)', async function () {

@@ -82,7 +82,14 @@ export interface ProxiedRequest {
 }
 
 /** 'hang': never forwarded, never answered. */
-export type Fault = {status: number; retryAfterMs?: number} | 'drop' | 'drop-after-write' | 'hang' | {holdMs: number}
+export type Fault =
+  | {status: number; retryAfterMs?: number}
+  | 'drop'
+  | 'drop-after-write'
+  | 'hang'
+  | {holdMs: number}
+  /** Forwarded; the server's answer is rewritten (e.g. one bulk operation's status). */
+  | {rewrite: (body: any) => any}
 
 /**
  * An HTTPS proxy in front of the Cosmos server. `fault(request)` picks what happens to each request: pass it on,
@@ -153,6 +160,7 @@ export class FaultProxy {
         up.on('data', c => parts.push(c))
         up.on('end', () => {
           let payload = Buffer.concat(parts)
+          if (fault && typeof fault === 'object' && 'rewrite' in fault) payload = Buffer.from(JSON.stringify(fault.rewrite(JSON.parse(payload.toString('utf8')))))
           if (info.method === 'GET' && (info.path === '/' || info.path === '//'))
             payload = Buffer.from(payload.toString('utf8').split(`127.0.0.1:${this.upstream.port}`).join(`127.0.0.1:${this.port}`))
           const send = () => {

@@ -31,6 +31,7 @@ const worse = (a: Outcome, b: Outcome): Outcome => (rank[b.code] > rank[a.code] 
 
 /** The reference caches a container's resource token 4 minutes; tokens live far longer, so this renews early. */
 const tokenTtlMs = 4 * 60_000
+const collectionTouchIntervalMs = 10_000
 /** Cosmos takes at most 100 operations per bulk request. */
 const maxBulkOperations = 100
 
@@ -63,6 +64,7 @@ export class CosmosSpanSink implements SpanSink {
   private readonly collectionsCreated = new Map<string, Promise<void>>()
   /** Traces whose LineSummary item this process already wrote: no more placeholders for them. */
   private readonly summariesWritten = new Set<string>()
+  private readonly collectionsTouchedAt = new Map<string, number>()
   private readonly controlPlane: ControlPlane
   /** Until when Cosmos asked us to hold off (its last 429's retry-after), ms epoch. */
   private throttledUntil = 0
@@ -129,6 +131,8 @@ export class CosmosSpanSink implements SpanSink {
       ...[...collections].map(async ([id, {name, spans: ids}]) => settle(ids, await this.touchCollection(db.container('Collection'), id, name, createdBy))),
     ])
 
+    // Only an optimization (a placeholder create is harmless), so it is kept small for long batch runs.
+    if (this.summariesWritten.size > 10_000) this.summariesWritten.clear()
     for (const planned of summaryOps)
       if (planned.spans.every(id => outcomes.get(id)?.code === 'ok')) this.summariesWritten.add(traceOf.get(planned.spans[0])!)
 
@@ -198,10 +202,21 @@ export class CosmosSpanSink implements SpanSink {
         created.catch(() => this.collectionsCreated.delete(id))
       }
       await created
-      await container.item(id, id).patch([
-        {op: 'replace', path: '/name', value: name},
-        {op: 'replace', path: '/updated_at', value: Math.floor(Date.now() / 1000)},
-      ])
+      // `updated_at` has second granularity and only orders collections in the portal: bump it at most every 10 s.
+      const now = Date.now()
+      if (now - (this.collectionsTouchedAt.get(id) ?? 0) >= collectionTouchIntervalMs) {
+        this.collectionsTouchedAt.set(id, now)
+        await container
+          .item(id, id)
+          .patch([
+            {op: 'replace', path: '/name', value: name},
+            {op: 'replace', path: '/updated_at', value: Math.floor(now / 1000)},
+          ])
+          .catch(error => {
+            this.collectionsTouchedAt.delete(id)
+            throw error
+          })
+      }
       return ok
     } catch (error) {
       const code = (error as {code?: number | string}).code

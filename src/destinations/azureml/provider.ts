@@ -1,6 +1,6 @@
 import {ExitCode, PfError} from '../../errors.js'
 import {Resource} from '../../tracing/attributes.js'
-import type {DestinationContext, LinkRef, ResolvedDestination, TraceDestinationProvider} from '../../tracing/destination.js'
+import type {DestinationContext, LinkRef, ResolvedDestination, SpanSink, TraceDestinationProvider} from '../../tracing/destination.js'
 import type {WorkspaceInfo} from './control-plane.js'
 import {portalLinks} from './portal.js'
 import {type WorkspaceTriad, findWorkspaceConfig, parseWorkspaceId, workspaceArmPath} from './workspace.js'
@@ -15,6 +15,9 @@ export interface AzureMlDestination extends ResolvedDestination {
 }
 
 const isBare = (value: string) => value.trim().toLowerCase() === 'azureml'
+
+/** One sink per workspace per process: its Cosmos client, resource tokens and written-collection cache are reused. */
+const sinks = new Map<string, Promise<SpanSink>>()
 
 const userAgentOf = (config: Record<string, unknown>) => (typeof config.user_agent === 'string' ? config.user_agent : undefined)
 
@@ -85,11 +88,19 @@ export const azuremlProvider: TraceDestinationProvider = {
     }
   },
 
-  async exporter(dest: ResolvedDestination, ctx: DestinationContext) {
-    const {workspace, info} = dest as AzureMlDestination
-    const [{signIn, controlPlane}, {CosmosSpanSink}] = await Promise.all([azure(ctx), import('./cosmos-writer.js')])
-    let known = info
-    return new CosmosSpanSink(workspace, async () => (known ??= await controlPlane.workspace(workspace)), signIn, ctx.env)
+  exporter(dest: ResolvedDestination, ctx: DestinationContext) {
+    let sink = sinks.get(dest.key)
+    if (!sink) {
+      sink = (async () => {
+        const {workspace, info} = dest as AzureMlDestination
+        const [{signIn, controlPlane}, {CosmosSpanSink}] = await Promise.all([azure(ctx), import('./cosmos-writer.js')])
+        let known = info
+        return new CosmosSpanSink(workspace, async () => (known ??= await controlPlane.workspace(workspace)), signIn, ctx.env)
+      })()
+      sinks.set(dest.key, sink)
+      sink.catch(() => sinks.delete(dest.key))
+    }
+    return sink
   },
 
   links(dest: ResolvedDestination, ref: LinkRef): string[] {
