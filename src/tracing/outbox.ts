@@ -17,7 +17,6 @@ export interface DrainResult {
   pending: number
 }
 
-const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 
 /** Exponential backoff with jitter: 0.5 s, 1 s, 2 s … capped, times 0.5–1. */
 export const backoffMs = (attempts: number, cap: number): number => Math.min(cap, 500 * 2 ** attempts) * (0.5 + Math.random() / 2)
@@ -33,6 +32,8 @@ export class OutboxDrainer {
   private delivered = 0
   private parked = 0
   private lastError: string | undefined
+  /** Wakes idle workers when a batch is settled: items claimed by a sibling worker may have become due again. */
+  private wake: {promise: Promise<void>; resolve: () => void} | undefined
 
   constructor(
     private readonly store: TraceStore,
@@ -60,6 +61,17 @@ export class OutboxDrainer {
     return {delivered: this.delivered, parked: this.parked, pending: counts?.pending ?? 0, lastError: this.lastError}
   }
 
+  private async sleepUnlessSettled(ms: number): Promise<void> {
+    if (!this.wake) {
+      let resolve!: () => void
+      const promise = new Promise<void>(r => (resolve = r))
+      this.wake = {promise, resolve}
+    }
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([new Promise(resolve => (timer = setTimeout(resolve, ms))), this.wake.promise])
+    clearTimeout(timer)
+  }
+
   private async loop(deadline: number, waitForRetries: boolean): Promise<void> {
     const sink = await this.sink()
     const workers = Array.from({length: this.options.concurrency ?? 4}, () => this.worker(sink, deadline, waitForRetries))
@@ -76,7 +88,8 @@ export class OutboxDrainer {
         if (!waitForRetries) return
         const due = this.store.nextDue(key)
         if (due === undefined || due >= deadline) return
-        await sleep(Math.max(10, Math.min(due - Date.now(), deadline - Date.now())))
+        // A sibling's claim also counts as "due later"; do not sleep out its lease, wake when it settles.
+        await this.sleepUnlessSettled(Math.max(10, Math.min(due - Date.now(), deadline - Date.now())))
         continue
       }
       let result: ExportResult
@@ -96,6 +109,8 @@ export class OutboxDrainer {
         return {traceId: item.traceId, spanId: item.spanId, outcome: 'retry' as const, error: own.error, retryAt: now + delay}
       })
       this.store.settleOutbox(key, outcomes)
+      this.wake?.resolve()
+      this.wake = undefined
       for (const o of outcomes) {
         if (o.outcome === 'delivered') this.delivered++
         else if (o.outcome === 'parked') this.parked++

@@ -1,14 +1,34 @@
-import type {DestinationContext, ResolvedDestination, TraceDestinationProvider} from '../../tracing/destination.js'
-import {PfError} from '../../errors.js'
-import {findWorkspaceConfig, parseWorkspaceId, workspaceArmPath, type WorkspaceTriad} from './workspace.js'
+import {ExitCode, PfError} from '../../errors.js'
+import {Resource} from '../../tracing/attributes.js'
+import type {DestinationContext, LinkRef, ResolvedDestination, SpanSink, TraceDestinationProvider} from '../../tracing/destination.js'
+import type {WorkspaceInfo} from './control-plane.js'
+import {portalLinks} from './portal.js'
+import {type WorkspaceTriad, findWorkspaceConfig, parseWorkspaceId, workspaceArmPath} from './workspace.js'
 
+/** What `resolve` records about an Azure ML destination; saved in the store (no secrets) for `pf trace sync`. */
 export interface AzureMlDestination extends ResolvedDestination {
   workspace: WorkspaceTriad
+  /** Known when ARM answered at resolve time; the exporter asks again otherwise. */
+  info?: WorkspaceInfo
+  /** The signed-in user's object id: part of collection ids and links. */
+  objectId?: string
 }
 
 const isBare = (value: string) => value.trim().toLowerCase() === 'azureml'
 
-/** The built-in Azure ML / AI project destination. Heavy code (Azure, Cosmos) is imported only when exporting. */
+/** One sink per workspace per process: its Cosmos client, resource tokens and written-collection cache are reused. */
+const sinks = new Map<string, Promise<SpanSink>>()
+
+const userAgentOf = (config: Record<string, unknown>) => (typeof config.user_agent === 'string' ? config.user_agent : undefined)
+
+// Azure and Cosmos code is imported only on the paths that talk to Azure: loading the provider stays cheap.
+const azure = async (ctx: DestinationContext) => {
+  const [{signInFor}, {ControlPlane, TransientAzureError}] = await Promise.all([import('./credential.js'), import('./control-plane.js')])
+  const signIn = signInFor(ctx.config, ctx.env)
+  return {signIn, controlPlane: new ControlPlane(signIn, ctx.env, userAgentOf(ctx.config)), TransientAzureError}
+}
+
+/** The built-in Azure ML workspace / Azure AI project destination (traces go to the workspace's Cosmos DB). */
 export const azuremlProvider: TraceDestinationProvider = {
   scheme: 'azureml',
   description: 'An Azure ML workspace or Azure AI project (traces go to its Cosmos DB)',
@@ -16,15 +36,78 @@ export const azuremlProvider: TraceDestinationProvider = {
     'azureml',
     'azureml://subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.MachineLearningServices/workspaces/<ws>',
   ],
-  async validate(value: string) {
-    if (isBare(value)) return
-    parseWorkspaceId(value)
+  configKeys: [
+    {
+      key: 'azureml.credential',
+      description: 'How pf signs in to Azure: default (Azure CLI login, then a service principal from AZURE_* variables) or managed_identity',
+      parse(value: string) {
+        const v = value.trim().toLowerCase()
+        if (v === 'default' || v === 'managed_identity') return v
+        throw new PfError('invalid_value', `Invalid value "${value}" for azureml.credential; accepted: default, managed_identity.`)
+      },
+    },
+  ],
+
+  /** `pf config set`: the workspace must exist, not be a hub, and have a usable trace store (set up if needed). */
+  async validate(value: string, ctx: DestinationContext) {
+    if (isBare(value)) return // resolved per flow, from config.json, when a flow runs
+    const workspace = parseWorkspaceId(value)
+    const {controlPlane, TransientAzureError} = await azure(ctx)
+    try {
+      const info = await controlPlane.workspace(workspace)
+      await controlPlane.ensureTraceStore(workspace, info, {timeoutMs: ctx.timeoutMs ?? 600_000, progress: ctx.progress})
+    } catch (error) {
+      if (error instanceof TransientAzureError) throw new PfError('azure_unreachable', `${error.message}; nothing was saved, try again.`, ExitCode.failure)
+      throw error
+    }
   },
+
   async resolve(value: string, ctx: DestinationContext): Promise<AzureMlDestination> {
     const workspace = isBare(value) ? findWorkspaceConfig(ctx.flowDir ?? ctx.cwd).workspace : parseWorkspaceId(value)
-    return {scheme: 'azureml', value, key: 'azureml:' + workspaceArmPath(workspace).toLowerCase(), workspace}
+    const {signIn, controlPlane, TransientAzureError} = await azure(ctx)
+    const createdBy = await signIn.createdBy()
+    let info: WorkspaceInfo | undefined
+    try {
+      info = await controlPlane.workspace(workspace)
+    } catch (error) {
+      // Azure unreachable: spans still queue locally and go out on a later `pf trace sync`.
+      if (!(error instanceof TransientAzureError)) throw error
+    }
+    return {
+      scheme: 'azureml',
+      value,
+      key: 'azureml:' + workspaceArmPath(workspace).toLowerCase(),
+      workspace,
+      info,
+      objectId: createdBy.object_id,
+      resource: {
+        [Resource.subscriptionId]: workspace.subscriptionId,
+        [Resource.resourceGroup]: workspace.resourceGroup,
+        [Resource.workspaceName]: workspace.workspaceName,
+      },
+    }
   },
-  exporter() {
-    throw new PfError('not_available', 'Exporting to azureml is not available in this build yet.', 1)
+
+  exporter(dest: ResolvedDestination, ctx: DestinationContext) {
+    let sink = sinks.get(dest.key)
+    if (!sink) {
+      sink = (async () => {
+        const {workspace, info} = dest as AzureMlDestination
+        const [{signIn, controlPlane}, {CosmosSpanSink}] = await Promise.all([azure(ctx), import('./cosmos-writer.js')])
+        let known = info
+        return new CosmosSpanSink(workspace, async () => (known ??= await controlPlane.workspace(workspace)), signIn, ctx.env)
+      })()
+      sinks.set(dest.key, sink)
+      sink.catch(() => sinks.delete(dest.key))
+    }
+    return sink
+  },
+
+  links(dest: ResolvedDestination, ref: LinkRef): string[] {
+    const {workspace, info, objectId} = dest as AzureMlDestination
+    if (!info || info.kind === 'hub') return []
+    // The collection id the items were written under (batch runs link to the run instead).
+    const collectionId = objectId ? `${ref.collection}_${objectId}` : undefined
+    return portalLinks(workspace, info.kind, collectionId, ref)
   },
 }

@@ -1,0 +1,93 @@
+import {spawn} from 'node:child_process'
+import path from 'node:path'
+
+import {register} from 'tsx/esm/api'
+
+import {median, repoRoot, tempDir} from '../lib.js'
+
+const driver = path.join(repoRoot, 'bench', 'drivers', 'azureml-export.js')
+
+/** Runs the export driver in a child (async: this process serves the fake control plane and Cosmos meanwhile). */
+const runDriver = (args, env) =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [driver, ...args], {env, stdio: ['ignore', 'pipe', 'pipe']})
+    let out = ''
+    let err = ''
+    child.stdout.on('data', d => (out += d))
+    child.stderr.on('data', d => (err += d))
+    child.on('close', code => {
+      if (code !== 0) return reject(new Error(`export driver exited ${code}: ${err}`))
+      const result = JSON.parse(out)
+      if (result.pending !== 0 || result.parked !== 0) return reject(new Error(`export incomplete: ${out}`))
+      resolve(result)
+    })
+  })
+
+/**
+ * Export of 10k spans to cosmosdb-server: pf's exporter (outbox drainer, bulk writes, concurrent batches) against
+ * one create request per span sent one after another; and pf's peak memory for 40k spans against 10k spans.
+ */
+export default async function azuremlExport({pairs}) {
+  // The fakes are the tests' own (TypeScript): one control plane, one fake `az`, one Cosmos account.
+  register()
+  const {FakeAzure, fakeAzCli, workspaceId} = await import('../../test/helpers/fake-azure.ts')
+  const {CosmosAccount, testTls} = await import('../../test/helpers/cosmos.ts')
+  const cosmos = await new CosmosAccount().start()
+  const azure = await new FakeAzure().start()
+  azure.cosmosEndpoint = cosmos.endpoint
+  const env = {...process.env, PATH: `${fakeAzCli()}:${process.env.PATH}`, PF_ARM_ENDPOINT: azure.url, NODE_EXTRA_CA_CERTS: testTls().certFile}
+  let runs = 0
+  const run = async (spans, mode) => {
+    const name = `bench-${++runs}`
+    azure.workspaces.set(name, {traceCosmosStatus: 'Initialized', databaseName: name})
+    await cosmos.createTraceStore(name)
+    const home = tempDir('pf-bench-home-')
+    await runDriver([home, workspaceId(name), String(spans), 'prepare'], env)
+    const result = await runDriver([home, workspaceId(name), String(spans), mode], env)
+    await cosmos.client.database(name).delete()
+    return result
+  }
+  const spans = 10_000
+  const rounds = Math.max(1, Math.min(pairs, 3))
+  try {
+    await run(1000, 'pf')
+    await run(1000, 'sequential')
+    const pf = []
+    const sequential = []
+    for (let i = 0; i < rounds; i++) {
+      sequential.push((await run(spans, 'sequential')).ms)
+      pf.push((await run(spans, 'pf')).ms)
+    }
+    const pfRate = spans / (median(pf) / 1000)
+    const seqRate = spans / (median(sequential) / 1000)
+    // Peak memory: 10k spans against 4× as many (V8 sizes its heap up to a plateau within the first few thousand).
+    const small = []
+    const large = []
+    for (let i = 0; i < rounds; i++) {
+      small.push((await run(spans, 'pf')).maxRssMb)
+      large.push((await run(4 * spans, 'pf')).maxRssMb)
+    }
+    const memoryRatio = median(large) / median(small)
+    return [
+      {
+        name: 'azureml export of 10k spans to cosmosdb-server: pf exporter vs one create per span, sequential',
+        baseline: `sequential creates: ${seqRate.toFixed(0)} spans/s`,
+        measured: `pf exporter: ${pfRate.toFixed(0)} spans/s`,
+        ratio: pfRate / seqRate,
+        target: '≥ 5×',
+        met: pfRate / seqRate >= 5,
+      },
+      {
+        name: 'azureml export peak memory (max RSS of the exporting process): 40k spans vs 10k spans',
+        baseline: `10k spans: ${median(small).toFixed(0)} MB`,
+        measured: `40k spans: ${median(large).toFixed(0)} MB`,
+        ratio: memoryRatio,
+        target: '≤ 1.25×',
+        met: memoryRatio <= 1.25,
+      },
+    ]
+  } finally {
+    await azure.stop()
+    await cosmos.stop()
+  }
+}

@@ -1,0 +1,117 @@
+// Exports synthetic spans from a pf store to an Azure ML trace store and prints {ms, delivered, pending, parked, maxRssMb}.
+// Usage: node azureml-export.js <pf home> <workspace id> <spans> <prepare|pf|sequential> [batch run name]
+// `prepare`: records the spans in the store, queued for the workspace (run it first, in its own process, so the
+// export's peak memory is the export's own). `pf`: pf's outbox drainer + azureml exporter (what `pf trace sync`
+// runs). `sequential`: one create request per span, one after another, same SDK and resource tokens (the baseline).
+// Needs PF_ARM_ENDPOINT and an `az` on PATH (a fake one in benchmarks and tests), like pf itself.
+import {randomBytes} from 'node:crypto'
+
+import {repoRoot} from '../lib.js'
+
+const [home, workspace, countText, mode, batchRun] = process.argv.slice(2)
+const count = Number(countText)
+const dist = path => import(`${repoRoot}/dist/${path}`)
+
+const [{TraceStore}, {azuremlProvider}, {OutboxDrainer}] = await Promise.all([
+  dist('destinations/local/store.js'),
+  dist('destinations/azureml/provider.js'),
+  dist('tracing/outbox.js'),
+])
+
+const ctx = {cwd: process.cwd(), config: {}, env: process.env}
+const dest = await azuremlProvider.resolve(workspace, ctx)
+const store = TraceStore.open(home)
+store.saveDestination(dest)
+
+const hex = bytes => randomBytes(bytes).toString('hex')
+const time = (offsetMs) => new Date(Date.UTC(2026, 0, 1) + offsetMs).toISOString().replace('Z', '123Z')
+/** Lines of 10 spans (a Flow root and 9 function calls), recorded in chunks so memory does not grow with `count`. */
+const makeSpans = function* () {
+  let made = 0
+  let line = 0
+  while (made < count) {
+    const traceId = hex(16)
+    const rootId = hex(8)
+    const lineAttrs = batchRun ? {batch_run_id: batchRun, line_number: line} : {line_run_id: hex(16)}
+    const size = Math.min(10, count - made)
+    for (let i = size - 1; i >= 0; i--) {
+      const root = i === 0
+      yield {
+        name: root ? 'flow' : `step_${i}`,
+        context: {trace_id: traceId, span_id: root ? rootId : hex(8), trace_state: ''},
+        kind: 'SpanKind.INTERNAL',
+        parent_id: root ? null : rootId,
+        start_time: time(line * 1000 + i),
+        end_time: time(line * 1000 + i + 5),
+        status: {status_code: 'Ok'},
+        attributes: {
+          framework: 'promptflow',
+          span_type: root ? 'Flow' : 'Function',
+          function: root ? 'flow' : `step_${i}`,
+          inputs: JSON.stringify({question: 'What is prompt flow?'.repeat(8), index: i}),
+          output: JSON.stringify({answer: 'A toolkit for LLM apps. '.repeat(12)}),
+          ...lineAttrs,
+        },
+        events: [],
+        links: [],
+        resource: {attributes: {'service.name': 'promptflow', collection: 'bench', ...dest.resource}, schema_url: ''},
+      }
+    }
+    made += size
+    line++
+  }
+}
+
+if (mode === 'prepare') {
+  let chunk = []
+  for (const span of makeSpans()) {
+    chunk.push(span)
+    if (chunk.length === 500) {
+      store.recordSpans(chunk, [dest.key])
+      chunk = []
+    }
+  }
+  store.recordSpans(chunk, [dest.key])
+  store.close()
+  process.stdout.write(JSON.stringify({ms: 0, delivered: 0, pending: 0, parked: 0, maxRssMb: 0}) + '\n')
+  process.exit(0)
+}
+
+const started = performance.now()
+let result
+if (mode === 'pf') {
+  const drainer = new OutboxDrainer(store, dest, () => azuremlProvider.exporter(dest, ctx))
+  const report = await drainer.drainUntil(Date.now() + 600_000)
+  result = {delivered: report.delivered, pending: report.pending, parked: report.parked}
+} else {
+  // The baseline: the same items, each sent by its own create request, waiting for each answer.
+  const [{signInFor}, {ControlPlane}, {spanItem, collectionIdOf}, {CosmosClient}] = await Promise.all([
+    dist('destinations/azureml/credential.js'),
+    dist('destinations/azureml/control-plane.js'),
+    dist('destinations/azureml/cosmos-items.js'),
+    import('@azure/cosmos'),
+  ])
+  const signIn = signInFor({}, process.env)
+  const plane = new ControlPlane(signIn, process.env)
+  const info = await plane.workspace(dest.workspace)
+  const token = await plane.containerToken(dest.workspace, info, 'Span')
+  const createdBy = await signIn.createdBy()
+  const client = new CosmosClient({endpoint: token.accountEndpoint, tokenProvider: async () => token.resourceToken})
+  const container = client.database(token.databaseName).container('Span')
+  let delivered = 0
+  for (;;) {
+    const items = store.claimOutbox(dest.key, 500, 600_000)
+    if (items.length === 0) break
+    for (const item of items) {
+      await container.items.create(spanItem(item.span, collectionIdOf(item.span, createdBy.object_id), createdBy))
+      delivered++
+    }
+    store.settleOutbox(dest.key, items.map(i => ({traceId: i.traceId, spanId: i.spanId, outcome: 'delivered'})))
+  }
+  client.dispose()
+  result = {delivered, pending: 0, parked: 0}
+}
+const ms = performance.now() - started
+store.close()
+globalThis.gc?.(); process.stdout.write(JSON.stringify({ms, ...result, maxRssMb: process.resourceUsage().maxRSS / 1024, heapAfterGcMb: process.memoryUsage().heapUsed / 2**20, ext: process.memoryUsage().external / 2**20}) + '\n')
+process.exit(0)

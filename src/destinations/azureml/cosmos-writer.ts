@@ -1,0 +1,293 @@
+import type {Container, CosmosClient, OperationInput} from '@azure/cosmos'
+import type {HttpClient} from '@azure/core-rest-pipeline'
+
+import {isPfError} from '../../errors.js'
+import type {ExportResult, SpanRecord, SpanSink} from '../../tracing/destination.js'
+import {
+  type ContainerToken,
+  ControlPlane,
+  type TraceContainer,
+  TransientAzureError,
+  type WorkspaceInfo,
+} from './control-plane.js'
+import {type AzureSignIn, type CreatedBy} from './credential.js'
+import {
+  collectionIdOf,
+  collectionItem,
+  collectionNameOf,
+  finishedSummaryItem,
+  isBatchSpan,
+  runningSummaryItem,
+  spanItem,
+} from './cosmos-items.js'
+import type {WorkspaceTriad} from './workspace.js'
+
+type Outcome = {code: 'ok' | 'retryable' | 'fatal'; error?: string; retryAfterMs?: number}
+
+const ok: Outcome = {code: 'ok'}
+const rank = {ok: 0, retryable: 1, fatal: 2} as const
+/** The worse of two outcomes: a span is delivered only when every item it needs is written. */
+const worse = (a: Outcome, b: Outcome): Outcome => (rank[b.code] > rank[a.code] ? b : a)
+
+/** The reference caches a container's resource token 4 minutes; tokens live far longer, so this renews early. */
+const tokenTtlMs = 4 * 60_000
+const collectionTouchIntervalMs = 10_000
+/** Cosmos takes at most 100 operations per bulk request. */
+const maxBulkOperations = 100
+
+/** Per-operation status of a Cosmos bulk response → what the outbox does with the span. */
+export const classifyStatus = (status: number, create: boolean, retryAfterMs?: number): Outcome => {
+  if (status >= 200 && status < 300) return ok
+  if (status === 409 && create) return ok // already written (an earlier attempt got through)
+  if (status === 429) return {code: 'retryable', error: 'Cosmos DB throttled the write (HTTP 429)', retryAfterMs}
+  if (status === 408 || status === 410 || status === 424 || status === 449 || status >= 500)
+    return {code: 'retryable', error: `Cosmos DB answered HTTP ${status}`}
+  return {code: 'fatal', error: `Cosmos DB rejected the item (HTTP ${status})`}
+}
+
+interface PlannedOp {
+  op: OperationInput
+  /** Span ids whose delivery depends on this operation. */
+  spans: string[]
+}
+
+/**
+ * Writes spans to a workspace's trace store: `Span` items (create; 409 = already there), `LineSummary` items
+ * (placeholder create from child spans, upsert of the finished line by the root span) and `Collection` items
+ * (not for batch runs), through Cosmos bulk requests with per-container resource tokens from the flow service.
+ * Every item id is derived from the span, so sending a span again never duplicates anything.
+ */
+export class CosmosSpanSink implements SpanSink {
+  private client: Promise<{cosmos: CosmosClient; databaseName: string}> | undefined
+  private readonly tokens = new Map<TraceContainer, {token: Promise<ContainerToken>; fetchedAt: number}>()
+  /** Collection items created (or being created) by this process: one create per collection, not per batch. */
+  private readonly collectionsCreated = new Map<string, Promise<void>>()
+  /** Traces whose LineSummary item this process already wrote: no more placeholders for them. */
+  private readonly summariesWritten = new Set<string>()
+  private readonly collectionsTouchedAt = new Map<string, number>()
+  private readonly controlPlane: ControlPlane
+  /** Until when Cosmos asked us to hold off (its last 429's retry-after), ms epoch. */
+  private throttledUntil = 0
+
+  constructor(
+    private readonly workspace: WorkspaceTriad,
+    private readonly info: () => Promise<WorkspaceInfo>,
+    private readonly signIn: AzureSignIn,
+    env: NodeJS.ProcessEnv,
+  ) {
+    this.controlPlane = new ControlPlane(signIn, env)
+  }
+
+  async export(spans: SpanRecord[]): Promise<ExportResult> {
+    let createdBy: CreatedBy
+    let database: {cosmos: CosmosClient; databaseName: string}
+    try {
+      createdBy = await this.signIn.createdBy()
+      database = await this.connect()
+    } catch (error) {
+      this.client = undefined
+      return {code: 'retryable', error: describeError(error), retryAfterMs: (error as TransientAzureError).retryAfterMs}
+    }
+    const db = database.cosmos.database(database.databaseName)
+    const objectId = createdBy.object_id
+
+    const spanOps: PlannedOp[] = []
+    const summaryOps: PlannedOp[] = []
+    const placeholders = new Map<string, PlannedOp>()
+    const rootsInBatch = new Set(spans.filter(s => s.parent_id === null).map(s => s.context.trace_id))
+    const collections = new Map<string, {name: string; spans: string[]}>()
+
+    for (const span of spans) {
+      const spanId = span.context.span_id
+      const collectionId = collectionIdOf(span, objectId)
+      spanOps.push({op: {operationType: 'Create', partitionKey: collectionId, resourceBody: spanItem(span, collectionId, createdBy) as any}, spans: [spanId]})
+      const traceId = span.context.trace_id
+      if (span.parent_id === null) {
+        summaryOps.push({op: {operationType: 'Upsert', partitionKey: collectionId, resourceBody: finishedSummaryItem(span, collectionId, createdBy) as any}, spans: [spanId]})
+      } else if (!rootsInBatch.has(traceId) && !this.summariesWritten.has(traceId)) {
+        const placeholder = placeholders.get(traceId)
+        if (placeholder) placeholder.spans.push(spanId)
+        else {
+          const planned = {op: {operationType: 'Create', partitionKey: collectionId, resourceBody: runningSummaryItem(span, collectionId, createdBy) as any}, spans: [spanId]} as PlannedOp
+          placeholders.set(traceId, planned)
+          summaryOps.push(planned)
+        }
+      }
+      if (!isBatchSpan(span)) {
+        const entry = collections.get(collectionId) ?? {name: collectionNameOf(span), spans: []}
+        entry.spans.push(spanId)
+        collections.set(collectionId, entry)
+      }
+    }
+
+    const outcomes = new Map<string, Outcome>(spans.map(s => [s.context.span_id, ok]))
+    const traceOf = new Map(spans.map(s => [s.context.span_id, s.context.trace_id]))
+    const settle = (ids: string[], outcome: Outcome) => {
+      for (const id of ids) outcomes.set(id, worse(outcomes.get(id) ?? ok, outcome))
+    }
+    await Promise.all([
+      this.bulk(db.container('Span'), 'Span', spanOps, settle),
+      this.bulk(db.container('LineSummary'), 'LineSummary', summaryOps, settle),
+      ...[...collections].map(async ([id, {name, spans: ids}]) => settle(ids, await this.touchCollection(db.container('Collection'), id, name, createdBy))),
+    ])
+
+    // Only an optimization (a placeholder create is harmless), so it is kept small for long batch runs.
+    if (this.summariesWritten.size > 10_000) this.summariesWritten.clear()
+    for (const planned of summaryOps)
+      if (planned.spans.every(id => outcomes.get(id)?.code === 'ok')) this.summariesWritten.add(traceOf.get(planned.spans[0])!)
+
+    const result: ExportResult = {code: 'ok', spans: {}}
+    let retryAfterMs: number | undefined
+    for (const [id, outcome] of outcomes) {
+      result.spans![id] = {code: outcome.code, error: outcome.error}
+      if (rank[outcome.code] > rank[result.code]) {
+        result.code = outcome.code
+        result.error = outcome.error
+      }
+      if (outcome.retryAfterMs !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, outcome.retryAfterMs)
+    }
+    // Mixed results: the batch as a whole is retried for what is not delivered.
+    if (result.code === 'fatal' && [...outcomes.values()].some(o => o.code === 'retryable')) result.code = 'retryable'
+    if (retryAfterMs !== undefined) result.retryAfterMs = retryAfterMs
+    return result
+  }
+
+  async shutdown(): Promise<void> {
+    const client = await this.client?.catch(() => undefined)
+    client?.cosmos.dispose()
+  }
+
+  /** Sends operations in bulk requests of at most 100 (the SDK also splits them by request size). */
+  private async bulk(container: Container, name: TraceContainer, planned: PlannedOp[], settle: (ids: string[], o: Outcome) => void): Promise<void> {
+    const chunks: PlannedOp[][] = []
+    for (let i = 0; i < planned.length; i += maxBulkOperations) chunks.push(planned.slice(i, i + maxBulkOperations))
+    await Promise.all(
+      chunks.map(async chunk => {
+        try {
+          const responses = await container.items.bulk(
+            chunk.map(p => p.op),
+            {continueOnError: true},
+          )
+          chunk.forEach((p, i) => {
+            const response = responses[i] as {statusCode: number; retryAfterMilliseconds?: number} | undefined
+            if (!response) return settle(p.spans, {code: 'retryable', error: `no answer for a ${name} item`})
+            const outcome = classifyStatus(response.statusCode, p.op.operationType === 'Create', response.retryAfterMilliseconds)
+            settle(p.spans, outcome.error ? {...outcome, error: `${name}: ${outcome.error}`} : outcome)
+          })
+        } catch (error) {
+          // The request as a whole failed (throttled past the SDK's own retries, 503, connection lost,
+          // timeout, token refused): nothing in it is known to be written; all of it is sent again later.
+          this.tokens.delete(name)
+          const message = describeError(error)
+          const retryAfterMs = this.throttledUntil > Date.now() ? this.throttledUntil - Date.now() : undefined
+          for (const p of chunk) settle(p.spans, {code: 'retryable', error: `${name}: ${message}`, retryAfterMs})
+        }
+      }),
+    )
+  }
+
+  /** Creates the Collection item once (409 = exists) and bumps its `updated_at`. */
+  private async touchCollection(container: Container, id: string, name: string, createdBy: CreatedBy): Promise<Outcome> {
+    try {
+      let created = this.collectionsCreated.get(id)
+      if (!created) {
+        created = (async () => {
+          try {
+            await container.items.create(collectionItem(id, name, createdBy))
+          } catch (error) {
+            if ((error as {code?: number}).code !== 409) throw error
+          }
+        })()
+        this.collectionsCreated.set(id, created)
+        created.catch(() => this.collectionsCreated.delete(id))
+      }
+      await created
+      // `updated_at` has second granularity and only orders collections in the portal: bump it at most every 10 s.
+      const now = Date.now()
+      if (now - (this.collectionsTouchedAt.get(id) ?? 0) >= collectionTouchIntervalMs) {
+        this.collectionsTouchedAt.set(id, now)
+        await container
+          .item(id, id)
+          .patch([
+            {op: 'replace', path: '/name', value: name},
+            {op: 'replace', path: '/updated_at', value: Math.floor(now / 1000)},
+          ])
+          .catch(error => {
+            this.collectionsTouchedAt.delete(id)
+            throw error
+          })
+      }
+      return ok
+    } catch (error) {
+      const code = (error as {code?: number | string}).code
+      if (typeof code === 'number') {
+        const outcome = classifyStatus(code, false, (error as {retryAfterInMs?: number}).retryAfterInMs)
+        return {...outcome, error: `Collection: ${outcome.error}`}
+      }
+      this.tokens.delete('Collection')
+      return {code: 'retryable', error: `Collection: ${describeError(error)}`}
+    }
+  }
+
+  /** The Cosmos account of the workspace, found through the Span container's resource token. */
+  private connect(): Promise<{cosmos: CosmosClient; databaseName: string}> {
+    this.client ??= (async () => {
+      const first = await this.containerToken('Span')
+      const [{CosmosClient}, {createDefaultHttpClient}] = await Promise.all([import('@azure/cosmos'), import('@azure/core-rest-pipeline')])
+      // The SDK folds a failed bulk request into a plain Error; watching responses keeps the 429's retry-after.
+      const transport = createDefaultHttpClient()
+      const httpClient: HttpClient = {
+        sendRequest: async request => {
+          const response = await transport.sendRequest(request)
+          if (response.status === 429) {
+            const ms = Number(response.headers.get('x-ms-retry-after-ms') ?? Number.NaN)
+            this.throttledUntil = Math.max(this.throttledUntil, Date.now() + (Number.isFinite(ms) && ms >= 0 ? ms : 1000))
+          }
+          return response
+        },
+      }
+      const cosmos = new CosmosClient({
+        endpoint: first.accountEndpoint,
+        httpClient,
+        // Each request carries the resource token of the container it addresses; tokens renew on their own.
+        tokenProvider: async ({path}) => (await this.containerToken(containerOfPath(path) ?? 'Span')).resourceToken,
+        connectionPolicy: {
+          requestTimeout: 30_000,
+          // The SDK honours a whole-request 429's retry-after a few times; beyond that the outbox retries later.
+          retryOptions: {maxRetryAttemptCount: 3, fixedRetryIntervalInMilliseconds: 0, maxWaitTimeInSeconds: 15},
+        },
+      })
+      return {cosmos, databaseName: first.databaseName}
+    })()
+    return this.client
+  }
+
+  private async containerToken(name: TraceContainer): Promise<ContainerToken> {
+    const cached = this.tokens.get(name)
+    if (cached && Date.now() - cached.fetchedAt < tokenTtlMs) return cached.token
+    const token = (async () => this.controlPlane.containerToken(this.workspace, await this.info(), name))()
+    this.tokens.set(name, {token, fetchedAt: Date.now()})
+    token.catch(() => {
+      if (this.tokens.get(name)?.token === token) this.tokens.delete(name)
+    })
+    return token
+  }
+}
+
+const containers: TraceContainer[] = ['Span', 'LineSummary', 'Collection']
+
+/** `/dbs/{db}/colls/{container}/…` → the container (the account read has no path). */
+export const containerOfPath = (path: string): TraceContainer | undefined => {
+  const segments = path.replace(/^\/+/, '').split('/')
+  const name = segments[0] === 'dbs' && segments[2] === 'colls' ? decodeURIComponent(segments[3] ?? '') : ''
+  return containers.find(c => c === name)
+}
+
+/** One line, no secrets: Cosmos and fetch errors can be long; tokens never appear in them. */
+const describeError = (error: unknown): string => {
+  if (isPfError(error)) return error.message
+  const err = error as {code?: unknown; message?: string; cause?: {code?: string}}
+  const code = err.cause?.code ?? (typeof err.code === 'string' || typeof err.code === 'number' ? err.code : undefined)
+  const message = String(err.message ?? error).split('\n')[0].slice(0, 300)
+  return code !== undefined && !message.includes(String(code)) ? `${message} (${code})` : message
+}

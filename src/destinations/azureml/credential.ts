@@ -1,0 +1,120 @@
+import type {AccessToken, TokenCredential} from '@azure/identity'
+
+import {ExitCode, PfError} from '../../errors.js'
+
+/** `created_by` of Cosmos items: who wrote the trace, from the token's claims (never the token itself). */
+export interface CreatedBy {
+  object_id: string
+  tenant_id: string
+  name: string
+}
+
+/** The config key that picks how pf signs in to Azure. */
+export const credentialKey = 'azureml.credential'
+export const credentialModes = ['default', 'managed_identity'] as const
+export type CredentialMode = (typeof credentialModes)[number]
+
+export const credentialModeOf = (config: Record<string, unknown>): CredentialMode => {
+  const value = (config.azureml as Record<string, unknown> | undefined)?.credential
+  return value === 'managed_identity' ? 'managed_identity' : 'default'
+}
+
+/** Azure Resource Manager, or what PF_ARM_ENDPOINT says (sovereign clouds, tests). */
+export const armEndpoint = (env: NodeJS.ProcessEnv): string => (env.PF_ARM_ENDPOINT?.trim() || 'https://management.azure.com').replace(/\/+$/, '')
+
+/** Claims of a JWT, decoded without verifying (only to name the writer; the services verify the token). */
+export const tokenClaims = (token: string): Record<string, unknown> => {
+  const payload = token.split('.')[1]
+  if (!payload) return {}
+  try {
+    return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'))
+  } catch {
+    return {}
+  }
+}
+
+export const createdByFromToken = (token: string): CreatedBy => {
+  const claims = tokenClaims(token)
+  const text = (key: string) => (typeof claims[key] === 'string' ? (claims[key] as string) : undefined)
+  return {
+    object_id: text('oid') ?? text('sub') ?? 'unknown',
+    tenant_id: text('tid') ?? '',
+    name: text('upn') ?? text('email') ?? text('unique_name') ?? text('name') ?? text('appid') ?? '',
+  }
+}
+
+const loginHelp =
+  'Not signed in to Azure: run `az login` (or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET for a service principal), then try again.'
+
+/** Renews a cached token this long before it expires. */
+const renewBeforeMs = 5 * 60_000
+
+/**
+ * pf's Azure sign-in: Azure CLI login first, then a service principal from the environment; managed identity only
+ * when `azureml.credential=managed_identity`. Never DefaultAzureCredential: it probes the instance metadata
+ * service, an address nobody configured. Tokens live in memory only.
+ */
+export class AzureSignIn {
+  private credential: Promise<TokenCredential> | undefined
+  private cached: AccessToken | undefined
+  private pending: Promise<AccessToken> | undefined
+
+  constructor(
+    readonly mode: CredentialMode,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  /** A bearer token for Azure Resource Manager (the flow service accepts the same token). */
+  async armToken(): Promise<string> {
+    if (this.cached && this.cached.expiresOnTimestamp - renewBeforeMs > Date.now()) return this.cached.token
+    this.pending ??= this.fetchToken().finally(() => {
+      this.pending = undefined
+    })
+    this.cached = await this.pending
+    return this.cached.token
+  }
+
+  async createdBy(): Promise<CreatedBy> {
+    return createdByFromToken(await this.armToken())
+  }
+
+  private async fetchToken(): Promise<AccessToken> {
+    const credential = await (this.credential ??= this.createCredential())
+    let token: AccessToken | null
+    try {
+      token = await credential.getToken(`${new URL(armEndpoint(this.env)).origin}/.default`)
+    } catch (error) {
+      throw this.signInError(error as Error)
+    }
+    if (!token) throw new PfError('azure_login_required', loginHelp, ExitCode.failure)
+    return token
+  }
+
+  private async createCredential(): Promise<TokenCredential> {
+    const identity = await import('@azure/identity')
+    if (this.mode === 'managed_identity') {
+      const clientId = this.env.AZURE_CLIENT_ID
+      return clientId ? new identity.ManagedIdentityCredential({clientId}) : new identity.ManagedIdentityCredential()
+    }
+    return new identity.ChainedTokenCredential(new identity.AzureCliCredential(), new identity.EnvironmentCredential())
+  }
+
+  private signInError(error: Error): PfError {
+    if (this.mode === 'managed_identity') {
+      const reason = (error.message ?? '').split('\n')[0].slice(0, 300)
+      return new PfError('azure_login_required', `Managed identity sign-in failed (${credentialKey}=managed_identity): ${reason}`, ExitCode.failure)
+    }
+    return new PfError('azure_login_required', loginHelp, ExitCode.failure)
+  }
+}
+
+const signIns = new Map<string, AzureSignIn>()
+
+/** One sign-in per process and mode, so `az` runs once per command, not once per request. */
+export const signInFor = (config: Record<string, unknown>, env: NodeJS.ProcessEnv): AzureSignIn => {
+  const mode = credentialModeOf(config)
+  const key = `${mode}|${armEndpoint(env)}`
+  let signIn = signIns.get(key)
+  if (!signIn) signIns.set(key, (signIn = new AzureSignIn(mode, env)))
+  return signIn
+}

@@ -1,0 +1,416 @@
+import {expect} from 'chai'
+import {type ChildProcess, spawn} from 'node:child_process'
+import {cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
+import path from 'node:path'
+
+import Database from 'better-sqlite3'
+
+import {pfBin, repoRoot, runPf, tempDir} from '../helpers/cli.js'
+import {CosmosAccount, type Fault, FaultProxy, testTls} from '../helpers/cosmos.js'
+import {FakeAzure, type FakeWorkspace, fakeAzCli, resourceGroup, subscription, user, userToken, workspaceId} from '../helpers/fake-azure.js'
+
+const fixtures = path.join(repoRoot, 'test', 'fixtures', 'flows')
+
+/** Every local span of the pf home's store, as stored (the full record). */
+const localSpans = (home: string): any[] => {
+  const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
+  try {
+    return (db.prepare('SELECT data FROM spans').all() as Array<{data: string}>).map(r => JSON.parse(r.data))
+  } finally {
+    db.close()
+  }
+}
+
+const outboxStates = (home: string): Record<string, number> => {
+  const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
+  try {
+    const rows = db.prepare('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state').all() as Array<{state: string; n: number}>
+    return Object.fromEntries(rows.map(r => [r.state, r.n]))
+  } finally {
+    db.close()
+  }
+}
+
+/** A copy of a fixture flow in its own folder (its folder name is the collection). */
+const copyFlow = (fixture: string, parent: string, name = fixture): string => {
+  const dir = path.join(parent, name)
+  cpSync(path.join(fixtures, fixture), dir, {recursive: true})
+  return dir
+}
+
+describe('azureml destination (built CLI, fake Azure control plane, real cosmosdb-server)', function () {
+  this.timeout(120_000)
+  let azure: FakeAzure
+  let cosmos: CosmosAccount
+  let home: string
+  let azDir: string
+
+  const env = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
+    PATH: `${azDir}:${process.env.PATH}`,
+    PF_ARM_ENDPOINT: azure.url,
+    NODE_EXTRA_CA_CERTS: testTls().certFile,
+    ...extra,
+  })
+
+  const addWorkspace = async (name: string, settings: FakeWorkspace = {}) => {
+    const ws: FakeWorkspace = {traceCosmosStatus: 'Initialized', databaseName: `db-${name}`, ...settings}
+    azure.workspaces.set(name, ws)
+    await cosmos.createTraceStore(ws.databaseName!)
+    return ws
+  }
+
+  before(async () => {
+    cosmos = await new CosmosAccount().start()
+    azure = await new FakeAzure().start()
+    azure.cosmosEndpoint = cosmos.endpoint
+    azDir = fakeAzCli()
+  })
+  after(async () => {
+    await azure.stop()
+    await cosmos.stop()
+  })
+  beforeEach(() => {
+    home = tempDir('pf-home-')
+    azure.calls.length = 0
+    azure.workspaces.clear()
+    azure.cosmosEndpoint = cosmos.endpoint
+  })
+
+  describe('pf config set trace.destination=azureml://…', () => {
+    it('sets up a trace store that is not initialized (202 + polling), then saves the value', async () => {
+      await addWorkspace('ws-new', {traceCosmosStatus: 'NotExists', setup: {respond: 202, pollsUntilDone: 2}})
+      const result = await runPf(['config', 'set', `trace.destination=${workspaceId('ws-new')}`, '--json'], {home, env: env()})
+      expect(result.code, result.stderr + result.stdout).to.equal(0)
+      expect((await runPf(['config', 'get', 'trace.destination'], {home})).stdout.trim()).to.equal(workspaceId('ws-new'))
+      expect(azure.callsTo(/^GET \/subscriptions\/.*\/workspaces\/ws-new\?api-version=/)).to.have.length(1)
+      expect(azure.callsTo(/^GET \/flow\/api\/.*\/workspaces\/ws-new\/TraceSessions$/)).to.have.length(1)
+      expect(azure.callsTo(/^POST \/flow\/api\/.*\/workspaces\/ws-new\/TraceSessions\/setup$/)).to.have.length(1)
+      expect(azure.callsTo(/^GET \/operations\//).length).to.equal(2)
+      expect(azure.workspaces.get('ws-new')!.traceCosmosStatus).to.equal('Initialized')
+    })
+
+    it('saves at once when the store is initialized (no setup call); either resourceGroups spelling', async () => {
+      await addWorkspace('ws-ready')
+      for (const value of [workspaceId('ws-ready'), workspaceId('ws-ready').replace('resourceGroups', 'resourcegroups')]) {
+        const result = await runPf(['config', 'set', `trace.destination=${value}`], {home, env: env()})
+        expect(result.code, result.stderr).to.equal(0)
+        expect((await runPf(['config', 'get', 'trace.destination'], {home})).stdout.trim()).to.equal(value)
+      }
+      expect(azure.callsTo(/setup/)).to.have.length(0)
+      expect(azure.callsTo(/^GET \/subscriptions\/.*\/workspaces\/ws-ready\?/)).to.have.length(2)
+    })
+
+    it('saves bare `azureml` as is without calling Azure', async () => {
+      const result = await runPf(['config', 'set', 'trace.destination=azureml'], {home, env: env()})
+      expect(result.code, result.stderr).to.equal(0)
+      expect(azure.calls).to.have.length(0)
+      expect(readFileSync(path.join(home, 'pf.yaml'), 'utf8')).to.equal('trace:\n  destination: azureml\n')
+    })
+
+    const failures: Array<[string, FakeWorkspace | undefined, string[], string, number, RegExp, {loggedOut?: boolean}?]> = [
+      ['workspace not found', undefined, [], 'workspace_not_found', 2, /was not found/],
+      ['no access (403)', {armStatus: 403}, [], 'workspace_forbidden', 2, /HTTP 403/],
+      ['an AI hub', {kind: 'Hub'}, [], 'workspace_is_hub', 2, /is an Azure AI hub/],
+      ['a disabled trace store', {traceCosmosConfiguration: 'Disabled'}, [], 'trace_store_disabled', 2, /disabled/],
+      ['a failed setup', {traceCosmosStatus: 'NotExists', setup: {respond: 202, pollsUntilDone: 1, outcome: 'Failed'}}, [], 'trace_store_setup_failed', 1, /quota exceeded/],
+      ['a setup that outlives --timeout', {traceCosmosStatus: 'NotExists', setup: {respond: 202, outcome: 'Never'}}, ['--timeout', '2'], 'trace_store_setup_timeout', 1, /after 2 s/],
+      ['no Azure login', {}, [], 'azure_login_required', 1, /run `az login`/, {loggedOut: true}],
+    ]
+    for (const [name, workspace, flags, code, exit, message, az] of failures) {
+      it(`leaves pf.yaml untouched for ${name}`, async () => {
+        if (workspace) await addWorkspace('ws-bad', workspace)
+        const before = 'trace:\n  destination: local\n'
+        writeFileSync(path.join(home, 'pf.yaml'), before, {mode: 0o600})
+        const childEnv = az?.loggedOut ? env({PATH: `${fakeAzCli({loggedOut: true})}:${process.env.PATH}`}) : env()
+        const human = await runPf(['config', 'set', `trace.destination=${workspaceId('ws-bad')}`, ...flags], {home, env: childEnv})
+        expect(human.code, human.stderr).to.equal(exit)
+        expect(human.stderr.trim().split('\n'), human.stderr).to.have.length(1)
+        expect(human.stderr).to.match(/^Error: /)
+        expect(human.stderr).to.match(message)
+        const json = await runPf(['config', 'set', `trace.destination=${workspaceId('ws-bad')}`, ...flags, '--json'], {home, env: childEnv})
+        expect(json.code).to.equal(exit)
+        expect(json.json().error.code).to.equal(code)
+        expect(readFileSync(path.join(home, 'pf.yaml'), 'utf8')).to.equal(before)
+        // Tokens never leak into what pf prints.
+        expect(human.stderr + json.stdout).not.to.contain('eyJ')
+      })
+    }
+  })
+
+  describe('export', () => {
+    const setDestination = (value: string) => writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${value}\n`, {mode: 0o600})
+
+    it('writes every span, the line summary and the collection with the spec shapes; prints portal links', async () => {
+      await addWorkspace('ws-main', {tokenAsString: true})
+      setDestination(workspaceId('ws-main'))
+      const flow = copyFlow('flex-basic', tempDir('pf-flows-'))
+      const result = await runPf(['flow', 'test', '--flow', flow, '--inputs', 'question=hello', '--json'], {home, env: env()})
+      expect(result.code, result.stderr + result.stdout).to.equal(0)
+      const out = result.json()
+      expect(out.export).to.deep.equal([{destination: workspaceId('ws-main'), delivered: 3, parked: 0, pending: 0}])
+      const wsid = `/subscriptions/${subscription}/resourceGroups/${resourceGroup}/providers/Microsoft.MachineLearningServices/workspaces/ws-main`
+      const collectionId = `flex-basic_${user.oid}`
+      expect(out.links.portal).to.deep.equal([
+        `https://ml.azure.com/trace/detail/${out.traceId}?wsid=${wsid}`,
+        `https://ml.azure.com/trace/collection/${collectionId}/list?wsid=${wsid}`,
+      ])
+      const human = await runPf(['flow', 'test', '--flow', flow, '--inputs', 'question=again'], {home, env: env()})
+      expect(human.code, human.stderr).to.equal(0)
+      expect(human.stderr).to.match(new RegExp(`^Portal: https://ml\\.azure\\.com/trace/detail/[0-9a-f]{32}\\?wsid=${wsid}$`, 'm'))
+
+      const local = localSpans(home)
+      expect(local).to.have.length(6)
+      const spans = await cosmos.items('db-ws-main', 'Span')
+      expect(spans.map(s => s.id).sort()).to.deep.equal(local.map(s => s.context.span_id).sort())
+      const createdBy = {object_id: user.oid, tenant_id: user.tid, name: user.upn}
+      for (const record of local) {
+        const item = spans.find(s => s.id === record.context.span_id)
+        expect(item).to.include({partition_key: collectionId, collection_id: collectionId, name: record.name, kind: record.kind, parent_id: record.parent_id})
+        expect(item.created_by).to.deep.equal(createdBy)
+        expect(item.context).to.deep.equal(record.context)
+        expect(item.start_time).to.equal(record.start_time).and.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/)
+        expect(item.end_time).to.equal(record.end_time)
+        expect(item.status).to.deep.equal(record.status)
+        expect(item.attributes).to.deep.equal(record.attributes)
+        expect(item.events).to.deep.equal(record.events)
+        expect(item.resource.attributes).to.include({
+          'service.name': 'promptflow',
+          collection: 'flex-basic',
+          'collection.id': collectionId,
+          'subscription.id': subscription,
+          'resource_group.name': resourceGroup,
+          'workspace.name': 'ws-main',
+        })
+      }
+      const summaries = await cosmos.items('db-ws-main', 'LineSummary')
+      expect(summaries).to.have.length(2)
+      const summary = summaries.find(s => s.id === out.traceId)
+      const root = local.find(s => s.context.trace_id === out.traceId && s.parent_id === null)
+      expect(summary).to.include({
+        partition_key: collectionId,
+        collection_id: collectionId,
+        session_id: 'flex-basic',
+        trace_id: out.traceId,
+        root_span_id: root.context.span_id,
+        status: 'Ok',
+        name: 'answer',
+        kind: 'Flow',
+        line_run_id: out.lineRunId,
+        batch_run_id: null,
+        start_time: root.start_time,
+        end_time: root.end_time,
+      })
+      expect(summary.inputs).to.deep.equal({question: 'hello', times: 2})
+      expect(summary.outputs).to.deep.equal({answer: 'HELLO HELLO', length: 5})
+      expect(summary.latency).to.be.a('number').and.be.greaterThan(0)
+      expect(summary.created_by).to.deep.equal(createdBy)
+      expect(summary.cumulative_token_count).to.equal(null)
+      const collections = await cosmos.items('db-ws-main', 'Collection')
+      expect(collections).to.have.length(1)
+      expect(collections[0]).to.include({id: collectionId, partition_key: collectionId, name: 'flex-basic', location: 0})
+      expect(collections[0].created_by).to.deep.equal(createdBy)
+      expect(collections[0].updated_at).to.be.at.least(collections[0].created_at)
+      // Resource tokens were asked once per container and command (cached), with write access.
+      expect(azure.callsTo(/resourceToken\?acquireWrite=true$/)).to.have.length(6)
+      // No token on disk: not in the store (spans, outbox, destinations) nor anywhere under the pf home.
+      for (const file of readdirSync(home)) {
+        const bytes = readFileSync(path.join(home, file)).toString('latin1')
+        expect(bytes, file).not.to.contain(userToken.split('.')[1])
+        expect(bytes, file).not.to.contain('sig=fake-')
+      }
+    })
+
+    it('links AI projects to ai.azure.com', async () => {
+      await addWorkspace('proj-1', {kind: 'Project'})
+      setDestination(workspaceId('proj-1'))
+      const flow = copyFlow('flex-basic', tempDir('pf-flows-'))
+      const result = await runPf(['flow', 'test', '--flow', flow, '--json'], {home, env: env()})
+      expect(result.code, result.stderr).to.equal(0)
+      const {links, traceId} = result.json()
+      expect(links.portal[0]).to.match(new RegExp(`^https://ai\\.azure\\.com/projecttrace/detail/${traceId}\\?wsid=/subscriptions/`))
+      expect(links.portal[1]).to.contain(`https://ai.azure.com/projecttrace/collection/flex-basic_${user.oid}/list?wsid=`)
+    })
+
+    it('sends two flows with two .azureml/config.json files to two workspaces (bare azureml)', async () => {
+      await addWorkspace('ws-a')
+      await addWorkspace('ws-b')
+      setDestination('azureml')
+      const flows = tempDir('pf-flows-')
+      const flow1 = copyFlow('flex-basic', flows, 'flow1')
+      const flow2 = copyFlow('flex-basic', flows, 'flow2')
+      for (const [dir, ws] of [[flow1, 'ws-a'], [flow2, 'ws-b']]) {
+        mkdirSync(path.join(dir, '.azureml'))
+        writeFileSync(path.join(dir, '.azureml', 'config.json'), JSON.stringify({subscription_id: subscription, resource_group: resourceGroup, workspace_name: ws}))
+      }
+      for (const dir of [flow1, flow2]) {
+        const result = await runPf(['flow', 'test', '--flow', dir, '--json'], {home, env: env()})
+        expect(result.code, result.stderr).to.equal(0)
+        expect(result.json().export[0].pending).to.equal(0)
+      }
+      const a = await cosmos.items('db-ws-a', 'Span')
+      const b = await cosmos.items('db-ws-b', 'Span')
+      expect(a).to.have.length(3)
+      expect(b).to.have.length(3)
+      expect(a.every(s => s.resource.attributes['workspace.name'] === 'ws-a' && s.resource.attributes.collection === 'flow1')).to.equal(true)
+      expect(b.every(s => s.resource.attributes['workspace.name'] === 'ws-b' && s.resource.attributes.collection === 'flow2')).to.equal(true)
+    })
+
+    it('says to run `az login` when nobody is signed in (exit 1, one line)', async () => {
+      await addWorkspace('ws-main')
+      setDestination(workspaceId('ws-main'))
+      const flow = copyFlow('flex-basic', tempDir('pf-flows-'))
+      const result = await runPf(['flow', 'test', '--flow', flow], {home, env: env({PATH: `${fakeAzCli({loggedOut: true})}:${process.env.PATH}`})})
+      expect(result.code).to.equal(1)
+      expect(result.stderr.trim()).to.match(/^Error: Not signed in to Azure: run `az login`/)
+      expect(result.stderr.trim().split('\n')).to.have.length(1)
+    })
+  })
+
+  it('writes batch-run spans under the run name: LineSummary per line number, no Collection item', async () => {
+    await addWorkspace('ws-batch')
+    const driver = path.join(repoRoot, 'bench', 'drivers', 'azureml-export.js')
+    const drive = (mode: string) =>
+      new Promise<string>((resolve, reject) => {
+        const child = spawn(process.execPath, [driver, home, workspaceId('ws-batch'), '30', mode, 'run_20260101_000000'], {env: {...cleanEnv(), ...env()}})
+        let text = ''
+        child.stdout.on('data', d => (text += d))
+        child.on('close', code => (code === 0 ? resolve(text) : reject(new Error(`driver exited ${code}`))))
+      })
+    await drive('prepare')
+    const out = await drive('pf')
+    expect(JSON.parse(out)).to.include({delivered: 30, pending: 0, parked: 0})
+    const spans = await cosmos.items('db-ws-batch', 'Span')
+    expect(spans).to.have.length(30)
+    expect(spans.every(s => s.partition_key === 'run_20260101_000000' && s.collection_id === 'run_20260101_000000')).to.equal(true)
+    const lines = await cosmos.items('db-ws-batch', 'LineSummary')
+    expect(lines.map(l => l.line_number).sort()).to.deep.equal([0, 1, 2])
+    for (const line of lines) expect(line).to.include({batch_run_id: 'run_20260101_000000', line_run_id: null, partition_key: 'run_20260101_000000', status: 'Ok', kind: 'Flow'})
+    expect(await cosmos.items('db-ws-batch', 'Collection')).to.have.length(0)
+  })
+
+  describe('nothing lost, nothing duplicated', () => {
+    let proxy: FaultProxy
+    beforeEach(async () => {
+      proxy = await new FaultProxy(cosmos).start()
+      azure.cosmosEndpoint = proxy.endpoint
+    })
+    afterEach(async () => {
+      await proxy.stop()
+    })
+
+    const expectAllDelivered = async (database: string) => {
+      const local = localSpans(home)
+      const spans = await cosmos.items(database, 'Span')
+      const ids = spans.map(s => s.id)
+      expect(new Set(ids).size, 'no duplicated span items').to.equal(ids.length)
+      expect(ids.sort()).to.deep.equal(local.map(s => s.context.span_id).sort())
+      const traces = new Set(local.map(s => s.context.trace_id))
+      const summaries = await cosmos.items(database, 'LineSummary')
+      expect(summaries.map(s => s.id).sort()).to.deep.equal([...traces].sort())
+      for (const s of summaries) expect(s.status, 'the finished line wins over placeholders').to.equal('Ok')
+      expect(outboxStates(home)).to.deep.equal({delivered: local.length})
+      return local.length
+    }
+
+    it('rides out 429 (retry-after honoured), 503 and dropped connections', async () => {
+      await addWorkspace('ws-faults')
+      writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-faults')}\n`)
+      const plan: Fault[] = [
+        {status: 429, retryAfterMs: 400}, {status: 429, retryAfterMs: 400}, {status: 429, retryAfterMs: 400}, {status: 429, retryAfterMs: 400},
+        {status: 503}, 'drop', 'drop-after-write', {status: 503}, 'drop-after-write', 'drop',
+      ]
+      const seen: Array<{at: number; body: string; fault?: Fault}> = []
+      proxy.fault = req => {
+        if (!req.isWrite) return undefined
+        const fault = plan.shift()
+        seen.push({at: Date.now(), body: req.bodyHash, fault, path: req.path} as any)
+        return fault
+      }
+      const flow = copyFlow('many-spans', tempDir('pf-flows-'))
+      const result = await runPf(['flow', 'test', '--flow', flow, '--inputs', 'count=120', '--export-wait', '1', '--json'], {home, env: env()})
+      expect(result.code, result.stderr + result.stdout).to.equal(0)
+      const sync = await runPf(['trace', 'sync', '--timeout', '60', '--json'], {home, env: env()})
+      expect(sync.code, sync.stderr + sync.stdout).to.equal(0)
+      expect(plan, 'every fault was injected').to.have.length(0)
+      const outcomes = proxy.log.map(l => l.outcome)
+      for (const o of ['429', '503', 'drop', 'drop-after-write']) expect(outcomes).to.include(o)
+      // A request throttled with retry-after 400 ms was sent again no sooner.
+      const throttled = seen.filter(s => typeof s.fault === 'object' && 'status' in s.fault && s.fault.status === 429)
+      expect(throttled).to.have.length(4)
+      for (const t of throttled) {
+        const again = seen.find(s => s.at >= t.at && s !== t && s.body === t.body)
+        expect(again, 'the throttled request was sent again').to.not.equal(undefined)
+        expect(again!.at - t.at, JSON.stringify(seen.map(x => ({...x, at: x.at - seen[0].at, body: x.body.slice(0, 6)})))).to.be.at.least(380)
+      }
+      expect(await expectAllDelivered('db-ws-faults')).to.equal(121)
+    })
+
+    it('parks a span Cosmos rejects for good (4xx) with its reason; the rest is delivered', async () => {
+      await addWorkspace('ws-reject')
+      writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-reject')}\n`)
+      let rejected = false
+      proxy.fault = req => {
+        if (rejected || !req.isWrite || !req.path.includes('/colls/Span/')) return undefined
+        rejected = true
+        return {rewrite: (ops: any[]) => ops.map((op, i) => (i === 0 ? {statusCode: 400, requestCharge: 0} : op))}
+      }
+      const flow = copyFlow('flex-basic', tempDir('pf-flows-'))
+      const result = await runPf(['flow', 'test', '--flow', flow, '--json'], {home, env: env()})
+      expect(result.code, result.stderr).to.equal(0)
+      expect(result.json().export).to.deep.equal([{destination: workspaceId('ws-reject'), delivered: 2, parked: 1, pending: 0, lastError: 'Span: Cosmos DB rejected the item (HTTP 400)'}])
+      expect(outboxStates(home)).to.deep.equal({delivered: 2, parked: 1})
+      const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
+      const parked = db.prepare(`SELECT last_error FROM outbox WHERE state = 'parked'`).all() as Array<{last_error: string}>
+      db.close()
+      expect(parked).to.deep.equal([{last_error: 'Span: Cosmos DB rejected the item (HTTP 400)'}])
+      const human = await runPf(['flow', 'test', '--flow', flow], {home, env: env()})
+      expect(human.stderr).not.to.match(/rejected by/) // only the first answer was rewritten
+    })
+
+    it('loses and duplicates nothing when pf is SIGKILLed mid-export (pf trace sync finishes)', async function () {
+      this.timeout(180_000)
+      await addWorkspace('ws-kill')
+      writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-kill')}\n`)
+      // The first write reaches Cosmos but its answer never reaches pf; later writes hang: pf dies waiting.
+      let child: ChildProcess | undefined
+      let killed = false
+      let writes = 0
+      proxy.fault = req => (req.isWrite && req.path.includes('/colls/Span/') ? (writes++ === 0 ? {holdMs: 30_000} : 'hang') : undefined)
+      proxy.onRequest = req => {
+        if (req.isWrite && req.path.includes('/colls/Span/') && !killed && child) {
+          killed = true
+          setTimeout(() => child!.kill('SIGKILL'), 300)
+        }
+      }
+      const flow = copyFlow('many-spans', tempDir('pf-flows-'))
+      const exit = await new Promise<NodeJS.Signals | null>(resolve => {
+        child = spawn(process.execPath, [pfBin, 'flow', 'test', '--flow', flow, '--inputs', 'count=300'], {
+          cwd: home,
+          env: {...cleanEnv(), PF_HOME_DIRECTORY: home, ...env()},
+          stdio: 'ignore',
+        })
+        child.on('close', (_code, signal) => resolve(signal))
+      })
+      expect(exit).to.equal('SIGKILL')
+      expect(proxy.writesSeen).to.be.at.least(1)
+      const written = (await cosmos.items('db-ws-kill', 'Span')).length
+      expect(written, 'the held write reached Cosmos before the kill').to.be.greaterThan(0)
+      expect(written, 'some spans were not written before the kill').to.be.lessThan(localSpans(home).length)
+      const pendingBefore = outboxStates(home).pending ?? 0
+      expect(pendingBefore).to.be.greaterThan(0)
+
+      proxy.fault = () => undefined
+      const sync = await runPf(['trace', 'sync', '--timeout', '120', '--json'], {home, env: env(), timeoutMs: 150_000})
+      expect(sync.code, sync.stderr + sync.stdout).to.equal(0)
+      expect(await expectAllDelivered('db-ws-kill')).to.equal(301)
+    })
+  })
+})
+
+const cleanEnv = (): NodeJS.ProcessEnv => {
+  const out = {...process.env}
+  for (const key of Object.keys(out)) if (key.startsWith('PF_') || key.startsWith('AZURE_') || key === 'NODE_OPTIONS') delete out[key]
+  return out
+}
+
+if (!existsSync(pfBin)) throw new Error('build first: npm run build')

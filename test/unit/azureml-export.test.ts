@@ -1,0 +1,193 @@
+import {expect} from 'chai'
+
+import {
+  ControlPlane,
+  parseContainerToken,
+  serviceBaseUrlOf,
+  workspaceKindOf,
+} from '../../src/destinations/azureml/control-plane.js'
+import {
+  collectionIdOf,
+  collectionItem,
+  cutUtf8,
+  finishedSummaryItem,
+  latencySeconds,
+  maxItemBytes,
+  runningSummaryItem,
+  spanItem,
+  summarizeIo,
+} from '../../src/destinations/azureml/cosmos-items.js'
+import {classifyStatus, containerOfPath} from '../../src/destinations/azureml/cosmos-writer.js'
+import {armEndpoint, createdByFromToken, credentialModeOf} from '../../src/destinations/azureml/credential.js'
+import {azuremlProvider} from '../../src/destinations/azureml/provider.js'
+import type {SpanRecord} from '../../src/tracing/destination.js'
+import {fakeJwt} from '../helpers/fake-azure.js'
+
+const createdBy = {object_id: 'oid-1', tenant_id: 'tid-1', name: 'dev@contoso.example'}
+
+const span = (over: Partial<SpanRecord> = {}, attributes: Record<string, unknown> = {}): SpanRecord => ({
+  name: 'answer',
+  context: {trace_id: 'a'.repeat(32), span_id: 'b'.repeat(16), trace_state: ''},
+  kind: 'SpanKind.INTERNAL',
+  parent_id: null,
+  start_time: '2026-01-01T00:00:00.000100Z',
+  end_time: '2026-01-01T00:00:01.250200Z',
+  status: {status_code: 'Ok'},
+  attributes: {span_type: 'Flow', line_run_id: 'line-1', inputs: '{"question":"hi"}', output: '"HI"', ...attributes},
+  events: [],
+  links: [],
+  resource: {attributes: {'service.name': 'promptflow', collection: 'my_flow'}, schema_url: ''},
+  ...over,
+})
+
+describe('azureml: Cosmos items', () => {
+  it('uses <collection>_<oid> as collection id, the run name for batch runs', () => {
+    expect(collectionIdOf(span(), 'oid-1')).to.equal('my_flow_oid-1')
+    expect(collectionIdOf(span({}, {batch_run_id: 'run-7', line_number: 3}), 'oid-1')).to.equal('run-7')
+  })
+
+  it('builds the Span item: span id as id, collection id as partition key, created_by, collection.id resource', () => {
+    const item = spanItem(span(), 'my_flow_oid-1', createdBy)
+    expect(item).to.include({id: 'b'.repeat(16), partition_key: 'my_flow_oid-1', collection_id: 'my_flow_oid-1', name: 'answer'})
+    expect(item.created_by).to.deep.equal(createdBy)
+    expect(item.resource.attributes).to.include({collection: 'my_flow', 'collection.id': 'my_flow_oid-1'})
+  })
+
+  it('cuts string attribute values at 8 KiB (UTF-8, whole characters) and keeps items under 2 MB', () => {
+    const long = 'é'.repeat(10_000) // 20 000 bytes
+    const cut = cutUtf8(long, 8192)
+    expect(Buffer.byteLength(cut)).to.be.at.most(8192)
+    expect(cut).to.match(/^é+…\[truncated\]$/)
+    expect(cutUtf8('short', 8192)).to.equal('short')
+    const item = spanItem(span({}, {inputs: long}), 'c', createdBy)
+    expect(Buffer.byteLength(item.attributes.inputs as string)).to.be.at.most(8192)
+
+    const many = Object.fromEntries(Array.from({length: 400}, (_, i) => [`attr.${i}`, 'x'.repeat(8000)]))
+    const events = Array.from({length: 40}, () => ({name: 'promptflow.function.inputs', timestamp: '2026-01-01T00:00:00.000000Z', attributes: {payload: 'y'.repeat(50_000)}}))
+    const big = spanItem(span({events}, many), 'c', createdBy)
+    expect(Buffer.byteLength(JSON.stringify(big))).to.be.below(maxItemBytes)
+    expect(big.attributes.span_type).to.equal('Flow')
+  })
+
+  it('summarizes line inputs/outputs: strings cut at 500, lists and dicts folded', () => {
+    expect(summarizeIo(JSON.stringify({a: 'x'.repeat(600), b: [1, 2], c: {d: 1}, e: 3}))).to.deep.equal({a: 'x'.repeat(500), b: '[...]', c: '{...}', e: 3})
+    expect(summarizeIo('"plain"')).to.equal('plain')
+  })
+
+  it('writes a Running placeholder for child spans and the finished line for the root', () => {
+    const child = span({parent_id: 'c'.repeat(16), context: {trace_id: 'a'.repeat(32), span_id: 'd'.repeat(16), trace_state: ''}})
+    const running = runningSummaryItem(child, 'col', createdBy)
+    expect(running).to.include({id: 'a'.repeat(32), partition_key: 'col', status: 'Running', session_id: 'my_flow', line_run_id: 'line-1', batch_run_id: null})
+    const root = finishedSummaryItem(
+      span({}, {'__computed__.cumulative_token_count.completion': 5, '__computed__.cumulative_token_count.prompt': 7, '__computed__.cumulative_token_count.total': 12}),
+      'col',
+      createdBy,
+    )
+    expect(root).to.include({id: 'a'.repeat(32), root_span_id: 'b'.repeat(16), status: 'Ok', name: 'answer', kind: 'Flow', outputs: 'HI'})
+    expect(root.inputs).to.deep.equal({question: 'hi'})
+    expect(root.latency).to.be.closeTo(1.2501, 1e-9)
+    expect(root.cumulative_token_count).to.deep.equal({completion: 5, prompt: 7, total: 12})
+    expect(finishedSummaryItem(span(), 'col', createdBy).cumulative_token_count).to.equal(null)
+  })
+
+  it('identifies batch lines by batch_run_id + line_number', () => {
+    const batch = span({}, {line_run_id: undefined, batch_run_id: 'run-7', line_number: 4})
+    delete batch.attributes.line_run_id
+    expect(finishedSummaryItem(batch, 'run-7', createdBy)).to.include({batch_run_id: 'run-7', line_number: 4, line_run_id: null, partition_key: 'run-7'})
+  })
+
+  it('makes Collection items (local location 0, epoch seconds)', () => {
+    expect(collectionItem('c_1', 'c', createdBy, 1_700_000_000_500)).to.deep.equal({
+      id: 'c_1', partition_key: 'c_1', name: 'c', created_at: 1_700_000_000, updated_at: 1_700_000_000, created_by: createdBy, location: 0,
+    })
+  })
+
+  it('computes latency to the microsecond', () => {
+    expect(latencySeconds('2026-01-01T00:00:59.999999Z', '2026-01-01T00:01:00.000001Z')).to.be.closeTo(0.000002, 1e-9)
+  })
+})
+
+describe('azureml: write outcomes', () => {
+  it('classifies per-item statuses', () => {
+    expect(classifyStatus(201, true).code).to.equal('ok')
+    expect(classifyStatus(200, false).code).to.equal('ok')
+    expect(classifyStatus(409, true).code).to.equal('ok')
+    expect(classifyStatus(409, false).code).to.equal('fatal')
+    expect(classifyStatus(429, true, 700)).to.deep.include({code: 'retryable', retryAfterMs: 700})
+    for (const status of [408, 410, 449, 500, 503]) expect(classifyStatus(status, true).code).to.equal('retryable')
+    for (const status of [400, 403, 413]) expect(classifyStatus(status, true)).to.deep.include({code: 'fatal'})
+  })
+
+  it('finds the container a Cosmos request addresses', () => {
+    expect(containerOfPath('/dbs/db-1/colls/LineSummary/docs')).to.equal('LineSummary')
+    expect(containerOfPath('dbs/db-1/colls/Span')).to.equal('Span')
+    expect(containerOfPath('')).to.equal(undefined)
+  })
+})
+
+describe('azureml: sign-in and control plane', () => {
+  it('takes created_by from the token claims without verifying', () => {
+    expect(createdByFromToken(fakeJwt({oid: 'o', tid: 't', upn: 'u@x', name: 'N'}))).to.deep.equal({object_id: 'o', tenant_id: 't', name: 'u@x'})
+    expect(createdByFromToken(fakeJwt({oid: 'o', tid: 't', appid: 'app'}))).to.deep.equal({object_id: 'o', tenant_id: 't', name: 'app'})
+    expect(createdByFromToken('not-a-jwt').object_id).to.equal('unknown')
+  })
+
+  it('uses ARM unless PF_ARM_ENDPOINT says otherwise; managed identity only when asked', () => {
+    expect(armEndpoint({})).to.equal('https://management.azure.com')
+    expect(armEndpoint({PF_ARM_ENDPOINT: 'http://127.0.0.1:9/'})).to.equal('http://127.0.0.1:9')
+    expect(credentialModeOf({})).to.equal('default')
+    expect(credentialModeOf({azureml: {credential: 'managed_identity'}})).to.equal('managed_identity')
+  })
+
+  it('derives the service base URL and workspace kind', () => {
+    expect(serviceBaseUrlOf('https://eastus.api.azureml.ms/discovery', 'eastus')).to.equal('https://eastus.api.azureml.ms')
+    expect(serviceBaseUrlOf(undefined, 'westus2')).to.equal('https://westus2.api.azureml.ms')
+    expect(workspaceKindOf('Default')).to.equal('workspace')
+    expect(workspaceKindOf('Project')).to.equal('project')
+    expect(workspaceKindOf('hub')).to.equal('hub')
+  })
+
+  it('accepts a resource token as an object or as JSON inside a JSON string (single quotes too)', () => {
+    const token = {accountEndpoint: 'https://a', databaseName: 'd', containerName: 'Span', resourceUrl: 'dbs/d/colls/Span', resourceToken: 'type=resource&sig=x'}
+    expect(parseContainerToken(token)).to.deep.equal(token)
+    expect(parseContainerToken(JSON.stringify(token))).to.deep.equal(token)
+    expect(parseContainerToken(JSON.stringify(token).replace(/"/g, "'"))).to.deep.equal(token)
+    expect(() => parseContainerToken({accountEndpoint: 'x'})).to.throw(/lacks databaseName/)
+  })
+
+  it('validates azureml.credential values', () => {
+    const key = azuremlProvider.configKeys!.find(k => k.key === 'azureml.credential')!
+    expect(key.parse!('managed_identity')).to.equal('managed_identity')
+    expect(() => key.parse!('imds')).to.throw(/accepted: default, managed_identity/)
+    expect(ControlPlane).to.be.a('function')
+  })
+})
+
+describe('azureml: portal links', () => {
+  const dest = (kind: 'workspace' | 'project') => ({
+    scheme: 'azureml',
+    value: 'azureml',
+    key: 'k',
+    workspace: {subscriptionId: 's', resourceGroup: 'r', workspaceName: 'w'},
+    info: {kind, location: 'eastus', serviceBaseUrl: 'https://eastus.api.azureml.ms'},
+    objectId: 'oid',
+  })
+  const wsid = '?wsid=/subscriptions/s/resourceGroups/r/providers/Microsoft.MachineLearningServices/workspaces/w'
+
+  it('links workspaces to ml.azure.com', async () => {
+    expect(await azuremlProvider.links!(dest('workspace'), {collection: 'flow'})).to.deep.equal([`https://ml.azure.com/trace/collection/flow_oid/list${wsid}`])
+    expect(await azuremlProvider.links!(dest('workspace'), {collection: 'flow', traceId: 't1'})).to.deep.equal([
+      `https://ml.azure.com/trace/detail/t1${wsid}`,
+      `https://ml.azure.com/trace/collection/flow_oid/list${wsid}`,
+    ])
+    expect(await azuremlProvider.links!(dest('workspace'), {collection: 'flow', run: 'run_1'})).to.deep.equal([`https://ml.azure.com/prompts/trace/run/run_1/details${wsid}`])
+  })
+
+  it('links projects to ai.azure.com', async () => {
+    expect(await azuremlProvider.links!(dest('project'), {collection: 'flow', traceId: 't1'})).to.deep.equal([
+      `https://ai.azure.com/projecttrace/detail/t1${wsid}`,
+      `https://ai.azure.com/projecttrace/collection/flow_oid/list${wsid}`,
+    ])
+    expect(await azuremlProvider.links!(dest('project'), {collection: 'flow', run: 'run_1'})).to.deep.equal([`https://ai.azure.com/projectflows/trace/run/run_1/details${wsid}`])
+  })
+})
