@@ -1,32 +1,10 @@
 import {pfHome} from '../config/files.js'
-import {TraceStore} from '../destinations/local/store.js'
+import {type RunRow, type RunStatus, TraceStore} from '../destinations/local/store.js'
 import {PfError} from '../errors.js'
 
-export type RunStatus = 'NotStarted' | 'Running' | 'Completed' | 'Failed' | 'Canceled'
+export type {RunStatus} from '../destinations/local/store.js'
 
-/** A row of the `runs` table (schema migration 2). */
-interface RunRow {
-  name: string
-  display_name: string | null
-  flow: string
-  data: string | null
-  base_run: string | null
-  resume_from: string | null
-  column_mapping: string | null
-  status: RunStatus
-  created_at: string
-  started_at: string | null
-  ended_at: string | null
-  total_lines: number | null
-  completed_lines: number
-  failed_lines: number
-  output_path: string
-  tags: string | null
-  properties: string | null
-  metrics: string | null
-  error: string | null
-  archived: number
-}
+
 
 /** A run as commands print it (`--json`): prompt flow's names where it has them. */
 export interface Run {

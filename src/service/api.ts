@@ -1,8 +1,8 @@
 import {readFileSync} from 'node:fs'
 import path from 'node:path'
 
-import type {CollectionSummary, RunRow, TraceCursor, TraceFilter, TraceReader} from '../destinations/local/reader.js'
-import type {LineRunRow} from '../destinations/local/store.js'
+import type {CollectionSummary, TraceCursor, TraceFilter, TraceReader} from '../destinations/local/reader.js'
+import type {LineRunRow, RunRow} from '../destinations/local/store.js'
 import type {SpanRecord} from '../tracing/destination.js'
 
 /** An API error: an HTTP status and a stable code, answered as `{"error":{"code","message"}}`. */

@@ -3,7 +3,7 @@ import {existsSync} from 'node:fs'
 import Database from 'better-sqlite3'
 
 import type {SpanRecord} from '../../tracing/destination.js'
-import {type LineRunRow, TraceStore, storePath} from './store.js'
+import {type LineRunRow, type RunRow, TraceStore, storePath} from './store.js'
 
 export interface TraceFilter {
   collection?: string
@@ -21,29 +21,6 @@ export interface TraceFilter {
 export interface TraceCursor {
   startTime: string
   traceId: string
-}
-
-export interface RunRow {
-  name: string
-  display_name: string | null
-  flow: string
-  data: string | null
-  base_run: string | null
-  resume_from: string | null
-  column_mapping: string | null
-  status: string
-  created_at: string
-  started_at: string | null
-  ended_at: string | null
-  total_lines: number | null
-  completed_lines: number
-  failed_lines: number
-  output_path: string
-  tags: string | null
-  properties: string | null
-  metrics: string | null
-  error: string | null
-  archived: number
 }
 
 export interface CollectionSummary {

@@ -12,6 +12,32 @@ export const storeFileName = 'pf.sqlite'
 
 export const storePath = (home: string): string => path.join(home, storeFileName)
 
+export type RunStatus = 'NotStarted' | 'Running' | 'Completed' | 'Failed' | 'Canceled'
+
+/** A row of the `runs` table (schema migration 2). */
+export interface RunRow {
+  name: string
+  display_name: string | null
+  flow: string
+  data: string | null
+  base_run: string | null
+  resume_from: string | null
+  column_mapping: string | null
+  status: RunStatus
+  created_at: string
+  started_at: string | null
+  ended_at: string | null
+  total_lines: number | null
+  completed_lines: number
+  failed_lines: number
+  output_path: string
+  tags: string | null
+  properties: string | null
+  metrics: string | null
+  error: string | null
+  archived: number
+}
+
 export interface LineRunRow {
   trace_id: string
   root_span_id: string
