@@ -288,6 +288,24 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
     expect(await cosmos.items('db-ws-batch', 'Collection')).to.have.length(0)
   })
 
+  it('`pf run create` exports every line under the run and prints the run portal link when it ends', async () => {
+    await addWorkspace('ws-run')
+    writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-run')}\n`, {mode: 0o600})
+    const data = path.join(tempDir(), 'data.jsonl')
+    writeFileSync(data, ['first', 'second', 'third'].map(q => JSON.stringify({question: q})).join('\n') + '\n')
+    const result = await runPf(['run', 'create', '--flow', path.join(fixtures, 'flex-basic'), '--data', data, '--name', 'cloud_run'], {home, env: env()})
+    expect(result.code, result.stderr).to.equal(0)
+    const wsid = `/subscriptions/${subscription}/resourceGroups/${resourceGroup}/providers/Microsoft.MachineLearningServices/workspaces/ws-run`
+    expect(result.stderr).to.contain(`Portal: https://ml.azure.com/prompts/trace/run/cloud_run/details?wsid=${wsid}`)
+    expect(result.stderr).to.match(/^Trace: http:\/\/127\.0\.0\.1:\d+\/v1\.0\/ui\/traces\/\?#run=cloud_run/m)
+    const spans = await cosmos.items('db-ws-run', 'Span')
+    expect(spans.map(s => s.id).sort()).to.deep.equal(localSpans(home).map(s => s.context.span_id).sort())
+    expect(spans.every(s => s.partition_key === 'cloud_run')).to.equal(true)
+    const lines = await cosmos.items('db-ws-run', 'LineSummary')
+    expect(lines.map(l => l.line_number).sort()).to.deep.equal([0, 1, 2])
+    expect(await cosmos.items('db-ws-run', 'Collection')).to.have.length(0)
+  })
+
   describe('nothing lost, nothing duplicated', () => {
     let proxy: FaultProxy
     beforeEach(async () => {

@@ -141,11 +141,12 @@ export interface LineSummaryItem {
   line_run_id: string | null
 }
 
+/** A batch line is identified by run and line number (its spans also carry a line_run_id); else by line_run_id. */
 const lineIdentity = (span: SpanRecord): Pick<LineSummaryItem, 'batch_run_id' | 'line_number' | 'line_run_id'> => {
   const a = span.attributes
-  if (a[Attr.lineRunId] !== undefined) return {line_run_id: String(a[Attr.lineRunId]), batch_run_id: null, line_number: null}
   if (a[Attr.batchRunId] !== undefined && a[Attr.lineNumber] !== undefined)
     return {line_run_id: null, batch_run_id: String(a[Attr.batchRunId]), line_number: Number(a[Attr.lineNumber])}
+  if (a[Attr.lineRunId] !== undefined) return {line_run_id: String(a[Attr.lineRunId]), batch_run_id: null, line_number: null}
   return {line_run_id: null, batch_run_id: null, line_number: null}
 }
 
