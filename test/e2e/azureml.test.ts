@@ -306,6 +306,73 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
     expect(await cosmos.items('db-ws-run', 'Collection')).to.have.length(0)
   })
 
+  it('records an evaluation run on the lines it evaluated (LineSummary evaluations) and exports its own lines', async () => {
+    await addWorkspace('ws-eval')
+    writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-eval')}\n`, {mode: 0o600})
+    const data = path.join(tempDir(), 'data.jsonl')
+    const rows = [
+      {question: 'a', expected: 'A A'},
+      {question: 'b', expected: 'wrong'},
+      {question: 'c', expected: 'C C'},
+    ]
+    writeFileSync(data, rows.map(r => JSON.stringify(r)).join('\n') + '\n')
+    const base = await runPf(['run', 'create', '--flow', path.join(fixtures, 'flex-basic'), '--data', data, '--name', 'base_run'], {home, env: env()})
+    expect(base.code, base.stderr).to.equal(0)
+    const evaluation = await runPf(
+      ['run', 'create', '--flow', path.join(fixtures, 'run-eval'), '--data', data, '--run', 'base_run', '--name', 'eval_run', '--json',
+        '--column-mapping', 'answer=${run.outputs.answer}', '--column-mapping', 'expected=${data.expected}'],
+      {home, env: env()},
+    )
+    expect(evaluation.code, evaluation.stderr + evaluation.stdout).to.equal(0)
+    expect(evaluation.json().export).to.deep.equal([{destination: workspaceId('ws-eval'), delivered: 4, parked: 0, pending: 0}])
+
+    const local = localSpans(home)
+    const spans = await cosmos.items('db-ws-eval', 'Span')
+    expect(spans.map(s => s.id).sort()).to.deep.equal(local.map(s => s.context.span_id).sort())
+    const summaries = await cosmos.items('db-ws-eval', 'LineSummary')
+    const baseLines = summaries.filter(s => s.batch_run_id === 'base_run').sort((a, b) => a.line_number - b.line_number)
+    const evalLines = summaries.filter(s => s.batch_run_id === 'eval_run' && s.line_number !== null).sort((a, b) => a.line_number - b.line_number)
+    expect(baseLines.map(l => l.line_number)).to.deep.equal([0, 1, 2])
+    // The evaluation's own lines keep their items (partitioned by the evaluation run), with no evaluations of their own.
+    expect(evalLines.map(l => l.line_number)).to.deep.equal([0, 1, 2])
+    const createdBy = {object_id: user.oid, tenant_id: user.tid, name: user.upn}
+    for (const line of evalLines) {
+      expect(line).to.include({partition_key: 'eval_run', status: 'Ok'})
+      expect(line.evaluations).to.deep.equal({})
+    }
+    baseLines.forEach((line, n) => {
+      const evalLine = evalLines[n]
+      const evalRoot = local.find(s => s.context.trace_id === evalLine.trace_id && s.parent_id === null)
+      expect(line).to.include({partition_key: 'base_run', status: 'Ok', name: 'answer'})
+      expect(line.outputs).to.deep.equal({answer: `${rows[n].question.toUpperCase()} ${rows[n].question.toUpperCase()}`, length: 1})
+      expect(Object.keys(line.evaluations)).to.deep.equal(['eval_run'])
+      expect(line.evaluations.eval_run).to.deep.equal({
+        outputs: {correct: n !== 1},
+        trace_id: evalLine.trace_id,
+        root_span_id: evalRoot.context.span_id,
+        status: 'Ok',
+        name: evalRoot.name,
+        collection_id: 'eval_run',
+        created_by: createdBy,
+        batch_run_id: 'eval_run',
+        line_number: n,
+        line_run_id: null,
+      })
+    })
+
+    // Sending everything again (as after a crash) changes nothing: the base lines keep their evaluations.
+    const db = new Database(path.join(home, 'pf.sqlite'))
+    db.prepare(`UPDATE outbox SET state = 'pending', next_attempt_at = 0, delivered_at = NULL`).run()
+    db.close()
+    const sync = await runPf(['trace', 'sync', '--json'], {home, env: env()})
+    expect(sync.code, sync.stderr + sync.stdout).to.equal(0)
+    expect(outboxStates(home)).to.deep.equal({delivered: local.length})
+    const again = await cosmos.items('db-ws-eval', 'LineSummary')
+    const strip = (items: any[]) => items.map(({_etag, _ts, _rid, _self, _attachments, ...rest}) => rest).sort((a, b) => a.id.localeCompare(b.id))
+    expect(strip(again)).to.deep.equal(strip(summaries))
+    expect(await cosmos.items('db-ws-eval', 'Span')).to.have.length(local.length)
+  })
+
   describe('nothing lost, nothing duplicated', () => {
     let proxy: FaultProxy
     beforeEach(async () => {
