@@ -66,8 +66,10 @@ interface PlannedOp {
 
 /**
  * Writes spans to a workspace's trace store: `Span` items (create; 409 = already there), `LineSummary` items
- * (placeholder create from child spans, upsert of the finished line by the root span) and `Collection` items
- * (not for batch runs), through Cosmos bulk requests with per-container resource tokens from the flow service.
+ * (placeholder create from child spans; the root span creates the finished line, or sets its fields on an existing
+ * item so its `evaluations` stay; an evaluation line's root also sets its entry in the evaluated line's
+ * `evaluations`) and `Collection` items (not for batch runs), through Cosmos bulk requests with per-container
+ * resource tokens from the flow service.
  * Every item id is derived from the span, so sending a span again never duplicates anything.
  */
 export class CosmosSpanSink implements SpanSink {
