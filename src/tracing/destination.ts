@@ -60,9 +60,15 @@ export interface ExportResult {
   spans?: Record<string, {code: 'ok' | 'retryable' | 'fatal'; error?: string}>
 }
 
+/** What pf knows about a batch besides its spans. */
+export interface ExportContext {
+  /** How many times each span (by span_id) was sent before this call and not delivered (0 = first try). */
+  attempts: Record<string, number>
+}
+
 /** Receives batches of finished spans. Must be idempotent: pf may send a span again after a crash. */
 export interface SpanSink {
-  export(spans: SpanRecord[]): Promise<ExportResult>
+  export(spans: SpanRecord[], context?: ExportContext): Promise<ExportResult>
   shutdown?(): Promise<void>
 }
 

@@ -94,7 +94,10 @@ export class OutboxDrainer {
       }
       let result: ExportResult
       try {
-        result = await sink.export(items.map(i => i.span))
+        result = await sink.export(
+          items.map(i => i.span),
+          {attempts: Object.fromEntries(items.map(i => [i.spanId, i.attempts]))},
+        )
       } catch (error) {
         result = {code: 'retryable', error: (error as Error).message}
       }

@@ -306,6 +306,137 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
     expect(await cosmos.items('db-ws-run', 'Collection')).to.have.length(0)
   })
 
+  it('records an evaluation run on the lines it evaluated (LineSummary evaluations) and exports its own lines', async () => {
+    await addWorkspace('ws-eval')
+    writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-eval')}\n`, {mode: 0o600})
+    const data = path.join(tempDir(), 'data.jsonl')
+    const rows = [
+      {question: 'a', expected: 'A A'},
+      {question: 'b', expected: 'wrong'},
+      {question: 'c', expected: 'C C'},
+    ]
+    writeFileSync(data, rows.map(r => JSON.stringify(r)).join('\n') + '\n')
+    const base = await runPf(['run', 'create', '--flow', path.join(fixtures, 'flex-basic'), '--data', data, '--name', 'base_run'], {home, env: env()})
+    expect(base.code, base.stderr).to.equal(0)
+    const evaluation = await runPf(
+      ['run', 'create', '--flow', path.join(fixtures, 'run-eval'), '--data', data, '--run', 'base_run', '--name', 'eval_run', '--json',
+        '--column-mapping', 'answer=${run.outputs.answer}', '--column-mapping', 'expected=${data.expected}'],
+      {home, env: env()},
+    )
+    expect(evaluation.code, evaluation.stderr + evaluation.stdout).to.equal(0)
+    expect(evaluation.json().export).to.deep.equal([{destination: workspaceId('ws-eval'), delivered: 4, parked: 0, pending: 0}])
+
+    const local = localSpans(home)
+    const spans = await cosmos.items('db-ws-eval', 'Span')
+    expect(spans.map(s => s.id).sort()).to.deep.equal(local.map(s => s.context.span_id).sort())
+    const summaries = await cosmos.items('db-ws-eval', 'LineSummary')
+    const baseLines = summaries.filter(s => s.batch_run_id === 'base_run').sort((a, b) => a.line_number - b.line_number)
+    const evalLines = summaries.filter(s => s.batch_run_id === 'eval_run' && s.line_number !== null).sort((a, b) => a.line_number - b.line_number)
+    expect(baseLines.map(l => l.line_number)).to.deep.equal([0, 1, 2])
+    // The evaluation's own lines keep their items (partitioned by the evaluation run), with no evaluations of their own.
+    expect(evalLines.map(l => l.line_number)).to.deep.equal([0, 1, 2])
+    const createdBy = {object_id: user.oid, tenant_id: user.tid, name: user.upn}
+    for (const line of evalLines) {
+      expect(line).to.include({partition_key: 'eval_run', status: 'Ok'})
+      expect(line.evaluations).to.deep.equal({})
+    }
+    baseLines.forEach((line, n) => {
+      const evalLine = evalLines[n]
+      const evalRoot = local.find(s => s.context.trace_id === evalLine.trace_id && s.parent_id === null)
+      expect(line).to.include({partition_key: 'base_run', status: 'Ok', name: 'answer'})
+      expect(line.outputs).to.deep.equal({answer: `${rows[n].question.toUpperCase()} ${rows[n].question.toUpperCase()}`, length: 1})
+      expect(Object.keys(line.evaluations)).to.deep.equal(['eval_run'])
+      expect(line.evaluations.eval_run).to.deep.equal({
+        outputs: {correct: n !== 1},
+        trace_id: evalLine.trace_id,
+        root_span_id: evalRoot.context.span_id,
+        status: 'Ok',
+        name: evalRoot.name,
+        collection_id: 'eval_run',
+        created_by: createdBy,
+        batch_run_id: 'eval_run',
+        line_number: n,
+        line_run_id: null,
+      })
+    })
+
+    // Sending everything again (as after a crash) changes nothing: the base lines keep their evaluations.
+    const db = new Database(path.join(home, 'pf.sqlite'))
+    db.prepare(`UPDATE outbox SET state = 'pending', next_attempt_at = 0, delivered_at = NULL`).run()
+    db.close()
+    const sync = await runPf(['trace', 'sync', '--json'], {home, env: env()})
+    expect(sync.code, sync.stderr + sync.stdout).to.equal(0)
+    expect(outboxStates(home)).to.deep.equal({delivered: local.length})
+    const again = await cosmos.items('db-ws-eval', 'LineSummary')
+    const strip = (items: any[]) => items.map(({_etag, _ts, _rid, _self, _attachments, ...rest}) => rest).sort((a, b) => a.id.localeCompare(b.id))
+    expect(strip(again)).to.deep.equal(strip(summaries))
+    expect(await cosmos.items('db-ws-eval', 'Span')).to.have.length(local.length)
+  })
+
+  it('an evaluation line waits (retryable, with the reason) for the line it evaluated, then gives up on the entry', async () => {
+    await addWorkspace('ws-wait')
+    // The azureml sink itself, in a child process like pf (fake `az`, test CA): exports spans with given attempt counts.
+    const exportSpans = (spans: object[], attempts: Record<string, number>) =>
+      new Promise<any>((resolve, reject) => {
+        const script = `
+          const {azuremlProvider} = await import(${JSON.stringify(path.join(repoRoot, 'dist', 'destinations', 'azureml', 'provider.js'))})
+          const ctx = {cwd: process.cwd(), config: {}, env: process.env}
+          const sink = await azuremlProvider.exporter(await azuremlProvider.resolve(process.argv[1], ctx), ctx)
+          const result = await sink.export(JSON.parse(process.argv[2]), {attempts: JSON.parse(process.argv[3])})
+          await sink.shutdown?.()
+          console.log(JSON.stringify(result))`
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script, workspaceId('ws-wait'), JSON.stringify(spans), JSON.stringify(attempts)], {env: {...cleanEnv(), ...env()}})
+        let out = ''
+        let err = ''
+        child.stdout.on('data', d => (out += d))
+        child.stderr.on('data', d => (err += d))
+        child.on('close', code => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`exit ${code}: ${err}`))))
+      })
+    const root = (traceId: string, spanId: string, name: string, attributes: Record<string, unknown>) => ({
+      name,
+      context: {trace_id: traceId, span_id: spanId, trace_state: ''},
+      kind: 'SpanKind.INTERNAL',
+      parent_id: null,
+      start_time: '2026-01-01T00:00:00.000100Z',
+      end_time: '2026-01-01T00:00:01.000100Z',
+      status: {status_code: 'Ok'},
+      attributes: {framework: 'promptflow', span_type: 'Flow', inputs: '{}', ...attributes},
+      events: [],
+      links: [],
+      resource: {attributes: {'service.name': 'promptflow', collection: 'evals'}, schema_url: ''},
+    })
+    const evalOfBatch = root('e'.repeat(32), 'e'.repeat(16), 'grade', {
+      batch_run_id: 'late_eval', line_number: 0, line_run_id: 'late_eval_0', 'referenced.batch_run_id': 'late_base', 'referenced.line_run_id': 'late_base_0', output: '{"correct":true}',
+    })
+    const waiting = await exportSpans([evalOfBatch], {})
+    expect(waiting.code).to.equal('retryable')
+    expect(waiting.spans['e'.repeat(16)]).to.deep.equal({code: 'retryable', error: 'LineSummary: evaluation waits for the evaluated line: line 0 of run late_base is not in the trace store yet'})
+    // Its own items are written meanwhile.
+    expect((await cosmos.items('db-ws-wait', 'LineSummary')).map(l => l.id)).to.deep.equal(['e'.repeat(32)])
+    // The last attempt delivers it without the entry.
+    expect((await exportSpans([evalOfBatch], {['e'.repeat(16)]: 7})).code).to.equal('ok')
+    // Once the base line is there, a retry records the evaluation on it (partition: the base run).
+    const baseLine = root('b'.repeat(32), 'b'.repeat(16), 'answer', {batch_run_id: 'late_base', line_number: 0, line_run_id: 'late_base_0', output: '{"answer":"HI"}'})
+    expect((await exportSpans([baseLine], {})).code).to.equal('ok')
+    expect((await exportSpans([evalOfBatch], {['e'.repeat(16)]: 1})).code).to.equal('ok')
+    const baseItem = (await cosmos.items('db-ws-wait', 'LineSummary')).find(l => l.id === 'b'.repeat(32))
+    expect(baseItem.partition_key).to.equal('late_base')
+    expect(baseItem.evaluations.late_eval).to.include({trace_id: 'e'.repeat(32), batch_run_id: 'late_eval', line_number: 0})
+    expect(baseItem.evaluations.late_eval.outputs).to.deep.equal({correct: true})
+
+    // A flow-test trace evaluated by a single evaluation (referenced.line_run_id; key: the evaluation flow's name).
+    const main = root('a'.repeat(32), 'a'.repeat(16), 'answer', {line_run_id: 'line-main', output: '{"answer":"HI"}'})
+    const evalOfTrace = root('f'.repeat(32), 'f'.repeat(16), 'grade', {line_run_id: 'line-eval', 'referenced.line_run_id': 'line-main', output: `{"score":"${'x'.repeat(600)}","detail":[1]}`})
+    expect((await exportSpans([main], {})).code).to.equal('ok')
+    expect((await exportSpans([evalOfTrace], {})).code).to.equal('ok')
+    const summaries = await cosmos.items('db-ws-wait', 'LineSummary')
+    const mainItem = summaries.find(l => l.id === 'a'.repeat(32))
+    expect(Object.keys(mainItem.evaluations)).to.deep.equal(['grade'])
+    expect(mainItem.evaluations.grade).to.include({trace_id: 'f'.repeat(32), root_span_id: 'f'.repeat(16), status: 'Ok', name: 'grade', line_run_id: 'line-eval', batch_run_id: null})
+    expect(mainItem.evaluations.grade.outputs).to.deep.equal({score: 'x'.repeat(500), detail: '[...]'})
+    expect(summaries.find(l => l.id === 'f'.repeat(32)).evaluations).to.deep.equal({})
+  })
+
   describe('nothing lost, nothing duplicated', () => {
     let proxy: FaultProxy
     beforeEach(async () => {

@@ -10,8 +10,13 @@ import {
   collectionIdOf,
   collectionItem,
   cutUtf8,
+  evaluationKey,
+  evaluationPatch,
   finishedSummaryItem,
+  finishedSummaryPatch,
   latencySeconds,
+  mainLineOf,
+  mainLineQuery,
   maxItemBytes,
   runningSummaryItem,
   spanItem,
@@ -94,6 +99,73 @@ describe('azureml: Cosmos items', () => {
     const batch = span({}, {line_run_id: undefined, batch_run_id: 'run-7', line_number: 4})
     delete batch.attributes.line_run_id
     expect(finishedSummaryItem(batch, 'run-7', createdBy)).to.include({batch_run_id: 'run-7', line_number: 4, line_run_id: null, partition_key: 'run-7'})
+  })
+
+  it('finds the line an evaluation line evaluated: base run + line number, else the referenced line run', () => {
+    const batchEval = span({}, {batch_run_id: 'eval_1', line_number: 3, line_run_id: 'eval_1_3', 'referenced.batch_run_id': 'base', 'referenced.line_run_id': 'base_3'})
+    expect(mainLineOf(batchEval)).to.deep.equal({batchRunId: 'base', lineNumber: 3})
+    expect(mainLineQuery(mainLineOf(batchEval)!)).to.deep.equal({
+      query: 'SELECT c.id, c.partition_key, c.status FROM c WHERE c.batch_run_id = @run AND c.line_number = @line',
+      parameters: [
+        {name: '@run', value: 'base'},
+        {name: '@line', value: 3},
+      ],
+      partitionKey: 'base',
+    })
+    const traceEval = span({}, {'referenced.line_run_id': 'line-main'})
+    expect(mainLineOf(traceEval)).to.deep.equal({lineRunId: 'line-main'})
+    // Another flow test's line may live in any collection: no partition key, the query crosses partitions.
+    expect(mainLineQuery(mainLineOf(traceEval)!)).to.deep.equal({
+      query: 'SELECT c.id, c.partition_key, c.status FROM c WHERE c.line_run_id = @line',
+      parameters: [{name: '@line', value: 'line-main'}],
+    })
+    // Not an evaluation, or not its root span: nothing to record.
+    expect(mainLineOf(span())).to.equal(undefined)
+    expect(mainLineOf(span({parent_id: 'c'.repeat(16)}, {'referenced.line_run_id': 'line-main'}))).to.equal(undefined)
+    expect(mainLineOf(span({}, {batch_run_id: 'eval_1', line_run_id: 'eval_1_aggregation', 'referenced.batch_run_id': 'base'}))).to.equal(undefined)
+  })
+
+  it('records an evaluation under the evaluation run (else the evaluation flow) with a set patch, outputs cut', () => {
+    const batchEval = span(
+      {name: 'grade', status: {status_code: 'Error'}},
+      {batch_run_id: 'eval/1~x', line_number: 2, output: JSON.stringify({reason: 'y'.repeat(700), scores: [1, 2], detail: {a: 1}, ok: false}), 'referenced.batch_run_id': 'base'},
+    )
+    delete batchEval.attributes.line_run_id
+    expect(evaluationKey(batchEval)).to.equal('eval/1~x')
+    expect(evaluationPatch(batchEval, 'eval/1~x', createdBy)).to.deep.equal([
+      {
+        op: 'set',
+        // JSON Pointer: "~" → "~0", "/" → "~1".
+        path: '/evaluations/eval~11~0x',
+        value: {
+          outputs: {reason: 'y'.repeat(500), scores: '[...]', detail: '{...}', ok: false},
+          trace_id: 'a'.repeat(32),
+          root_span_id: 'b'.repeat(16),
+          status: 'Error',
+          name: 'grade',
+          collection_id: 'eval/1~x',
+          created_by: createdBy,
+          batch_run_id: 'eval/1~x',
+          line_number: 2,
+          line_run_id: null,
+        },
+      },
+    ])
+    const traceEval = span({name: 'grade'}, {line_run_id: 'line-eval', 'referenced.line_run_id': 'line-main'})
+    expect(evaluationKey(traceEval)).to.equal('grade')
+    expect(evaluationPatch(traceEval, 'grade_oid-1', createdBy)[0].value).to.include({line_run_id: 'line-eval', batch_run_id: null, line_number: null, outputs: 'HI'})
+  })
+
+  it("sets the finished line's own fields over an existing item, keeping its evaluations (at most 10 operations)", () => {
+    const child = span({parent_id: 'c'.repeat(16)})
+    const finished = finishedSummaryItem(span(), 'col', createdBy)
+    const patch = finishedSummaryPatch(finished)
+    expect(patch.length).to.be.at.most(10)
+    expect(patch.map(p => p.path)).not.to.include('/evaluations')
+    // Applied to the placeholder, the patch gives the finished item, whatever evaluations it holds.
+    const placeholder: Record<string, unknown> = {...runningSummaryItem(child, 'col', createdBy), evaluations: {eval_1: {outputs: {}}}}
+    for (const op of patch) placeholder[op.path.slice(1)] = op.value
+    expect(placeholder).to.deep.equal({...finished, evaluations: {eval_1: {outputs: {}}}})
   })
 
   it('makes Collection items (local location 0, epoch seconds)', () => {

@@ -225,3 +225,83 @@ export const collectionItem = (collectionId: string, name: string, createdBy: Cr
   created_by: createdBy,
   location: localLocation,
 })
+
+/**
+ * Where the line an evaluation line evaluated (the "main" line) lives, from the evaluation's root span: a batch
+ * evaluation references the base run (its LineSummary items are partitioned by the run name and the evaluated
+ * line has the same line number); an evaluation of a single trace references that trace's line_run_id.
+ */
+export type MainLineRef = {batchRunId: string; lineNumber: number} | {lineRunId: string}
+
+export const mainLineOf = (root: SpanRecord): MainLineRef | undefined => {
+  if (root.parent_id !== null) return undefined
+  const a = root.attributes
+  const present = (v: unknown) => v !== undefined && v !== null && v !== ''
+  if (present(a[Attr.referencedBatchRunId]) && present(a[Attr.lineNumber]))
+    return {batchRunId: String(a[Attr.referencedBatchRunId]), lineNumber: Number(a[Attr.lineNumber])}
+  if (present(a[Attr.referencedLineRunId])) return {lineRunId: String(a[Attr.referencedLineRunId])}
+  return undefined
+}
+
+/** The query that finds the main line's LineSummary item (and the partition to ask, when known). */
+export const mainLineQuery = (ref: MainLineRef): {query: string; parameters: Array<{name: string; value: string | number}>; partitionKey?: string} =>
+  'batchRunId' in ref
+    ? {
+        query: 'SELECT c.id, c.partition_key, c.status FROM c WHERE c.batch_run_id = @run AND c.line_number = @line',
+        parameters: [
+          {name: '@run', value: ref.batchRunId},
+          {name: '@line', value: ref.lineNumber},
+        ],
+        partitionKey: ref.batchRunId,
+      }
+    : {query: 'SELECT c.id, c.partition_key, c.status FROM c WHERE c.line_run_id = @line', parameters: [{name: '@line', value: ref.lineRunId}]}
+
+/** What the main line's `evaluations` object holds for one evaluation. */
+export interface LineEvaluation {
+  outputs: unknown
+  trace_id: string
+  root_span_id: string
+  status: string
+  /** The evaluation line's display name (its root span's name: the evaluation flow's name). */
+  name: string
+  collection_id: string
+  created_by: CreatedBy
+  batch_run_id: string | null
+  line_number: number | null
+  line_run_id: string | null
+}
+
+/** The key in the main line's `evaluations`: the evaluation run's name, or the evaluation flow's name outside a run. */
+export const evaluationKey = (root: SpanRecord): string => {
+  const run = root.attributes[Attr.batchRunId]
+  return run !== undefined && run !== null && run !== '' ? String(run) : root.name
+}
+
+export const lineEvaluation = (root: SpanRecord, collectionId: string, createdBy: CreatedBy): LineEvaluation => ({
+  outputs: summarizeIo(root.attributes[Attr.output]),
+  trace_id: root.context.trace_id,
+  root_span_id: root.context.span_id,
+  status: root.status.status_code,
+  name: root.name,
+  collection_id: collectionId,
+  created_by: createdBy,
+  ...lineIdentity(root),
+})
+
+/** A JSON Pointer segment (RFC 6901): run names may hold `/` or `~`. */
+const pointerSegment = (key: string): string => key.replaceAll('~', '~0').replaceAll('/', '~1')
+
+/** The partial update that records an evaluation on the main line: `set` is idempotent (a resend writes the same value). */
+export const evaluationPatch = (root: SpanRecord, collectionId: string, createdBy: CreatedBy): Array<{op: 'set'; path: string; value: LineEvaluation}> => [
+  {op: 'set', path: `/evaluations/${pointerSegment(evaluationKey(root))}`, value: lineEvaluation(root, collectionId, createdBy)},
+]
+
+/**
+ * The fields of a finished line that differ from its placeholder: the root span sets these on an existing item
+ * (a placeholder, or an earlier write of itself) so the `evaluations` other lines recorded there are kept.
+ * Cosmos takes at most 10 operations in one patch.
+ */
+export const finishedSummaryPatch = (item: LineSummaryItem): Array<{op: 'set'; path: string; value: unknown}> =>
+  (['root_span_id', 'inputs', 'outputs', 'start_time', 'end_time', 'status', 'latency', 'name', 'kind', 'cumulative_token_count'] as const).map(
+    field => ({op: 'set', path: `/${field}`, value: item[field]}),
+  )

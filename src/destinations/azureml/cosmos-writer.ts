@@ -2,7 +2,7 @@ import type {Container, CosmosClient, OperationInput} from '@azure/cosmos'
 import type {HttpClient} from '@azure/core-rest-pipeline'
 
 import {isPfError} from '../../errors.js'
-import type {ExportResult, SpanRecord, SpanSink} from '../../tracing/destination.js'
+import type {ExportContext, ExportResult, SpanRecord, SpanSink} from '../../tracing/destination.js'
 import {
   type ContainerToken,
   ControlPlane,
@@ -15,8 +15,13 @@ import {
   collectionIdOf,
   collectionItem,
   collectionNameOf,
+  evaluationPatch,
   finishedSummaryItem,
+  finishedSummaryPatch,
   isBatchSpan,
+  mainLineOf,
+  mainLineQuery,
+  runningStatus,
   runningSummaryItem,
   spanItem,
 } from './cosmos-items.js'
@@ -34,6 +39,12 @@ const tokenTtlMs = 4 * 60_000
 const collectionTouchIntervalMs = 10_000
 /** Cosmos takes at most 100 operations per bulk request. */
 const maxBulkOperations = 100
+/**
+ * How many times an evaluation line waits for the line it evaluated to appear (finished) in LineSummary before
+ * it is delivered without the `evaluations` entry (the base run may have gone to another destination). With the
+ * outbox's backoff (0.5 s doubling, capped at 60 s) this is about two minutes of sending.
+ */
+export const maxEvaluationAttempts = 8
 
 /** Per-operation status of a Cosmos bulk response → what the outbox does with the span. */
 export const classifyStatus = (status: number, create: boolean, retryAfterMs?: number): Outcome => {
@@ -49,12 +60,16 @@ interface PlannedOp {
   op: OperationInput
   /** Span ids whose delivery depends on this operation. */
   spans: string[]
+  /** When the create finds the item there (409): the partial update to apply to it instead. */
+  onConflict?: {id: string; partitionKey: string; operations: Array<{op: 'set'; path: string; value: unknown}>}
 }
 
 /**
  * Writes spans to a workspace's trace store: `Span` items (create; 409 = already there), `LineSummary` items
- * (placeholder create from child spans, upsert of the finished line by the root span) and `Collection` items
- * (not for batch runs), through Cosmos bulk requests with per-container resource tokens from the flow service.
+ * (placeholder create from child spans; the root span creates the finished line, or sets its fields on an existing
+ * item so its `evaluations` stay; an evaluation line's root also sets its entry in the evaluated line's
+ * `evaluations`) and `Collection` items (not for batch runs), through Cosmos bulk requests with per-container
+ * resource tokens from the flow service.
  * Every item id is derived from the span, so sending a span again never duplicates anything.
  */
 export class CosmosSpanSink implements SpanSink {
@@ -78,7 +93,7 @@ export class CosmosSpanSink implements SpanSink {
     this.controlPlane = new ControlPlane(signIn, env)
   }
 
-  async export(spans: SpanRecord[]): Promise<ExportResult> {
+  async export(spans: SpanRecord[], context?: ExportContext): Promise<ExportResult> {
     let createdBy: CreatedBy
     let database: {cosmos: CosmosClient; databaseName: string}
     try {
@@ -96,6 +111,7 @@ export class CosmosSpanSink implements SpanSink {
     const placeholders = new Map<string, PlannedOp>()
     const rootsInBatch = new Set(spans.filter(s => s.parent_id === null).map(s => s.context.trace_id))
     const collections = new Map<string, {name: string; spans: string[]}>()
+    const evaluations: Array<{root: SpanRecord; collectionId: string}> = []
 
     for (const span of spans) {
       const spanId = span.context.span_id
@@ -103,7 +119,14 @@ export class CosmosSpanSink implements SpanSink {
       spanOps.push({op: {operationType: 'Create', partitionKey: collectionId, resourceBody: spanItem(span, collectionId, createdBy) as any}, spans: [spanId]})
       const traceId = span.context.trace_id
       if (span.parent_id === null) {
-        summaryOps.push({op: {operationType: 'Upsert', partitionKey: collectionId, resourceBody: finishedSummaryItem(span, collectionId, createdBy) as any}, spans: [spanId]})
+        // Create, or set the finished fields on the existing item: an upsert would wipe its `evaluations`.
+        const item = finishedSummaryItem(span, collectionId, createdBy)
+        summaryOps.push({
+          op: {operationType: 'Create', partitionKey: collectionId, resourceBody: item as any},
+          spans: [spanId],
+          onConflict: {id: item.id, partitionKey: collectionId, operations: finishedSummaryPatch(item)},
+        })
+        if (mainLineOf(span)) evaluations.push({root: span, collectionId})
       } else if (!rootsInBatch.has(traceId) && !this.summariesWritten.has(traceId)) {
         const placeholder = placeholders.get(traceId)
         if (placeholder) placeholder.spans.push(spanId)
@@ -129,6 +152,10 @@ export class CosmosSpanSink implements SpanSink {
       this.bulk(db.container('Span'), 'Span', spanOps, settle),
       this.bulk(db.container('LineSummary'), 'LineSummary', summaryOps, settle),
       ...[...collections].map(async ([id, {name, spans: ids}]) => settle(ids, await this.touchCollection(db.container('Collection'), id, name, createdBy))),
+      ...evaluations.map(async ({root, collectionId}) => {
+        const id = root.context.span_id
+        settle([id], await this.recordEvaluation(db.container('LineSummary'), root, collectionId, createdBy, context?.attempts?.[id] ?? 0))
+      }),
     ])
 
     // Only an optimization (a placeholder create is harmless), so it is kept small for long batch runs.
@@ -157,6 +184,38 @@ export class CosmosSpanSink implements SpanSink {
     client?.cosmos.dispose()
   }
 
+  /**
+   * Sets `evaluations/<evaluation>` on the LineSummary item of the line an evaluation line evaluated. That line
+   * may not be there yet (its run still exporting): retried, up to maxEvaluationAttempts, then the evaluation
+   * line is delivered without the entry rather than held forever.
+   */
+  private async recordEvaluation(container: Container, root: SpanRecord, collectionId: string, createdBy: CreatedBy, attempts: number): Promise<Outcome> {
+    const ref = mainLineOf(root)!
+    const {partitionKey, ...query} = mainLineQuery(ref)
+    const what = 'batchRunId' in ref ? `line ${ref.lineNumber} of run ${ref.batchRunId}` : `line run ${ref.lineRunId}`
+    const waitOrGiveUp = (reason: string): Outcome =>
+      attempts + 1 >= maxEvaluationAttempts ? ok : {code: 'retryable', error: `LineSummary: evaluation waits for the evaluated line: ${reason}`}
+    try {
+      const {resources} = await container.items
+        .query<{id: string; partition_key: string; status: string}>(query, partitionKey === undefined ? {} : {partitionKey})
+        .fetchAll()
+      const main = resources.find(r => r.status !== runningStatus)
+      if (!main) return waitOrGiveUp(resources.length > 0 ? `${what} is still running` : `${what} is not in the trace store yet`)
+      await container.item(main.id, main.partition_key).patch(evaluationPatch(root, collectionId, createdBy))
+      return ok
+    } catch (error) {
+      const code = (error as {code?: number | string}).code
+      // Gone between the query and the patch: as if not there yet.
+      if (code === 404) return waitOrGiveUp(`${what} is not in the trace store yet`)
+      if (typeof code === 'number') {
+        const outcome = classifyStatus(code, false, (error as {retryAfterInMs?: number}).retryAfterInMs)
+        return {...outcome, error: `LineSummary (evaluation): ${outcome.error}`}
+      }
+      this.tokens.delete('LineSummary')
+      return {code: 'retryable', error: `LineSummary (evaluation): ${describeError(error)}`}
+    }
+  }
+
   /** Sends operations in bulk requests of at most 100 (the SDK also splits them by request size). */
   private async bulk(container: Container, name: TraceContainer, planned: PlannedOp[], settle: (ids: string[], o: Outcome) => void): Promise<void> {
     const chunks: PlannedOp[][] = []
@@ -168,12 +227,16 @@ export class CosmosSpanSink implements SpanSink {
             chunk.map(p => p.op),
             {continueOnError: true},
           )
+          const conflicts: PlannedOp[] = []
           chunk.forEach((p, i) => {
             const response = responses[i] as {statusCode: number; retryAfterMilliseconds?: number} | undefined
             if (!response) return settle(p.spans, {code: 'retryable', error: `no answer for a ${name} item`})
+            if (response.statusCode === 409 && p.onConflict) return void conflicts.push(p)
             const outcome = classifyStatus(response.statusCode, p.op.operationType === 'Create', response.retryAfterMilliseconds)
             settle(p.spans, outcome.error ? {...outcome, error: `${name}: ${outcome.error}`} : outcome)
           })
+          // One request each: not every Cosmos speaks Patch in bulk (the emulator does not).
+          await Promise.all(conflicts.map(async p => settle(p.spans, await this.patchItem(container, name, p.onConflict!))))
         } catch (error) {
           // The request as a whole failed (throttled past the SDK's own retries, 503, connection lost,
           // timeout, token refused): nothing in it is known to be written; all of it is sent again later.
@@ -184,6 +247,23 @@ export class CosmosSpanSink implements SpanSink {
         }
       }),
     )
+  }
+
+  private async patchItem(container: Container, name: TraceContainer, patch: NonNullable<PlannedOp['onConflict']>): Promise<Outcome> {
+    try {
+      await container.item(patch.id, patch.partitionKey).patch(patch.operations)
+      return ok
+    } catch (error) {
+      const code = (error as {code?: number | string}).code
+      // The item the create collided with is gone: the next attempt creates it.
+      if (code === 404) return {code: 'retryable', error: `${name}: the item to update disappeared (HTTP 404)`}
+      if (typeof code === 'number') {
+        const outcome = classifyStatus(code, false, (error as {retryAfterInMs?: number}).retryAfterInMs)
+        return {...outcome, error: `${name}: ${outcome.error}`}
+      }
+      this.tokens.delete(name)
+      return {code: 'retryable', error: `${name}: ${describeError(error)}`}
+    }
   }
 
   /** Creates the Collection item once (409 = exists) and bumps its `updated_at`. */
