@@ -21,6 +21,21 @@ export abstract class PfCommand extends Command {
     if (!this.jsonEnabled()) process.stderr.write(message + '\n')
   }
 
+  /**
+   * Asks a yes/no question on the terminal (stderr, so stdout stays parseable). Without a terminal it fails at
+   * once with `confirmation_required` and `refusal` as the message: a script never hangs waiting on stdin.
+   */
+  protected async confirm(question: string, refusal: string): Promise<boolean> {
+    if (!process.stdin.isTTY || !process.stderr.isTTY) throw new PfError('confirmation_required', refusal)
+    const {createInterface} = await import('node:readline/promises')
+    const rl = createInterface({input: process.stdin, output: process.stderr})
+    try {
+      return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim())
+    } finally {
+      rl.close()
+    }
+  }
+
   protected async catch(error: Error): Promise<any> {
     const err = error as Error & {oclif?: {exit?: number}}
     const known = isPfError(error)

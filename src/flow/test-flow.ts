@@ -2,10 +2,9 @@ import path from 'node:path'
 
 import type {Config} from '@oclif/core'
 
-import {pfHome} from '../config/files.js'
 import {ConfigService} from '../config/service.js'
 import {ExitCode, PfError} from '../errors.js'
-import {localTraceUrl, readServiceEndpoint, defaultServicePort} from '../tracing/links.js'
+import type {TraceLinks} from '../tracing/links.js'
 import {type ExportReport, TracingSession, collectionForFlow} from '../tracing/session.js'
 import {type LineError, runLine} from './executor.js'
 import {resolveInputs} from './inputs.js'
@@ -21,15 +20,6 @@ export interface FlowTestOptions {
   cwd?: string
 }
 
-export interface Links {
-  /** The local trace viewer's link for this trace. */
-  local: string
-  /** Whether the viewer is running (else `pf service start` starts it). */
-  viewerRunning: boolean
-  /** Portal links of remote destinations (Azure ML / AI Foundry). */
-  portal: string[]
-}
-
 export interface FlowTestResult {
   flow: string
   status: 'Completed' | 'Failed'
@@ -39,7 +29,7 @@ export interface FlowTestResult {
   traceId?: string
   lineRunId: string
   collection: string
-  links?: Links
+  links?: TraceLinks
   export: ExportReport[]
 }
 
@@ -67,15 +57,7 @@ export const testFlow = async (oclif: Config, options: FlowTestOptions): Promise
   const line = await runLine(flow, inputs, {node: options.node})
 
   const exportReports = session ? await session.finish(options.exportWaitSeconds * 1000) : []
-  let links: Links | undefined
-  if (session && line.traceId) {
-    const endpoint = readServiceEndpoint(pfHome())
-    links = {
-      local: localTraceUrl(endpoint ?? {host: '127.0.0.1', port: defaultServicePort}, {collection, traceId: line.traceId}),
-      viewerRunning: endpoint !== undefined,
-      portal: await session.links({collection, traceId: line.traceId}),
-    }
-  }
+  const links = session && line.traceId ? await session.links({collection, traceId: line.traceId}) : undefined
   const result: FlowTestResult = {
     flow: flow.dir,
     status: line.status,

@@ -12,7 +12,7 @@ import {loadFlow} from '../flow/load.js'
 import {userStack} from '../flow/test-flow.js'
 import type {LoadedFlow} from '../flow/types.js'
 import {Attr, Resource} from '../tracing/attributes.js'
-import {defaultServicePort, localTraceUrl, readServiceEndpoint} from '../tracing/links.js'
+import type {TraceLinks} from '../tracing/links.js'
 import {type ExportReport, TracingSession} from '../tracing/session.js'
 import {parseYaml} from '../util/yaml.js'
 import {type DataLine, type DataRow, type DataSource, openData, readJsonLines} from './data.js'
@@ -61,15 +61,9 @@ export interface RunObserver {
   signal?: AbortSignal
 }
 
-export interface RunLinks {
-  local: string
-  viewerRunning: boolean
-  portal: string[]
-}
-
 export interface CreateRunResult {
   run: Run
-  links?: RunLinks
+  links?: TraceLinks
   export: ExportReport[]
 }
 
@@ -429,15 +423,7 @@ const runLines = async ({
   folder.close()
 
   const exportReports = session ? await session.finish(canceled ? 0 : options.exportWaitSeconds * 1000) : []
-  let links: RunLinks | undefined
-  if (session) {
-    const endpoint = readServiceEndpoint(pfHome())
-    links = {
-      local: localTraceUrl(endpoint ?? {host: '127.0.0.1', port: defaultServicePort}, {run: name, collection: name}),
-      viewerRunning: endpoint !== undefined,
-      portal: await session.links({run: name, collection: name}),
-    }
-  }
+  const links = session ? await session.links({run: name, collection: name}) : undefined
   return {run, links, export: exportReports}
 }
 

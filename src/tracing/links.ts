@@ -52,3 +52,12 @@ export const localTraceUrl = (endpoint: Pick<ServiceEndpoint, 'host' | 'port'>, 
   const trace = ref.traceId ? `&uiTraceId=${ref.traceId}` : ''
   return `http://${host}:${endpoint.port}/v1.0/ui/traces/?#${fragment}${trace}`
 }
+
+/** The links a traced command prints: the local viewer's, and the portal links of remote destinations. */
+export interface TraceLinks {
+  local: string
+  /** Whether the viewer is running (else `pf service start` starts it). */
+  viewerRunning: boolean
+  /** Portal links of remote destinations (Azure ML / AI Foundry). */
+  portal: string[]
+}

@@ -1,7 +1,8 @@
+import type {TraceLinks} from './links.js'
 import type {ExportReport} from './session.js'
 
 /** Human lines for the links a traced command prints (stderr, so stdout stays the flow's output). */
-export const describeLinks = (links: {local: string; viewerRunning: boolean; portal: string[]} | undefined): string[] => {
+export const describeLinks = (links: TraceLinks | undefined): string[] => {
   if (!links) return []
   const lines = links.viewerRunning
     ? [`Trace: ${links.local}`]

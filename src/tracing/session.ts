@@ -8,6 +8,7 @@ import {TraceStore} from '../destinations/local/store.js'
 import {PfError} from '../errors.js'
 import {Resource, serviceName} from './attributes.js'
 import type {DestinationContext, LinkRef, ResolvedDestination} from './destination.js'
+import {type TraceLinks, defaultServicePort, localTraceUrl, readServiceEndpoint} from './links.js'
 import {type DrainResult, OutboxDrainer} from './outbox.js'
 import {type RegisteredProvider, displayDestination, isTracingDisabled, loadRegistry, parseDestinationList, unknownDestinationError} from './registry.js'
 
@@ -48,7 +49,7 @@ export class TracingSession {
     readonly store: TraceStore,
     readonly tracer: Tracer,
     readonly remotes: RemoteDestination[],
-    private readonly provider: {forceFlush(): Promise<void>; shutdown(): Promise<void>},
+    private readonly provider: {shutdown(): Promise<void>},
   ) {}
 
   /**
@@ -95,15 +96,15 @@ export class TracingSession {
     return new TracingSession(store, provider.getTracer('promptflow'), remoteEntries, provider)
   }
 
-  /** Links the remote destinations offer for a collection/run/trace (portal URLs). */
-  async links(ref: LinkRef): Promise<string[]> {
-    const all = await Promise.all(this.remotes.map(r => r.provider.links?.(r.destination, ref) ?? []))
-    return all.flat()
-  }
-
-  /** Writes what is buffered to the store (the spans are then safe on disk). */
-  async flush(): Promise<void> {
-    await this.provider.forceFlush()
+  /** The local viewer's link and the portal links remote destinations offer for a collection/run/trace. */
+  async links(ref: LinkRef): Promise<TraceLinks> {
+    const endpoint = readServiceEndpoint(pfHome())
+    const portal = await Promise.all(this.remotes.map(r => r.provider.links?.(r.destination, ref) ?? []))
+    return {
+      local: localTraceUrl(endpoint ?? {host: '127.0.0.1', port: defaultServicePort}, ref),
+      viewerRunning: endpoint !== undefined,
+      portal: portal.flat(),
+    }
   }
 
   /**

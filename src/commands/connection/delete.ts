@@ -2,7 +2,6 @@ import {Args, Flags} from '@oclif/core'
 
 import {PfCommand} from '../../base-command.js'
 import {deleteConnection, showConnection} from '../../connections/service.js'
-import {PfError} from '../../errors.js'
 
 export default class ConnectionDelete extends PfCommand {
   static summary = 'Delete a connection.'
@@ -15,12 +14,7 @@ export default class ConnectionDelete extends PfCommand {
     const {args, flags} = await this.parse(ConnectionDelete)
     if (!flags.yes) {
       showConnection(args.name) // an unknown name fails before asking
-      if (!process.stdin.isTTY) throw new PfError('confirmation_required', `Deleting connection "${args.name}" needs confirmation; pass --yes.`)
-      const {createInterface} = await import('node:readline/promises')
-      const rl = createInterface({input: process.stdin, output: process.stderr})
-      const answer = await rl.question(`Delete connection "${args.name}"? [y/N] `)
-      rl.close()
-      if (!/^y(es)?$/i.test(answer.trim())) {
+      if (!(await this.confirm(`Delete connection "${args.name}"?`, `Deleting connection "${args.name}" needs confirmation; pass --yes.`))) {
         this.log('Not deleted.')
         return {name: args.name, deleted: false}
       }

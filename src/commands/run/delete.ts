@@ -1,5 +1,3 @@
-import {createInterface} from 'node:readline/promises'
-
 import {Args, Flags} from '@oclif/core'
 
 import {PfCommand} from '../../base-command.js'
@@ -19,12 +17,11 @@ export default class RunDelete extends PfCommand {
     const {args, flags} = await this.parse(RunDelete)
     if (!flags.yes) {
       const run = showRun(args.name)
-      if (!process.stdin.isTTY || !process.stderr.isTTY)
-        throw new PfError('confirmation_required', `Deleting run ${run.name} needs confirmation; pass --yes when not at a terminal.`)
-      const rl = createInterface({input: process.stdin, output: process.stderr})
-      const answer = await rl.question(`Delete run ${run.name} and ${run.output_path}? [y/N] `)
-      rl.close()
-      if (!/^y(es)?$/i.test(answer.trim())) throw new PfError('aborted', `Run ${run.name} was not deleted.`, 1)
+      const confirmed = await this.confirm(
+        `Delete run ${run.name} and ${run.output_path}?`,
+        `Deleting run ${run.name} needs confirmation; pass --yes when not at a terminal.`,
+      )
+      if (!confirmed) throw new PfError('aborted', `Run ${run.name} was not deleted.`, 1)
     }
     const run = deleteRun(args.name)
     this.note(`Deleted ${run.name}.`)

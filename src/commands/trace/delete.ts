@@ -1,9 +1,6 @@
-import {createInterface} from 'node:readline/promises'
-
 import {Flags} from '@oclif/core'
 
 import {PfCommand} from '../../base-command.js'
-import {PfError} from '../../errors.js'
 import {type DeleteReport, deleteTraces} from '../../tracing/query.js'
 
 export default class TraceDelete extends PfCommand {
@@ -24,21 +21,18 @@ by exactly one of --collection, --run or --before. Asks for confirmation on a te
 
   async run(): Promise<DeleteReport> {
     const {flags} = await this.parse(TraceDelete)
-    const interactive = !flags.yes && Boolean(process.stdin.isTTY) && Boolean(process.stdout.isTTY)
-    if (!flags.yes && !interactive)
-      throw new PfError('confirmation_required', 'pf trace delete needs --yes when it cannot ask (no terminal); nothing was deleted.')
     const report = await deleteTraces(
       {collection: flags.collection, run: flags.run, before: flags.before},
       {
-        confirm: interactive
-          ? async preview => {
-              const rl = createInterface({input: process.stdin, output: process.stderr})
+        confirm: flags.yes
+          ? undefined
+          : preview => {
               const queued = preview.outbox > 0 ? `, and ${preview.outbox} span(s) queued for remote destinations` : ''
-              const answer = await rl.question(`Delete ${preview.traces} trace(s) (${preview.spans} span(s)${queued})? [y/N] `)
-              rl.close()
-              return /^y(es)?$/i.test(answer.trim())
-            }
-          : undefined,
+              return this.confirm(
+                `Delete ${preview.traces} trace(s) (${preview.spans} span(s)${queued})?`,
+                'pf trace delete needs --yes when it cannot ask (no terminal); nothing was deleted.',
+              )
+            },
       },
     )
     if (!this.jsonEnabled()) {

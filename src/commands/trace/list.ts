@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {PfCommand} from '../../base-command.js'
 import {type LineRunSummary, type PendingDestination, listLineRuns, listPending} from '../../tracing/query.js'
-import {formatTable} from '../../tracing/table.js'
+import {formatTable} from '../../util/table.js'
 
 export default class TraceList extends PfCommand {
   static summary = 'List recent traces (line runs) in the local store, or spans waiting for a remote destination.'

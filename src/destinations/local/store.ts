@@ -128,10 +128,6 @@ export class TraceStore {
       .immediate()
   }
 
-  get schemaVersion(): number {
-    return this.db.pragma('user_version', {simple: true}) as number
-  }
-
   /**
    * Records finished spans, the line run of each trace root, and one outbox row per span for every remote
    * destination, all in one transaction: a span is either stored with its outbox rows or not at all.
