@@ -19,7 +19,7 @@ describe('pf argument errors and did-you-mean (built CLI)', () => {
       ['run', 'create', '--workers', '0'],
       'Invalid value for --workers: expected an integer greater than or equal to 1 but received: 0. Example: pf run create --flow ./my_flow --data data.jsonl',
     ],
-    [['trace', 'list', '--pending', '--run', 'x'], '--pending cannot be used together with --run. Example: pf trace list --pending'],
+    [['trace', 'list', '--pending', '--run', 'x'], '--run cannot be used together with --pending. Example: pf trace list --run my_run --json'],
     [
       ['flow', 'test', '--input', 'a=1'],
       'pf flow test has no flag --input; did you mean --inputs? Example: pf flow test --flow ./my_flow --inputs question="What is prompt flow?"',

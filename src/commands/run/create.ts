@@ -9,8 +9,8 @@ import {describeExport, describeLinks} from '../../tracing/report.js'
 
 export default class RunCreate extends PfCommand {
   static summary = 'Run a flow over every line of a data file.'
-  static description = `Runs the flow once per line of a .jsonl or .csv file, --workers lines at a time, and records the run
-(pf run list/show). Each flow input takes the data column of the same name unless --column-mapping says otherwise.
+  static description = `Runs the flow once per line of a .jsonl or .csv file, --workers lines at a time, and records the run (pf run list/show).
+Each flow input takes the data column of the same name unless --column-mapping says otherwise.
 Every line is traced under the run. Exits 1 when lines failed (the run is Failed), 130 when interrupted (Canceled).`
   static examples = [
     "<%= config.bin %> run create --flow ./my_flow --data data.jsonl",

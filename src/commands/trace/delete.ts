@@ -5,8 +5,7 @@ import {type DeleteReport, deleteTraces} from '../../tracing/query.js'
 
 export default class TraceDelete extends PfCommand {
   static summary = 'Delete traces from the local store.'
-  static description = `Deletes whole traces (their spans, line runs and any spans still queued for a remote destination) selected
-by exactly one of --collection, --run or --before. Asks for confirmation on a terminal; pass --yes otherwise.`
+  static description = `Deletes whole traces (their spans, line runs and any spans still queued for a remote destination) selected by exactly one of --collection, --run or --before. Asks for confirmation on a terminal; pass --yes otherwise.`
   static examples = [
     '<%= config.bin %> trace delete --collection my_flow',
     '<%= config.bin %> trace delete --run my_run --yes',

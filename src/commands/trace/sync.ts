@@ -7,8 +7,7 @@ import {syncOutbox} from '../../tracing/sync.js'
 
 export default class TraceSync extends PfCommand {
   static summary = 'Send spans still waiting for a cloud destination.'
-  static description = `Spans are recorded locally first and queued for each remote destination; a command that ends before the
-queue is empty leaves the rest here. Exits 1 when spans are still pending after --timeout.`
+  static description = `Spans are recorded locally first and queued for each remote destination; a command that ends before the queue is empty leaves the rest here. Exits 1 when spans are still pending after --timeout.`
   static examples = ['<%= config.bin %> trace sync', '<%= config.bin %> trace sync --timeout 300 --json']
   static flags = {
     destination: Flags.string({description: 'Only destinations whose value contains this text.'}),
