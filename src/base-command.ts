@@ -37,6 +37,20 @@ export abstract class PfCommand extends Command {
     }
   }
 
+  /**
+   * The name a command acts on, from its NAME argument or from `--name`/`-n` (the reference's spelling, so its
+   * scripts run): exactly one of the two.
+   */
+  protected nameFrom(positional: string | undefined, flag: string | undefined, what: string): string {
+    const usage = `pf ${this.id?.replaceAll(':', ' ')}`
+    if (positional !== undefined && flag !== undefined && positional !== flag)
+      throw new PfError('invalid_arguments', `${usage} got two ${what} names (${positional} and --name ${flag}); pass one. Example: ${usage} --name ${flag}`)
+    const name = positional ?? flag
+    if (name === undefined || name.trim() === '')
+      throw new PfError('invalid_arguments', `${usage} needs a ${what} name: ${usage} NAME or ${usage} --name NAME.`)
+    return name
+  }
+
   protected async catch(error: Error): Promise<any> {
     const err = error as Error & {oclif?: {exit?: number}}
     if (err.oclif?.exit === 0) return // `this.exit(0)`
@@ -144,6 +158,9 @@ const exampleFor = (examples: unknown, bin: string, flag?: string): string | und
     .filter(Boolean)
   return (flag ? list.find(e => new RegExp(`--${flag}\\b`).test(e)) : undefined) ?? list[0]
 }
+
+/** `--name`/`-n` beside a positional NAME (see PfCommand.nameFrom). */
+export const nameFlag = (what: string) => Flags.string({char: 'n', description: `${what} name (same as the NAME argument; the reference's spelling).`})
 
 export type PfFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof PfCommand)['baseFlags'] & T['flags']>
 
