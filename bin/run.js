@@ -3,7 +3,7 @@ import path from 'node:path'
 
 import {execute, settings} from '@oclif/core'
 
-import {pfHome} from '../dist/config/files.js'
+import {pfHome} from '../dist/paths.js'
 
 // Plugins (linked ones too) run their compiled JavaScript; pf never tries to transpile a plugin's TypeScript.
 settings.enableAutoTranspile = false

@@ -1,22 +1,13 @@
-import {chmodSync, existsSync, mkdirSync, readFileSync} from 'node:fs'
-import os from 'node:os'
+import {chmodSync, existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {PfError} from '../errors.js'
+import {ensurePrivateDir, pfHome} from '../paths.js'
 import {parseYaml} from '../util/yaml.js'
 
 export const configFileName = 'pf.yaml'
 
-/** pf home: `$PF_HOME_DIRECTORY`, else `~/.promptflow` (prompt flow's location). */
-export const pfHome = (env: NodeJS.ProcessEnv = process.env): string =>
-  path.resolve(env.PF_HOME_DIRECTORY?.trim() || path.join(os.homedir(), '.promptflow'))
-
 export const userConfigPath = (env: NodeJS.ProcessEnv = process.env): string => path.join(pfHome(env), configFileName)
-
-/** Creates a user-only folder (0700), or tightens one pf created earlier. */
-export const ensurePrivateDir = (dir: string): void => {
-  if (!existsSync(dir)) mkdirSync(dir, {recursive: true, mode: 0o700})
-}
 
 /** The nearest project pf.yaml found walking up from `cwd` (the user file itself does not count). */
 export const findProjectConfig = (cwd: string, env: NodeJS.ProcessEnv = process.env): string | undefined => {

@@ -4,7 +4,7 @@ import path from 'node:path'
 import type {Config} from '@oclif/core'
 
 import {PfError} from '../errors.js'
-import type {DestinationContext} from '../tracing/destination.js'
+import type {DestinationContext} from '../contract/destination.js'
 import type {DestinationRegistry} from '../tracing/registry.js'
 import {
   type ConfigData,

@@ -3,7 +3,7 @@ import path from 'node:path'
 
 import type {Config} from '@oclif/core'
 
-import {pfHome} from '../config/files.js'
+import {pfHome} from '../paths.js'
 import {ConfigService} from '../config/service.js'
 import {localTraceUrl} from '../tracing/links.js'
 import {listenHost, startService, viewerBaseUrl} from './lifecycle.js'

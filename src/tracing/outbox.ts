@@ -1,5 +1,5 @@
-import type {TraceStore} from '../destinations/local/store.js'
-import type {ExportResult, ResolvedDestination, SpanSink} from './destination.js'
+import type {TraceStore} from '../store/store.js'
+import type {ExportResult, ResolvedDestination, SpanSink} from '../contract/destination.js'
 
 export interface DrainOptions {
   batchSize?: number

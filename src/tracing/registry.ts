@@ -1,7 +1,7 @@
 import type {Config} from '@oclif/core'
 
 import {PfError} from '../errors.js'
-import type {TraceDestinationProvider} from './destination.js'
+import type {TraceDestinationProvider} from '../contract/destination.js'
 
 export interface RegisteredProvider extends TraceDestinationProvider {
   /** The plugin that contributed it (for error messages). */

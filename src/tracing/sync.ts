@@ -1,8 +1,8 @@
 import type {Config} from '@oclif/core'
 
-import {pfHome} from '../config/files.js'
-import {TraceStore} from '../destinations/local/store.js'
-import type {DestinationContext} from './destination.js'
+import {pfHome} from '../paths.js'
+import {TraceStore} from '../store/store.js'
+import type {DestinationContext} from '../contract/destination.js'
 import {OutboxDrainer} from './outbox.js'
 import {loadRegistry} from './registry.js'
 import type {ExportReport} from './session.js'

@@ -25,7 +25,7 @@ import {
 import {classifyStatus, containerOfPath} from '../../src/destinations/azureml/cosmos-writer.js'
 import {armEndpoint, createdByFromToken, credentialModeOf} from '../../src/destinations/azureml/credential.js'
 import {azuremlProvider} from '../../src/destinations/azureml/provider.js'
-import type {SpanRecord} from '../../src/tracing/destination.js'
+import type {SpanRecord} from '../../src/contract/destination.js'
 import {fakeJwt} from '../helpers/fake-azure.js'
 
 const createdBy = {object_id: 'oid-1', tenant_id: 'tid-1', name: 'dev@contoso.example'}

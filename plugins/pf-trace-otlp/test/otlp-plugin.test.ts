@@ -5,7 +5,7 @@ import {fileURLToPath} from 'node:url'
 
 // The compiled package, as pf loads it (pf never transpiles plugins).
 import traceDestination from '../dist/hook.js'
-import type {DestinationContext, SpanRecord, SpanSink, TraceDestinationProvider} from '../../../src/tracing/destination.js'
+import type {DestinationContext, SpanRecord, SpanSink, TraceDestinationProvider} from '../../../src/contract/destination.js'
 import {OtlpReceiver} from './receiver.js'
 
 const pluginRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')

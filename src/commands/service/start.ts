@@ -3,7 +3,7 @@ import path from 'node:path'
 import {Flags} from '@oclif/core'
 
 import {PfCommand} from '../../base-command.js'
-import {pfHome} from '../../config/files.js'
+import {pfHome} from '../../paths.js'
 import {ConfigService} from '../../config/service.js'
 import {type StartResult, listenHost, startService} from '../../service/lifecycle.js'
 

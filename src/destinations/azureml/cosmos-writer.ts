@@ -2,7 +2,7 @@ import type {Container, CosmosClient, OperationInput} from '@azure/cosmos'
 import type {HttpClient} from '@azure/core-rest-pipeline'
 
 import {isPfError} from '../../errors.js'
-import type {ExportContext, ExportResult, SpanRecord, SpanSink} from '../../tracing/destination.js'
+import type {ExportContext, ExportResult, SpanRecord, SpanSink} from '../../contract/destination.js'
 import {
   type ContainerToken,
   ControlPlane,

@@ -1,6 +1,6 @@
 import {ExitCode, PfError} from '../../errors.js'
-import {Resource} from '../../tracing/attributes.js'
-import type {DestinationContext, LinkRef, ResolvedDestination, SpanSink, TraceDestinationProvider} from '../../tracing/destination.js'
+import {Resource} from '../../contract/attributes.js'
+import type {DestinationContext, LinkRef, ResolvedDestination, SpanSink, TraceDestinationProvider} from '../../contract/destination.js'
 import type {WorkspaceInfo} from './control-plane.js'
 import {portalLinks} from './portal.js'
 import {type WorkspaceTriad, findWorkspaceConfig, parseWorkspaceId, workspaceArmPath} from './workspace.js'

@@ -1,4 +1,4 @@
-import type {TraceDestinationProvider} from '../../tracing/destination.js'
+import type {TraceDestinationProvider} from '../../contract/destination.js'
 import {PfError} from '../../errors.js'
 
 /** The built-in local store destination (SQLite under the pf home). On unless trace.destination is `none`. */

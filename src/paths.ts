@@ -1,0 +1,14 @@
+import {existsSync, mkdirSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
+// Leaf module: imports nothing from pf, so every layer (store, config, tracing, a user's startTrace()) can use it.
+
+/** pf home: `$PF_HOME_DIRECTORY`, else `~/.promptflow` (prompt flow's location). */
+export const pfHome = (env: NodeJS.ProcessEnv = process.env): string =>
+  path.resolve(env.PF_HOME_DIRECTORY?.trim() || path.join(os.homedir(), '.promptflow'))
+
+/** Creates a user-only folder (0700), or tightens one pf created earlier. */
+export const ensurePrivateDir = (dir: string): void => {
+  if (!existsSync(dir)) mkdirSync(dir, {recursive: true, mode: 0o700})
+}
