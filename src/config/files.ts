@@ -1,6 +1,7 @@
 import {chmodSync, existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 
+import type {ConfigReader, ConfigValue} from '../contract/destination.js'
 import {PfError} from '../errors.js'
 import {ensurePrivateDir, pfHome} from '../paths.js'
 import {parseYaml} from '../util/yaml.js'
@@ -51,6 +52,21 @@ export const getPath = (data: ConfigData, key: string): unknown => {
     node = (node as ConfigData)[part]
   }
   return node
+}
+
+/** The typed getter pf and plugins read config through (no dotted lookups by hand). */
+export const configReader = (data: ConfigData): ConfigReader => {
+  const get = (key: string): ConfigValue | undefined => {
+    const value = getPath(data, key)
+    return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? value : undefined
+  }
+  return {
+    get,
+    string(key: string) {
+      const value = get(key)
+      return value === undefined ? undefined : String(value)
+    },
+  }
 }
 
 const isPlainObject = (v: unknown): v is ConfigData => Boolean(v) && typeof v === 'object' && !Array.isArray(v)

@@ -1,7 +1,16 @@
 /**
- * The trace-destination contract: what a plugin (built-in or installed) contributes through the oclif hook
+ * pf's destination contract, version 1: what a plugin (built-in or installed) contributes through the oclif hook
  * `trace-destination`. Plugins import these types from `pf/destination` and nothing else from pf.
+ *
+ * Words: a *destination* is where spans go (`trace.destination` values, resolved to a `ResolvedDestination`);
+ * a *provider* is what a plugin contributes for one scheme; an *exporter* is what receives batches of spans.
  */
+
+/** The contract version this pf implements. A provider declares the version it was written for. */
+export const destinationContractVersion = 1
+
+/** Schemes pf owns: no plugin may declare them. */
+export const builtInSchemes = ['local', 'none', 'azureml'] as const
 
 /** A finished span, as stored locally and handed to exporters (prompt flow's span JSON shape). */
 export interface SpanRecord {
@@ -19,12 +28,23 @@ export interface SpanRecord {
   resource: {attributes: Record<string, unknown>; schema_url: string}
 }
 
-/** What pf passes to a provider. `config` is the merged pf config (a plugin reads its own keys there). */
+/** A config value as pf stores it (pf.yaml scalars). */
+export type ConfigValue = string | number | boolean
+
+/** Reads the effective pf config (the nearest project pf.yaml over the user pf.yaml), key by dotted key. */
+export interface ConfigReader {
+  /** The value of `key` (e.g. `trace.otlp.headers`), or undefined when unset or not a scalar. */
+  get(key: string): ConfigValue | undefined
+  /** The value of `key` as text, or undefined when unset. */
+  string(key: string): string | undefined
+}
+
+/** What pf passes to a provider. */
 export interface DestinationContext {
   cwd: string
   /** The flow folder the destination is resolved for, when there is one. */
   flowDir?: string
-  config: Record<string, unknown>
+  config: ConfigReader
   env: NodeJS.ProcessEnv
   /** How long set-time validation may take (e.g. provisioning), in ms. */
   timeoutMs?: number
@@ -32,7 +52,11 @@ export interface DestinationContext {
   progress?: (message: string) => void
 }
 
-/** A destination value resolved to something an exporter can use. */
+/**
+ * A destination value resolved to something an exporter can use. A provider extends it with its own fields
+ * (`TraceDestinationProvider<MyDestination>`); pf stores it as JSON for `pf trace sync`, so keep it plain data
+ * and free of secrets.
+ */
 export interface ResolvedDestination {
   scheme: string
   /** The configured value it came from. */
@@ -44,21 +68,23 @@ export interface ResolvedDestination {
   key: string
   /** Resource attributes spans get when this destination is active (e.g. the workspace triad). */
   resource?: Record<string, string>
-  [field: string]: unknown
 }
 
 /**
- * The outcome of one export call. `ok`: every span is delivered (an "already exists" counts as delivered).
- * `retryable`: nothing or part was delivered; pf retries the rest later (honouring retryAfterMs).
- * `fatal`: these spans will never be accepted; pf parks them with the reason.
- * Per-span outcomes may be given in `spans` (span_id → outcome) when a batch partly succeeds.
+ * The outcome of exporting spans. `ok`: delivered (an "already exists" counts as delivered). `retryable`: not
+ * delivered yet; pf sends it again later, not before `retryAfterMs` when given. `fatal`: will never be accepted;
+ * pf parks it with the reason (shown by `pf trace list --pending`).
  */
-export interface ExportResult {
-  code: 'ok' | 'retryable' | 'fatal'
-  error?: string
-  retryAfterMs?: number
-  spans?: Record<string, {code: 'ok' | 'retryable' | 'fatal'; error?: string}>
-}
+export type ExportOutcome =
+  | {code: 'ok'; /** Delivered, with something worth telling (e.g. the receiver dropped some spans). */ warning?: string}
+  | {code: 'retryable'; reason: string; retryAfterMs?: number}
+  | {code: 'fatal'; reason: string}
+
+/**
+ * The outcome of one `export` call: one outcome for the batch, optionally refined per span (`spans`: span_id →
+ * outcome) when a batch partly succeeds. A span without its own entry gets the batch's outcome.
+ */
+export type ExportResult = ExportOutcome & {spans?: Record<string, ExportOutcome>}
 
 /** What pf knows about a batch besides its spans. */
 export interface ExportContext {
@@ -67,8 +93,8 @@ export interface ExportContext {
 }
 
 /** Receives batches of finished spans. Must be idempotent: pf may send a span again after a crash. */
-export interface SpanSink {
-  export(spans: SpanRecord[], context?: ExportContext): Promise<ExportResult>
+export interface SpanExporter {
+  export(spans: SpanRecord[], context: ExportContext): Promise<ExportResult>
   shutdown?(): Promise<void>
 }
 
@@ -77,7 +103,7 @@ export interface ConfigKeySpec {
   key: string
   description: string
   /** Returns the value to store, or throws an Error whose message says what is wrong. */
-  parse?(value: string): unknown
+  parse?(value: string): ConfigValue
 }
 
 export interface LinkRef {
@@ -86,23 +112,27 @@ export interface LinkRef {
   traceId?: string
 }
 
-export interface TraceDestinationProvider {
-  /** `azureml`, `otlp`, …: claims the bare value `<scheme>` and values starting with `<scheme>://`. */
+export interface TraceDestinationProvider<D extends ResolvedDestination = ResolvedDestination> {
+  /** The contract version the provider was written for: `1` (pf refuses other versions, naming the plugin). */
+  contractVersion: number
+  /** `otlp`, …: claims the bare value `<scheme>` and values starting with `<scheme>://`. Not local/none/azureml. */
   scheme: string
   description?: string
   /** Accepted forms, shown in errors and help. */
   examples?: string[]
   configKeys?: ConfigKeySpec[]
-  /** Local destinations (the SQLite store) are written in the span's own transaction, not through an outbox. */
-  local?: boolean
   /** On `pf config set`: throw an Error with a one-line message when the value is unusable. May provision. */
   validate(value: string, ctx: DestinationContext): Promise<void>
-  resolve(value: string, ctx: DestinationContext): Promise<ResolvedDestination>
-  exporter(dest: ResolvedDestination, ctx: DestinationContext): SpanSink | Promise<SpanSink>
-  links?(dest: ResolvedDestination, ref: LinkRef): string[] | Promise<string[]>
+  resolve(value: string, ctx: DestinationContext): Promise<D>
+  exporter(dest: D, ctx: DestinationContext): SpanExporter | Promise<SpanExporter>
+  /** Links to print after a flow test or run (e.g. a portal URL). */
+  links?(dest: D, ref: LinkRef): string[] | Promise<string[]>
 }
 
-/** What a `trace-destination` hook returns. */
+/**
+ * What a `trace-destination` hook returns. A provider typed with its own destination
+ * (`TraceDestinationProvider<OtlpDestination>`) is accepted as is: no casts.
+ */
 export type TraceDestinationHookResult = TraceDestinationProvider | TraceDestinationProvider[]
 
 declare module '@oclif/core' {
