@@ -14,7 +14,7 @@ With --sources, one row per key: its effective value and where it comes from (pr
 
   async run(): Promise<ConfigData | ConfigValue[]> {
     const {flags} = await this.parse(ConfigShow)
-    const service = new ConfigService(this.config)
+    const service = new ConfigService(this.registry)
     if (flags.sources) {
       const values = await service.sources()
       if (!this.jsonEnabled())
