@@ -288,16 +288,18 @@ export class TraceStore {
    * before it): their spans, line runs and outbox rows, in one transaction. `dryRun` only counts.
    */
   deleteTraces(selector: TraceSelector, dryRun = false): {traces: number; spans: number; lineRuns: number; outbox: number} {
-    const [condition, param] =
+    const [condition, ...params] =
       'collection' in selector
-        ? ['SELECT DISTINCT trace_id FROM spans WHERE collection = ?', selector.collection]
+        ? selector.before === undefined
+          ? ['SELECT DISTINCT trace_id FROM spans WHERE collection = ?', selector.collection]
+          : ['SELECT trace_id FROM spans WHERE collection = ? GROUP BY trace_id HAVING MIN(start_time) < ?', selector.collection, selector.before]
         : 'run' in selector
           ? ['SELECT DISTINCT trace_id FROM spans WHERE run = ?', selector.run]
           : ['SELECT trace_id FROM spans GROUP BY trace_id HAVING MIN(start_time) < ?', selector.before]
     return this.db
       .transaction(() => {
         this.db.exec('DROP TABLE IF EXISTS temp.doomed_traces; CREATE TEMP TABLE doomed_traces (trace_id TEXT PRIMARY KEY)')
-        this.db.prepare(`INSERT INTO temp.doomed_traces ${condition}`).run(param)
+        this.db.prepare(`INSERT INTO temp.doomed_traces ${condition}`).run(...params)
         const count = (table: string) =>
           (this.db.prepare(`SELECT COUNT(*) FROM ${table} WHERE trace_id IN (SELECT trace_id FROM temp.doomed_traces)`).pluck().get() as number)
         const traces = this.db.prepare('SELECT COUNT(*) FROM temp.doomed_traces').pluck().get() as number
@@ -325,7 +327,8 @@ export interface TraceFilter {
 }
 
 /** Which traces a delete removes: exactly one criterion. `before` is an ISO 8601 UTC time. */
-export type TraceSelector = {collection: string} | {run: string} | {before: string}
+/** Whole traces of a collection (optionally only those started before a time), of a run, or started before a time. */
+export type TraceSelector = {collection: string; before?: string} | {run: string} | {before: string}
 
 const filterClause = (filter: TraceFilter): {where: string; params: string[]} => {
   const conditions: string[] = []

@@ -183,15 +183,25 @@ const isoDate = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}
 /** Turns the delete flags into exactly one selector; anything else is a usage error. */
 export const parseSelection = (selection: DeleteSelection): TraceSelector => {
   const given = (['collection', 'run', 'before'] as const).filter(k => selection[k] !== undefined)
-  if (given.length !== 1)
-    throw new PfError('invalid_arguments', `Pass exactly one of --collection, --run or --before (got ${given.length === 0 ? 'none' : given.map(g => `--${g}`).join(', ')}).`)
-  if (selection.collection !== undefined) return {collection: selection.collection}
+  // As in the reference, --before (--started-before) narrows --collection; otherwise exactly one selector.
+  const combined = given.length === 2 && selection.collection !== undefined && selection.before !== undefined
+  if (given.length !== 1 && !combined)
+    throw new PfError(
+      'invalid_arguments',
+      `Pass one of --collection, --run or --before (or --collection with --before) (got ${given.length === 0 ? 'none' : given.map(g => `--${g}`).join(', ')}).`,
+    )
+  const before = selection.before === undefined ? undefined : parseBefore(selection.before)
+  if (selection.collection !== undefined) return before === undefined ? {collection: selection.collection} : {collection: selection.collection, before}
   if (selection.run !== undefined) return {run: selection.run}
-  const text = selection.before!.trim()
+  return {before: before!}
+}
+
+const parseBefore = (value: string): string => {
+  const text = value.trim()
   const time = isoDate.test(text) ? Date.parse(text.replace(' ', 'T')) : Number.NaN
   if (Number.isNaN(time))
-    throw new PfError('invalid_arguments', `--before "${selection.before}" is not a date; use YYYY-MM-DD (midnight UTC) or an ISO 8601 time such as 2026-01-31T12:00:00Z.`)
-  return {before: new Date(time).toISOString()}
+    throw new PfError('invalid_arguments', `--before "${value}" is not a date; use YYYY-MM-DD (midnight UTC) or an ISO 8601 time such as 2026-01-31T12:00:00Z.`)
+  return new Date(time).toISOString()
 }
 
 /**
