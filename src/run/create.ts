@@ -38,6 +38,8 @@ export interface CreateRunOptions {
   /** A run YAML file (flow, data, column_mapping, run, name, display_name, tags); flags override it. */
   file?: string
   tags?: Record<string, string>
+  /** Stored in the run's properties, as `pf run update --set description=…` does. */
+  description?: string
   exportWaitSeconds: number
   /** Seconds in-flight lines get to finish after a cancel. */
   cancelGraceSeconds?: number
@@ -120,6 +122,20 @@ const readRunFile = async (file: string): Promise<RunSpec> => {
 
 const timestamp = (d = new Date()): string => d.toISOString().replace(/[-:]/g, '').replace('T', '_').replace(/\.(\d+)Z$/, '_$1')
 
+const flowDirectoryMacro = '${flow_directory}'
+
+/**
+ * Where run folders go: run.output_path as the user wrote it (relative to the current folder; `${flow_directory}`
+ * is the flow's folder), else `<pf home>/.runs` — the reference's rules.
+ */
+const runsFolder = (configured: string | undefined, flow: string | undefined, cwd: string): string => {
+  if (!configured) return path.join(pfHome(), '.runs')
+  if (!configured.includes(flowDirectoryMacro)) return path.resolve(cwd, configured)
+  if (!flow) throw new PfError('invalid_value', `run.output_path uses ${flowDirectoryMacro}, which needs --flow; pass --flow or set run.output_path to a folder.`)
+  const flowDir = /\.ya?ml$/i.test(flow) ? path.dirname(flow) : flow
+  return path.resolve(cwd, configured.replaceAll(flowDirectoryMacro, flowDir))
+}
+
 /** `<flow folder>_<yyyymmdd_hhmmss_mmm>`, with a counter if that name is taken. */
 const generateName = (flowDir: string, records: RunRecords, outputBase: string): string => {
   const stem = path.basename(flowDir).replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^[^A-Za-z0-9]+/, '') || 'run'
@@ -165,7 +181,7 @@ export const createRun = async (registry: RegistryLoader, options: CreateRunOpti
     throw new PfError('invalid_run_name', `Run name "${spec.name}" may hold only letters, digits, "_", "-" and "." (starting with a letter or digit).`)
 
   const {reader: config} = await new ConfigService(registry, cwd).load()
-  const outputBase = path.resolve(cwd, config.string('run.output_path') ?? pfHome())
+  const outputBase = runsFolder(config.string('run.output_path'), spec.flow, cwd)
   const records = RunRecords.open()
   let prepared: Prepared
   try {
@@ -254,7 +270,7 @@ const execute = async (
       totalLines: data.total,
       outputPath,
       tags: spec.tags,
-      properties: {pid: process.pid, workers: options.workers, ...(resume ? {reused_lines: reusedCount} : {})},
+      properties: {pid: process.pid, workers: options.workers, ...(resume ? {reused_lines: reusedCount} : {}), ...(options.description === undefined ? {} : {description: options.description})},
     })
     inserted = true
     folder = RunFolder.create(outputPath)

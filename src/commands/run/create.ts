@@ -3,6 +3,7 @@ import {Flags} from '@oclif/core'
 import {PfCommand} from '../../base-command.js'
 import {parseAssignments} from '../../flow/inputs.js'
 import {type CreateRunResult, createRun, defaultWorkers, runOutcomeError} from '../../run/create.js'
+import {parseRunChanges} from '../../run/manage.js'
 import {parseMappingFlags} from '../../run/mapping.js'
 import {createReporter} from '../../run/progress.js'
 import {describeExport, describeLinks} from '../../tracing/report.js'
@@ -18,6 +19,7 @@ Every line is traced under the run. Exits 1 when lines failed (the run is Failed
     "<%= config.bin %> run create --flow ./eval_flow --data data.jsonl --run my_run --column-mapping answer='${run.outputs.answer}'",
     '<%= config.bin %> run create --file run.yaml --stream',
     '<%= config.bin %> run create --resume-from my_run',
+    "<%= config.bin %> run create --resume-from my_run --name my_run_2 --set display_name='A new run' description='my run' tags.Type=Test",
   ]
   static flags = {
     flow: Flags.string({description: 'Flow folder (or its flow.flex.yaml / flow.dag.yaml).'}),
@@ -30,11 +32,12 @@ Every line is traced under the run. Exits 1 when lines failed (the run is Failed
     name: Flags.string({description: 'Run name (unique; default: <flow folder>_<timestamp>).'}),
     'display-name': Flags.string({description: 'Display name of the run.'}),
     workers: Flags.integer({description: 'Lines run at once.', default: defaultWorkers, min: 1}),
-    stream: Flags.boolean({description: "Print each line's result as it ends (stdout; stderr with --json)."}),
+    stream: Flags.boolean({char: 's', description: "Print each line's result as it ends (stdout; stderr with --json)."}),
     run: Flags.string({description: 'Base run to evaluate: column mappings may use ${run.outputs.x} and ${run.inputs.x}.'}),
     'resume-from': Flags.string({description: 'Rerun only the failed or missing lines of this run, into a new run.'}),
     file: Flags.string({char: 'f', description: 'Run YAML file (flow, data, column_mapping, run, name, display_name, tags); flags override it.'}),
     tag: Flags.string({description: 'Tag as KEY=VALUE (repeatable).', multiple: true, helpValue: 'KEY=VALUE'}),
+    set: Flags.string({description: 'display_name=…, description=… or tags.<key>=<value>, as the reference takes them (repeatable).', multiple: true, helpValue: 'KEY=VALUE'}),
     'export-wait': Flags.integer({description: 'Seconds to wait for cloud export before leaving the rest to `pf trace sync`.', default: 10, min: 0}),
   }
 
@@ -53,6 +56,7 @@ Every line is traced under the run. Exits 1 when lines failed (the run is Failed
       controller.abort()
     }
     process.on('SIGINT', onSigint)
+    const changes = flags.set ? parseRunChanges(flags.set) : undefined
     let result: CreateRunResult
     try {
       result = await createRun(
@@ -62,12 +66,13 @@ Every line is traced under the run. Exits 1 when lines failed (the run is Failed
           data: flags.data,
           columnMapping: parseMappingFlags(flags['column-mapping']),
           name: flags.name,
-          displayName: flags['display-name'],
+          displayName: flags['display-name'] ?? changes?.displayName,
           workers: flags.workers,
           run: flags.run,
           resumeFrom: flags['resume-from'],
           file: flags.file,
-          tags: parseAssignments(flags.tag, '--tag'),
+          tags: {...changes?.tags, ...parseAssignments(flags.tag, '--tag')},
+          description: changes?.description,
           exportWaitSeconds: flags['export-wait'],
         },
         {...reporter.observer, signal: controller.signal},

@@ -12,7 +12,7 @@ export default class ServiceStart extends PfCommand {
   static description = `Serves the trace viewer on a loopback address (service.host, default 127.0.0.1) in the background and records its port in <pf home>/service.json. Without --port it uses 23333, or any free port when that one is taken.`
   static examples = ['<%= config.bin %> service start', '<%= config.bin %> service start --port 8080 --json']
   static flags = {
-    port: Flags.integer({description: 'Port to listen on (0: any free port).', min: 0, max: 65535}),
+    port: Flags.integer({char: 'p', description: 'Port to listen on (0: any free port).', min: 0, max: 65535}),
   }
 
   async run(): Promise<StartResult> {
