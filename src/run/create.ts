@@ -6,7 +6,7 @@ import {pfHome} from '../paths.js'
 import type {RegistryLoader} from '../tracing/registry.js'
 import {ConfigService} from '../config/service.js'
 import type {ConfigReader} from '../contract/destination.js'
-import {ExitCode, PfError} from '../errors.js'
+import {ExitCode, PfError, describeLineError} from '../errors.js'
 import {type LineError, runLine, toLineError} from '../flow/executor.js'
 import {resolveInputs} from '../flow/inputs.js'
 import {loadFlow} from '../flow/load.js'
@@ -370,7 +370,7 @@ const runLines = async ({
         trace_id: outcome.traceId,
         error: {type: outcome.error.type, message: outcome.error.message, ...(stack ? {stack} : {})},
       })
-      folder.log(`Line ${lineNumber}: failed: ${outcome.error.type}: ${outcome.error.message}`)
+      folder.log(`Line ${lineNumber}: failed: ${describeLineError(outcome.error)}`)
     } else {
       folder.appendJson(RunFiles.outputs, outputsRecord(lineNumber, outcome.output))
       folder.log(`Line ${lineNumber}: completed.`)
@@ -425,7 +425,7 @@ const runLines = async ({
       const aggregation = await runAggregation(flow, lines, name)
       metrics = aggregation.metrics
       if (aggregation.error) {
-        runError = {code: 'aggregation_failed', message: `Aggregation failed: ${aggregation.error.type}: ${aggregation.error.message}`}
+        runError = {code: 'aggregation_failed', message: `Aggregation failed: ${describeLineError(aggregation.error)}`}
         folder.log(runError.message)
       } else if (Object.keys(metrics).length > 0) folder.log(`Metrics: ${JSON.stringify(metrics)}`)
     }

@@ -252,6 +252,15 @@ export class TraceStore {
     return this.db.prepare(`SELECT * FROM line_runs ${where} ORDER BY start_time DESC, trace_id LIMIT ?`).all(...params, filter.limit) as LineRunRow[]
   }
 
+  /** Up to `limit` distinct trace ids that start with `prefix` (lower-case hex), for ids given in short. */
+  traceIdsWithPrefix(prefix: string, limit: number): string[] {
+    // trace_id is indexed; a range scan keeps this fast (no LIKE, whose escaping and collation vary).
+    return this.db
+      .prepare('SELECT DISTINCT trace_id FROM spans WHERE trace_id >= ? AND trace_id < ? ORDER BY trace_id LIMIT ?')
+      .pluck()
+      .all(prefix, prefix + 'g', limit) as string[]
+  }
+
   /** Every span of one trace, in start order. */
   traceSpans(traceId: string): SpanRecord[] {
     const rows = this.db.prepare('SELECT data FROM spans WHERE trace_id = ? ORDER BY start_time, span_id').all(traceId) as Array<{data: string}>

@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {PfCommand, nameFlag} from '../../base-command.js'
+import {describeLineError} from '../../errors.js'
 import {type LineDetail, showDetails} from '../../run/manage.js'
 import {formatTable} from '../../util/table.js'
 
@@ -30,7 +31,7 @@ export default class RunShowDetails extends PfCommand {
             String(l.line_number),
             ...inputKeys.map(k => cell(l.inputs[k])),
             ...outputKeys.map(k => (l.outputs ? cell(l.outputs[k]) : '')),
-            l.error ? `${l.error.type}: ${l.error.message}` : '',
+            l.error ? describeLineError(l.error) : '',
           ]),
         ),
       )
