@@ -216,8 +216,8 @@ const renderSpanDetail = (span, container) => {
   const exceptions = span.events.filter(e => e.name === 'exception')
   if (span.status.status_code === 'Error' || exceptions.length > 0) {
     sections.push(
-      h('section', {class: 'error-box', role: 'alert'}, h('b', {}, 'Error: '), span.status.description ?? '',
-        exceptions.map(e => h('div', {}, h('div', {}, `${e.attributes['exception.type'] ?? ''}: ${e.attributes['exception.message'] ?? ''}`), e.attributes['exception.stacktrace'] ? h('pre', {}, e.attributes['exception.stacktrace']) : ''))),
+      h('section', {class: 'error-box', role: 'alert'}, h('b', {}, 'Error: '), errorMessage(span, exceptions[0]),
+        userFrames(exceptions[0]) ? h('details', {}, h('summary', {}, 'Where'), h('pre', {}, userFrames(exceptions[0]))) : ''),
     )
   }
   const messages = type === 'LLM' ? chatMessages(span) : []
@@ -323,7 +323,7 @@ const renderRun = async name => {
   const openLine = line => (location.hash = toHash(new URLSearchParams({run: name, uiTraceId: line.traceId})))
   const addLines = (lines, outputs) => {
     for (const line of lines) {
-      const output = line.outputs ?? outputs[String(line.lineNumber)] ?? line.error
+      const output = line.outputs ?? outputs[String(line.lineNumber)] ?? line.error?.message ?? line.error
       linesBody.append(
         h('tr', {class: 'row', tabindex: 0, 'data-trace-id': line.traceId, onclick: () => openLine(line), onkeydown: e => rowKeys(e, () => openLine(line))},
           h('td', {class: 'num'}, line.lineNumber ?? ''),
@@ -358,7 +358,7 @@ const renderRun = async name => {
       h('span', {class: 'line-counts'}, 'Lines ', h('b', {}, `${run.completed_lines} completed, ${run.failed_lines} failed${run.total_lines !== null ? ` of ${run.total_lines}` : ''}`)),
       h('a', {href: toHash(new URLSearchParams({view: 'list', run: name}))}, 'Search these traces'),
     ),
-    run.error ? h('p', {class: 'error-box', role: 'alert'}, typeof run.error === 'string' ? run.error : JSON.stringify(run.error)) : '',
+    run.error ? h('p', {class: 'error-box', role: 'alert'}, typeof run.error === 'string' ? run.error : (run.error.message ?? JSON.stringify(run.error))) : '',
     h('h2', {}, 'Metrics'),
     run.metrics && Object.keys(run.metrics).length > 0 ? h('div', {class: 'panel metrics'}, kv(run.metrics)) : h('p', {class: 'muted'}, 'No metrics.'),
     run.tags && Object.keys(run.tags).length > 0 ? [h('h2', {}, 'Tags'), h('div', {class: 'panel'}, kv(run.tags))] : '',
@@ -391,3 +391,23 @@ const route = async () => {
 
 window.addEventListener('hashchange', route)
 route()
+
+// A failed span's error, said once: the status description (e.g. "TypeError: boom"), else the exception's message.
+function errorMessage(span, exception) {
+  if (span.status.description) return span.status.description
+  if (!exception) return ''
+  const type = exception.attributes['exception.type']
+  const message = exception.attributes['exception.message'] ?? ''
+  return type && type !== 'Error' && type !== 'PfError' ? `${type}: ${message}` : message
+}
+
+// The stack frames of the user's own code: pf's (dist/), packages' and Node's frames are left out.
+function userFrames(exception) {
+  const stack = exception?.attributes['exception.stacktrace']
+  if (typeof stack !== 'string') return ''
+  return stack
+    .split('\n')
+    .filter(line => /^\s+at /.test(line) && !/[/\\](dist|node_modules)[/\\]|node:internal|\(node:/.test(line))
+    .map(line => line.trim())
+    .join('\n')
+}
