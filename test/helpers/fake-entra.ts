@@ -1,19 +1,45 @@
 /**
- * A fake Microsoft Entra ID token service on https://127.0.0.1 (the OAuth 2.0 client-credentials flow MSAL speaks:
- * instance discovery, OpenID configuration, the token endpoint), for sign-in with AZURE_TENANT_ID/AZURE_CLIENT_ID/
- * AZURE_CLIENT_SECRET and AZURE_AUTHORITY_HOST pointing here. Real HTTPS (testTls), real @azure/identity in pf.
+ * A fake Microsoft Entra ID (login.microsoftonline.com) for sign-in with AZURE_TENANT_ID/AZURE_CLIENT_ID/
+ * AZURE_CLIENT_SECRET: the OAuth 2.0 client-credentials flow MSAL speaks (instance discovery, OpenID configuration,
+ * the token endpoint) over real HTTPS. pf reaches it as it would the real one, through an HTTPS proxy
+ * (HTTPS_PROXY, honoured by the Azure SDK) that tunnels login.microsoftonline.com:443 here; its certificate names
+ * login.microsoftonline.com and 127.0.0.1 and is trusted through NODE_EXTRA_CA_CERTS (`caFile`).
  */
+import {execFileSync} from 'node:child_process'
+import {readFileSync, writeFileSync} from 'node:fs'
+import http from 'node:http'
 import https from 'node:https'
-import type {AddressInfo} from 'node:net'
+import {type AddressInfo, connect} from 'node:net'
+import path from 'node:path'
 
+import {tempDir} from './cli.js'
 import {testTls} from './cosmos.js'
 import {userToken} from './fake-azure.js'
+
+export const entraHost = 'login.microsoftonline.com'
+
+const entraTls = () => {
+  const dir = tempDir('pf-entra-tls-')
+  const certFile = path.join(dir, 'cert.pem')
+  const keyFile = path.join(dir, 'key.pem')
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${entraHost}`,
+    '-addext', `subjectAltName=DNS:${entraHost},IP:127.0.0.1`, '-keyout', keyFile, '-out', certFile,
+  ], {stdio: 'ignore'})
+  return {cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8')}
+}
 
 export class FakeEntra {
   /** Token requests seen: the client id and grant type (never the secret). */
   readonly tokenRequests: Array<{tenant: string; clientId: string; grantType: string; scope: string}> = []
   private server!: https.Server
+  private proxy!: http.Server
+  /** Tunnels (CONNECT sockets are not the proxy server's connections any more: closed by hand on stop). */
+  private readonly tunnels = new Set<import('node:net').Socket>()
   port = 0
+  proxyPort = 0
+  /** Trusts this service and testTls() (Cosmos): pass as NODE_EXTRA_CA_CERTS. */
+  caFile = ''
 
   constructor(
     readonly tenant: string,
@@ -24,20 +50,44 @@ export class FakeEntra {
   ) {}
 
   get url(): string {
-    return `https://127.0.0.1:${this.port}`
+    return `https://${entraHost}`
+  }
+
+  /** For HTTPS_PROXY: tunnels login.microsoftonline.com:443 to the fake, refuses every other host. */
+  get proxyUrl(): string {
+    return `http://127.0.0.1:${this.proxyPort}`
   }
 
   async start(): Promise<this> {
-    const {cert, key} = testTls()
+    const {cert, key} = entraTls()
+    this.caFile = path.join(tempDir('pf-entra-ca-'), 'ca.pem')
+    writeFileSync(this.caFile, testTls().cert + cert)
     this.server = https.createServer({cert, key}, (req, res) => this.handle(req, res))
     await new Promise<void>(resolve => this.server.listen(0, '127.0.0.1', resolve))
     this.port = (this.server.address() as AddressInfo).port
+    this.proxy = http.createServer((_req, res) => res.writeHead(405).end())
+    this.proxy.on('connect', (req, socket, head) => {
+      if (req.url !== `${entraHost}:443`) return socket.end('HTTP/1.1 403 Forbidden\r\n\r\n')
+      const upstream = connect(this.port, '127.0.0.1', () => {
+        this.tunnels.add(socket as import('node:net').Socket).add(upstream)
+        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
+        upstream.write(head)
+        upstream.pipe(socket).pipe(upstream)
+      })
+      upstream.on('error', () => socket.destroy())
+      socket.on('error', () => upstream.destroy())
+    })
+    await new Promise<void>(resolve => this.proxy.listen(0, '127.0.0.1', resolve))
+    this.proxyPort = (this.proxy.address() as AddressInfo).port
     return this
   }
 
   async stop(): Promise<void> {
+    for (const socket of this.tunnels) socket.destroy()
     this.server.closeAllConnections()
+    this.proxy.closeAllConnections()
     await new Promise(resolve => this.server.close(resolve))
+    await new Promise(resolve => this.proxy.close(resolve))
   }
 
   private json(res: import('node:http').ServerResponse, status: number, body: unknown) {
@@ -50,7 +100,7 @@ export class FakeEntra {
     let body = ''
     req.on('data', chunk => (body += chunk))
     req.on('end', () => {
-      const host = `127.0.0.1:${this.port}`
+      const host = entraHost
       if (url.pathname === '/common/discovery/instance')
         return this.json(res, 200, {
           tenant_discovery_endpoint: `${this.url}/${this.tenant}/v2.0/.well-known/openid-configuration`,
