@@ -20,6 +20,10 @@ export interface LoadedFlow {
   sample?: Record<string, unknown>
   /** DAG flows: the node names (for `--node`). */
   nodes?: string[]
+  /** DAG flows: the `--variant` in use (`${node.variant_id}`), if one was chosen. */
+  variant?: string
+  /** Problems that do not stop the flow (unknown keys…), printed once on stderr when the flow loads. */
+  warnings?: string[]
   /** The user modules the flow imported (their module format decides which openai build is instrumented). */
   modules?: string[]
   /**

@@ -147,7 +147,7 @@ ${code('a', '      text: ${q}')}`)
     type: python
     source: {type: code, path: a.py}
 `)
-    expect(python.message).to.contain('pf runs TypeScript/JavaScript code nodes')
+    expect(python.message).to.contain('node "a" is the Python tool a.py; pf runs it as a.ts (or .js) next to it')
     const noModel = await loadError(`nodes:
   - name: a
     type: llm
