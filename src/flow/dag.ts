@@ -8,6 +8,7 @@ import {checkGraph} from './dag/graph.js'
 import {type DagNode, loadNode} from './dag/nodes.js'
 import {type Ref, parseRef} from './dag/refs.js'
 import {createDagRunner} from './dag/runner.js'
+import {resolveModuleFile} from './modules.js'
 import {readFlowYaml, readInputSpecs, readSample} from './definition.js'
 import type {LoadedFlow} from './types.js'
 
@@ -89,7 +90,9 @@ const snapshotWithIncludes = (dir: string, includes: unknown, file: string): str
   if (!Array.isArray(includes) || includes.some(i => typeof i !== 'string' || i.trim() === ''))
     throw new PfError('flow_invalid', `${file}: "additional_includes" must be a list of file or folder paths relative to the flow folder.`)
   const sources = (includes as string[]).map(rel => {
-    const source = path.resolve(dir, rel.trim())
+    let source = path.resolve(dir, rel.trim())
+    // A Python tool listed as x.py is included as its TypeScript port next to it (x.ts, x.js…).
+    if (!existsSync(source) && source.endsWith('.py')) source = resolveModuleFile(path.dirname(source), path.basename(source, '.py')) ?? source
     if (!existsSync(source)) throw new PfError('flow_invalid', `${file}: additional_includes entry ${rel} not found (${source}).`)
     return source
   })

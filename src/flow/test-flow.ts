@@ -6,6 +6,7 @@ import {ConfigService} from '../config/service.js'
 import {ExitCode, PfError} from '../errors.js'
 import type {TraceLinks} from '../tracing/links.js'
 import {type ExportReport, TracingSession, collectionForFlow} from '../tracing/session.js'
+import {redirectConsole} from './console.js'
 import {type LineError, runLine} from './executor.js'
 import {resolveInputs} from './inputs.js'
 import {loadFlow} from './load.js'
@@ -15,6 +16,8 @@ export interface FlowTestOptions {
   inputs: Record<string, unknown>
   init?: Record<string, unknown>
   node?: string
+  /** `${node.variant_id}` (DAG flows). */
+  variant?: string
   /** Seconds to wait for remote destinations at the end. */
   exportWaitSeconds: number
   cwd?: string
@@ -45,7 +48,7 @@ export const testFlow = async (oclif: Config, options: FlowTestOptions): Promise
   const {merged} = await new ConfigService(oclif, cwd).load()
   const destination = (merged.trace as Record<string, unknown> | undefined)?.destination as string | undefined
   await TracingSession.preload(destination)
-  const flow = await loadFlow(path.resolve(cwd, options.flow), {init: options.init})
+  const flow = await loadFlow(path.resolve(cwd, options.flow), {init: options.init, variant: options.variant})
   if (options.node && flow.kind !== 'dag') throw new PfError('invalid_arguments', '--node runs one node of a DAG flow; this is a flex flow.')
   if (options.node && !flow.nodes?.includes(options.node))
     throw new PfError('invalid_arguments', `No node "${options.node}" in ${flow.file}; nodes are: ${(flow.nodes ?? []).join(', ')}.`)
@@ -54,7 +57,13 @@ export const testFlow = async (oclif: Config, options: FlowTestOptions): Promise
   const collection = collectionForFlow(flow.dir)
   const session = await TracingSession.start({oclif, destination, config: merged, collection, cwd, flowDir: flow.dir})
 
-  const line = await runLine(flow, inputs, {node: options.node})
+  const restoreConsole = redirectConsole(text => process.stderr.write(text))
+  let line: Awaited<ReturnType<typeof runLine>>
+  try {
+    line = await runLine(flow, inputs, {node: options.node})
+  } finally {
+    restoreConsole()
+  }
 
   const exportReports = session ? await session.finish(options.exportWaitSeconds * 1000) : []
   const links = session && line.traceId ? await session.links({collection, traceId: line.traceId}) : undefined

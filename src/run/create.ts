@@ -6,12 +6,14 @@ import type {Config} from '@oclif/core'
 import {pfHome} from '../config/files.js'
 import {ConfigService} from '../config/service.js'
 import {ExitCode, PfError} from '../errors.js'
+import {redirectConsole} from '../flow/console.js'
 import {type LineError, runLine, toLineError} from '../flow/executor.js'
 import {resolveInputs} from '../flow/inputs.js'
 import {loadFlow} from '../flow/load.js'
 import {userStack} from '../flow/test-flow.js'
 import type {LoadedFlow} from '../flow/types.js'
 import {Attr, Resource} from '../tracing/attributes.js'
+import {currentLineAttributes} from '../tracing/line-context.js'
 import type {TraceLinks} from '../tracing/links.js'
 import {type ExportReport, TracingSession} from '../tracing/session.js'
 import {parseYaml} from '../util/yaml.js'
@@ -29,6 +31,8 @@ export interface CreateRunOptions {
   /** `--column-mapping` entries (override the YAML file's). */
   columnMapping?: Record<string, unknown>
   name?: string
+  /** `${node.variant_id}` of a DAG flow (`variant:` in the run file). */
+  variant?: string
   displayName?: string
   workers?: number
   /** Base run of an evaluation run. */
@@ -75,6 +79,7 @@ interface RunSpec {
   data?: string
   columnMapping: Record<string, unknown>
   name?: string
+  variant?: string
   displayName?: string
   run?: string
   resumeFrom?: string
@@ -110,6 +115,7 @@ const readRunFile = async (file: string): Promise<RunSpec> => {
     data: data_ && path.resolve(dir, data_),
     columnMapping: mapping as Record<string, unknown>,
     name: text_('name'),
+    variant: text_('variant'),
     displayName: text_('display_name'),
     run: text_('run'),
     resumeFrom: text_('resume_from'),
@@ -153,6 +159,7 @@ export const createRun = async (oclif: Config, options: CreateRunOptions, observ
     data: options.data ? path.resolve(cwd, options.data) : fromFile.data,
     columnMapping: {...fromFile.columnMapping, ...options.columnMapping},
     name: options.name ?? fromFile.name,
+    variant: options.variant ?? fromFile.variant,
     displayName: options.displayName ?? fromFile.displayName,
     run: options.run ?? fromFile.run,
     resumeFrom: options.resumeFrom ?? fromFile.resumeFrom,
@@ -192,6 +199,7 @@ const prepare = async (spec: RunSpec, records: RunRecords, outputBase: string, c
     spec.data = earlier.data ?? undefined
     spec.run = earlier.run ?? undefined
     spec.columnMapping = earlier.column_mapping
+    if (typeof earlier.properties.node_variant === 'string') spec.variant ??= earlier.properties.node_variant
     resume = {run: earlier, completed: await completedLineNumbers(earlier.output_path)}
   }
   let baseRun: Prepared['baseRun']
@@ -207,7 +215,7 @@ const prepare = async (spec: RunSpec, records: RunRecords, outputBase: string, c
   if (!spec.data) throw new PfError('invalid_arguments', 'Missing --data: pass a .jsonl or .csv file (or --run to evaluate a base run\'s data).')
   // OpenTelemetry loads before user code (see TracingSession.preload).
   await TracingSession.preload((config.trace as Record<string, unknown> | undefined)?.destination as string | undefined)
-  const flow = await loadFlow(spec.flow)
+  const flow = await loadFlow(spec.flow, {variant: spec.variant})
   const name = spec.name ?? generateName(flow.dir, records, outputBase)
   return {flow, spec: {...spec, name}, name, outputBase, config, baseRun, resume}
 }
@@ -255,7 +263,7 @@ const execute = async (
       totalLines: data.total,
       outputPath,
       tags: spec.tags,
-      properties: {pid: process.pid, workers: options.workers, ...(resume ? {reused_lines: reusedCount} : {})},
+      properties: {pid: process.pid, workers: options.workers, ...(resume ? {reused_lines: reusedCount} : {}), ...(flow.variant ? {node_variant: flow.variant} : {})},
     })
     inserted = true
     folder = RunFolder.create(outputPath)
@@ -392,10 +400,15 @@ const runLines = async ({
     for await (const line of data.lines()) if (!reusedSet.has(line.lineNumber)) yield line
   }
 
+  // What the flow's code prints goes to the run's logs, with its line number (stdout is pf's: --json, --stream).
+  const restoreConsole = redirectConsole(text => {
+    const lineNumber = currentLineAttributes()?.[Attr.lineNumber]
+    folder.log(`${lineNumber === undefined ? 'Flow' : `Line ${lineNumber}`}: ${text.trimEnd()}`)
+  })
   const {canceled, abandoned} = await runConcurrently(pending(), options.workers, runOne, {
     signal: observer.signal,
     graceMs: (options.cancelGraceSeconds ?? 3) * 1000,
-  })
+  }).finally(restoreConsole)
   ended = true
 
   let metrics: Record<string, number> | undefined
