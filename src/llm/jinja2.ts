@@ -250,6 +250,20 @@ const patch = (jinja: Jinja): void => {
     if (filterNode.type === 'Identifier' && filterNode.value === 'tojson') return new StringValue(htmlSafeJson(operand))
     return applyFilter.call(this, operand, filterNode, environment)
   }
+  // for-loops: Jinja2 iterates a string's characters and an undefined variable as empty; the library refuses both.
+  const ArrayValue = proto('a').constructor
+  const evaluate = interpreter.evaluate
+  interpreter.evaluate = function (node: {type: string; value?: unknown}, environment: unknown) {
+    return node?.type === 'PfEvaluated' ? node.value : evaluate.call(this, node, environment)
+  }
+  const evaluateFor = interpreter.evaluateFor
+  interpreter.evaluateFor = function (node: {iterable: {type: string}}, environment: unknown) {
+    if (node.iterable.type === 'SelectExpression') return evaluateFor.call(this, node, environment)
+    let iterable = this.evaluate(node.iterable, environment)
+    if (runtimeType(iterable) === 'StringValue') iterable = new ArrayValue([...iterable.value].map(ch => new StringValue(ch)))
+    else if (runtimeType(iterable) === 'UndefinedValue') iterable = new ArrayValue([])
+    return evaluateFor.call(this, {...node, iterable: {type: 'PfEvaluated', value: iterable}}, environment)
+  }
   const evaluateBinary = interpreter.evaluateBinaryExpression
   interpreter.evaluateBinaryExpression = function (node: {left: unknown; right: unknown; operator: {value: string}}, environment: unknown) {
     if (node.operator.value === '%') {
