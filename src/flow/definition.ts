@@ -9,13 +9,14 @@ export const flexFileName = 'flow.flex.yaml'
 export const dagFileName = 'flow.dag.yaml'
 
 /** Finds the flow definition in a folder (or accepts the file itself). */
-export const locateFlow = (flowPath: string): {dir: string; file: string; kind: 'flex' | 'dag'} => {
+export const locateFlow = (flowPath: string): {dir: string; file: string; kind: 'flex' | 'dag' | 'prompty'} => {
   const target = path.resolve(flowPath)
   if (!existsSync(target)) throw new PfError('flow_not_found', `Flow folder ${target} does not exist; pass --flow with a folder that has ${flexFileName} or ${dagFileName}.`)
   if (statSync(target).isFile()) {
     const base = path.basename(target)
-    const kind = base.endsWith('.flex.yaml') || base.endsWith('.flex.yml') ? 'flex' : base.endsWith('.dag.yaml') || base.endsWith('.dag.yml') ? 'dag' : undefined
-    if (!kind) throw new PfError('flow_not_found', `${target} is not a flow definition; expected ${flexFileName} or ${dagFileName}.`)
+    const kind =
+      base.endsWith('.flex.yaml') || base.endsWith('.flex.yml') ? 'flex' : base.endsWith('.dag.yaml') || base.endsWith('.dag.yml') ? 'dag' : base.endsWith('.prompty') ? 'prompty' : undefined
+    if (!kind) throw new PfError('flow_not_found', `${target} is not a flow definition; expected ${flexFileName}, ${dagFileName} or a .prompty file.`)
     return {dir: path.dirname(target), file: target, kind}
   }
   for (const [name, kind] of [[flexFileName, 'flex'], ['flow.flex.yml', 'flex'], [dagFileName, 'dag'], ['flow.dag.yml', 'dag']] as const) {

@@ -16,7 +16,9 @@ export const loadFlow = async (flowPath: string, options: LoadFlowOptions = {}):
   const flow =
     kind === 'flex'
       ? await (await import('./flex.js')).loadFlexFlow(dir, file, options.init)
-      : await (await import('./dag.js')).loadDagFlow(dir, file, {variant: options.variant})
+      : kind === 'prompty'
+        ? await (await import('./prompty.js')).loadPromptyFlow(file)
+        : await (await import('./dag.js')).loadDagFlow(dir, file, {variant: options.variant})
   for (const warning of flow.warnings ?? []) process.stderr.write(`Warning: ${warning}\n`)
   // LLM calls the flow makes through the openai package become LLM spans (patched after the flow's modules
   // loaded, so a flow that already imported openai costs no extra import).

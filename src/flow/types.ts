@@ -8,7 +8,7 @@ export interface InputSpec {
 
 /** A flow ready to run lines: flex (a function or class) or DAG (nodes). */
 export interface LoadedFlow {
-  kind: 'flex' | 'dag'
+  kind: 'flex' | 'dag' | 'prompty'
   /** Absolute flow folder. */
   dir: string
   /** The flow definition file (flow.flex.yaml / flow.dag.yaml). */

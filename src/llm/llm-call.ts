@@ -141,13 +141,14 @@ const pickPromptResults = (results: Record<string, PromptResult>, variables: Rec
 /** One client per resolved connection (a changed variable makes a new client). */
 const clientFor = async (resolved: ResolvedLlmConnection): Promise<any> => {
   const connection = resolved.connection
-  const key = JSON.stringify(connection ?? null)
+  const key = JSON.stringify(connection ?? resolved.provider)
   let client = clients.get(key)
   if (!client) {
     client = (async () => {
       const openai = await import('openai')
       await instrumentOpenAI(pfDir, ['esm'])
-      if (!connection) return new openai.OpenAI()
+      // No connection: the client reads its environment (OPENAI_* or AZURE_OPENAI_* and OPENAI_API_VERSION).
+      if (!connection) return resolved.provider === 'AzureOpenAI' ? new openai.AzureOpenAI() : new openai.OpenAI()
       const v = connection.values
       if (connection.type === 'azure_open_ai') return new openai.AzureOpenAI({apiKey: v.api_key, endpoint: v.api_base, apiVersion: v.api_version})
       return new openai.OpenAI({apiKey: v.api_key, baseURL: v.base_url || undefined, organization: v.organization || undefined})
@@ -155,6 +156,12 @@ const clientFor = async (resolved: ResolvedLlmConnection): Promise<any> => {
     clients.set(key, client)
   }
   return client
+}
+
+/** Sends a request body as it is and returns the whole response (prompty). */
+export const callLlmRaw = async (resolved: ResolvedLlmConnection, api: LlmApi, body: Record<string, unknown>): Promise<unknown> => {
+  const client = await clientFor(resolved)
+  return api === 'chat' ? client.chat.completions.create(body) : client.completions.create(body)
 }
 
 /** Calls the model; the output is the text of the first choice (the whole message when tools were sent). */

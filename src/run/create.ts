@@ -378,7 +378,7 @@ const runLines = async ({
     let inputs: Record<string, unknown>
     try {
       if (baseRun && !base?.outputs) throw new PfError('base_line_missing', `Base run ${baseRun.run.name} has no outputs for line ${lineNumber} (it failed or did not run).`)
-      const given = applyMapping(mapping, row, base && {inputs: base.inputs ?? {}, outputs: base.outputs ?? {}})
+      const given = applyMapping(mapping, row, base && {inputs: base.inputs ?? {}, outputs: base.outputs ?? {}}, lineNumber)
       const missing = Object.keys(flow.inputs).filter(k => !(k in given) && flow.inputs[k].default === undefined && flow.sample?.[k] === undefined)
       if (missing.length > 0)
         throw new PfError('missing_input', `Line ${lineNumber} has no value for ${missing.map(k => `"${k}" (${mappingText(mapping)[k] ?? 'unmapped'})`).join(', ')}.`)

@@ -213,4 +213,46 @@ nodes:
     const spans = readSpans(home)
     expect(spans.find(s => s.name === 'chat')!.attributes.function).to.equal('AzureOpenAI.chat')
   })
+
+  it('prompty: flow test and run create on .prompty files (front matter model/configuration/parameters, sample, env configuration)', async () => {
+    const prompty = path.join(examples, 'prompty')
+    // basic.prompty: azure_openai with only azure_deployment: the client reads the environment, as from_env does.
+    const azureEnv = {AZURE_OPENAI_API_KEY: apiKey, AZURE_OPENAI_ENDPOINT: fake.origin, OPENAI_API_VERSION: '2024-10-21'}
+    const basic = await runPf(['flow', 'test', '--flow', path.join(prompty, 'basic.prompty'), '--json'], {home, env: azureEnv})
+    expect(basic.code, basic.stderr + basic.stdout).to.equal(0)
+    expect(fake.requests[0].path).to.equal('/openai/deployments/gpt-4o/chat/completions')
+    expect(fake.requests[0].body).to.deep.equal({max_tokens: 128, temperature: 0.2, model: 'gpt-4o', messages: expected.prompty_basic})
+    expect(basic.json().output).to.equal('Echo: Who is the most famous person in the world?')
+    const spans = readSpans(home).filter(s => s.trace_id === basic.json().traceId)
+    const root = spans.find(s => s.parent_id === null)!
+    expect(root.name).to.equal('basic')
+    expect(root.attributes.execution_target).to.equal('prompty')
+    expect(root.attributes['prompt.template']).to.match(/^system:\nYou are an AI assistant/)
+    expect(spans.map(s => s.name)).to.include.members(['convert_prompt_template', 'openai_chat'])
+
+    // chat.prompty names a connection; a run over a data file with chat_history lists.
+    fake.requests.length = 0
+    const data = path.join(tempDir(), 'data.jsonl')
+    writeFileSync(data, JSON.stringify({question: 'What is the meaning of life?', chat_history: [{role: 'user', content: 'hi'}, {role: 'assistant', content: 'hello'}]}) + '\n')
+    const run = await runPf(['run', 'create', '--flow', path.join(prompty, 'chat.prompty'), '--data', data, '--name', 'prompty_run', '--json'], {home, env: env()})
+    expect(run.code, run.stderr + run.stdout).to.equal(0)
+    expect(fake.requests[0].body.messages).to.deep.equal(expected.prompty_chat)
+    expect(fake.requests[0].body.model).to.equal('gpt-4o')
+
+    // json_format.prompty: response_format json_object, but the model's answer is not JSON: a clear line error.
+    const json = await runPf(['flow', 'test', '--flow', path.join(prompty, 'json_format.prompty'), '--json'], {home, env: env()})
+    expect(json.code).to.equal(1)
+    expect(json.json().error.message).to.contain('json_format.prompty: response_format is json_object but the model answered "Echo:')
+
+    // Bad front matter.
+    const bad = path.join(tempDir(), 'bad.prompty')
+    writeFileSync(bad, '---\nmodel:\n  api: chat\n  configuration:\n    type: gemini\n---\nuser:\nhi\n')
+    const refused = await runPf(['flow', 'test', '--flow', bad, '--json'], {home})
+    expect(refused.code).to.equal(2)
+    expect(refused.json().error.message).to.contain('model.configuration.type is "gemini"; use azure_openai or openai')
+    writeFileSync(bad, 'user:\nno front matter\n')
+    const noFront = await runPf(['flow', 'test', '--flow', bad, '--json'], {home})
+    expect(noFront.code).to.equal(2)
+    expect(noFront.json().error.message).to.contain('no front matter found')
+  })
 })
