@@ -22,6 +22,8 @@ import type {LoadedFlow} from './types.js'
 export interface DagLoadOptions {
   /** `${node.variant_id}`: the variant to use for that node (others use their default variant). */
   variant?: string
+  /** Per llm node: `connection` and input overrides (`--connections node.connection=… node.deployment_name=…`). */
+  connections?: Record<string, Record<string, unknown>>
 }
 
 export const loadDagFlow = async (dir: string, file: string, options: DagLoadOptions = {}): Promise<LoadedFlow & {nodes: string[]; modules: string[]}> => {
@@ -35,7 +37,7 @@ export const loadDagFlow = async (dir: string, file: string, options: DagLoadOpt
     throw new PfError('flow_invalid', `${file}: "environment" must be a mapping (e.g. python_requirements_txt: requirements.txt).`)
   applyEnvironmentVariables(def.environment_variables, file)
   const selection = options.variant ? parseVariant(options.variant) : undefined
-  const nodeDefs = applyVariants(def, file, selection)
+  const nodeDefs = overrideConnections(applyVariants(def, file, selection), options.connections ?? {}, file)
   const workDir = def.additional_includes === undefined || def.additional_includes === null ? dir : snapshotWithIncludes(dir, def.additional_includes, file)
 
   const nodes = new Map<string, DagNode>()
@@ -69,6 +71,21 @@ export const loadDagFlow = async (dir: string, file: string, options: DagLoadOpt
     variant: selection ? options.variant!.trim() : undefined,
     warnings,
   }
+}
+
+/** prompt flow's overwrite_connections: `connection` replaces the node's, other keys its inputs (deployment_name, model…). */
+const overrideConnections = (nodes: Array<Record<string, any>>, overrides: Record<string, Record<string, unknown>>, file: string): Array<Record<string, any>> => {
+  for (const [name, values] of Object.entries(overrides)) {
+    const node = nodes.find(n => n?.name === name)
+    if (!node) throw new PfError('invalid_arguments', `--connections names node "${name}", which is not in ${file}; nodes are: ${nodes.map(n => n?.name).join(', ')}.`)
+    if (node.type !== 'llm') throw new PfError('invalid_arguments', `--connections: node "${name}" is a ${node.type} node; connections are set on llm nodes.`)
+  }
+  return nodes.map(node => {
+    const values = overrides[node?.name]
+    if (!values) return node
+    const {connection, ...inputs} = values
+    return {...node, ...(connection === undefined ? {} : {connection}), inputs: {...node.inputs, ...inputs}}
+  })
 }
 
 /** `environment_variables:` of the flow are set for its nodes (`${env:NAME}` reads the current environment). */

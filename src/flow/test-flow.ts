@@ -18,6 +18,7 @@ export interface FlowTestOptions {
   node?: string
   /** `${node.variant_id}` (DAG flows). */
   variant?: string
+  environmentVariables?: Record<string, unknown>
   /** Seconds to wait for remote destinations at the end. */
   exportWaitSeconds: number
   cwd?: string
@@ -48,7 +49,7 @@ export const testFlow = async (oclif: Config, options: FlowTestOptions): Promise
   const {merged} = await new ConfigService(oclif, cwd).load()
   const destination = (merged.trace as Record<string, unknown> | undefined)?.destination as string | undefined
   await TracingSession.preload(destination)
-  const flow = await loadFlow(path.resolve(cwd, options.flow), {init: options.init, variant: options.variant})
+  const flow = await loadFlow(path.resolve(cwd, options.flow), {init: options.init, variant: options.variant, environmentVariables: options.environmentVariables})
   if (options.node && flow.kind !== 'dag') throw new PfError('invalid_arguments', '--node runs one node of a DAG flow; this is a flex flow.')
   if (options.node && !flow.nodes?.includes(options.node))
     throw new PfError('invalid_arguments', `No node "${options.node}" in ${flow.file}; nodes are: ${(flow.nodes ?? []).join(', ')}.`)

@@ -33,6 +33,12 @@ export interface CreateRunOptions {
   name?: string
   /** `${node.variant_id}` of a DAG flow (`variant:` in the run file). */
   variant?: string
+  /** `--init` / `init:`: a flex class entry's init values. */
+  init?: Record<string, unknown>
+  /** `--environment-variables` / `environment_variables:` (values may be `${env:NAME}`). */
+  environmentVariables?: Record<string, unknown>
+  /** `--connections node.key=value` / `connections:` ({node: {connection, deployment_name…}}). */
+  connections?: Record<string, Record<string, unknown>>
   displayName?: string
   workers?: number
   /** Base run of an evaluation run. */
@@ -80,6 +86,9 @@ interface RunSpec {
   columnMapping: Record<string, unknown>
   name?: string
   variant?: string
+  init?: Record<string, unknown>
+  environmentVariables?: Record<string, unknown>
+  connections?: Record<string, Record<string, unknown>>
   displayName?: string
   run?: string
   resumeFrom?: string
@@ -116,11 +125,27 @@ const readRunFile = async (file: string): Promise<RunSpec> => {
     columnMapping: mapping as Record<string, unknown>,
     name: text_('name'),
     variant: text_('variant'),
+    init: mappingOf(spec, 'init', file),
+    environmentVariables: mappingOf(spec, 'environment_variables', file),
+    connections: mappingOf(spec, 'connections', file) as Record<string, Record<string, unknown>> | undefined,
     displayName: text_('display_name'),
     run: text_('run'),
     resumeFrom: text_('resume_from'),
     tags: Object.fromEntries(Object.entries(tags as Record<string, unknown>).map(([k, v]) => [k, String(v)])),
   }
+}
+
+const mappingOf = (spec: Record<string, unknown>, key: string, file: string): Record<string, unknown> | undefined => {
+  const v = spec[key]
+  if (v === undefined || v === null) return undefined
+  if (typeof v !== 'object' || Array.isArray(v)) throw new PfError('run_file_invalid', `${file}: "${key}" must be a mapping.`)
+  return v as Record<string, unknown>
+}
+
+const mergeConnections = (...all: Array<Record<string, Record<string, unknown>> | undefined>): Record<string, Record<string, unknown>> => {
+  const out: Record<string, Record<string, unknown>> = {}
+  for (const overrides of all) for (const [node, values] of Object.entries(overrides ?? {})) out[node] = {...out[node], ...values}
+  return out
 }
 
 const timestamp = (d = new Date()): string => d.toISOString().replace(/[-:]/g, '').replace('T', '_').replace(/\.(\d+)Z$/, '_$1')
@@ -160,6 +185,9 @@ export const createRun = async (oclif: Config, options: CreateRunOptions, observ
     columnMapping: {...fromFile.columnMapping, ...options.columnMapping},
     name: options.name ?? fromFile.name,
     variant: options.variant ?? fromFile.variant,
+    init: {...fromFile.init, ...options.init},
+    environmentVariables: {...fromFile.environmentVariables, ...options.environmentVariables},
+    connections: mergeConnections(fromFile.connections, options.connections),
     displayName: options.displayName ?? fromFile.displayName,
     run: options.run ?? fromFile.run,
     resumeFrom: options.resumeFrom ?? fromFile.resumeFrom,
@@ -215,7 +243,7 @@ const prepare = async (spec: RunSpec, records: RunRecords, outputBase: string, c
   if (!spec.data) throw new PfError('invalid_arguments', 'Missing --data: pass a .jsonl or .csv file (or --run to evaluate a base run\'s data).')
   // OpenTelemetry loads before user code (see TracingSession.preload).
   await TracingSession.preload((config.trace as Record<string, unknown> | undefined)?.destination as string | undefined)
-  const flow = await loadFlow(spec.flow, {variant: spec.variant})
+  const flow = await loadFlow(spec.flow, {variant: spec.variant, init: spec.init, environmentVariables: spec.environmentVariables, connections: spec.connections})
   const name = spec.name ?? generateName(flow.dir, records, outputBase)
   return {flow, spec: {...spec, name}, name, outputBase, config, baseRun, resume}
 }

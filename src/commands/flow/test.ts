@@ -19,6 +19,7 @@ Inputs come from --inputs, else the flow's defaults, else its sample. Traces go 
     inputs: Flags.string({description: 'Input values as NAME=VALUE (repeatable).', multiple: true, helpValue: 'NAME=VALUE'}),
     init: Flags.string({description: 'Init values for a class entry as NAME=VALUE (repeatable).', multiple: true, helpValue: 'NAME=VALUE'}),
     node: Flags.string({description: 'Run only this node of a DAG flow.'}),
+    'environment-variables': Flags.string({description: 'Environment variable for the flow as NAME=VALUE; VALUE may be ${env:OTHER} (repeatable).', multiple: true, helpValue: 'NAME=VALUE'}),
     variant: Flags.string({description: "Node variant of a DAG flow to use, as '${NODE.VARIANT_ID}' (other nodes use their default variant)."}),
     'export-wait': Flags.integer({description: 'Seconds to wait for cloud export before leaving the rest to `pf trace sync`.', default: 10, min: 0}),
   }
@@ -31,6 +32,7 @@ Inputs come from --inputs, else the flow's defaults, else its sample. Traces go 
       init: parseAssignments(flags.init, '--init'),
       node: flags.node,
       variant: flags.variant,
+      environmentVariables: parseAssignments(flags['environment-variables'], '--environment-variables'),
       exportWaitSeconds: flags['export-wait'],
     })
     if (!this.jsonEnabled()) {
