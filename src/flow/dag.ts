@@ -9,7 +9,7 @@ import {type DagNode, loadNode} from './dag/nodes.js'
 import {type Ref, parseRef} from './dag/refs.js'
 import {createDagRunner} from './dag/runner.js'
 import {resolveModuleFile} from './modules.js'
-import {readFlowYaml, readInputSpecs, readSample} from './definition.js'
+import {readChatSpec, readFlowYaml, readInputSpecs, readSample} from './definition.js'
 import type {LoadedFlow} from './types.js'
 
 /**
@@ -69,6 +69,7 @@ export const loadDagFlow = async (dir: string, file: string, options: DagLoadOpt
     nodes: [...nodes.keys()],
     modules: loaded.flatMap(n => (n.moduleFile ? [n.moduleFile] : [])),
     variant: selection ? options.variant!.trim() : undefined,
+    chat: readChatSpec(inputSpecs, def.outputs),
     warnings,
   }
 }

@@ -3,7 +3,7 @@ import path from 'node:path'
 
 import {PfError} from '../errors.js'
 import {parseYaml} from '../util/yaml.js'
-import type {InputSpec, InputType} from './types.js'
+import type {ChatSpec, InputSpec, InputType} from './types.js'
 
 export const flexFileName = 'flow.flex.yaml'
 export const dagFileName = 'flow.dag.yaml'
@@ -62,4 +62,22 @@ export const readSample = (sample: unknown, dir: string, file: string): Record<s
   }
   if (typeof sample !== 'object' || Array.isArray(sample)) throw new PfError('flow_invalid', `${file}: "sample" must be a mapping or a JSON file path.`)
   return sample as Record<string, unknown>
+}
+
+/**
+ * The chat roles of a flow's inputs and outputs, as prompt flow finds them: `is_chat_input: true`; `is_chat_history:
+ * true` or else a list input named chat_history; `is_chat_output: true` or else the only output.
+ */
+export const readChatSpec = (inputs: Record<string, InputSpec>, outputs: unknown): ChatSpec | undefined => {
+  const names = Object.keys(inputs)
+  const history = names.find(n => inputs[n].is_chat_history === true) ?? (inputs.chat_history && inputs.chat_history.type !== 'string' ? 'chat_history' : undefined)
+  let input = names.find(n => inputs[n].is_chat_input === true)
+  // Without a marker, a flow with a history and one other string input chats through that input (prompty files).
+  const others = names.filter(n => n !== history && (inputs[n].type ?? 'string') === 'string')
+  if (!input && history && others.length === 1) input = others[0]
+  const outputSpecs = outputs && typeof outputs === 'object' && !Array.isArray(outputs) ? (outputs as Record<string, any>) : {}
+  const outputNames = Object.keys(outputSpecs)
+  const output = outputNames.find(n => outputSpecs[n]?.is_chat_output === true) ?? (outputNames.length === 1 ? outputNames[0] : undefined)
+  if (!input && !history && !outputNames.some(n => outputSpecs[n]?.is_chat_output === true)) return undefined
+  return {input, history, output}
 }

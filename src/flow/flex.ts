@@ -2,7 +2,7 @@ import path from 'node:path'
 
 import {PfError} from '../errors.js'
 import {logMetric} from '../sdk/metrics.js'
-import {readFlowYaml, readInputSpecs, readSample} from './definition.js'
+import {readChatSpec, readFlowYaml, readInputSpecs, readSample} from './definition.js'
 import {importUserModule, resolveModuleFile} from './modules.js'
 import type {LoadedFlow} from './types.js'
 
@@ -64,6 +64,7 @@ export const loadFlexFlow = async (dir: string, file: string, initValues: Record
     file,
     name: exportName,
     inputs: readInputSpecs(def.inputs, file),
+    chat: readChatSpec(readInputSpecs(def.inputs, file), def.outputs),
     sample: readSample(def.sample, dir, file),
     modules: [moduleFile],
     invoke,

@@ -7,7 +7,7 @@ import type {ResolvedConnection} from '../connections/service.js'
 import {PfError} from '../errors.js'
 import {recordError, recordInputs, recordOutput} from '../sdk/trace.js'
 import {parseYaml} from '../util/yaml.js'
-import {readInputSpecs} from './definition.js'
+import {readChatSpec, readInputSpecs} from './definition.js'
 import type {LoadedFlow} from './types.js'
 
 /**
@@ -138,6 +138,7 @@ export const loadPromptyFlow = async (file: string): Promise<LoadedFlow> => {
     file,
     name: path.basename(file, '.prompty'),
     inputs,
+    chat: readChatSpec(inputs, undefined),
     sample: readPromptySample(config.sample, dir, file),
     invoke,
   }
