@@ -19,7 +19,8 @@ export interface VariantSelection {
 
 /** Parses `--variant '${node.variant_id}'` (prompt flow's form). */
 export const parseVariant = (text: string): VariantSelection => {
-  const m = /^\$\{\s*([\w-]+)\.([\w-]+)\s*\}$/.exec(text.trim())
+  // Quotes around it are dropped, as the reference's strip_quotation does (a shell may leave them).
+  const m = /^\$\{\s*([\w-]+)\.([\w-]+)\s*\}$/.exec(text.trim().replace(/^(['"])(.*)\1$/, '$2'))
   if (!m) throw new PfError('invalid_arguments', `--variant "${text}" is not \${NODE.VARIANT_ID}; e.g. --variant '\${summarize.variant_1}'.`)
   return {node: m[1], variant: m[2]}
 }
