@@ -167,12 +167,14 @@ export const callLlmRaw = async (resolved: ResolvedLlmConnection, api: LlmApi, b
 /** Calls the model; the output is the text of the first choice (the whole message when tools were sent). */
 export const callLlm = async (resolved: ResolvedLlmConnection, request: LlmRequest): Promise<unknown> => {
   const client = await clientFor(resolved)
+  // The reference's Azure tool marks its calls with this header.
+  const options = resolved.provider === 'AzureOpenAI' ? {headers: {'ms-azure-ai-promptflow-called-from': 'aoai-tool'}} : undefined
   if (request.api === 'chat') {
-    const response = await client.chat.completions.create(request.body)
+    const response = await client.chat.completions.create(request.body, options)
     const message = response.choices?.[0]?.message
     if (request.wantsMessage || message?.tool_calls?.length) return message
     return message?.content ?? null
   }
-  const response = await client.completions.create(request.body)
+  const response = await client.completions.create(request.body, options)
   return response.choices?.[0]?.text ?? ''
 }

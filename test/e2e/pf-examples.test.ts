@@ -210,6 +210,7 @@ nodes:
     expect(result.stderr).to.contain('unknown top-level key "nodez" ignored')
     expect(fake.requests[0].path).to.equal('/openai/deployments/gpt-35-turbo/chat/completions')
     expect(fake.requests[0].body).to.deep.include({n: 1, stream: false, temperature: 0.7, top_p: 1})
+    expect(fake.requests[0].headers['ms-azure-ai-promptflow-called-from']).to.equal('aoai-tool')
     const spans = readSpans(home)
     expect(spans.find(s => s.name === 'chat')!.attributes.function).to.equal('AzureOpenAI.chat')
   })
@@ -254,5 +255,58 @@ nodes:
     const noFront = await runPf(['flow', 'test', '--flow', bad, '--json'], {home})
     expect(noFront.code).to.equal(2)
     expect(noFront.json().error.message).to.contain('no front matter found')
+  })
+
+  it('api: completion sends the body of the reference\'s OpenAI.completion (its defaults, null when unset)', async () => {
+    const dir = path.join(tempDir(), 'completion')
+    mkdirSync(dir)
+    writeFileSync(path.join(dir, 'prompt.jinja2'), 'Complete: {{ text }}\n')
+    writeFileSync(
+      path.join(dir, 'flow.dag.yaml'),
+      `inputs:
+  text:
+    type: string
+outputs:
+  out:
+    reference: \${complete.output}
+nodes:
+- name: complete
+  type: llm
+  source:
+    type: code
+    path: prompt.jinja2
+  api: completion
+  connection: open_ai_connection
+  inputs:
+    deployment_name: text-davinci-003-deployment
+    model: gpt-3.5-turbo-instruct
+    max_tokens: "32"
+    text: \${inputs.text}
+`,
+    )
+    const result = await runPf(['flow', 'test', '--flow', dir, '--inputs', 'text=abc', '--json'], {home, env: env()})
+    expect(result.code, result.stderr + result.stdout).to.equal(0)
+    expect(fake.requests[0].path).to.equal('/v1/completions')
+    expect(fake.requests[0].body).to.deep.equal({
+      prompt: 'Complete: abc\n',
+      model: 'gpt-3.5-turbo-instruct',
+      suffix: null,
+      max_tokens: 32,
+      temperature: 1,
+      top_p: 1,
+      n: 1,
+      stream: false,
+      logprobs: null,
+      echo: false,
+      stop: null,
+      best_of: 1,
+      logit_bias: {},
+      user: '',
+      presence_penalty: null,
+      frequency_penalty: null,
+    })
+    expect(result.json().output.out).to.equal('Echo: Complete: abc\n')
+    const node = readSpans(home).find(s => s.name === 'complete')!
+    expect(node.attributes.function).to.equal('OpenAI.completion')
   })
 })
