@@ -40,7 +40,9 @@ export const chatWithFlow = async (
   const history: Array<{inputs: Record<string, unknown>; outputs: unknown}> = []
   const reader = createInterface({input: io.input, output: io.output, terminal: Boolean((io.input as {isTTY?: boolean}).isTTY)})
   const write = (text: string) => io.output.write(text)
-  write(`Chat with ${flow.name} (${chat.input}${chat.history ? `, history in ${chat.history}` : ''}). Type "exit" or press Ctrl-D to end.\n`)
+  write(
+    `Chat with ${flow.name} (${chat.input}${chat.history ? `, history in ${chat.history}` : ''}). Type "exit" or press Ctrl-D to end.\n`,
+  )
   let turns = 0
   const prompt = () =>
     new Promise<string | undefined>(resolve => {
@@ -72,7 +74,8 @@ export const chatWithFlow = async (
         write(`Error: ${line.error!.type}: ${line.error!.message}\n`)
         continue
       }
-      const answer = chat.output && line.output && typeof line.output === 'object' ? (line.output as Record<string, unknown>)[chat.output] : line.output
+      const answer =
+        chat.output && line.output && typeof line.output === 'object' ? (line.output as Record<string, unknown>)[chat.output] : line.output
       write(`Bot: ${typeof answer === 'string' ? answer : JSON.stringify(answer)}\n`)
       const {[chat.history ?? '']: _history, ...turnInputs} = inputs
       history.push({inputs: turnInputs, outputs: line.output})

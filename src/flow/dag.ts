@@ -9,7 +9,7 @@ import {type DagNode, loadNode} from './dag/nodes.js'
 import {type Ref, parseRef} from './dag/refs.js'
 import {createDagRunner} from './dag/runner.js'
 import {resolveModuleFile} from './modules.js'
-import {readChatSpec, readFlowYaml, readInputSpecs, readSample} from './definition.js'
+import {type YamlMap, readChatSpec, readFlowYaml, readInputSpecs, readSample} from './definition.js'
 import type {LoadedFlow} from './types.js'
 
 /**
@@ -50,7 +50,7 @@ export const loadDagFlow = async (dir: string, file: string, options: DagLoadOpt
   if (def.outputs !== undefined && def.outputs !== null && (typeof def.outputs !== 'object' || Array.isArray(def.outputs)))
     throw new PfError('flow_invalid', `${file}: "outputs" must be a mapping of names to {reference: \${node.output}}.`)
   const outputs: Record<string, Ref> = {}
-  for (const [key, spec] of Object.entries((def.outputs ?? {}) as Record<string, any>)) {
+  for (const [key, spec] of Object.entries((def.outputs ?? {}) as YamlMap)) {
     const reference = spec && typeof spec === 'object' ? spec.reference : spec
     outputs[key] = parseRef(reference, `output "${key}"`, file)
   }
@@ -75,8 +75,8 @@ export const loadDagFlow = async (dir: string, file: string, options: DagLoadOpt
 }
 
 /** prompt flow's overwrite_connections: `connection` replaces the node's, other keys its inputs (deployment_name, model…). */
-const overrideConnections = (nodes: Array<Record<string, any>>, overrides: Record<string, Record<string, unknown>>, file: string): Array<Record<string, any>> => {
-  for (const [name, values] of Object.entries(overrides)) {
+const overrideConnections = (nodes: Array<YamlMap>, overrides: Record<string, Record<string, unknown>>, file: string): Array<YamlMap> => {
+  for (const name of Object.keys(overrides)) {
     const node = nodes.find(n => n?.name === name)
     if (!node) throw new PfError('invalid_arguments', `--connections names node "${name}", which is not in ${file}; nodes are: ${nodes.map(n => n?.name).join(', ')}.`)
     if (node.type !== 'llm') throw new PfError('invalid_arguments', `--connections: node "${name}" is a ${node.type} node; connections are set on llm nodes.`)

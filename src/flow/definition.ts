@@ -26,11 +26,15 @@ export const locateFlow = (flowPath: string): {dir: string; file: string; kind: 
   throw new PfError('flow_not_found', `No ${flexFileName} or ${dagFileName} in ${target}; pass --flow with a flow folder.`)
 }
 
+/** A mapping read from YAML: each field's shape is checked where it is used (with a message naming the field). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- fields are checked where they are read
+export type YamlMap = Record<string, any>
+
 /** Reads a flow definition file as a mapping. */
-export const readFlowYaml = async (file: string): Promise<Record<string, any>> => {
+export const readFlowYaml = async (file: string): Promise<YamlMap> => {
   const data = await parseYaml(readFileSync(file, 'utf8'), file, 'flow_invalid')
   if (!data || typeof data !== 'object' || Array.isArray(data)) throw new PfError('flow_invalid', `${file}:1: a flow definition must be a YAML mapping.`)
-  return data as Record<string, any>
+  return data as YamlMap
 }
 
 const inputTypes: InputType[] = ['string', 'int', 'double', 'bool', 'list', 'object']
@@ -75,7 +79,7 @@ export const readChatSpec = (inputs: Record<string, InputSpec>, outputs: unknown
   // Without a marker, a flow with a history and one other string input chats through that input (prompty files).
   const others = names.filter(n => n !== history && (inputs[n].type ?? 'string') === 'string')
   if (!input && history && others.length === 1) input = others[0]
-  const outputSpecs = outputs && typeof outputs === 'object' && !Array.isArray(outputs) ? (outputs as Record<string, any>) : {}
+  const outputSpecs = outputs && typeof outputs === 'object' && !Array.isArray(outputs) ? (outputs as YamlMap) : {}
   const outputNames = Object.keys(outputSpecs)
   const output = outputNames.find(n => outputSpecs[n]?.is_chat_output === true) ?? (outputNames.length === 1 ? outputNames[0] : undefined)
   if (!input && !history && !outputNames.some(n => outputSpecs[n]?.is_chat_output === true)) return undefined

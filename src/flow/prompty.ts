@@ -7,7 +7,7 @@ import type {ResolvedConnection} from '../connections/service.js'
 import {PfError} from '../errors.js'
 import {recordError, recordInputs, recordOutput} from '../sdk/trace.js'
 import {parseYaml} from '../util/yaml.js'
-import {readChatSpec, readInputSpecs} from './definition.js'
+import {type YamlMap, readChatSpec, readInputSpecs} from './definition.js'
 import type {LoadedFlow} from './types.js'
 
 /**
@@ -31,11 +31,17 @@ const fromEnv = (value: unknown): string | undefined => {
 export const splitPrompty = (text: string, file: string): {frontMatter: string; template: string} => {
   const m = /-{3,}\n([\s\S]*)-{3,}\n([\s\S]*)/.exec(text.replace(/\r\n?/g, '\n'))
   if (!m)
-    throw new PfError('flow_invalid', `${file}: a prompty file is YAML front matter between "---" lines, then the prompt template; no front matter found.`)
+    throw new PfError(
+      'flow_invalid',
+      `${file}: a prompty file is YAML front matter between "---" lines, then the prompt template; no front matter found.`,
+    )
   return {frontMatter: m[1], template: m[2]}
 }
 
-const resolvedConnection = async (configuration: Record<string, unknown>, file: string): Promise<{connection?: ResolvedConnection; provider: 'OpenAI' | 'AzureOpenAI'; model?: string}> => {
+const resolvedConnection = async (
+  configuration: Record<string, unknown>,
+  file: string,
+): Promise<{connection?: ResolvedConnection; provider: 'OpenAI' | 'AzureOpenAI'; model?: string}> => {
   const type = configuration.type
   if (type !== 'azure_openai' && type !== 'openai' && type !== 'azure_open_ai' && type !== 'open_ai')
     throw new PfError('flow_invalid', `${file}: model.configuration.type is ${JSON.stringify(type ?? null)}; use azure_openai or openai.`)
@@ -61,23 +67,31 @@ const resolvedConnection = async (configuration: Record<string, unknown>, file: 
   }
   // Nothing configured: the client reads the environment (OPENAI_API_KEY, AZURE_OPENAI_ENDPOINT, …), as from_env does.
   if (Object.keys(values).length === 0) return {provider: azure ? 'AzureOpenAI' : 'OpenAI', model}
-  return {connection: {name: path.basename(file), type: azure ? 'azure_open_ai' : 'open_ai', values}, provider: azure ? 'AzureOpenAI' : 'OpenAI', model}
+  return {
+    connection: {name: path.basename(file), type: azure ? 'azure_open_ai' : 'open_ai', values},
+    provider: azure ? 'AzureOpenAI' : 'OpenAI',
+    model,
+  }
 }
 
 export const loadPromptyFlow = async (file: string): Promise<LoadedFlow> => {
   const {frontMatter, template: templateText} = splitPrompty(readFileSync(file, 'utf8'), file)
-  const config = (await parseYaml(frontMatter, file, 'flow_invalid')) as Record<string, any> | null
-  if (!config || typeof config !== 'object' || Array.isArray(config)) throw new PfError('flow_invalid', `${file}: the front matter must be a YAML mapping.`)
-  const model = (config.model ?? {}) as Record<string, any>
+  const config = (await parseYaml(frontMatter, file, 'flow_invalid')) as YamlMap | null
+  if (!config || typeof config !== 'object' || Array.isArray(config))
+    throw new PfError('flow_invalid', `${file}: the front matter must be a YAML mapping.`)
+  const model = (config.model ?? {}) as YamlMap
   const api = model.api ?? 'chat'
-  if (api !== 'chat' && api !== 'completion') throw new PfError('flow_invalid', `${file}: model.api is ${JSON.stringify(api)}; use chat or completion.`)
+  if (api !== 'chat' && api !== 'completion')
+    throw new PfError('flow_invalid', `${file}: model.api is ${JSON.stringify(api)}; use chat or completion.`)
   const configuration = (model.configuration ?? {}) as Record<string, unknown>
-  if (typeof configuration !== 'object' || Array.isArray(configuration)) throw new PfError('flow_invalid', `${file}: model.configuration must be a mapping.`)
+  if (typeof configuration !== 'object' || Array.isArray(configuration))
+    throw new PfError('flow_invalid', `${file}: model.configuration must be a mapping.`)
   const type = configuration.type
   if (!['azure_openai', 'openai', 'azure_open_ai', 'open_ai'].includes(String(type)))
     throw new PfError('flow_invalid', `${file}: model.configuration.type is ${JSON.stringify(type ?? null)}; use azure_openai or openai.`)
   const parameters = (model.parameters ?? {}) as Record<string, unknown>
-  if (typeof parameters !== 'object' || Array.isArray(parameters)) throw new PfError('flow_invalid', `${file}: model.parameters must be a mapping.`)
+  if (typeof parameters !== 'object' || Array.isArray(parameters))
+    throw new PfError('flow_invalid', `${file}: model.parameters must be a mapping.`)
   const outputs = config.outputs && typeof config.outputs === 'object' ? Object.keys(config.outputs) : []
   const dir = path.dirname(file)
   const {compileTemplate, renderEscaped, parseChat} = await import('../llm/templates.js')
@@ -91,7 +105,12 @@ export const loadPromptyFlow = async (file: string): Promise<LoadedFlow> => {
     span?.setAttributes(promptInfo)
     span?.addEvent('promptflow.prompt.template', {payload: JSON.stringify(promptInfo)})
     const resolved = await resolvedConnection(configuration, file)
-    if (!resolved.model) throw new PfError('flow_invalid', `${file}: model.configuration needs ${resolved.provider === 'AzureOpenAI' ? 'azure_deployment' : 'model'}.`, 1)
+    if (!resolved.model)
+      throw new PfError(
+        'flow_invalid',
+        `${file}: model.configuration needs ${resolved.provider === 'AzureOpenAI' ? 'azure_deployment' : 'model'}.`,
+        1,
+      )
     // The rendering is its own span, as the reference traces convert_prompt_template.
     const prompt = await otelTrace.getTracer('promptflow').startActiveSpan('convert_prompt_template', async child => {
       recordInputs(child, 'convert_prompt_template', 'Function', {template: templateText, inputs: values})
@@ -114,21 +133,35 @@ export const loadPromptyFlow = async (file: string): Promise<LoadedFlow> => {
     })
     const body = {...parameters, model: resolved.model, ...(api === 'completion' ? {prompt} : {messages: prompt})}
     const {callLlmRaw} = await import('../llm/llm-call.js')
-    const response: any = await callLlmRaw({provider: resolved.provider, connection: resolved.connection}, api, body)
+    const response = (await callLlmRaw({provider: resolved.provider, connection: resolved.connection}, api, body)) as YamlMap
     if (model.response === 'all') return response
     const choice = response?.choices?.[0]
-    const content = api === 'completion' ? choice?.text : ['tool_calls', 'function_call'].includes(choice?.finish_reason) ? choice?.message : choice?.message?.content
+    const content =
+      api === 'completion'
+        ? choice?.text
+        : ['tool_calls', 'function_call'].includes(choice?.finish_reason)
+          ? choice?.message
+          : choice?.message?.content
     const format = parameters.response_format as {type?: string} | undefined
     if (format?.type !== 'json_object' || typeof content !== 'string') return content ?? ''
     let parsed: Record<string, unknown>
     try {
       parsed = JSON.parse(content)
     } catch {
-      throw new PfError('llm_output_invalid', `${path.basename(file)}: response_format is json_object but the model answered ${JSON.stringify(content.slice(0, 80))}, which is not JSON.`, 1)
+      throw new PfError(
+        'llm_output_invalid',
+        `${path.basename(file)}: response_format is json_object but the model answered ${JSON.stringify(content.slice(0, 80))}, which is not JSON.`,
+        1,
+      )
     }
     if (outputs.length === 0) return parsed
     const missing = outputs.filter(k => !(k in parsed))
-    if (missing.length > 0) throw new PfError('llm_output_invalid', `${path.basename(file)}: cannot find ${missing.join(', ')} in the response (it has ${Object.keys(parsed).join(', ')}).`, 1)
+    if (missing.length > 0)
+      throw new PfError(
+        'llm_output_invalid',
+        `${path.basename(file)}: cannot find ${missing.join(', ')} in the response (it has ${Object.keys(parsed).join(', ')}).`,
+        1,
+      )
     return Object.fromEntries(outputs.map(k => [k, parsed[k]]))
   }
 
@@ -155,6 +188,7 @@ const readPromptySample = (sample: unknown, dir: string, file: string): Record<s
       throw new PfError('flow_invalid', `${file}: sample ${ref[1]} cannot be read as JSON (${(error as Error).message}).`)
     }
   }
-  if (typeof sample !== 'object' || Array.isArray(sample)) throw new PfError('flow_invalid', `${file}: "sample" must be a mapping or \${file:<json file>}.`)
+  if (typeof sample !== 'object' || Array.isArray(sample))
+    throw new PfError('flow_invalid', `${file}: "sample" must be a mapping or \${file:<json file>}.`)
   return sample as Record<string, unknown>
 }

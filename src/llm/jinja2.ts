@@ -1,3 +1,5 @@
+import type * as JinjaModule from '@huggingface/jinja'
+
 /**
  * Jinja2 as prompt flow renders it (`SandboxedEnvironment(trim_blocks=True, keep_trailing_newline=True)`), on
  * `@huggingface/jinja` (a maintained Jinja implementation; ~8 ms to import, loaded on first use). What it does
@@ -11,7 +13,10 @@
  * test/fixtures/jinja2/cases.json holds the expected output of each case, produced by Jinja2 itself.
  */
 
-type Jinja = typeof import('@huggingface/jinja')
+type Jinja = typeof JinjaModule
+/** A value of the library's runtime (`{type, value}`); its classes are not exported, so they are reached untyped. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the library does not export its runtime value classes
+type Runtime = any
 
 export interface Jinja2Template {
   render(values: Record<string, unknown>): string
@@ -55,10 +60,10 @@ export const pyFloat = (n: number): string => {
   return text.includes('.') || text.includes('e') ? text : text + '.0'
 }
 
-const runtimeType = (v: any): string => v?.type ?? ''
+const runtimeType = (v: Runtime): string => v?.type ?? ''
 
 /** `repr()` of a runtime value. */
-const pyRepr = (v: any): string => {
+const pyRepr = (v: Runtime): string => {
   switch (runtimeType(v)) {
     case 'StringValue':
       return pyString(v.value)
@@ -85,7 +90,7 @@ const pyRepr = (v: any): string => {
 }
 
 /** `str()` of a runtime value. */
-const pyStr = (v: any): string => (runtimeType(v) === 'StringValue' ? v.value : runtimeType(v) === 'UndefinedValue' ? '' : pyRepr(v))
+const pyStr = (v: Runtime): string => (runtimeType(v) === 'StringValue' ? v.value : runtimeType(v) === 'UndefinedValue' ? '' : pyRepr(v))
 
 const jsonString = (s: string): string =>
   '"' +
@@ -112,7 +117,7 @@ const jsonString = (s: string): string =>
   '"'
 
 /** json.dumps(value, sort_keys=True) (Python's separators and ASCII output). */
-const pyJson = (v: any): string => {
+const pyJson = (v: Runtime): string => {
   switch (runtimeType(v)) {
     case 'StringValue':
       return jsonString(v.value)
@@ -141,83 +146,91 @@ const pyJson = (v: any): string => {
 }
 
 /** Jinja2's |tojson: JSON that is safe in HTML. */
-const htmlSafeJson = (v: any): string => pyJson(v).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026').replace(/'/g, '\\u0027')
+const htmlSafeJson = (v: Runtime): string =>
+  pyJson(v).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026').replace(/'/g, '\\u0027')
 
 const formatSpec = /%(?:\((\w+)\))?([-+ 0#]*)(\d+)?(?:\.(\d+))?([sdirfFeEgGxXoc%])/g
 
 /** Python's `format % args` for the conversions prompts use (s r d i f e g x o c %). */
-const pyPercent = (format: string, args: any): string => {
+const pyPercent = (format: string, args: Runtime): string => {
   const positional = runtimeType(args) === 'TupleValue' ? [...args.value] : [args]
   const mapping = runtimeType(args) === 'ObjectValue' ? args : undefined
   let index = 0
-  const text = format.replace(formatSpec, (_all, key: string | undefined, flags: string, width: string | undefined, precision: string | undefined, conv: string) => {
-    if (conv === '%') return '%'
-    let arg: any
-    if (key !== undefined) {
-      if (!mapping) throw new TypeError('format requires a mapping')
-      if (!mapping.value.has(key)) throw new Error(`KeyError: '${key}'`)
-      arg = mapping.value.get(key)
-    } else {
-      if (index >= positional.length) throw new TypeError('not enough arguments for format string')
-      arg = positional[index++]
-    }
-    const num = (): number => {
-      const t = runtimeType(arg)
-      if (t === 'IntegerValue' || t === 'FloatValue') return arg.value
-      if (t === 'BooleanValue') return arg.value ? 1 : 0
-      throw new TypeError(`%${conv} format: a real number is required, not ${t.replace('Value', '').toLowerCase()}`)
-    }
-    let out: string
-    switch (conv) {
-      case 's':
-        out = pyStr(arg)
-        break
-      case 'r':
-        out = pyRepr(arg)
-        break
-      case 'd':
-      case 'i':
-        out = String(Math.trunc(num()))
-        break
-      case 'f':
-      case 'F':
-        out = num().toFixed(precision === undefined ? 6 : Number(precision))
-        break
-      case 'e':
-      case 'E': {
-        const [m, e] = num().toExponential(precision === undefined ? 6 : Number(precision)).split('e')
-        out = `${m}e${e.startsWith('-') ? '-' : '+'}${e.replace(/^[-+]/, '').padStart(2, '0')}`
-        if (conv === 'E') out = out.toUpperCase()
-        break
+  const text = format.replace(
+    formatSpec,
+    (_all, key: string | undefined, flags: string, width: string | undefined, precision: string | undefined, conv: string) => {
+      if (conv === '%') return '%'
+      let arg: Runtime
+      if (key !== undefined) {
+        if (!mapping) throw new TypeError('format requires a mapping')
+        if (!mapping.value.has(key)) throw new Error(`KeyError: '${key}'`)
+        arg = mapping.value.get(key)
+      } else {
+        if (index >= positional.length) throw new TypeError('not enough arguments for format string')
+        arg = positional[index++]
       }
-      case 'g':
-      case 'G':
-        out = String(Number(num().toPrecision(precision === undefined ? 6 : Math.max(1, Number(precision)))))
-        break
-      case 'x':
-      case 'X':
-        out = Math.trunc(num()).toString(16)
-        if (conv === 'X') out = out.toUpperCase()
-        break
-      case 'o':
-        out = Math.trunc(num()).toString(8)
-        break
-      default:
-        out = runtimeType(arg) === 'IntegerValue' ? String.fromCodePoint(arg.value) : pyStr(arg)
-    }
-    if (conv === 's' || conv === 'r') {
-      if (precision !== undefined) out = out.slice(0, Number(precision))
-    } else if (flags.includes('+') && !out.startsWith('-')) out = '+' + out
-    else if (flags.includes(' ') && !out.startsWith('-')) out = ' ' + out
-    if (width !== undefined && out.length < Number(width)) {
-      const pad = Number(width) - out.length
-      if (flags.includes('-')) out += ' '.repeat(pad)
-      else if (flags.includes('0') && !'sr'.includes(conv)) out = /^[-+ ]/.test(out) ? out[0] + '0'.repeat(pad) + out.slice(1) : '0'.repeat(pad) + out
-      else out = ' '.repeat(pad) + out
-    }
-    return out
-  })
-  if (index < positional.length && !mapping && runtimeType(args) === 'TupleValue') throw new TypeError('not all arguments converted during string formatting')
+      const num = (): number => {
+        const t = runtimeType(arg)
+        if (t === 'IntegerValue' || t === 'FloatValue') return arg.value
+        if (t === 'BooleanValue') return arg.value ? 1 : 0
+        throw new TypeError(`%${conv} format: a real number is required, not ${t.replace('Value', '').toLowerCase()}`)
+      }
+      let out: string
+      switch (conv) {
+        case 's':
+          out = pyStr(arg)
+          break
+        case 'r':
+          out = pyRepr(arg)
+          break
+        case 'd':
+        case 'i':
+          out = String(Math.trunc(num()))
+          break
+        case 'f':
+        case 'F':
+          out = num().toFixed(precision === undefined ? 6 : Number(precision))
+          break
+        case 'e':
+        case 'E': {
+          const [m, e] = num()
+            .toExponential(precision === undefined ? 6 : Number(precision))
+            .split('e')
+          out = `${m}e${e.startsWith('-') ? '-' : '+'}${e.replace(/^[-+]/, '').padStart(2, '0')}`
+          if (conv === 'E') out = out.toUpperCase()
+          break
+        }
+        case 'g':
+        case 'G':
+          out = String(Number(num().toPrecision(precision === undefined ? 6 : Math.max(1, Number(precision)))))
+          break
+        case 'x':
+        case 'X':
+          out = Math.trunc(num()).toString(16)
+          if (conv === 'X') out = out.toUpperCase()
+          break
+        case 'o':
+          out = Math.trunc(num()).toString(8)
+          break
+        default:
+          out = runtimeType(arg) === 'IntegerValue' ? String.fromCodePoint(arg.value) : pyStr(arg)
+      }
+      if (conv === 's' || conv === 'r') {
+        if (precision !== undefined) out = out.slice(0, Number(precision))
+      } else if (flags.includes('+') && !out.startsWith('-')) out = '+' + out
+      else if (flags.includes(' ') && !out.startsWith('-')) out = ' ' + out
+      if (width !== undefined && out.length < Number(width)) {
+        const pad = Number(width) - out.length
+        if (flags.includes('-')) out += ' '.repeat(pad)
+        else if (flags.includes('0') && !'sr'.includes(conv))
+          out = /^[-+ ]/.test(out) ? out[0] + '0'.repeat(pad) + out.slice(1) : '0'.repeat(pad) + out
+        else out = ' '.repeat(pad) + out
+      }
+      return out
+    },
+  )
+  if (index < positional.length && !mapping && runtimeType(args) === 'TupleValue')
+    throw new TypeError('not all arguments converted during string formatting')
   return text
 }
 
@@ -227,12 +240,13 @@ const patch = (jinja: Jinja): void => {
   const samples: Record<string, unknown> = {b: true, n: null, f: 1.5, a: [], o: {}, s: ''}
   for (const [k, v] of Object.entries(samples)) env.set(k, v)
   const proto = (name: string) => Object.getPrototypeOf(env.lookupVariable(name))
-  for (const name of ['b', 'n', 'f', 'a', 'o']) proto(name).toString = function (this: unknown) {
-    return pyStr(this)
-  }
+  for (const name of ['b', 'n', 'f', 'a', 'o'])
+    proto(name).toString = function (this: unknown) {
+      return pyStr(this)
+    }
   // Tuples and keyword arguments derive from the array/object classes patched above.
 
-  const interpreter = jinja.Interpreter.prototype as any
+  const interpreter = jinja.Interpreter.prototype as Runtime
   const StringValue = proto('s').constructor
   interpreter.evaluateBlock = function (statements: Array<{type: string}>, environment: unknown) {
     let result = ''

@@ -139,6 +139,7 @@ const pickPromptResults = (results: Record<string, PromptResult>, variables: Rec
   Object.fromEntries(Object.entries(results).filter(([k]) => k in variables))
 
 /** One client per resolved connection (a changed variable makes a new client). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- request bodies are built to the API's shape at run time
 const clientFor = async (resolved: ResolvedLlmConnection): Promise<any> => {
   const connection = resolved.connection
   const key = JSON.stringify(connection ?? resolved.provider)

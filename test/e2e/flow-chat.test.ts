@@ -16,7 +16,10 @@ const apiKey = 'sk-fake-chat-0123456789abcdefghijklmnop'
 const chatInPty = (args: string[], env: NodeJS.ProcessEnv, turns: string[]): Promise<{code: number | null; output: string}> =>
   new Promise((resolve, reject) => {
     const command = [process.execPath, pfBin, ...args].map(a => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')
-    const child = spawn('script', ['-qfec', command, '/dev/null'], {env: {...process.env, ...env, NO_COLOR: '1'}, stdio: ['pipe', 'pipe', 'pipe']})
+    const child = spawn('script', ['-qfec', command, '/dev/null'], {
+      env: {...process.env, ...env, NO_COLOR: '1'},
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
     let output = ''
     let prompts = 0
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
@@ -51,9 +54,14 @@ describe('pf flow test --interactive (pseudo-terminal)', () => {
     fake.requests.length = 0
   })
 
-  it('chats with prompt flow\'s chat-basic: the history grows turn by turn, each turn is a traced line of one session', async () => {
+  it("chats with prompt flow's chat-basic: the history grows turn by turn, each turn is a traced line of one session", async () => {
     const env = {PF_HOME_DIRECTORY: home, FAKE_OPENAI_KEY: apiKey}
-    const {code, output} = await chatInPty(['flow', 'test', '--flow', chatBasic, '--interactive'], env, ['Hello there', '', 'And again?', 'exit'])
+    const {code, output} = await chatInPty(['flow', 'test', '--flow', chatBasic, '--interactive'], env, [
+      'Hello there',
+      '',
+      'And again?',
+      'exit',
+    ])
     expect(code, output).to.equal(0)
     expect(output).to.contain('Bot: Echo: Hello there')
     expect(output).to.contain('Bot: Echo: And again?')
@@ -67,7 +75,9 @@ describe('pf flow test --interactive (pseudo-terminal)', () => {
     const roots = readSpans(home).filter(s => s.parent_id === null)
     expect(roots).to.have.length(2)
     expect(roots[0].attributes.session_id).to.be.a('string').and.equal(roots[1].attributes.session_id)
-    expect(JSON.parse(roots[1].attributes.inputs).chat_history).to.deep.equal([{inputs: {question: 'Hello there'}, outputs: {answer: 'Echo: Hello there'}}])
+    expect(JSON.parse(roots[1].attributes.inputs).chat_history).to.deep.equal([
+      {inputs: {question: 'Hello there'}, outputs: {answer: 'Echo: Hello there'}},
+    ])
   })
 
   it('Ctrl-D ends the chat; a flow without chat inputs and --json are refused', async () => {
@@ -75,7 +85,10 @@ describe('pf flow test --interactive (pseudo-terminal)', () => {
     const ended = await chatInPty(['flow', 'test', '--flow', chatBasic, '--interactive'], env, [])
     expect(ended.code, ended.output).to.equal(0)
     expect(fake.requests).to.have.length(0)
-    const notChat = await runPf(['flow', 'test', '--flow', path.join(repoRoot, 'test', 'fixtures', 'flows', 'dag-basic'), '--interactive'], {home})
+    const notChat = await runPf(
+      ['flow', 'test', '--flow', path.join(repoRoot, 'test', 'fixtures', 'flows', 'dag-basic'), '--interactive'],
+      {home},
+    )
     expect(notChat.code).to.equal(2)
     expect(notChat.stderr).to.contain('--interactive needs a chat flow: mark its question input "is_chat_input: true"')
     const json = await runPf(['flow', 'test', '--flow', chatBasic, '--interactive', '--json'], {home})

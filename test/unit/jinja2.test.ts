@@ -23,7 +23,13 @@ const renderOrError = async (template: string, values: Record<string, unknown>):
 }
 
 describe('Jinja2 semantics (expected outputs from Jinja2)', () => {
-  for (const c of read('cases.json').cases as Array<{name: string; template: string; values: Record<string, unknown>; output?: string; error?: string}>) {
+  for (const c of read('cases.json').cases as Array<{
+    name: string
+    template: string
+    values: Record<string, unknown>
+    output?: string
+    error?: string
+  }>) {
     it(c.name, async () => {
       const got = await renderOrError(c.template, c.values)
       if (c.error) expect(got.error, `Jinja2 raised ${c.error}`).to.equal(true)
@@ -31,8 +37,10 @@ describe('Jinja2 semantics (expected outputs from Jinja2)', () => {
     })
   }
 
-  it('renders every .jinja2 file of prompt flow\'s example flows exactly as Jinja2 does', async () => {
-    const {examples} = read('examples.json') as {examples: Array<{file: string; template: string; values: Record<string, unknown>; output?: string}>}
+  it("renders every .jinja2 file of prompt flow's example flows exactly as Jinja2 does", async () => {
+    const {examples} = read('examples.json') as {
+      examples: Array<{file: string; template: string; values: Record<string, unknown>; output?: string}>
+    }
     const differing: string[] = []
     for (const example of examples) {
       const got = await renderOrError(example.template, example.values)

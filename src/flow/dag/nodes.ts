@@ -3,6 +3,7 @@ import path from 'node:path'
 
 import {PfError} from '../../errors.js'
 import type {CompiledTemplate, PromptResult} from '../../llm/templates.js'
+import type {YamlMap} from '../definition.js'
 import {importUserModule, resolveModuleFile} from '../modules.js'
 import {type Ref, parseRef, refDeps} from './refs.js'
 
@@ -41,11 +42,15 @@ export interface DagNode {
 
 const codeTypes = new Set(['typescript', 'javascript', 'code', 'python'])
 
-const sourcePath = (raw: Record<string, any>, name: string, file: string): string => {
+const sourcePath = (raw: YamlMap, name: string, file: string): string => {
   if (raw.source?.type === 'package' || raw.source?.tool)
-    throw new PfError('flow_invalid', `${file}: node "${name}" uses package tool ${JSON.stringify(raw.source?.tool ?? raw.source)}; pf runs code, prompt and llm nodes: port the tool to a TypeScript node.`)
+    throw new PfError(
+      'flow_invalid',
+      `${file}: node "${name}" uses package tool ${JSON.stringify(raw.source?.tool ?? raw.source)}; pf runs code, prompt and llm nodes: port the tool to a TypeScript node.`,
+    )
   const p = raw.source?.path ?? (typeof raw.source === 'string' ? raw.source : undefined)
-  if (typeof p !== 'string' || p.trim() === '') throw new PfError('flow_invalid', `${file}: node "${name}" has no source; add "source: {type: code, path: <file>}".`)
+  if (typeof p !== 'string' || p.trim() === '')
+    throw new PfError('flow_invalid', `${file}: node "${name}" has no source; add "source: {type: code, path: <file>}".`)
   return p.trim()
 }
 
@@ -64,11 +69,14 @@ const codeModule = (dir: string, rel: string, name: string, file: string): strin
   const moduleFile = resolveModuleFile(dir, stem)
   if (moduleFile && !moduleFile.endsWith('.py')) return moduleFile
   if (rel.endsWith('.py'))
-    throw new PfError('flow_invalid', `${file}: node "${name}" is the Python tool ${rel}; pf runs it as ${stem}.ts (or .js) next to it: port the tool to a function of the same name there.`)
+    throw new PfError(
+      'flow_invalid',
+      `${file}: node "${name}" is the Python tool ${rel}; pf runs it as ${stem}.ts (or .js) next to it: port the tool to a function of the same name there.`,
+    )
   throw new PfError('flow_invalid', `${file}: node "${name}" source ${rel} not found in ${dir} (tried .ts, .mts, .js, .mjs, .cjs).`)
 }
 
-const loadCodeNode = async (dir: string, file: string, name: string, raw: Record<string, any>) => {
+const loadCodeNode = async (dir: string, file: string, name: string, raw: YamlMap) => {
   const rel = sourcePath(raw, name, file)
   const moduleFile = codeModule(dir, rel, name, file)
   const mod = await importUserModule(moduleFile)
@@ -86,26 +94,38 @@ const loadCodeNode = async (dir: string, file: string, name: string, raw: Record
   }
   const fn = mod[exportName]
   if (typeof fn !== 'function')
-    throw new PfError('flow_invalid', `${file}: node "${name}": ${path.relative(dir, moduleFile)} does not export a function "${exportName}"` + (functions.length > 0 ? `; it exports: ${functions.join(', ')}.` : '.'))
+    throw new PfError(
+      'flow_invalid',
+      `${file}: node "${name}": ${path.relative(dir, moduleFile)} does not export a function "${exportName}"` +
+        (functions.length > 0 ? `; it exports: ${functions.join(', ')}.` : '.'),
+    )
   const functionName = exportName === 'default' ? fn.name || 'default' : exportName
   return {fn: fn as (inputs: Record<string, unknown>) => unknown, functionName, moduleFile}
 }
 
 /** Reads one node definition (after variants) into a DagNode. */
-export const loadNode = async (dir: string, file: string, raw: Record<string, any>, index: number): Promise<DagNode> => {
-  if (!raw || typeof raw !== 'object' || typeof raw.name !== 'string' || raw.name.trim() === '') throw new PfError('flow_invalid', `${file}: nodes[${index}] needs a "name".`)
+export const loadNode = async (dir: string, file: string, raw: YamlMap, index: number): Promise<DagNode> => {
+  if (!raw || typeof raw !== 'object' || typeof raw.name !== 'string' || raw.name.trim() === '')
+    throw new PfError('flow_invalid', `${file}: nodes[${index}] needs a "name".`)
   const name = raw.name.trim()
   const type = String(raw.type ?? '')
   if (!codeTypes.has(type) && type !== 'llm' && type !== 'prompt')
-    throw new PfError('flow_invalid', `${file}: node "${name}" has type ${JSON.stringify(raw.type ?? null)}; use typescript, javascript, python (ported), llm or prompt.`)
+    throw new PfError(
+      'flow_invalid',
+      `${file}: node "${name}" has type ${JSON.stringify(raw.type ?? null)}; use typescript, javascript, python (ported), llm or prompt.`,
+    )
   if (raw.inputs !== undefined && raw.inputs !== null && (typeof raw.inputs !== 'object' || Array.isArray(raw.inputs)))
     throw new PfError('flow_invalid', `${file}: node "${name}": "inputs" must be a mapping.`)
   const inputs: Record<string, Ref> = {}
-  for (const [key, value] of Object.entries((raw.inputs ?? {}) as Record<string, unknown>)) inputs[key] = parseRef(value, `node "${name}" input "${key}"`, file)
+  for (const [key, value] of Object.entries((raw.inputs ?? {}) as Record<string, unknown>))
+    inputs[key] = parseRef(value, `node "${name}" input "${key}"`, file)
   let activate: DagNode['activate']
   if (raw.activate !== undefined && raw.activate !== null) {
     if (typeof raw.activate !== 'object' || !('when' in raw.activate) || !('is' in raw.activate))
-      throw new PfError('flow_invalid', `${file}: node "${name}": "activate" needs "when" (a reference) and "is" (the value that activates the node).`)
+      throw new PfError(
+        'flow_invalid',
+        `${file}: node "${name}": "activate" needs "when" (a reference) and "is" (the value that activates the node).`,
+      )
     activate = {when: parseRef(raw.activate.when, `node "${name}" activate.when`, file), is: raw.activate.is}
   }
   const kind: DagNode['type'] = codeTypes.has(type) ? 'code' : (type as 'llm' | 'prompt')
@@ -116,7 +136,12 @@ export const loadNode = async (dir: string, file: string, raw: Record<string, an
     aggregation: raw.aggregation === true,
     activate,
     deps: refDeps([...Object.values(inputs), ...(activate ? [activate.when] : [])]),
-    inputsToEscape: kind === 'code' ? [] : Object.entries(inputs).filter(([, r]) => r.kind === 'input').map(([k]) => k),
+    inputsToEscape:
+      kind === 'code'
+        ? []
+        : Object.entries(inputs)
+            .filter(([, r]) => r.kind === 'input')
+            .map(([k]) => k),
   }
   if (kind === 'code') {
     const {fn, functionName, moduleFile} = await loadCodeNode(dir, file, name, raw)
@@ -145,17 +170,38 @@ export const loadNode = async (dir: string, file: string, raw: Record<string, an
   return {...base, prepare: await llmNode(file, name, raw, template, base.inputsToEscape)}
 }
 
-const llmNode = async (file: string, name: string, raw: Record<string, any>, template: CompiledTemplate, inputsToEscape: string[]): Promise<DagNode['prepare']> => {
+const llmNode = async (
+  file: string,
+  name: string,
+  raw: YamlMap,
+  template: CompiledTemplate,
+  inputsToEscape: string[],
+): Promise<DagNode['prepare']> => {
   const api = raw.api ?? 'chat'
-  if (api !== 'chat' && api !== 'completion') throw new PfError('flow_invalid', `${file}: node "${name}" has api ${JSON.stringify(api)}; use chat or completion.`)
-  const hasModel = [raw.deployment_name, raw.model, raw.inputs?.deployment_name, raw.inputs?.model].some(v => v !== undefined && v !== null && v !== '')
-  if (!hasModel) throw new PfError('flow_invalid', `${file}: node "${name}" needs a model: add "deployment_name" (Azure OpenAI) and/or "model" (OpenAI) to its inputs.`)
+  if (api !== 'chat' && api !== 'completion')
+    throw new PfError('flow_invalid', `${file}: node "${name}" has api ${JSON.stringify(api)}; use chat or completion.`)
+  const hasModel = [raw.deployment_name, raw.model, raw.inputs?.deployment_name, raw.inputs?.model].some(
+    v => v !== undefined && v !== null && v !== '',
+  )
+  if (!hasModel)
+    throw new PfError(
+      'flow_invalid',
+      `${file}: node "${name}" needs a model: add "deployment_name" (Azure OpenAI) and/or "model" (OpenAI) to its inputs.`,
+    )
   const connection = raw.connection === undefined || raw.connection === null ? undefined : String(raw.connection)
   const {llmRequest, callLlm, connectionFor} = await import('../../llm/llm-call.js')
   const nodeLevel = {deployment_name: raw.deployment_name, model: raw.model}
   return async (values, promptResults) => {
     const resolved = connectionFor(connection)
-    const request = llmRequest({node: name, api, provider: resolved.provider, values: {...nodeLevel, ...values}, template, inputsToEscape, promptResults})
+    const request = llmRequest({
+      node: name,
+      api,
+      provider: resolved.provider,
+      values: {...nodeLevel, ...values},
+      template,
+      inputsToEscape,
+      promptResults,
+    })
     const variables = Object.fromEntries(Object.entries(values).filter(([k]) => template.identifiers.has(k)))
     const promptInfo = {'prompt.template': template.source, 'prompt.variables': JSON.stringify(variables)}
     return {

@@ -38,7 +38,10 @@ export const parseRef = (value: unknown, where: string, file: string): Ref => {
     const path = rest === '' ? [] : parsePath(rest)
     if (path) return {kind: 'node', node: node[1], path, text: value.trim()}
   }
-  throw new PfError('flow_invalid', `${file}: ${where} has reference ${value}; use \${inputs.NAME}, \${NODE.output} or \${NODE.output.FIELD}.`)
+  throw new PfError(
+    'flow_invalid',
+    `${file}: ${where} has reference ${value}; use \${inputs.NAME}, \${NODE.output} or \${NODE.output.FIELD}.`,
+  )
 }
 
 export const refDeps = (refs: Ref[]): string[] => [...new Set(refs.flatMap(r => (r.kind === 'node' ? [r.node] : [])))]

@@ -45,7 +45,11 @@ const checkRepresentable = (node: string, output: unknown): void => {
   try {
     JSON.stringify(output)
   } catch (error) {
-    throw new PfError('output_unrepresentable', `Node "${node}" returned a value that cannot be stored as JSON (${(error as Error).message}); return plain data (strings, numbers, lists, objects).`, 1)
+    throw new PfError(
+      'output_unrepresentable',
+      `Node "${node}" returned a value that cannot be stored as JSON (${(error as Error).message}); return plain data (strings, numbers, lists, objects).`,
+      1,
+    )
   }
 }
 
@@ -59,12 +63,22 @@ const tryJson = (text: string): unknown => {
 
 export const createDagRunner = ({nodes, inputSpecs, outputs, file}: DagRunnerOptions): DagRunner => {
   const nodeNames = [...nodes.keys()]
-  const lineNodes = topologicalOrder([...nodes.values()].filter(n => !n.aggregation), nodes)
-  const aggregationNodes = topologicalOrder([...nodes.values()].filter(n => n.aggregation), nodes).filter(n => n.aggregation)
+  const lineNodes = topologicalOrder(
+    [...nodes.values()].filter(n => !n.aggregation),
+    nodes,
+  )
+  const aggregationNodes = topologicalOrder(
+    [...nodes.values()].filter(n => n.aggregation),
+    nodes,
+  ).filter(n => n.aggregation)
   /** Node outputs of each line, keyed by the outputs object the line returned (for aggregation). */
   const lineNodeOutputs = new WeakMap<object, Map<string, unknown>>()
 
-  const runTraced = (node: DagNode, values: Record<string, unknown>, promptResults: Record<string, PromptResult>): Promise<{output: unknown; promptResult?: PromptResult}> =>
+  const runTraced = (
+    node: DagNode,
+    values: Record<string, unknown>,
+    promptResults: Record<string, PromptResult>,
+  ): Promise<{output: unknown; promptResult?: PromptResult}> =>
     withLineAttributes({node_name: node.name}, () =>
       otelTrace.getTracer('promptflow').startActiveSpan(node.name, async span => {
         const recording = span.isRecording()
@@ -97,11 +111,19 @@ export const createDagRunner = ({nodes, inputSpecs, outputs, file}: DagRunnerOpt
       else if (ref.kind === 'literal') values[key] = ref.value
       else if (ref.kind === 'input') {
         const value = ref.name in given ? given[ref.name] : inputSpecs[ref.name]?.default
-        if (value === undefined) throw new PfError('missing_input', `Node "${name}" input "${key}" needs flow input "${ref.name}"; pass --inputs ${ref.name}=… (or ${key}=…).`)
+        if (value === undefined)
+          throw new PfError(
+            'missing_input',
+            `Node "${name}" input "${key}" needs flow input "${ref.name}"; pass --inputs ${ref.name}=… (or ${key}=…).`,
+          )
         values[key] = coerceInput(ref.name, value, inputSpecs[ref.name])
       } else {
         const raw = given[`${ref.node}.output`] ?? given[ref.node]
-        if (raw === undefined) throw new PfError('missing_input', `Node "${name}" input "${key}" needs the output of node "${ref.node}"; pass --inputs ${ref.node}=… (or ${key}=…).`)
+        if (raw === undefined)
+          throw new PfError(
+            'missing_input',
+            `Node "${name}" input "${key}" needs the output of node "${ref.node}"; pass --inputs ${ref.node}=… (or ${key}=…).`,
+          )
         values[key] = pick(typeof raw === 'string' && ref.path.length > 0 ? tryJson(raw) : raw, ref.path, ref.node, ref.text)
       }
     }
@@ -115,7 +137,13 @@ export const createDagRunner = ({nodes, inputSpecs, outputs, file}: DagRunnerOpt
     const bypassed = new Set<string>()
     const promptResults = new Map<string, PromptResult>()
     const value = (ref: Ref): unknown =>
-      ref.kind === 'literal' ? ref.value : ref.kind === 'input' ? inputs[ref.name] : bypassed.has(ref.node) ? null : pick(done.get(ref.node), ref.path, ref.node, ref.text)
+      ref.kind === 'literal'
+        ? ref.value
+        : ref.kind === 'input'
+          ? inputs[ref.name]
+          : bypassed.has(ref.node)
+            ? null
+            : pick(done.get(ref.node), ref.path, ref.node, ref.text)
 
     const isBypassed = (node: DagNode): boolean => {
       if (node.activate) {
@@ -175,7 +203,12 @@ export const createDagRunner = ({nodes, inputSpecs, outputs, file}: DagRunnerOpt
             if (saved) return saved.get(ref.node) === null ? null : pick(saved.get(ref.node), ref.path, ref.node, ref.text)
             // A line whose node outputs are gone (e.g. read back from disk): use a flow output that exposes the node.
             const exposed = Object.entries(outputs).find(([, r]) => r.kind === 'node' && r.node === ref.node && r.path.length === 0)
-            if (!exposed) throw new PfError('aggregation_failed', `Aggregation needs the output of node "${ref.node}" for every line; add a flow output "reference: \${${ref.node}.output}".`, 1)
+            if (!exposed)
+              throw new PfError(
+                'aggregation_failed',
+                `Aggregation needs the output of node "${ref.node}" for every line; add a flow output "reference: \${${ref.node}.output}".`,
+                1,
+              )
             return pick((line.output as Record<string, unknown> | undefined)?.[exposed[0]], ref.path, ref.node, ref.text)
           }
           const done = new Map<string, unknown>()
@@ -183,12 +216,16 @@ export const createDagRunner = ({nodes, inputSpecs, outputs, file}: DagRunnerOpt
           const resolve = (ref: Ref): unknown => {
             if (ref.kind === 'literal') return ref.value
             if (ref.kind === 'input') return lines.map(l => l.inputs[ref.name])
-            if (nodes.get(ref.node)!.aggregation) return bypassed.has(ref.node) ? null : pick(done.get(ref.node), ref.path, ref.node, ref.text)
+            if (nodes.get(ref.node)!.aggregation)
+              return bypassed.has(ref.node) ? null : pick(done.get(ref.node), ref.path, ref.node, ref.text)
             return lines.map(l => nodeOutputOfLine(l, ref))
           }
           for (const node of aggregationNodes) {
             const when = node.activate?.when
-            if (node.activate && ((when?.kind === 'node' && bypassed.has(when.node)) || !conditionMet(resolve(node.activate.when), node.activate.is))) {
+            if (
+              node.activate &&
+              ((when?.kind === 'node' && bypassed.has(when.node)) || !conditionMet(resolve(node.activate.when), node.activate.is))
+            ) {
               bypassed.add(node.name)
               done.set(node.name, null)
               continue
