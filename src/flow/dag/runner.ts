@@ -6,6 +6,7 @@ import {PfError} from '../../errors.js'
 import type {PromptResult} from '../../llm/templates.js'
 import {recordError, recordInputs, recordOutput} from '../../sdk/trace.js'
 import {withLineAttributes} from '../../tracing/line-context.js'
+import {parseJsonOrText} from '../../util/json.js'
 import {coerceInput} from '../inputs.js'
 import type {InputSpec} from '../types.js'
 import {topologicalOrder} from './graph.js'
@@ -50,14 +51,6 @@ const checkRepresentable = (node: string, output: unknown): void => {
       `Node "${node}" returned a value that cannot be stored as JSON (${(error as Error).message}); return plain data (strings, numbers, lists, objects).`,
       1,
     )
-  }
-}
-
-const tryJson = (text: string): unknown => {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return text
   }
 }
 
@@ -124,7 +117,7 @@ export const createDagRunner = ({nodes, inputSpecs, outputs, file}: DagRunnerOpt
             'missing_input',
             `Node "${name}" input "${key}" needs the output of node "${ref.node}"; pass --inputs ${ref.node}=… (or ${key}=…).`,
           )
-        values[key] = pick(typeof raw === 'string' && ref.path.length > 0 ? tryJson(raw) : raw, ref.path, ref.node, ref.text)
+        values[key] = pick(typeof raw === 'string' && ref.path.length > 0 ? parseJsonOrText(raw) : raw, ref.path, ref.node, ref.text)
       }
     }
     return (await runTraced(node, values, {})).output
