@@ -1,10 +1,11 @@
 import {PfError} from '../errors.js'
 import {readFlowYaml} from './definition.js'
 import {loadFlow} from './load.js'
+import type {LoadedFlow} from './types.js'
 
 export interface ValidateResult {
   flow: string
-  kind: 'flex' | 'dag'
+  kind: LoadedFlow['kind']
   inputs: string[]
   nodes?: string[]
   valid: true
