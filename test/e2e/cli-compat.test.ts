@@ -68,6 +68,42 @@ const scenarios: Record<string, (c: Context) => Promise<void>> = {
     const node = JSON.parse(ok(await pf(['flow', 'test', '--flow', path.join(work, 'standard'), '--node', 'clean', '--inputs', 'text=  a   b ', '--json'])).stdout)
     expect(node.output).to.equal('a b')
   },
+  'pf flow test --environment-variables': async ({pf, work}) => {
+    ok(await pf(['flow', 'init', '--flow', path.join(work, 'env'), '--function', 'readEnv']))
+    writeFileSync(path.join(work, 'env', 'flow.ts'), 'export async function readEnv() {\n  return {value: process.env.PF_COMPAT_VALUE ?? null}\n}\n')
+    const result = JSON.parse(ok(await pf(['flow', 'test', '--flow', path.join(work, 'env'), '--environment-variables', 'PF_COMPAT_VALUE=from-flag', '--json'])).stdout)
+    expect(result.output).to.deep.equal({value: 'from-flag'})
+  },
+  'pf flow test --variant': async ({pf, work}) => {
+    // The template has no variants: the flag is parsed and checked against the flow (real variants: pf-examples.test.ts).
+    const result = await pf(['flow', 'test', '--flow', path.join(work, 'standard'), '--variant', '${clean.variant_1}', '--json'])
+    expect(result.code).to.equal(2)
+    expect(result.json().error.message).to.contain('node "clean" has no variants')
+  },
+  'pf flow test --interactive': async ({pf}) => {
+    // A terminal chat (driven in a pseudo-terminal by flow-chat.test.ts); a flow without a chat input is refused.
+    const result = await pf(['flow', 'test', '--flow', hello, '--interactive'])
+    expect(result.code).to.equal(2)
+    expect(result.stderr).to.contain('--interactive needs a chat flow')
+  },
+  'pf run create --environment-variables': async ({pf, work}) => {
+    ok(await pf(['run', 'create', '--flow', path.join(work, 'env'), '--data', helloData, '--environment-variables', 'PF_COMPAT_VALUE=in-run', '--name', 'env_run']))
+    const lines = JSON.parse(ok(await pf(['run', 'show-details', 'env_run', '--json'])).stdout)
+    expect(lines.map((l: any) => l.outputs.value)).to.deep.equal(['in-run', 'in-run', 'in-run'])
+  },
+  'pf run create --variant': async ({pf, work}) => {
+    const result = await pf(['run', 'create', '--flow', path.join(work, 'standard'), '--data', helloData, '--variant', '${clean.variant_1}', '--json'])
+    expect(result.code).to.equal(2)
+    expect(result.json().error.message).to.contain('node "clean" has no variants')
+  },
+  'pf run create --connections': async ({pf}) => {
+    // dag-basic's llm node "answer" names fake_openai; the override makes it name another connection.
+    const flow = path.join(repoRoot, 'test', 'fixtures', 'flows', 'dag-basic')
+    const result = await pf(['run', 'create', '--flow', flow, '--data', helloData, '--connections', 'answer.connection=compat_conn', '--name', 'conn_run', '--json'])
+    expect(result.code).to.equal(1)
+    const lines = JSON.parse(ok(await pf(['run', 'show-details', 'conn_run', '--json'])).stdout)
+    expect(lines[0].error.message).to.contain('compat_conn')
+  },
   'pf flow validate --source': async ({pf, work}) => {
     expect(ok(await pf(['flow', 'validate', '--source', path.join(work, 'standard')])).stdout).to.contain('valid dag flow (inputs: question; nodes: clean, build_prompt)')
     ok(await pf(['flow', 'validate', '--flow', hello]))
