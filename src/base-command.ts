@@ -71,7 +71,7 @@ export abstract class PfCommand extends Command {
     return name
   }
 
-  protected async catch(error: Error): Promise<any> {
+  protected async catch(error: Error): Promise<void> {
     const err = error as Error & {oclif?: {exit?: number}}
     if (err.oclif?.exit === 0) return // `this.exit(0)`
     // oclif's own parse errors (unknown flag, missing arg, bad value) are user input errors: say them in full.
@@ -95,7 +95,7 @@ export abstract class PfCommand extends Command {
    * Turns one of oclif's parse errors ("Missing 1 required arg:", "Parsing --port", "The following error occurred:")
    * into one line that names the flag or argument, says what is wrong, and shows an example of the command.
    */
-  private describeParseError(err: Error & Record<string, any>): PfError {
+  private describeParseError(err: Error & {args?: ArgLike[] | string[]; flags?: string[]}): PfError {
     const command = this.ctor as typeof PfCommand & {args?: Record<string, ArgLike>; flags?: Record<string, FlagLike>}
     const flags: Record<string, FlagLike> = {...(command.flags ?? {}), ...(command.baseFlags ?? {}), json: {name: 'json'} as FlagLike}
     const usage = `pf ${(this.id ?? '').replaceAll(':', ' ')}`.trim()
@@ -104,17 +104,17 @@ export abstract class PfCommand extends Command {
     let about: string | undefined // the flag the example should show
     let suggestion: string | undefined
     if (err.constructor.name === 'RequiredArgsError') {
-      const missing = (err.args as ArgLike[]).map(a => `${a.name.toUpperCase()}${a.description ? ` (${trimDot(a.description)})` : ''}`)
+      const missing = ((err.args ?? []) as ArgLike[]).map(a => `${a.name.toUpperCase()}${a.description ? ` (${trimDot(a.description)})` : ''}`)
       what = `${usage} needs the argument${missing.length === 1 ? '' : 's'} ${missing.join(', ')}`
     } else if (err.constructor.name === 'NonExistentFlagsError') {
       const names = Object.entries(flags).flatMap(([name, f]) => [`--${name}`, ...(f.char ? [`-${f.char}`] : []), ...(f.aliases ?? []).map(a => `--${a}`)])
-      const unknown = (err.flags as string[]).map(f => f.split('=')[0])
+      const unknown = (err.flags ?? []).map(f => f.split('=')[0])
       suggestion = nearest(unknown[0], names)
       what = `${usage} has no flag ${unknown.join(', ')}${suggestion ? `; did you mean ${suggestion}?` : ` (its flags: ${names.filter(n => n.startsWith('--')).join(', ')})`}`
       about = suggestion?.replace(/^-+/, '')
     } else if (err.constructor.name === 'UnexpectedArgsError') {
       const takes = Object.keys(command.args ?? {}).map(a => a.toUpperCase())
-      what = `Unexpected argument${(err.args as string[]).length === 1 ? '' : 's'} ${(err.args as string[]).join(' ')}: ${usage} takes ${takes.length === 0 ? 'no arguments' : takes.join(' ')}`
+      what = `Unexpected argument${(err.args ?? []).length === 1 ? '' : 's'} ${((err.args ?? []) as string[]).join(' ')}: ${usage} takes ${takes.length === 0 ? 'no arguments' : takes.join(' ')}`
     } else if (/^Parsing --/.test(text)) {
       // "Parsing --port \n\tExpected an integer but received: abc\nSee more help with --help"
       const flag = /^Parsing --(\S+)/.exec(text)![1]

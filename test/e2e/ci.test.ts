@@ -140,7 +140,7 @@ describe('docs/ci.md: the GitHub Actions workflow (built CLI, CI=true, no TTY)',
     expect(entra.tokenRequests[0]).to.include({tenant, clientId, grantType: 'client_credentials'})
     for (const r of results) expect(r.stdout + r.stderr).not.to.contain(clientSecret)
     // No terminal: no progress bar, no escape codes; --json output is one document.
-    for (const r of results) expect(r.stderr).not.to.match(/\u001B\[|█/)
+    for (const r of results) expect(r.stderr).not.to.match(new RegExp(`${String.fromCharCode(27)}\\[|█`))
     expect(JSON.parse(readFileSync(path.join(repo, 'run.json'), 'utf8')).run).to.include({name: 'answer-4242', status: 'Completed'})
     expect(JSON.parse(readFileSync(path.join(repo, 'metrics.json'), 'utf8'))).to.deep.equal({accuracy: 1})
 

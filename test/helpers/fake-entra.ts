@@ -7,9 +7,9 @@
  */
 import {execFileSync} from 'node:child_process'
 import {readFileSync, writeFileSync} from 'node:fs'
-import http from 'node:http'
+import http, {type IncomingMessage, type ServerResponse} from 'node:http'
 import https from 'node:https'
-import {type AddressInfo, connect} from 'node:net'
+import {type AddressInfo, type Socket, connect} from 'node:net'
 import path from 'node:path'
 
 import {tempDir} from './cli.js'
@@ -35,7 +35,7 @@ export class FakeEntra {
   private server!: https.Server
   private proxy!: http.Server
   /** Tunnels (CONNECT sockets are not the proxy server's connections any more: closed by hand on stop). */
-  private readonly tunnels = new Set<import('node:net').Socket>()
+  private readonly tunnels = new Set<Socket>()
   port = 0
   proxyPort = 0
   /** Trusts this service and testTls() (Cosmos): pass as NODE_EXTRA_CA_CERTS. */
@@ -69,7 +69,7 @@ export class FakeEntra {
     this.proxy.on('connect', (req, socket, head) => {
       if (req.url !== `${entraHost}:443`) return socket.end('HTTP/1.1 403 Forbidden\r\n\r\n')
       const upstream = connect(this.port, '127.0.0.1', () => {
-        this.tunnels.add(socket as import('node:net').Socket).add(upstream)
+        this.tunnels.add(socket as Socket).add(upstream)
         socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
         upstream.write(head)
         upstream.pipe(socket).pipe(upstream)
@@ -90,12 +90,12 @@ export class FakeEntra {
     await new Promise(resolve => this.proxy.close(resolve))
   }
 
-  private json(res: import('node:http').ServerResponse, status: number, body: unknown) {
+  private json(res: ServerResponse, status: number, body: unknown) {
     res.writeHead(status, {'content-type': 'application/json'})
     res.end(JSON.stringify(body))
   }
 
-  private handle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) {
+  private handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', this.url)
     let body = ''
     req.on('data', chunk => (body += chunk))
