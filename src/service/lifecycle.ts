@@ -6,7 +6,7 @@ import path from 'node:path'
 import {ensurePrivateDir} from '../config/files.js'
 import {ExitCode, PfError} from '../errors.js'
 import {type ServiceEndpoint, defaultServicePort, isProcessAlive, serviceFilePath} from '../tracing/links.js'
-import {healthPath, uiPath} from './paths.js'
+import {collectorPath, healthPath, uiPath} from './paths.js'
 
 export const serviceLogPath = (home: string): string => path.join(home, 'service.log')
 
@@ -17,6 +17,10 @@ export interface ServiceStatus {
   pid?: number
   /** The viewer's home page, when running. */
   url?: string
+  /** Where OpenTelemetry SDKs send traces (OTLP/HTTP, protobuf or JSON), when running. */
+  otlpEndpoint?: string
+  /** The environment line that points an OpenTelemetry SDK at it. */
+  otlpEnv?: string
   /** service.json named a process that is gone or is not the viewer (it was left behind by a crash). */
   stale?: boolean
 }
@@ -24,6 +28,14 @@ export interface ServiceStatus {
 const hostForUrl = (host: string) => (host.includes(':') ? `[${host}]` : host)
 
 export const viewerBaseUrl = (endpoint: Pick<ServiceEndpoint, 'host' | 'port'>): string => `http://${hostForUrl(endpoint.host)}:${endpoint.port}${uiPath}`
+
+/** The collector's URL: what OTEL_EXPORTER_OTLP_TRACES_ENDPOINT should say. */
+export const collectorUrl = (endpoint: Pick<ServiceEndpoint, 'host' | 'port'>): string => `http://${hostForUrl(endpoint.host)}:${endpoint.port}${collectorPath}`
+
+const otlpFields = (endpoint: Pick<ServiceEndpoint, 'host' | 'port'>) => {
+  const otlpEndpoint = collectorUrl(endpoint)
+  return {otlpEndpoint, otlpEnv: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=${otlpEndpoint}`}
+}
 
 /** `service.host` as the address to listen on: `[::1]` → `::1`. */
 export const listenHost = (configured: unknown): string => String(configured ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1')
@@ -77,7 +89,7 @@ export const serviceStatus = async (home: string): Promise<ServiceStatus> => {
   if (!data || typeof data.port !== 'number' || typeof data.host !== 'string' || typeof data.pid !== 'number') return data ? {running: false, stale: true} : {running: false}
   const endpoint = {host: data.host, port: data.port, pid: data.pid}
   if (!isProcessAlive(endpoint.pid) || (await healthPid(endpoint)) !== endpoint.pid) return {running: false, stale: true}
-  return {running: true, ...endpoint, url: viewerBaseUrl(endpoint)}
+  return {running: true, ...endpoint, url: viewerBaseUrl(endpoint), ...otlpFields(endpoint)}
 }
 
 export interface StartOptions {
