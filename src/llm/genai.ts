@@ -211,15 +211,18 @@ export const normalizeLlmSpan = (attributes: Attributes, events: SpanEvent[] = [
 export const genAiOperation = {chat: 'chat', completion: 'text_completion', embedding: 'embeddings'} as const
 
 /** GenAI attributes of a request pf traces through the openai package: system, operation and requested model. */
-export const genAiRequestAttributes = (operation: string, model: unknown, azure: boolean): Attributes => ({
+export const genAiRequestAttributes = (operation: string, model: unknown, azure: boolean): Record<string, string> => ({
   'gen_ai.system': azure ? 'az.ai.openai' : 'openai',
   'gen_ai.operation.name': operation,
   ...(model ? {'gen_ai.request.model': String(model)} : {}),
 })
 
 /** GenAI attributes of a response: the model that answered and the token usage (input/output, as the conventions name them). */
-export const genAiResponseAttributes = (model: unknown, usage: {prompt_tokens?: number; completion_tokens?: number} | undefined | null): Attributes => {
-  const out: Attributes = {}
+export const genAiResponseAttributes = (
+  model: unknown,
+  usage: {prompt_tokens?: number; completion_tokens?: number} | undefined | null,
+): Record<string, string | number> => {
+  const out: Record<string, string | number> = {}
   if (model) out['gen_ai.response.model'] = String(model)
   if (typeof usage?.prompt_tokens === 'number') out['gen_ai.usage.input_tokens'] = usage.prompt_tokens
   if (typeof usage?.completion_tokens === 'number') out['gen_ai.usage.output_tokens'] = usage.completion_tokens

@@ -93,11 +93,15 @@ export class Collector {
       res.end(body)
     } catch (error) {
       if (!(error instanceof HttpError)) throw error
-      const extra: Record<string, string> = error.status === 405 ? {Allow: 'POST'} : error.status === 413 ? {Connection: 'close'} : {}
+      // An unread body of a declared (bounded) length is read and dropped, so the client sees the answer; an
+      // unbounded (chunked) one ends the connection instead.
+      const declared = Number(req.headers['content-length'] ?? Number.NaN)
+      const drain = !req.complete && declared <= 4 * maxBodyBytes
+      const close = !req.complete && !drain
+      const extra: Record<string, string> = {...(error.status === 405 ? {Allow: 'POST'} : {}), ...(close ? {Connection: 'close'} : {})}
       res.writeHead(error.status, {'Content-Type': json ? 'application/json' : 'application/x-protobuf', ...extra})
       res.end(otlp.encodeStatus(error.rpcCode, error.message, json))
-      // Leave no unread body behind on a kept-alive connection.
-      if (!req.complete) req.resume()
+      if (drain) req.resume()
     }
   }
 
@@ -144,9 +148,7 @@ export class Collector {
   /** Stores spans (with outbox rows) and starts sending; returns warnings about destinations that could not be used. */
   private async record(spans: SpanRecord[], settings: {merged: Record<string, unknown>; destination: string}): Promise<string[]> {
     if (spans.length === 0) return []
-    // Children before parents, so token counts roll up within a batch (an SDK exports spans as they end).
-    const order = spans.map((span, i) => ({span, i})).sort((a, b) => (a.span.end_time < b.span.end_time ? -1 : a.span.end_time > b.span.end_time ? 1 : a.i - b.i))
-    const records = order.map(({span}) => {
+    const records = childrenFirst(spans).map(span => {
       span.attributes = maskAttributes(normalizeLlmSpan(span.attributes, span.events))
       for (const event of span.events) event.attributes = maskAttributes(event.attributes)
       return this.rollup.add(span)
@@ -265,3 +267,40 @@ const readBody = (req: http.IncomingMessage): Promise<Buffer> =>
     req.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)))
     req.on('error', reject)
   })
+
+/**
+ * The spans of a batch with every span after its children (post-order of the trees within the batch), so token
+ * counts roll up to parents sent in the same batch. End times cannot order them: SDKs' clocks drift between spans.
+ */
+const childrenFirst = (spans: SpanRecord[]): SpanRecord[] => {
+  const ids = new Set(spans.map(s => s.context.span_id))
+  const children = new Map<string, SpanRecord[]>()
+  const tops: SpanRecord[] = []
+  for (const span of spans) {
+    if (span.parent_id && ids.has(span.parent_id) && span.parent_id !== span.context.span_id) {
+      const list = children.get(span.parent_id)
+      if (list) list.push(span)
+      else children.set(span.parent_id, [span])
+    } else tops.push(span)
+  }
+  const out: SpanRecord[] = []
+  const seen = new Set<SpanRecord>()
+  // Iterative post-order: a deep trace must not overflow the stack.
+  for (const top of tops) {
+    const stack: Array<{span: SpanRecord; expanded: boolean}> = [{span: top, expanded: false}]
+    while (stack.length > 0) {
+      const entry = stack.pop()!
+      if (entry.expanded) {
+        out.push(entry.span)
+        continue
+      }
+      if (seen.has(entry.span)) continue
+      seen.add(entry.span)
+      stack.push({span: entry.span, expanded: true})
+      for (const child of children.get(entry.span.context.span_id) ?? []) stack.push({span: child, expanded: false})
+    }
+  }
+  // Spans in a parent cycle (malformed, never reached from a top) are still kept.
+  for (const span of spans) if (!seen.has(span)) out.push(span)
+  return out
+}

@@ -3,7 +3,7 @@ import {closeSync, openSync, readFileSync, renameSync, rmSync, writeFileSync} fr
 import http from 'node:http'
 import path from 'node:path'
 
-import {ensurePrivateDir} from '../config/files.js'
+import {ensurePrivateDir, pfHome} from '../config/files.js'
 import {ExitCode, PfError} from '../errors.js'
 import {type ServiceEndpoint, defaultServicePort, isProcessAlive, serviceFilePath} from '../tracing/links.js'
 import {collectorPath, healthPath, uiPath} from './paths.js'
@@ -177,4 +177,21 @@ export const stopService = async (home: string, graceMs = 5000): Promise<StopRes
   if (isProcessAlive(pid)) process.kill(pid, 'SIGKILL')
   removeServiceFile(home, pid)
   return {stopped: true, pid}
+}
+
+/**
+ * Starts the viewer in the background for a link pf is about to print (interactive terminals only, see
+ * isInteractive). Returns where it listens, or undefined when it could not start (the link then says how).
+ */
+export const startViewerForLinks = async (oclif: {root: string}, config: Record<string, unknown>): Promise<ServiceEndpoint | undefined> => {
+  try {
+    const started = await startService({
+      home: pfHome(),
+      pfBin: path.join(oclif.root, 'bin', 'run.js'),
+      host: listenHost((config.service as Record<string, unknown> | undefined)?.host),
+    })
+    return started.running ? {host: started.host!, port: started.port!, pid: started.pid} : undefined
+  } catch {
+    return undefined
+  }
 }

@@ -58,6 +58,17 @@ export interface TraceLinks {
   local: string
   /** Whether the viewer is running (else `pf service start` starts it). */
   viewerRunning: boolean
+  /** pf started the viewer in the background for this link (interactive terminals only). */
+  viewerStarted?: boolean
   /** Portal links of remote destinations (Azure ML / AI Foundry). */
   portal: string[]
+}
+
+/**
+ * A person at a terminal (stderr, where links go, is a TTY) and not CI: pf may start the viewer in the background
+ * for a link, as prompt flow does. Never in CI or when output is piped: there pf says how to start it instead.
+ */
+export const isInteractive = (env: NodeJS.ProcessEnv = process.env): boolean => {
+  const ci = env.CI?.trim().toLowerCase()
+  return Boolean(process.stderr.isTTY) && (!ci || ci === 'false' || ci === '0')
 }

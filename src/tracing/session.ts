@@ -8,7 +8,7 @@ import {TraceStore} from '../destinations/local/store.js'
 import {PfError} from '../errors.js'
 import {Resource, serviceName} from './attributes.js'
 import type {DestinationContext, LinkRef, ResolvedDestination} from './destination.js'
-import {type TraceLinks, defaultServicePort, localTraceUrl, readServiceEndpoint} from './links.js'
+import {type TraceLinks, defaultServicePort, isInteractive, localTraceUrl, readServiceEndpoint} from './links.js'
 import {type DrainResult, OutboxDrainer} from './outbox.js'
 import {type RegisteredProvider, displayDestination, isTracingDisabled, loadRegistry, parseDestinationList, unknownDestinationError} from './registry.js'
 
@@ -50,6 +50,8 @@ export class TracingSession {
     readonly tracer: Tracer,
     readonly remotes: RemoteDestination[],
     private readonly provider: {shutdown(): Promise<void>},
+    private readonly oclif: Config,
+    private readonly config: Record<string, unknown>,
   ) {}
 
   /**
@@ -93,16 +95,26 @@ export class TracingSession {
     )
     const provider = new NodeTracerProvider({resource, spanProcessors: [processor]})
     provider.register()
-    return new TracingSession(store, provider.getTracer('promptflow'), remoteEntries, provider)
+    return new TracingSession(store, provider.getTracer('promptflow'), remoteEntries, provider, options.oclif, options.config)
   }
 
-  /** The local viewer's link and the portal links remote destinations offer for a collection/run/trace. */
+  /**
+   * The local viewer's link and the portal links remote destinations offer for a collection/run/trace. On an
+   * interactive terminal with no viewer running, the viewer is started in the background so the link works.
+   */
   async links(ref: LinkRef): Promise<TraceLinks> {
-    const endpoint = readServiceEndpoint(pfHome())
+    let endpoint = readServiceEndpoint(pfHome())
+    let viewerStarted = false
+    if (!endpoint && isInteractive()) {
+      const {startViewerForLinks} = await import('../service/lifecycle.js')
+      endpoint = await startViewerForLinks(this.oclif, this.config)
+      viewerStarted = endpoint !== undefined
+    }
     const portal = await Promise.all(this.remotes.map(r => r.provider.links?.(r.destination, ref) ?? []))
     return {
       local: localTraceUrl(endpoint ?? {host: '127.0.0.1', port: defaultServicePort}, ref),
       viewerRunning: endpoint !== undefined,
+      ...(viewerStarted ? {viewerStarted} : {}),
       portal: portal.flat(),
     }
   }
