@@ -243,3 +243,105 @@ describe('pf service as an OTLP collector (built CLI, OpenTelemetry SDK exporter
     expect((await runPf(['trace', 'list', '--json'], {home})).json()).to.have.length(1)
   })
 })
+
+/** Polls `check` until it returns something truthy, or fails after `ms`. */
+const eventually = async <T>(check: () => Promise<T | undefined> | T | undefined, ms = 20_000, what = 'condition'): Promise<T> => {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const value = await check()
+    if (value) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(r => setTimeout(r, 200))
+  }
+}
+
+describe('pf service collector forwards to remote destinations (OTLP plugin, Azure ML workspace)', function () {
+  this.timeout(120_000)
+  let home: string
+
+  beforeEach(() => {
+    home = tempDir('pf-home-collector-fwd-')
+  })
+  afterEach(async () => {
+    await runPf(['service', 'stop'], {home})
+  })
+
+  for (const secure of [false, true]) {
+    it(`sends collected spans on to the configured OTLP destination (${secure ? 'https with a generated certificate, gzip' : 'plain http'})`, async () => {
+      const {OtlpReceiver} = await import('../../plugins/pf-trace-otlp/test/receiver.js')
+      const {testTls} = await import('../helpers/cosmos.js')
+      const tls = testTls()
+      const receiver = await OtlpReceiver.start(0, secure ? tls : undefined)
+      try {
+        const link = await runPf(['plugins', 'link', path.join(repoRoot, 'plugins', 'pf-trace-otlp'), '--no-install'], {home})
+        expect(link.code, link.stderr).to.equal(0)
+        const value = `${secure ? 'otlp+https' : 'otlp'}://${receiver.url}`
+        expect((await runPf(['config', 'set', `trace.destination=${value}`], {home})).code).to.equal(0)
+        const port = await startService(home, {NODE_EXTRA_CA_CERTS: tls.certFile})
+
+        const sent = await runScript([exportScript, 'protobuf'], {OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${port}/v1/traces`, OTEL_SERVICE_NAME: 'fwd-app'})
+        expect(sent.code, sent.stderr).to.equal(0)
+        const {traceId} = JSON.parse(sent.stdout)
+        const spans = await eventually(() => (receiver.spans.length >= 4 ? receiver.spans : undefined), 20_000, 'the OTLP receiver to get 4 spans')
+        expect(spans.map(s => s.name).sort()).to.deep.equal(['agent', 'chat gpt-4o', 'invoke_agent helper', 'llm'])
+        expect(new Set(spans.map(s => s.traceId))).to.deep.equal(new Set([traceId]))
+        const chat = spans.find(s => s.name === 'chat gpt-4o')!
+        // Forwarded as pf stored it: masked, with prompt flow's LLM names beside the GenAI ones.
+        expect(chat.attributes).to.include({'gen_ai.request.model': 'gpt-4o', span_type: 'LLM', 'llm.usage.total_tokens': 15, 'openai.api_key': '***'})
+        expect(chat.resource).to.include({'service.name': 'fwd-app', collection: 'fwd-app'})
+        const accepted = receiver.requests.filter(r => r.accepted)
+        if (secure) expect(accepted.every(r => r.headers['content-encoding'] === 'gzip')).to.equal(true)
+        // The outbox records the delivery.
+        const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
+        try {
+          const states = db.prepare('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state').all()
+          expect(states).to.deep.equal([{state: 'delivered', n: 4}])
+        } finally {
+          db.close()
+        }
+      } finally {
+        await receiver.close()
+      }
+    })
+  }
+
+  it('sends spans whose resource names a workspace to that workspace (fake control plane, real cosmosdb-server), tokens in the line summary', async () => {
+    const {CosmosAccount, testTls} = await import('../helpers/cosmos.js')
+    const {FakeAzure, fakeAzCli, resourceGroup, subscription, user} = await import('../helpers/fake-azure.js')
+    const cosmos = await new CosmosAccount().start()
+    const azure = await new FakeAzure().start()
+    try {
+      azure.cosmosEndpoint = cosmos.endpoint
+      azure.workspaces.set('ws-otel', {traceCosmosStatus: 'Initialized', databaseName: 'db-ws-otel'})
+      await cosmos.createTraceStore('db-ws-otel')
+      const port = await startService(home, {PATH: `${fakeAzCli()}:${process.env.PATH}`, PF_ARM_ENDPOINT: azure.url, NODE_EXTRA_CA_CERTS: testTls().certFile})
+
+      const sent = await runScript([exportScript, 'json'], {
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${port}/v1/traces`,
+        OTEL_RESOURCE_ATTRIBUTES: `collection=otel-app,subscription.id=${subscription},resource_group.name=${resourceGroup},workspace.name=ws-otel`,
+      })
+      expect(sent.code, sent.stderr).to.equal(0)
+      const {traceId} = JSON.parse(sent.stdout)
+      const collectionId = `otel-app_${user.oid}`
+      const items = await eventually(async () => {
+        const found = await cosmos.items('db-ws-otel', 'Span')
+        return found.length >= 4 ? found : undefined
+      }, 30_000, 'the workspace to get 4 spans')
+      expect(items.map(i => i.name).sort()).to.deep.equal(['agent', 'chat gpt-4o', 'invoke_agent helper', 'llm'])
+      expect(items.every(i => i.collection_id === collectionId && i.context.trace_id === traceId)).to.equal(true)
+      const summaries = await eventually(async () => {
+        const found = await cosmos.items('db-ws-otel', 'LineSummary')
+        return found.some(s => s.status === 'Ok') ? found : undefined
+      }, 30_000, 'the line summary')
+      const summary = summaries.find(s => s.trace_id === traceId)
+      expect(summary).to.include({name: 'agent', collection_id: collectionId, session_id: 'otel-app'})
+      expect(summary.cumulative_token_count).to.deep.equal({completion: 8, prompt: 17, total: 25})
+      // Locally too.
+      const list = (await runPf(['trace', 'list', '--json'], {home})).json()
+      expect(list.map((t: any) => t.traceId)).to.deep.equal([traceId])
+    } finally {
+      await azure.stop()
+      await cosmos.stop()
+    }
+  })
+})
