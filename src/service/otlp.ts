@@ -127,8 +127,8 @@ const idHex = (value: unknown, bytes: number): string | undefined | null => {
     hex = value.toLowerCase()
     if (!/^[0-9a-f]+$/.test(hex)) return null
   } else if (value instanceof Uint8Array) {
-    if (value.length === 0) return undefined
-    hex = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')
+    if (value.length !== bytes || value.every(b => b === 0)) return null
+    return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')
   } else return null
   if (hex.length !== bytes * 2 || /^0+$/.test(hex)) return null
   return hex
@@ -136,8 +136,15 @@ const idHex = (value: unknown, bytes: number): string | undefined | null => {
 
 const anyValue = (value: any, json: boolean): unknown => {
   if (!value || typeof value !== 'object') return undefined
-  // protobufjs message: `value` names the oneof member that is set. JSON: the one key present.
-  const which: string | undefined = json ? Object.keys(value)[0] : value.value
+  // The one member set: JSON has one key; a decoded protobufjs message owns only the fields it read (its
+  // defaults live on the prototype), which is cheaper to ask than its oneof getter.
+  let which: string | undefined
+  for (const key in value) {
+    if (Object.hasOwn(value, key)) {
+      which = key
+      break
+    }
+  }
   switch (which) {
     case 'stringValue':
       return String(value.stringValue)
