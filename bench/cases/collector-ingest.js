@@ -50,7 +50,7 @@ const encodeBodies = async () => {
 /** In-process: the same batches, decoded, written with TraceStore.recordSpans (decoding not timed). */
 const ingestInProcess = async bodies => {
   const [{TraceStore}, {decodeProtobuf}] = await Promise.all([
-    import(path.join(repoRoot, 'dist', 'destinations', 'local', 'store.js')),
+    import(path.join(repoRoot, 'dist', 'store', 'store.js')),
     import(path.join(repoRoot, 'dist', 'service', 'otlp.js')),
   ])
   const records = bodies.map(body => decodeProtobuf(body).spans)

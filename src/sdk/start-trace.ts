@@ -1,5 +1,4 @@
 import path from 'node:path'
-import {fileURLToPath} from 'node:url'
 
 import type {ExportReport, TracingSession} from '../tracing/session.js'
 
@@ -21,18 +20,14 @@ let active: Promise<TraceHandle> | undefined
 
 /**
  * Points OpenTelemetry SDKs at pf's collector (as prompt flow's start_trace does): sets
- * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT when unset, to the running service (started in the background on an
- * interactive terminal), and adds the collection to OTEL_RESOURCE_ATTRIBUTES. Child processes inherit both.
+ * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, when unset and the service runs, and adds the collection to
+ * OTEL_RESOURCE_ATTRIBUTES. Child processes inherit both.
  */
-const pointOtelSdks = async (oclif: {root: string}, config: Record<string, unknown>, collection: string): Promise<string | undefined> => {
+const pointOtelSdks = async (collection: string): Promise<string | undefined> => {
   const env = process.env
   if (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
-  const [{pfHome}, {isInteractive, readServiceEndpoint}, {collectorUrl, startViewerForLinks}] = await Promise.all([
-    import('../config/files.js'),
-    import('../tracing/links.js'),
-    import('../service/lifecycle.js'),
-  ])
-  const endpoint = readServiceEndpoint(pfHome()) ?? (isInteractive() ? await startViewerForLinks(oclif, config) : undefined)
+  const [{pfHome}, {collectorUrl, readServiceEndpoint}] = await Promise.all([import('../paths.js'), import('../tracing/links.js')])
+  const endpoint = readServiceEndpoint(pfHome())
   if (!endpoint) return undefined
   env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = collectorUrl(endpoint)
   const resource = env.OTEL_RESOURCE_ATTRIBUTES ?? ''
@@ -47,25 +42,23 @@ const pointOtelSdks = async (oclif: {root: string}, config: Record<string, unkno
  */
 export const startTrace = (options: StartTraceOptions = {}): Promise<TraceHandle> => {
   active ??= (async () => {
-    const [{Config}, {ConfigService}, {TracingSession}] = await Promise.all([
-      import('@oclif/core'),
+    // No oclif here: plugins are found where `pf plugins install` put them (src/plugins/discover.ts).
+    const [{loadConfig}, {TracingSession}, {registryLoader}, {runDestinationHooks}] = await Promise.all([
       import('../config/service.js'),
       import('../tracing/session.js'),
+      import('../tracing/registry.js'),
+      import('../plugins/discover.js'),
     ])
-    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
-    const oclif = await Config.load(root)
-    const config = new ConfigService(oclif)
-    const {merged} = await config.load()
-    const destination = (merged.trace as Record<string, unknown> | undefined)?.destination as string | undefined
+    const {reader} = await loadConfig()
     const collection = options.collection ?? path.basename(process.cwd())
-    const session: TracingSession | undefined = await TracingSession.start({oclif, destination, config: merged, collection})
+    const session: TracingSession | undefined = await TracingSession.start({registry: registryLoader(() => runDestinationHooks()), config: reader, collection})
     let otlpEndpoint: string | undefined
     if (session) {
       // The script's own openai calls (pf instruments openai when it loads a flow; a plain script loads none).
-      const {instrumentOpenAI, moduleFormat} = await import('../llm/instrument.js')
+      const {instrumentOpenAI, moduleFormat} = await import('../tracing/openai-instrument.js')
       const script = process.argv[1] ? path.resolve(process.argv[1]) : undefined
       await instrumentOpenAI(script ? path.dirname(script) : process.cwd(), script ? [moduleFormat(script)] : ['esm', 'cjs'])
-      otlpEndpoint = await pointOtelSdks(oclif, merged, collection)
+      otlpEndpoint = await pointOtelSdks(collection)
     }
     let finished: Promise<ExportReport[]> | undefined
     const finish = () => (finished ??= session ? session.finish(options.exportWaitMs ?? 10_000) : Promise.resolve([]))

@@ -2,15 +2,13 @@ import type http from 'node:http'
 import {promisify} from 'node:util'
 import zlib from 'node:zlib'
 
-import type {Config} from '@oclif/core'
-
-import {ConfigService} from '../config/service.js'
-import {TraceStore} from '../destinations/local/store.js'
-import {normalizeLlmSpan} from '../llm/genai.js'
-import {Resource} from '../tracing/attributes.js'
-import type {DestinationContext, ResolvedDestination, SpanRecord} from '../tracing/destination.js'
+import {loadConfig} from '../config/service.js'
+import {Resource} from '../contract/attributes.js'
+import type {ConfigReader, DestinationContext, ResolvedDestination, SpanRecord} from '../contract/destination.js'
+import {TraceStore} from '../store/store.js'
+import {normalizeLlmSpan} from '../tracing/genai.js'
 import {OutboxDrainer} from '../tracing/outbox.js'
-import {displayDestination, isTracingDisabled} from '../tracing/registry.js'
+import {type RegistryLoader, displayDestination, isLocalDestination, isTracingDisabled} from '../tracing/registry.js'
 import {TokenRollup, maskAttributes} from '../tracing/span-record.js'
 import {collectorPath} from './paths.js'
 
@@ -31,7 +29,8 @@ const drainIntervalMs = 5000
 
 export interface CollectorOptions {
   home: string
-  oclif: Config
+  /** The destination registry (plugins included), for remote destinations. */
+  registry: RegistryLoader
   /** Where pf.yaml (project) is looked up; the folder the service was started from. */
   cwd: string
   env: NodeJS.ProcessEnv
@@ -72,7 +71,7 @@ const workspaceValue = (resource: Record<string, unknown>): string | undefined =
  */
 export class Collector {
   private store: TraceStore | undefined
-  private config: {at: number; merged: Record<string, unknown>; destination: string} | undefined
+  private config: {at: number; reader: ConfigReader; destination: string} | undefined
   private readonly resolutions = new Map<string, Promise<Resolution>>()
   private readonly rollup = new TokenRollup()
   private readonly timer: NodeJS.Timeout
@@ -146,7 +145,7 @@ export class Collector {
   }
 
   /** Stores spans (with outbox rows) and starts sending; returns warnings about destinations that could not be used. */
-  private async record(spans: SpanRecord[], settings: {merged: Record<string, unknown>; destination: string}): Promise<string[]> {
+  private async record(spans: SpanRecord[], settings: {reader: ConfigReader; destination: string}): Promise<string[]> {
     if (spans.length === 0) return []
     const records = childrenFirst(spans).map(span => {
       span.attributes = maskAttributes(normalizeLlmSpan(span.attributes, span.events))
@@ -160,7 +159,7 @@ export class Collector {
         .split(',')
         .map(v => v.trim())
         .filter(Boolean)
-        .map(value => this.remote(value, settings.merged, warnings)),
+        .map(value => this.remote(value, settings.reader, warnings)),
     )).filter((r): r is Remote => r !== undefined)
 
     // Spans naming a workspace in their resource also go there (as the reference's collector does).
@@ -170,7 +169,7 @@ export class Collector {
       const groupKey = workspace ?? ''
       let group = groups.get(groupKey)
       if (!group) {
-        const extra = workspace ? await this.remote(workspace, settings.merged, warnings) : undefined
+        const extra = workspace ? await this.remote(workspace, settings.reader, warnings) : undefined
         const remotes = extra && !configured.some(r => r.destination.key === extra.destination.key) ? [...configured, extra] : configured
         group = {remotes, spans: []}
         groups.set(groupKey, group)
@@ -186,11 +185,11 @@ export class Collector {
   }
 
   /** The remote destination for one trace.destination entry (undefined for `local`), resolved once. */
-  private async remote(value: string, merged: Record<string, unknown>, warnings: string[]): Promise<Remote | undefined> {
-    if (value.toLowerCase() === 'local') return undefined
+  private async remote(value: string, reader: ConfigReader, warnings: string[]): Promise<Remote | undefined> {
+    if (isLocalDestination(value)) return undefined
     let pending = this.resolutions.get(value)
     if (!pending) {
-      pending = this.resolve(value, merged)
+      pending = this.resolve(value, reader)
       this.resolutions.set(value, pending)
     }
     const resolution = await pending
@@ -200,11 +199,11 @@ export class Collector {
     return undefined
   }
 
-  private async resolve(value: string, merged: Record<string, unknown>): Promise<Resolution> {
+  private async resolve(value: string, reader: ConfigReader): Promise<Resolution> {
     const {resolveRemoteDestinations} = await import('../tracing/session.js')
-    const ctx: DestinationContext = {cwd: this.options.cwd, config: merged, env: this.options.env}
+    const ctx: DestinationContext = {cwd: this.options.cwd, config: reader, env: this.options.env}
     try {
-      const [entry] = await resolveRemoteDestinations(this.options.oclif, value, ctx)
+      const [entry] = await resolveRemoteDestinations(this.options.registry, value, ctx)
       if (!entry) return {error: `"${value}" is not a remote destination`, until: Date.now() + resolveRetryMs}
       const store = this.openStore()
       store.saveDestination(entry.destination)
@@ -218,11 +217,10 @@ export class Collector {
   }
 
   /** trace.destination as pf.yaml says now (re-read at most once a second, so `pf config set` applies at once). */
-  private async settings(): Promise<{merged: Record<string, unknown>; destination: string}> {
+  private async settings(): Promise<{reader: ConfigReader; destination: string}> {
     if (!this.config || Date.now() - this.config.at > configTtlMs) {
-      const {merged} = await new ConfigService(this.options.oclif, this.options.cwd, this.options.env).load()
-      const destination = String((merged.trace as Record<string, unknown> | undefined)?.destination ?? 'local')
-      this.config = {at: Date.now(), merged, destination}
+      const {reader} = await loadConfig(this.options.cwd, this.options.env)
+      this.config = {at: Date.now(), reader, destination: reader.string('trace.destination') ?? 'local'}
     }
     return this.config
   }

@@ -2,11 +2,13 @@ import {spawn} from 'node:child_process'
 import {closeSync, openSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
+import {fileURLToPath} from 'node:url'
 
-import {ensurePrivateDir, pfHome} from '../config/files.js'
+import {ensurePrivateDir, pfHome} from '../paths.js'
+import type {ConfigReader} from '../contract/destination.js'
 import {ExitCode, PfError} from '../errors.js'
-import {type ServiceEndpoint, defaultServicePort, isProcessAlive, serviceFilePath} from '../tracing/links.js'
-import {collectorPath, healthPath, uiPath} from './paths.js'
+import {type ServiceEndpoint, collectorUrl, defaultServicePort, isProcessAlive, serviceFilePath} from '../tracing/links.js'
+import {healthPath, uiPath} from './paths.js'
 
 export const serviceLogPath = (home: string): string => path.join(home, 'service.log')
 
@@ -28,9 +30,6 @@ export interface ServiceStatus {
 const hostForUrl = (host: string) => (host.includes(':') ? `[${host}]` : host)
 
 export const viewerBaseUrl = (endpoint: Pick<ServiceEndpoint, 'host' | 'port'>): string => `http://${hostForUrl(endpoint.host)}:${endpoint.port}${uiPath}`
-
-/** The collector's URL: what OTEL_EXPORTER_OTLP_TRACES_ENDPOINT should say. */
-export const collectorUrl = (endpoint: Pick<ServiceEndpoint, 'host' | 'port'>): string => `http://${hostForUrl(endpoint.host)}:${endpoint.port}${collectorPath}`
 
 const otlpFields = (endpoint: Pick<ServiceEndpoint, 'host' | 'port'>) => {
   const otlpEndpoint = collectorUrl(endpoint)
@@ -179,17 +178,16 @@ export const stopService = async (home: string, graceMs = 5000): Promise<StopRes
   return {stopped: true, pid}
 }
 
+/** pf's own executable, which `pf service start` runs detached (`bin/run.js` of this package). */
+const pfBin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'run.js')
+
 /**
  * Starts the viewer in the background for a link pf is about to print (interactive terminals only, see
  * isInteractive). Returns where it listens, or undefined when it could not start (the link then says how).
  */
-export const startViewerForLinks = async (oclif: {root: string}, config: Record<string, unknown>): Promise<ServiceEndpoint | undefined> => {
+export const startViewerForLinks = async (config: ConfigReader): Promise<ServiceEndpoint | undefined> => {
   try {
-    const started = await startService({
-      home: pfHome(),
-      pfBin: path.join(oclif.root, 'bin', 'run.js'),
-      host: listenHost((config.service as Record<string, unknown> | undefined)?.host),
-    })
+    const started = await startService({home: pfHome(), pfBin, host: listenHost(config.string('service.host'))})
     return started.running ? {host: started.host!, port: started.port!, pid: started.pid} : undefined
   } catch {
     return undefined

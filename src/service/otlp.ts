@@ -1,6 +1,6 @@
 import protobuf from 'protobufjs/light.js'
 
-import type {SpanRecord} from '../tracing/destination.js'
+import type {SpanRecord} from '../contract/destination.js'
 import {formatHrTime} from '../tracing/span-record.js'
 
 /**

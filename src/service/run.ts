@@ -1,5 +1,4 @@
-import type {Config} from '@oclif/core'
-
+import type {RegistryLoader} from '../tracing/registry.js'
 import {Collector} from './collector.js'
 import {removeServiceFile, writeServiceFile} from './lifecycle.js'
 import {type RunningViewer, startViewerServer} from './server.js'
@@ -10,8 +9,8 @@ export interface RunOptions {
   port: number
   /** When `port` is taken, listen on any free port instead of failing (the default port only). */
   anyPort: boolean
-  /** For the OTLP collector: the plugins that provide trace destinations. */
-  oclif: Config
+  /** For the OTLP collector: the destinations (plugins included) collected spans are sent on to. */
+  registry: RegistryLoader
 }
 
 /**
@@ -20,7 +19,7 @@ export interface RunOptions {
  */
 export const runService = async (options: RunOptions): Promise<RunningViewer> => {
   let viewer: RunningViewer
-  const collector = new Collector({home: options.home, oclif: options.oclif, cwd: process.cwd(), env: process.env})
+  const collector = new Collector({home: options.home, registry: options.registry, cwd: process.cwd(), env: process.env})
   const serverOptions = {home: options.home, host: options.host, port: options.port, collector}
   try {
     viewer = await startViewerServer(serverOptions)

@@ -1,7 +1,7 @@
 import {readFileSync} from 'node:fs'
 import path from 'node:path'
 
-import type {LinkRef} from './destination.js'
+import type {LinkRef} from '../contract/destination.js'
 
 /** prompt flow's default local service port. */
 export const defaultServicePort = 23333
@@ -44,6 +44,10 @@ export const readServiceEndpoint = (home: string): ServiceEndpoint | undefined =
   } catch {}
   return undefined
 }
+
+/** The local service's OTLP collector (`POST /v1/traces`): what OTEL_EXPORTER_OTLP_TRACES_ENDPOINT should say. */
+export const collectorUrl = (endpoint: Pick<ServiceEndpoint, 'host' | 'port'>): string =>
+  `http://${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}/v1/traces`
 
 /** `http://{host}:{port}/v1.0/ui/traces/?#run={run}` or `?#collection={c}`, with `&uiTraceId={id}` for one trace. */
 export const localTraceUrl = (endpoint: Pick<ServiceEndpoint, 'host' | 'port'>, ref: LinkRef): string => {

@@ -1,8 +1,8 @@
 import type {ReadableSpan} from '@opentelemetry/sdk-trace-base'
 
-import {normalizeLlmSpan} from '../llm/genai.js'
-import {Attr} from './attributes.js'
-import type {SpanRecord} from './destination.js'
+import {Attr} from '../contract/attributes.js'
+import type {SpanRecord} from '../contract/destination.js'
+import {normalizeLlmSpan} from './genai.js'
 import {isSecretName, maskString, masked} from './masking.js'
 
 type HrTime = [number, number]

@@ -1,7 +1,7 @@
 import type {ConfigKeySpec, DestinationContext, ResolvedDestination, TraceDestinationProvider} from 'pf/destination'
 
-import {configValue, headersKey, parseHeadersSetting, resolveHeaders} from './headers.js'
-import type {OtlpEncoding} from './sink.js'
+import type {OtlpEncoding} from './exporter.js'
+import {headersKey, parseHeadersSetting, resolveHeaders} from './headers.js'
 
 const defaultPort = '4318'
 const defaultPath = '/v1/traces'
@@ -46,7 +46,8 @@ interface OtlpDestination extends ResolvedDestination {
   encoding: OtlpEncoding
 }
 
-const provider = (scheme: string, encoding: OtlpEncoding, tls: boolean): TraceDestinationProvider => ({
+const provider = (scheme: string, encoding: OtlpEncoding, tls: boolean): TraceDestinationProvider<OtlpDestination> => ({
+  contractVersion: 1,
   scheme,
   description: `An OpenTelemetry collector or backend over OTLP/HTTP (${encoding === 'json' ? 'JSON' : 'protobuf'}${tls ? ', TLS' : ''})`,
   examples: [tls ? `${scheme}://host[:port][/v1/traces]` : `${scheme}://host:4318[/v1/traces]`],
@@ -60,16 +61,15 @@ const provider = (scheme: string, encoding: OtlpEncoding, tls: boolean): TraceDe
     // No header values here: pf stores resolved destinations (for `pf trace sync`).
     return {scheme, value, key: `${scheme}:${url}`, url, encoding}
   },
-  async exporter(dest: ResolvedDestination, ctx: DestinationContext) {
-    const {createOtlpSink} = await import('./sink.js')
-    const {url, encoding} = dest as OtlpDestination
-    const compression = configValue(ctx.config, compressionKey) ?? (url.startsWith('https:') ? 'gzip' : 'none')
-    return createOtlpSink({
+  async exporter({url, encoding}: OtlpDestination, ctx: DestinationContext) {
+    const {createOtlpExporter} = await import('./exporter.js')
+    const compression = ctx.config.string(compressionKey) ?? (url.startsWith('https:') ? 'gzip' : 'none')
+    return createOtlpExporter({
       url,
       encoding,
       gzip: compression === 'gzip',
       env: ctx.env,
-      headers: () => resolveHeaders(configValue(ctx.config, headersKey), ctx.env),
+      headers: () => resolveHeaders(ctx.config.string(headersKey), ctx.env),
     })
   },
 })

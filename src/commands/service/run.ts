@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {PfCommand} from '../../base-command.js'
-import {pfHome} from '../../config/files.js'
+import {pfHome} from '../../paths.js'
 import {ExitCode, PfError} from '../../errors.js'
 import {runService} from '../../service/run.js'
 
@@ -17,7 +17,7 @@ export default class ServiceRun extends PfCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(ServiceRun)
     try {
-      await runService({home: pfHome(), host: flags.host, port: flags.port, anyPort: flags['any-port'], oclif: this.config})
+      await runService({home: pfHome(), host: flags.host, port: flags.port, anyPort: flags['any-port'], registry: this.registry})
     } catch (error) {
       throw new PfError('service_start_failed', (error as Error).message, ExitCode.failure)
     }

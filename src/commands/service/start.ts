@@ -3,8 +3,8 @@ import path from 'node:path'
 import {Flags} from '@oclif/core'
 
 import {PfCommand} from '../../base-command.js'
-import {pfHome} from '../../config/files.js'
-import {ConfigService} from '../../config/service.js'
+import {pfHome} from '../../paths.js'
+import {loadConfig} from '../../config/service.js'
 import {type StartResult, listenHost, startService} from '../../service/lifecycle.js'
 
 export default class ServiceStart extends PfCommand {
@@ -20,9 +20,8 @@ the printed URL and any OpenTelemetry SDK (any language) sends its spans to pf.`
 
   async run(): Promise<StartResult> {
     const {flags} = await this.parse(ServiceStart)
-    const {merged} = await new ConfigService(this.config).load()
-    const host = listenHost((merged.service as Record<string, unknown> | undefined)?.host)
-    const result = await startService({home: pfHome(), pfBin: path.join(this.config.root, 'bin', 'run.js'), host, port: flags.port})
+    const {reader} = await loadConfig()
+    const result = await startService({home: pfHome(), pfBin: path.join(this.config.root, 'bin', 'run.js'), host: listenHost(reader.get('service.host')), port: flags.port})
     this.log(`${result.reused ? 'Already running' : 'Started'}: ${result.url} (pid ${result.pid})`)
     this.log(`OTLP collector: ${result.otlpEndpoint}; point OpenTelemetry SDKs at it with:`)
     this.log(`  export ${result.otlpEnv}`)

@@ -1,4 +1,4 @@
-import {Attr} from '../tracing/attributes.js'
+import {Attr} from '../contract/attributes.js'
 
 /**
  * OpenTelemetry's GenAI semantic conventions, in and out.
