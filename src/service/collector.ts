@@ -107,6 +107,10 @@ export class Collector {
   private async receive(req: http.IncomingMessage, json: boolean, otlp: typeof import('./otlp.js')): Promise<{rejected: number; message: string}> {
     const {RpcCode} = otlp
     if (req.method !== 'POST') throw new HttpError(405, RpcCode.unimplemented, `${collectorPath} takes POST (OTLP/HTTP).`)
+    // SDKs send no Origin; a web page does: no site may write spans into the local store from a browser.
+    const origin = req.headers.origin
+    if (origin !== undefined && !/^https?:\/\/(localhost|127(?:\.\d{1,3}){3}|\[::1\])(:\d+)?$/i.test(origin))
+      throw new HttpError(403, RpcCode.permissionDenied, 'Requests from web pages (an Origin header) are not accepted; send from an OpenTelemetry SDK.')
     const contentType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
     if (contentType !== 'application/x-protobuf' && contentType !== 'application/json')
       throw new HttpError(415, RpcCode.invalidArgument, `Content-Type must be application/x-protobuf or application/json (OTLP/HTTP), not "${contentType || 'none'}".`)

@@ -288,7 +288,7 @@ export const encodeResponse = (rejected: number, errorMessage: string, json: boo
 }
 
 /** gRPC status codes the collector's errors carry (OTLP/HTTP error bodies are google.rpc.Status). */
-export const RpcCode = {invalidArgument: 3, notFound: 5, resourceExhausted: 8, failedPrecondition: 9, unimplemented: 12, unavailable: 14} as const
+export const RpcCode = {invalidArgument: 3, notFound: 5, permissionDenied: 7, resourceExhausted: 8, failedPrecondition: 9, unimplemented: 12, unavailable: 14} as const
 
 /** A google.rpc.Status error body in the request's encoding. */
 export const encodeStatus = (code: number, message: string, json: boolean): Uint8Array | string => {

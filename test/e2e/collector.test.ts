@@ -160,6 +160,10 @@ describe('pf service as an OTLP collector (built CLI, OpenTelemetry SDK exporter
 
     const foreign = await post(port, jsonRequest([jsonSpan('2af7651916cd43dd8448eb211c80319c', 'd7ad6b7169203331', 'x')]), {...json, host: 'evil.example:80'})
     expect(foreign.status).to.equal(403)
+    // A web page on another site posting to the loopback address (its browser sends an Origin).
+    const fromPage = await post(port, jsonRequest([jsonSpan('2af7651916cd43dd8448eb211c80319c', 'd7ad6b7169203331', 'x')]), {...json, origin: 'https://evil.example'})
+    expect(fromPage.status).to.equal(403)
+    expect(JSON.parse(fromPage.body.toString()).message).to.match(/Origin/)
 
     // Nothing was stored, and the service still works.
     const list = await runPf(['trace', 'list', '--json'], {home})
