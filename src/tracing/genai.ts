@@ -1,4 +1,5 @@
 import {Attr} from '../contract/attributes.js'
+import {parseJsonOrText} from '../util/json.js'
 
 /**
  * OpenTelemetry's GenAI semantic conventions, in and out.
@@ -54,14 +55,8 @@ const num = (value: unknown): number | undefined => {
 
 const str = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined)
 
-const parseJson = (value: unknown): unknown => {
-  if (typeof value !== 'string') return value
-  try {
-    return JSON.parse(value)
-  } catch {
-    return value
-  }
-}
+/** An attribute that may hold JSON text (messages, tool calls): parsed, or as it is. */
+const parseJson = (value: unknown): unknown => (typeof value === 'string' ? parseJsonOrText(value) : value)
 
 /** `llm.input_messages.0.message.role` style flattened lists → [{role, content}, …] (OpenInference, OpenLLMetry). */
 const flattenedMessages = (attributes: Attributes, prefix: string, inner: string): ChatMessage[] => {
