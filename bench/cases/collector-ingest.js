@@ -16,7 +16,10 @@ const makeRecords = serial => {
   const rootId = randomBytes(8).toString('hex')
   const time = new Date(Date.UTC(2026, 0, 1) + serial).toISOString().slice(0, 23)
   return Array.from({length: batchSize}, (_, i) => {
-    const inputs = JSON.stringify({question: `What is prompt flow? (${serial + i})`, context: 'Prompt flow is a suite of development tools.'})
+    const inputs = JSON.stringify({
+      question: `What is prompt flow? (${serial + i})`,
+      context: 'Prompt flow is a suite of development tools.',
+    })
     const output = JSON.stringify({answer: 'It is a suite of development tools for LLM apps.', score: 0.87})
     const llm = i % 4 === 1
     return {
@@ -28,7 +31,14 @@ const makeRecords = serial => {
       end_time: time + '902Z',
       status: {status_code: 'Ok'},
       attributes: llm
-        ? {'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'gpt-4o', 'gen_ai.usage.input_tokens': 12, 'gen_ai.usage.output_tokens': 7, inputs, output}
+        ? {
+            'gen_ai.operation.name': 'chat',
+            'gen_ai.request.model': 'gpt-4o',
+            'gen_ai.usage.input_tokens': 12,
+            'gen_ai.usage.output_tokens': 7,
+            inputs,
+            output,
+          }
         : {'app.function': 'retrieve', inputs, output},
       events: [{name: 'retrieved', timestamp: time + '500Z', attributes: {count: 3}}],
       links: [],
@@ -44,7 +54,9 @@ const encodeBodies = async () => {
     import('@opentelemetry/resources'),
     import(path.join(repoRoot, 'plugins', 'pf-trace-otlp', 'dist', 'readable-span.js')),
   ])
-  return Array.from({length: batches}, (_, b) => Buffer.from(ProtobufTraceSerializer.serializeRequest(toReadableSpans(makeRecords(b * batchSize), resourceFromAttributes))))
+  return Array.from({length: batches}, (_, b) =>
+    Buffer.from(ProtobufTraceSerializer.serializeRequest(toReadableSpans(makeRecords(b * batchSize), resourceFromAttributes))),
+  )
 }
 
 /** In-process: the same batches, decoded, written with TraceStore.recordSpans (decoding not timed). */
@@ -74,16 +86,29 @@ const waitForService = async home => {
 /** Over HTTP: `pf service run` (a real service process) takes the batches one after another, as an SDK exports them. */
 const ingestOverHttp = async bodies => {
   const home = tempDir('pf-bench-collector-')
-  const child = spawn(process.execPath, [pfBin, 'service', 'run', '--port', '0'], {env: {...process.env, PF_HOME_DIRECTORY: home}, stdio: 'ignore'})
+  const child = spawn(process.execPath, [pfBin, 'service', 'run', '--port', '0'], {
+    env: {...process.env, PF_HOME_DIRECTORY: home},
+    stdio: 'ignore',
+  })
   try {
     const port = await waitForService(home)
     const agent = new http.Agent({keepAlive: true, maxSockets: 1})
     const send = body =>
       new Promise((resolve, reject) => {
-        const req = http.request({host: '127.0.0.1', port, path: '/v1/traces', method: 'POST', agent, headers: {'content-type': 'application/x-protobuf', 'content-length': body.length}}, res => {
-          res.resume()
-          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`collector answered ${res.statusCode}`))))
-        })
+        const req = http.request(
+          {
+            host: '127.0.0.1',
+            port,
+            path: '/v1/traces',
+            method: 'POST',
+            agent,
+            headers: {'content-type': 'application/x-protobuf', 'content-length': body.length},
+          },
+          res => {
+            res.resume()
+            res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`collector answered ${res.statusCode}`))))
+          },
+        )
         req.on('error', reject)
         req.end(body)
       })

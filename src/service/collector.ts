@@ -10,8 +10,8 @@ import {normalizeLlmSpan} from '../tracing/genai.js'
 import {OutboxDrainer} from '../tracing/outbox.js'
 import {type RegistryLoader, displayDestination, isLocalDestination, isTracingDisabled} from '../tracing/registry.js'
 import {TokenRollup, maskAttributes} from '../tracing/span-record.js'
+import type * as Otlp from './otlp.js'
 import {collectorPath} from './paths.js'
-
 
 /**
  * The largest request body the collector takes, as sent and once decompressed: 32 MiB. An OpenTelemetry SDK's
@@ -75,7 +75,7 @@ export class Collector {
   private readonly resolutions = new Map<string, Promise<Resolution>>()
   private readonly rollup = new TokenRollup()
   private readonly timer: NodeJS.Timeout
-  private otlp: Promise<typeof import('./otlp.js')> | undefined
+  private otlp: Promise<typeof Otlp> | undefined
 
   constructor(private readonly options: CollectorOptions) {
     this.timer = setInterval(() => this.kickAll(), drainIntervalMs).unref()
@@ -104,16 +104,24 @@ export class Collector {
     }
   }
 
-  private async receive(req: http.IncomingMessage, json: boolean, otlp: typeof import('./otlp.js')): Promise<{rejected: number; message: string}> {
+  private async receive(req: http.IncomingMessage, json: boolean, otlp: typeof Otlp): Promise<{rejected: number; message: string}> {
     const {RpcCode} = otlp
     if (req.method !== 'POST') throw new HttpError(405, RpcCode.unimplemented, `${collectorPath} takes POST (OTLP/HTTP).`)
     // SDKs send no Origin; a web page does: no site may write spans into the local store from a browser.
     const origin = req.headers.origin
     if (origin !== undefined && !/^https?:\/\/(localhost|127(?:\.\d{1,3}){3}|\[::1\])(:\d+)?$/i.test(origin))
-      throw new HttpError(403, RpcCode.permissionDenied, 'Requests from web pages (an Origin header) are not accepted; send from an OpenTelemetry SDK.')
+      throw new HttpError(
+        403,
+        RpcCode.permissionDenied,
+        'Requests from web pages (an Origin header) are not accepted; send from an OpenTelemetry SDK.',
+      )
     const contentType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
     if (contentType !== 'application/x-protobuf' && contentType !== 'application/json')
-      throw new HttpError(415, RpcCode.invalidArgument, `Content-Type must be application/x-protobuf or application/json (OTLP/HTTP), not "${contentType || 'none'}".`)
+      throw new HttpError(
+        415,
+        RpcCode.invalidArgument,
+        `Content-Type must be application/x-protobuf or application/json (OTLP/HTTP), not "${contentType || 'none'}".`,
+      )
     const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase().trim()
     if (encoding !== 'gzip' && encoding !== 'identity')
       throw new HttpError(415, RpcCode.invalidArgument, `Content-Encoding "${encoding}" is not supported; send gzip or no encoding.`)
@@ -132,7 +140,11 @@ export class Collector {
         body = await gunzip(body, {maxOutputLength: maxBodyBytes})
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || error instanceof RangeError)
-          throw new HttpError(413, RpcCode.resourceExhausted, `The decompressed body is over the collector's limit of ${maxBodyBytes / 2 ** 20} MiB; send smaller batches.`)
+          throw new HttpError(
+            413,
+            RpcCode.resourceExhausted,
+            `The decompressed body is over the collector's limit of ${maxBodyBytes / 2 ** 20} MiB; send smaller batches.`,
+          )
         throw new HttpError(400, RpcCode.invalidArgument, `The body is not valid gzip: ${(error as Error).message}.`)
       }
     }
@@ -140,11 +152,15 @@ export class Collector {
     try {
       decoded = json ? otlp.decodeJson(body) : otlp.decodeProtobuf(body)
     } catch (error) {
-      if (error instanceof otlp.MalformedRequestError) throw new HttpError(400, RpcCode.invalidArgument, `Malformed OTLP request: ${error.message}.`)
+      if (error instanceof otlp.MalformedRequestError)
+        throw new HttpError(400, RpcCode.invalidArgument, `Malformed OTLP request: ${error.message}.`)
       throw error
     }
     const warnings = await this.record(decoded.spans, settings)
-    const message = [...(decoded.rejected > 0 ? [`${decoded.rejected} span(s) rejected: ${decoded.reasons.join('; ')}`] : []), ...warnings].join('. ')
+    const message = [
+      ...(decoded.rejected > 0 ? [`${decoded.rejected} span(s) rejected: ${decoded.reasons.join('; ')}`] : []),
+      ...warnings,
+    ].join('. ')
     return {rejected: decoded.rejected, message}
   }
 
@@ -158,13 +174,15 @@ export class Collector {
     })
 
     const warnings: string[] = []
-    const configured = (await Promise.all(
-      settings.destination
-        .split(',')
-        .map(v => v.trim())
-        .filter(Boolean)
-        .map(value => this.remote(value, settings.reader, warnings)),
-    )).filter((r): r is Remote => r !== undefined)
+    const configured = (
+      await Promise.all(
+        settings.destination
+          .split(',')
+          .map(v => v.trim())
+          .filter(Boolean)
+          .map(value => this.remote(value, settings.reader, warnings)),
+      )
+    ).filter((r): r is Remote => r !== undefined)
 
     // Spans naming a workspace in their resource also go there (as the reference's collector does).
     const groups = new Map<string, {remotes: Remote[]; spans: SpanRecord[]}>()
@@ -182,7 +200,11 @@ export class Collector {
     }
     const store = this.openStore()
     store.db.transaction(() => {
-      for (const group of groups.values()) store.recordSpans(group.spans, group.remotes.map(r => r.destination.key))
+      for (const group of groups.values())
+        store.recordSpans(
+          group.spans,
+          group.remotes.map(r => r.destination.key),
+        )
     })()
     for (const group of groups.values()) for (const remote of group.remotes) remote.drainer.kick()
     return warnings

@@ -20,10 +20,20 @@ const descriptor = {
         RpcStatus: {fields: {code: {type: 'int32', id: 1}, message: {type: 'string', id: 2}}},
         ExportTracePartialSuccess: {fields: {rejectedSpans: {type: 'int64', id: 1}, errorMessage: {type: 'string', id: 2}}},
         ResourceSpans: {
-          fields: {resource: {type: 'Resource', id: 1}, scopeSpans: {rule: 'repeated', type: 'ScopeSpans', id: 2}, schemaUrl: {type: 'string', id: 3}},
+          fields: {
+            resource: {type: 'Resource', id: 1},
+            scopeSpans: {rule: 'repeated', type: 'ScopeSpans', id: 2},
+            schemaUrl: {type: 'string', id: 3},
+          },
         },
         Resource: {fields: {attributes: {rule: 'repeated', type: 'KeyValue', id: 1}}},
-        ScopeSpans: {fields: {scope: {type: 'InstrumentationScope', id: 1}, spans: {rule: 'repeated', type: 'Span', id: 2}, schemaUrl: {type: 'string', id: 3}}},
+        ScopeSpans: {
+          fields: {
+            scope: {type: 'InstrumentationScope', id: 1},
+            spans: {rule: 'repeated', type: 'Span', id: 2},
+            schemaUrl: {type: 'string', id: 3},
+          },
+        },
         InstrumentationScope: {fields: {name: {type: 'string', id: 1}, version: {type: 'string', id: 2}}},
         Span: {
           fields: {
@@ -41,8 +51,21 @@ const descriptor = {
             status: {type: 'Status', id: 15},
           },
         },
-        Event: {fields: {timeUnixNano: {type: 'fixed64', id: 1}, name: {type: 'string', id: 2}, attributes: {rule: 'repeated', type: 'KeyValue', id: 3}}},
-        Link: {fields: {traceId: {type: 'bytes', id: 1}, spanId: {type: 'bytes', id: 2}, traceState: {type: 'string', id: 3}, attributes: {rule: 'repeated', type: 'KeyValue', id: 4}}},
+        Event: {
+          fields: {
+            timeUnixNano: {type: 'fixed64', id: 1},
+            name: {type: 'string', id: 2},
+            attributes: {rule: 'repeated', type: 'KeyValue', id: 3},
+          },
+        },
+        Link: {
+          fields: {
+            traceId: {type: 'bytes', id: 1},
+            spanId: {type: 'bytes', id: 2},
+            traceState: {type: 'string', id: 3},
+            attributes: {rule: 'repeated', type: 'KeyValue', id: 4},
+          },
+        },
         Status: {fields: {message: {type: 'string', id: 2}, code: {type: 'int32', id: 3}}},
         KeyValue: keyValue,
         AnyValue: {
@@ -134,42 +157,48 @@ const idHex = (value: unknown, bytes: number): string | undefined | null => {
   return hex
 }
 
-const anyValue = (value: any, json: boolean): unknown => {
+/** The loose shapes of decoded messages: protobufjs messages, or whatever JSON a client sent (checked as read). */
+type Fields = Record<string, unknown>
+const fields = (value: unknown): Fields => (value && typeof value === 'object' ? (value as Fields) : {})
+const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : [])
+
+const anyValue = (value: unknown, json: boolean): unknown => {
   if (!value || typeof value !== 'object') return undefined
+  const v = value as Fields
   // The one member set: JSON has one key; a decoded protobufjs message owns only the fields it read (its
   // defaults live on the prototype), which is cheaper to ask than its oneof getter.
   let which: string | undefined
-  for (const key in value) {
-    if (Object.hasOwn(value, key)) {
+  for (const key in v) {
+    if (Object.hasOwn(v, key)) {
       which = key
       break
     }
   }
   switch (which) {
     case 'stringValue':
-      return String(value.stringValue)
+      return String(v.stringValue)
     case 'boolValue':
-      return Boolean(value.boolValue)
+      return Boolean(v.boolValue)
     case 'intValue':
-      return int64Number(value.intValue)
+      return int64Number(v.intValue as Int64)
     case 'doubleValue':
-      return Number(value.doubleValue)
+      return Number(v.doubleValue)
     case 'bytesValue':
-      return json ? String(value.bytesValue) : Buffer.from(value.bytesValue).toString('base64')
+      return v.bytesValue instanceof Uint8Array ? Buffer.from(v.bytesValue).toString('base64') : String(v.bytesValue)
     case 'arrayValue':
-      return (value.arrayValue?.values ?? []).map((v: unknown) => anyValue(v, json))
+      return list(fields(v.arrayValue).values).map(item => anyValue(item, json))
     case 'kvlistValue':
-      return attributesOf(value.kvlistValue?.values, json)
+      return attributesOf(fields(v.kvlistValue).values, json)
     default:
       return undefined
   }
 }
 
-const attributesOf = (list: unknown, json: boolean): Record<string, unknown> => {
+const attributesOf = (items: unknown, json: boolean): Record<string, unknown> => {
   const out: Record<string, unknown> = {}
-  if (!Array.isArray(list)) return out
-  for (const kv of list) {
-    if (!kv || typeof kv.key !== 'string') continue
+  for (const item of list(items)) {
+    const kv = fields(item)
+    if (typeof kv.key !== 'string') continue
     const value = anyValue(kv.value, json)
     if (value !== undefined) out[kv.key] = value
   }
@@ -186,7 +215,14 @@ const enumNumber = (value: unknown, names: string[]): number => {
   const index = names.indexOf(String(value))
   return index < 0 ? 0 : index
 }
-const jsonKindNames = ['SPAN_KIND_UNSPECIFIED', 'SPAN_KIND_INTERNAL', 'SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT', 'SPAN_KIND_PRODUCER', 'SPAN_KIND_CONSUMER']
+const jsonKindNames = [
+  'SPAN_KIND_UNSPECIFIED',
+  'SPAN_KIND_INTERNAL',
+  'SPAN_KIND_SERVER',
+  'SPAN_KIND_CLIENT',
+  'SPAN_KIND_PRODUCER',
+  'SPAN_KIND_CONSUMER',
+]
 const jsonStatusNames = ['STATUS_CODE_UNSET', 'STATUS_CODE_OK', 'STATUS_CODE_ERROR']
 
 /** Resource attributes that say which collection spans belong to: `collection`, else the service name, else `default`. */
@@ -197,7 +233,7 @@ const withCollection = (resource: Record<string, unknown>): Record<string, unkno
   return {...resource, collection: named ? service : 'default'}
 }
 
-const convert = (request: any, json: boolean): DecodedRequest => {
+const convert = (request: unknown, json: boolean): DecodedRequest => {
   const spans: SpanRecord[] = []
   let rejected = 0
   const reasons: string[] = []
@@ -205,15 +241,18 @@ const convert = (request: any, json: boolean): DecodedRequest => {
     rejected++
     if (reasons.length < 3 && !reasons.includes(reason)) reasons.push(reason)
   }
-  const resourceSpans = request?.resourceSpans
+  const resourceSpans = fields(request).resourceSpans
   if (resourceSpans !== undefined && !Array.isArray(resourceSpans)) throw new MalformedRequestError('resourceSpans is not a list')
-  for (const rs of resourceSpans ?? []) {
-    const resource = {attributes: withCollection(attributesOf(rs?.resource?.attributes, json)), schema_url: String(rs?.schemaUrl ?? '')}
-    for (const ss of rs?.scopeSpans ?? []) {
-      for (const s of ss?.spans ?? []) {
-        const traceId = idHex(s?.traceId, 16)
-        const spanId = idHex(s?.spanId, 8)
-        const parentId = idHex(s?.parentSpanId, 8)
+  for (const rs of list(resourceSpans).map(fields)) {
+    const resource = {
+      attributes: withCollection(attributesOf(fields(rs.resource).attributes, json)),
+      schema_url: String(rs.schemaUrl ?? ''),
+    }
+    for (const ss of list(rs.scopeSpans).map(fields)) {
+      for (const s of list(ss.spans).map(fields)) {
+        const traceId = idHex(s.traceId, 16)
+        const spanId = idHex(s.spanId, 8)
+        const parentId = idHex(s.parentSpanId, 8)
         if (!traceId) {
           reject('a span has no valid traceId (16 bytes, not all zero)')
           continue
@@ -226,14 +265,22 @@ const convert = (request: any, json: boolean): DecodedRequest => {
           reject('a span has a parentSpanId that is not 8 bytes')
           continue
         }
-        const start = timeText(s.startTimeUnixNano)
-        const end = timeText(s.endTimeUnixNano) ?? start
+        const start = timeText(s.startTimeUnixNano as Int64)
+        const end = timeText(s.endTimeUnixNano as Int64) ?? start
         if (!start || !end) {
           reject('a span has no startTimeUnixNano')
           continue
         }
-        const statusCode = enumNumber(s.status?.code, jsonStatusNames)
-        const message = s.status?.message ? String(s.status.message) : undefined
+        const status = fields(s.status)
+        const statusCode = enumNumber(status.code, jsonStatusNames)
+        const message = status.message ? String(status.message) : undefined
+        const links: SpanRecord['links'] = []
+        for (const link of list(s.links).map(fields)) {
+          const linkTrace = idHex(link.traceId, 16)
+          const linkSpan = idHex(link.spanId, 8)
+          if (linkTrace && linkSpan)
+            links.push({context: {trace_id: linkTrace, span_id: linkSpan}, attributes: attributesOf(link.attributes, json)})
+        }
         spans.push({
           name: String(s.name ?? ''),
           context: {trace_id: traceId, span_id: spanId, trace_state: String(s.traceState ?? '')},
@@ -241,13 +288,18 @@ const convert = (request: any, json: boolean): DecodedRequest => {
           parent_id: parentId ?? null,
           start_time: start,
           end_time: end,
-          status: message ? {status_code: statusNames[statusCode] ?? 'Unset', description: message} : {status_code: statusNames[statusCode] ?? 'Unset'},
+          status: message
+            ? {status_code: statusNames[statusCode] ?? 'Unset', description: message}
+            : {status_code: statusNames[statusCode] ?? 'Unset'},
           attributes: attributesOf(s.attributes, json),
-          events: (s.events ?? []).map((e: any) => ({name: String(e?.name ?? ''), timestamp: timeText(e?.timeUnixNano) ?? start, attributes: attributesOf(e?.attributes, json)})),
-          links: (s.links ?? [])
-            .map((l: any) => ({trace_id: idHex(l?.traceId, 16), span_id: idHex(l?.spanId, 8), attributes: attributesOf(l?.attributes, json)}))
-            .filter((l: any) => l.trace_id && l.span_id)
-            .map((l: any) => ({context: {trace_id: l.trace_id, span_id: l.span_id}, attributes: l.attributes})),
+          events: list(s.events)
+            .map(fields)
+            .map(e => ({
+              name: String(e.name ?? ''),
+              timestamp: timeText(e.timeUnixNano as Int64) ?? start,
+              attributes: attributesOf(e.attributes, json),
+            })),
+          links,
           resource,
         })
       }
@@ -275,7 +327,8 @@ export const decodeJson = (body: Uint8Array): DecodedRequest => {
   } catch (error) {
     throw new MalformedRequestError(`not JSON (${(error as Error).message})`)
   }
-  if (!message || typeof message !== 'object' || Array.isArray(message)) throw new MalformedRequestError('not an OTLP/JSON ExportTraceServiceRequest object')
+  if (!message || typeof message !== 'object' || Array.isArray(message))
+    throw new MalformedRequestError('not an OTLP/JSON ExportTraceServiceRequest object')
   return convert(message, true)
 }
 
@@ -288,7 +341,15 @@ export const encodeResponse = (rejected: number, errorMessage: string, json: boo
 }
 
 /** gRPC status codes the collector's errors carry (OTLP/HTTP error bodies are google.rpc.Status). */
-export const RpcCode = {invalidArgument: 3, notFound: 5, permissionDenied: 7, resourceExhausted: 8, failedPrecondition: 9, unimplemented: 12, unavailable: 14} as const
+export const RpcCode = {
+  invalidArgument: 3,
+  notFound: 5,
+  permissionDenied: 7,
+  resourceExhausted: 8,
+  failedPrecondition: 9,
+  unimplemented: 12,
+  unavailable: 14,
+} as const
 
 /** A google.rpc.Status error body in the request's encoding. */
 export const encodeStatus = (code: number, message: string, json: boolean): Uint8Array | string => {

@@ -77,22 +77,29 @@ const flattenedMessages = (attributes: Attributes, prefix: string, inner: string
 }
 
 /** GenAI ≥ 1.37 `parts` ([{type: 'text', content}, {type: 'tool_call', …}]) → OpenAI-style content / tool_calls. */
-const fromParts = (message: Record<string, unknown>): ChatMessage => {
+type Fields = Record<string, unknown>
+const objects = (value: unknown[]): Fields[] => value.filter((v): v is Fields => Boolean(v) && typeof v === 'object')
+
+const fromParts = (message: Fields): ChatMessage => {
   const role = String(message.role ?? 'message')
-  const parts = Array.isArray(message.parts) ? message.parts : undefined
+  const parts = Array.isArray(message.parts) ? objects(message.parts) : undefined
   if (!parts) return {role, content: message.content}
-  const texts = parts.filter((p: any) => p?.type === 'text').map((p: any) => p.content ?? p.text ?? '')
-  const toolCalls = parts.filter((p: any) => p?.type === 'tool_call')
-  const out: ChatMessage = {role, content: texts.length === parts.length ? texts.join('') : texts.length > 0 ? texts.join('') : undefined}
-  if (toolCalls.length > 0) out.tool_calls = toolCalls.map((p: any) => ({id: p.id, type: 'function', function: {name: p.name, arguments: JSON.stringify(p.arguments ?? {})}}))
+  const texts = parts.filter(p => p.type === 'text').map(p => String(p.content ?? p.text ?? ''))
+  const toolCalls = parts.filter(p => p.type === 'tool_call')
+  const out: ChatMessage = {role, content: texts.length > 0 ? texts.join('') : undefined}
+  if (toolCalls.length > 0)
+    out.tool_calls = toolCalls.map(p => ({
+      id: p.id,
+      type: 'function',
+      function: {name: p.name, arguments: JSON.stringify(p.arguments ?? {})},
+    }))
   return out
 }
 
 /** The AI SDK's message content ([{type: 'text', text}, …]) stays as OpenAI's array form, which the viewer reads. */
 const aiSdkMessages = (value: unknown): ChatMessage[] => {
   const parsed = parseJson(value)
-  if (!Array.isArray(parsed)) return []
-  return parsed.filter(m => m && typeof m === 'object').map((m: any) => ({role: String(m.role ?? 'message'), content: m.content}))
+  return Array.isArray(parsed) ? objects(parsed).map(m => ({role: String(m.role ?? 'message'), content: m.content})) : []
 }
 
 const eventRoles: Record<string, string> = {
@@ -125,7 +132,7 @@ const eventMessages = (events: SpanEvent[]): {input: ChatMessage[]; output: Chat
 
 const partsMessages = (value: unknown): ChatMessage[] => {
   const parsed = parseJson(value)
-  return Array.isArray(parsed) ? parsed.filter(m => m && typeof m === 'object').map(m => fromParts(m as Record<string, unknown>)) : []
+  return Array.isArray(parsed) ? objects(parsed).map(fromParts) : []
 }
 
 const firstNonEmpty = (...lists: ChatMessage[][]): ChatMessage[] => lists.find(l => l.length > 0) ?? []
@@ -144,12 +151,22 @@ export const describeLlmSpan = (attributes: Attributes, events: SpanEvent[] = []
   else if (aiOperation) spanType = aiSdkCall.test(aiOperation) ? 'LLM' : aiSdkEmbed.test(aiOperation) ? 'Embedding' : undefined
   else if (openInferenceKind) spanType = openInferenceKind === 'LLM' ? 'LLM' : openInferenceKind === 'EMBEDDING' ? 'Embedding' : undefined
   // Older GenAI instrumentations (OpenLLMetry) name the system and model without an operation.
-  else if ((a['gen_ai.system'] !== undefined || a['gen_ai.provider.name'] !== undefined) && a['gen_ai.request.model'] !== undefined) spanType = 'LLM'
+  else if ((a['gen_ai.system'] !== undefined || a['gen_ai.provider.name'] !== undefined) && a['gen_ai.request.model'] !== undefined)
+    spanType = 'LLM'
   if (!spanType) return undefined
 
-  const prompt = num(a['gen_ai.usage.input_tokens']) ?? num(a['gen_ai.usage.prompt_tokens']) ?? num(a['ai.usage.inputTokens']) ?? num(a['ai.usage.promptTokens']) ?? num(a['llm.token_count.prompt'])
+  const prompt =
+    num(a['gen_ai.usage.input_tokens']) ??
+    num(a['gen_ai.usage.prompt_tokens']) ??
+    num(a['ai.usage.inputTokens']) ??
+    num(a['ai.usage.promptTokens']) ??
+    num(a['llm.token_count.prompt'])
   const completion =
-    num(a['gen_ai.usage.output_tokens']) ?? num(a['gen_ai.usage.completion_tokens']) ?? num(a['ai.usage.outputTokens']) ?? num(a['ai.usage.completionTokens']) ?? num(a['llm.token_count.completion'])
+    num(a['gen_ai.usage.output_tokens']) ??
+    num(a['gen_ai.usage.completion_tokens']) ??
+    num(a['ai.usage.outputTokens']) ??
+    num(a['ai.usage.completionTokens']) ??
+    num(a['llm.token_count.completion'])
   const total = num(a['gen_ai.usage.total_tokens']) ?? num(a['ai.usage.totalTokens']) ?? num(a['llm.token_count.total'])
   const model = str(a['gen_ai.request.model']) ?? str(a['ai.model.id']) ?? str(a['llm.model_name']) ?? str(a['gen_ai.response.model'])
 
@@ -164,7 +181,9 @@ export const describeLlmSpan = (attributes: Attributes, events: SpanEvent[] = []
   const aiText = str(a['ai.response.text'])
   const aiToolCalls = parseJson(a['ai.response.toolCalls'])
   const aiOutput: ChatMessage[] =
-    aiText !== undefined || Array.isArray(aiToolCalls) ? [{role: 'assistant', content: aiText ?? '', ...(Array.isArray(aiToolCalls) ? {tool_calls: aiToolCalls} : {})}] : []
+    aiText !== undefined || Array.isArray(aiToolCalls)
+      ? [{role: 'assistant', content: aiText ?? '', ...(Array.isArray(aiToolCalls) ? {tool_calls: aiToolCalls} : {})}]
+      : []
   const output = firstNonEmpty(
     partsMessages(a['gen_ai.output.messages']),
     fromEvents.output,
@@ -189,14 +208,18 @@ export const normalizeLlmSpan = (attributes: Attributes, events: SpanEvent[] = [
   if (out[Attr.usagePrompt] === undefined && out[Attr.usageCompletion] === undefined && out[Attr.usageTotal] === undefined) {
     if (call.prompt !== undefined) out[Attr.usagePrompt] = call.prompt
     if (call.completion !== undefined) out[Attr.usageCompletion] = call.completion
-    const total = call.total ?? (call.prompt !== undefined || call.completion !== undefined ? (call.prompt ?? 0) + (call.completion ?? 0) : undefined)
+    const total =
+      call.total ?? (call.prompt !== undefined || call.completion !== undefined ? (call.prompt ?? 0) + (call.completion ?? 0) : undefined)
     if (total !== undefined) out[Attr.usageTotal] = total
   }
-  if (out[Attr.inputs] === undefined && call.messages.length > 0) out[Attr.inputs] = JSON.stringify({...(call.model ? {model: call.model} : {}), messages: call.messages})
+  if (out[Attr.inputs] === undefined && call.messages.length > 0)
+    out[Attr.inputs] = JSON.stringify({...(call.model ? {model: call.model} : {}), messages: call.messages})
   if (out[Attr.output] === undefined && call.output.length > 0) {
     const only = call.output[0]
     out[Attr.output] = JSON.stringify(
-      call.output.length === 1 && typeof only.content === 'string' && !only.tool_calls ? only.content : {choices: call.output.map((message, index) => ({index, message}))},
+      call.output.length === 1 && typeof only.content === 'string' && !only.tool_calls
+        ? only.content
+        : {choices: call.output.map((message, index) => ({index, message}))},
     )
   }
   return out

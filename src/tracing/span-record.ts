@@ -93,7 +93,7 @@ export const setCumulative = (record: SpanRecord, cumulative: TokenCounts | unde
  * framework (GenAI / AI SDK / OpenInference attributes) also gets prompt flow's names (see llm/genai.ts).
  */
 export const toSpanRecord = (span: ReadableSpan): SpanRecord => {
-  const attributes = maskAttributes(normalizeLlmSpan(span.attributes as Record<string, unknown>, span.events as any))
+  const attributes = maskAttributes(normalizeLlmSpan(span.attributes as Record<string, unknown>, span.events as Array<{name: string; attributes: Record<string, unknown>}>))
   const ctx = span.spanContext()
   const status = span.status
   return {

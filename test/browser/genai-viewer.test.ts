@@ -60,7 +60,9 @@ describe('viewer: LLM spans of other frameworks (chromium)', function () {
     expect(await messages.locator('.role').allTextContents()).to.deep.equal(['system', 'user', 'assistant'])
     expect(await messages.nth(1).textContent()).to.contain('What is pf?')
     expect(await messages.nth(2).textContent()).to.contain('Echo: What is pf?')
-    expect(await page.locator('.token-counts').textContent()).to.match(/6\s*Prompt/).and.match(/4\s*Completion/)
+    expect(await page.locator('.token-counts').textContent())
+      .to.match(/6\s*Prompt/)
+      .and.match(/4\s*Completion/)
     await page.screenshot({path: screenshotPath('viewer-vercel-ai-span'), fullPage: true})
   })
 

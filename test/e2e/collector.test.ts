@@ -77,7 +77,12 @@ describe('pf service as an OTLP collector (built CLI, OpenTelemetry SDK exporter
       expect(chat.parent_id).to.equal(agent.context.span_id)
       expect(chat.kind).to.equal('SpanKind.CLIENT')
       expect(agent.resource.attributes).to.include({'service.name': 'my-agent', collection: 'my-agent', 'deployment.environment': 'test'})
-      expect(chat.attributes).to.include({span_type: 'LLM', 'llm.usage.prompt_tokens': 10, 'llm.usage.completion_tokens': 5, 'llm.usage.total_tokens': 15})
+      expect(chat.attributes).to.include({
+        span_type: 'LLM',
+        'llm.usage.prompt_tokens': 10,
+        'llm.usage.completion_tokens': 5,
+        'llm.usage.total_tokens': 15,
+      })
       expect(chat.attributes['gen_ai.usage.input_tokens']).to.equal(10)
       expect(JSON.parse(chat.attributes.inputs)).to.deep.equal({model: 'gpt-4o', messages: [{role: 'user', content: 'What is 2+2?'}]})
       expect(JSON.parse(chat.attributes.output)).to.equal('It is 4.')
@@ -94,10 +99,12 @@ describe('pf service as an OTLP collector (built CLI, OpenTelemetry SDK exporter
 
       // The same tokens through the viewer's API.
       const viewer = await new Promise<any>((resolve, reject) =>
-        http.get({host: '127.0.0.1', port, path: `/v1.0/api/traces/${traceId}`}, res => {
-          let body = ''
-          res.on('data', d => (body += d)).on('end', () => resolve(JSON.parse(body)))
-        }).on('error', reject),
+        http
+          .get({host: '127.0.0.1', port, path: `/v1.0/api/traces/${traceId}`}, res => {
+            let body = ''
+            res.on('data', d => (body += d)).on('end', () => resolve(JSON.parse(body)))
+          })
+          .on('error', reject),
       )
       expect(JSON.stringify(viewer)).to.contain('"llm.usage.total_tokens":15')
     })
@@ -112,10 +119,14 @@ describe('pf service as an OTLP collector (built CLI, OpenTelemetry SDK exporter
     expect(res.headers['content-type']).to.equal('application/json')
     const body = JSON.parse(res.body.toString())
     expect(body.partialSuccess.rejectedSpans).to.equal('2')
-    expect(body.partialSuccess.errorMessage).to.match(/traceId/).and.match(/spanId/)
+    expect(body.partialSuccess.errorMessage)
+      .to.match(/traceId/)
+      .and.match(/spanId/)
     expect(spanCount(home)).to.equal(1)
 
-    const clean = await post(port, jsonRequest([jsonSpan('1af7651916cd43dd8448eb211c80319c', 'c7ad6b7169203331', 'fine')]), {'content-type': 'application/json'})
+    const clean = await post(port, jsonRequest([jsonSpan('1af7651916cd43dd8448eb211c80319c', 'c7ad6b7169203331', 'fine')]), {
+      'content-type': 'application/json',
+    })
     expect(JSON.parse(clean.body.toString())).to.deep.equal({})
     // protobuf: an empty ExportTraceServiceResponse is an empty body.
     const empty = await post(port, Buffer.alloc(0), {'content-type': 'application/x-protobuf'})
@@ -158,10 +169,16 @@ describe('pf service as an OTLP collector (built CLI, OpenTelemetry SDK exporter
     expect(inflated.status).to.equal(413)
     expect(JSON.parse(inflated.body.toString()).message).to.match(/decompressed body is over/)
 
-    const foreign = await post(port, jsonRequest([jsonSpan('2af7651916cd43dd8448eb211c80319c', 'd7ad6b7169203331', 'x')]), {...json, host: 'evil.example:80'})
+    const foreign = await post(port, jsonRequest([jsonSpan('2af7651916cd43dd8448eb211c80319c', 'd7ad6b7169203331', 'x')]), {
+      ...json,
+      host: 'evil.example:80',
+    })
     expect(foreign.status).to.equal(403)
     // A web page on another site posting to the loopback address (its browser sends an Origin).
-    const fromPage = await post(port, jsonRequest([jsonSpan('2af7651916cd43dd8448eb211c80319c', 'd7ad6b7169203331', 'x')]), {...json, origin: 'https://evil.example'})
+    const fromPage = await post(port, jsonRequest([jsonSpan('2af7651916cd43dd8448eb211c80319c', 'd7ad6b7169203331', 'x')]), {
+      ...json,
+      origin: 'https://evil.example',
+    })
     expect(fromPage.status).to.equal(403)
     expect(JSON.parse(fromPage.body.toString()).message).to.match(/Origin/)
 
@@ -225,15 +242,27 @@ describe('pf service collector forwards to remote destinations (OTLP plugin, Azu
         expect((await runPf(['config', 'set', `trace.destination=${value}`], {home})).code).to.equal(0)
         const port = await startService(home, {NODE_EXTRA_CA_CERTS: tls.certFile})
 
-        const sent = await runScript([exportScript, 'protobuf'], {OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${port}/v1/traces`, OTEL_SERVICE_NAME: 'fwd-app'})
+        const sent = await runScript([exportScript, 'protobuf'], {
+          OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${port}/v1/traces`,
+          OTEL_SERVICE_NAME: 'fwd-app',
+        })
         expect(sent.code, sent.stderr).to.equal(0)
         const {traceId} = JSON.parse(sent.stdout)
-        const spans = await eventually(() => (receiver.spans.length >= 4 ? receiver.spans : undefined), 20_000, 'the OTLP receiver to get 4 spans')
+        const spans = await eventually(
+          () => (receiver.spans.length >= 4 ? receiver.spans : undefined),
+          20_000,
+          'the OTLP receiver to get 4 spans',
+        )
         expect(spans.map(s => s.name).sort()).to.deep.equal(['agent', 'chat gpt-4o', 'invoke_agent helper', 'llm'])
         expect(new Set(spans.map(s => s.traceId))).to.deep.equal(new Set([traceId]))
         const chat = spans.find(s => s.name === 'chat gpt-4o')!
         // Forwarded as pf stored it: masked, with prompt flow's LLM names beside the GenAI ones.
-        expect(chat.attributes).to.include({'gen_ai.request.model': 'gpt-4o', span_type: 'LLM', 'llm.usage.total_tokens': 15, 'openai.api_key': '***'})
+        expect(chat.attributes).to.include({
+          'gen_ai.request.model': 'gpt-4o',
+          span_type: 'LLM',
+          'llm.usage.total_tokens': 15,
+          'openai.api_key': '***',
+        })
         expect(chat.resource).to.include({'service.name': 'fwd-app', collection: 'fwd-app'})
         const accepted = receiver.requests.filter(r => r.accepted)
         if (secure) expect(accepted.every(r => r.headers['content-encoding'] === 'gzip')).to.equal(true)
@@ -260,7 +289,11 @@ describe('pf service collector forwards to remote destinations (OTLP plugin, Azu
       azure.cosmosEndpoint = cosmos.endpoint
       azure.workspaces.set('ws-otel', {traceCosmosStatus: 'Initialized', databaseName: 'db-ws-otel'})
       await cosmos.createTraceStore('db-ws-otel')
-      const port = await startService(home, {PATH: `${fakeAzCli()}:${process.env.PATH}`, PF_ARM_ENDPOINT: azure.url, NODE_EXTRA_CA_CERTS: testTls().certFile})
+      const port = await startService(home, {
+        PATH: `${fakeAzCli()}:${process.env.PATH}`,
+        PF_ARM_ENDPOINT: azure.url,
+        NODE_EXTRA_CA_CERTS: testTls().certFile,
+      })
 
       const sent = await runScript([exportScript, 'json'], {
         OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${port}/v1/traces`,
@@ -269,16 +302,24 @@ describe('pf service collector forwards to remote destinations (OTLP plugin, Azu
       expect(sent.code, sent.stderr).to.equal(0)
       const {traceId} = JSON.parse(sent.stdout)
       const collectionId = `otel-app_${user.oid}`
-      const items = await eventually(async () => {
-        const found = await cosmos.items('db-ws-otel', 'Span')
-        return found.length >= 4 ? found : undefined
-      }, 30_000, 'the workspace to get 4 spans')
+      const items = await eventually(
+        async () => {
+          const found = await cosmos.items('db-ws-otel', 'Span')
+          return found.length >= 4 ? found : undefined
+        },
+        30_000,
+        'the workspace to get 4 spans',
+      )
       expect(items.map(i => i.name).sort()).to.deep.equal(['agent', 'chat gpt-4o', 'invoke_agent helper', 'llm'])
       expect(items.every(i => i.collection_id === collectionId && i.context.trace_id === traceId)).to.equal(true)
-      const summaries = await eventually(async () => {
-        const found = await cosmos.items('db-ws-otel', 'LineSummary')
-        return found.some(s => s.status === 'Ok') ? found : undefined
-      }, 30_000, 'the line summary')
+      const summaries = await eventually(
+        async () => {
+          const found = await cosmos.items('db-ws-otel', 'LineSummary')
+          return found.some(s => s.status === 'Ok') ? found : undefined
+        },
+        30_000,
+        'the line summary',
+      )
       const summary = summaries.find(s => s.trace_id === traceId)
       expect(summary).to.include({name: 'agent', collection_id: collectionId, session_id: 'otel-app'})
       expect(summary.cumulative_token_count).to.deep.equal({completion: 8, prompt: 17, total: 25})

@@ -69,7 +69,10 @@ describe('GenAI conventions in and out (built CLI, fake OpenAI)', function () {
     try {
       expect((await runPf(['plugins', 'link', path.join(repoRoot, 'plugins', 'pf-trace-otlp'), '--no-install'], {home})).code).to.equal(0)
       expect((await runPf(['config', 'set', `trace.destination=otlp://${receiver.url}`], {home})).code).to.equal(0)
-      const result = await runPf(['flow', 'test', '--flow', path.join(fixtures, 'flows', 'flex-llm'), '--inputs', 'question=What is pf?', '--json'], {home, env: env()})
+      const result = await runPf(
+        ['flow', 'test', '--flow', path.join(fixtures, 'flows', 'flex-llm'), '--inputs', 'question=What is pf?', '--json'],
+        {home, env: env()},
+      )
       expect(result.code, result.stderr + result.stdout).to.equal(0)
       const llm = receiver.spans.find(s => s.name === 'openai_chat')!
       expect(llm, 'the exported openai span').to.not.equal(undefined)
@@ -92,7 +95,11 @@ describe('GenAI conventions in and out (built CLI, fake OpenAI)', function () {
   it('startTrace() in a plain Node script traces its openai calls and points OpenTelemetry SDKs at a running pf service', async () => {
     // Run as a user would, not by pf (async: the fake OpenAI server lives in this process).
     const run = (extra: NodeJS.ProcessEnv = {}) =>
-      runScript([path.join(fixtures, 'scripts', 'openai-script.mjs'), '5'], {PF_HOME_DIRECTORY: home, CI: 'true', ...env(), ...extra}, tempDir())
+      runScript(
+        [path.join(fixtures, 'scripts', 'openai-script.mjs'), '5'],
+        {PF_HOME_DIRECTORY: home, CI: 'true', ...env(), ...extra},
+        tempDir(),
+      )
     // No service running, not interactive: no endpoint is made up.
     const first = await run()
     expect(first.code, first.stderr).to.equal(0)

@@ -20,7 +20,11 @@ const runOnTerminal = (args: string[], home: string, env: NodeJS.ProcessEnv = {}
     const base = {...process.env}
     for (const key of Object.keys(base)) if (key === 'CI' || key.startsWith('PF_') || key.startsWith('npm_')) delete base[key]
     const command = [process.execPath, pfBin, ...args].map(a => `'${a.replace(/'/g, "'\\''")}'`).join(' ')
-    const child = spawn('script', ['-qec', command, '/dev/null'], {cwd: home, env: {...base, NO_COLOR: '1', PF_HOME_DIRECTORY: home, ...env}, stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn('script', ['-qec', command, '/dev/null'], {
+      cwd: home,
+      env: {...base, NO_COLOR: '1', PF_HOME_DIRECTORY: home, ...env},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let output = ''
     child.stdout.on('data', d => (output += d))
     child.stderr.on('data', d => (output += d))
@@ -47,9 +51,10 @@ describe('trace links start the viewer on an interactive terminal (built CLI)', 
     if (!hasScript) this.skip()
     const result = await runOnTerminal(['flow', 'test', '--flow', flow], home)
     expect(result.code, result.output).to.equal(0)
-    const match = /^Trace: (http:\/\/127\.0\.0\.1:(\d+)\/v1\.0\/ui\/traces\/\?#collection=flex-basic&uiTraceId=[0-9a-f]{32}) \(started the trace viewer in the background; `pf service stop` stops it\)$/m.exec(
-      result.output,
-    )
+    const match =
+      /^Trace: (http:\/\/127\.0\.0\.1:(\d+)\/v1\.0\/ui\/traces\/\?#collection=flex-basic&uiTraceId=[0-9a-f]{32}) \(started the trace viewer in the background; `pf service stop` stops it\)$/m.exec(
+        result.output,
+      )
     expect(match, result.output).to.not.equal(null)
     const port = Number(match![2])
     const service = JSON.parse(readFileSync(path.join(home, 'service.json'), 'utf8'))

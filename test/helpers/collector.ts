@@ -5,7 +5,11 @@ import http from 'node:http'
 import {repoRoot} from './cli.js'
 
 /** Runs a plain node script (not pf) with the given environment; resolves with its stdout. */
-export const runScript = (args: string[], env: NodeJS.ProcessEnv, cwd = repoRoot): Promise<{code: number | null; stdout: string; stderr: string}> =>
+export const runScript = (
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd = repoRoot,
+): Promise<{code: number | null; stdout: string; stderr: string}> =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, {cwd, env: {PATH: process.env.PATH, HOME: process.env.HOME, ...env}})
     let stdout = ''
@@ -27,13 +31,21 @@ export interface RawResponse {
 }
 
 /** One raw HTTP request to the collector. */
-export const post = (port: number, body: Buffer | string, headers: Record<string, string | number>, options: {method?: string; path?: string} = {}): Promise<RawResponse> =>
+export const post = (
+  port: number,
+  body: Buffer | string,
+  headers: Record<string, string | number>,
+  options: {method?: string; path?: string} = {},
+): Promise<RawResponse> =>
   new Promise((resolve, reject) => {
-    const req = http.request({host: '127.0.0.1', port, path: options.path ?? '/v1/traces', method: options.method ?? 'POST', headers}, res => {
-      const chunks: Buffer[] = []
-      res.on('data', c => chunks.push(c))
-      res.on('end', () => resolve({status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks)}))
-    })
+    const req = http.request(
+      {host: '127.0.0.1', port, path: options.path ?? '/v1/traces', method: options.method ?? 'POST', headers},
+      res => {
+        const chunks: Buffer[] = []
+        res.on('data', c => chunks.push(c))
+        res.on('end', () => resolve({status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks)}))
+      },
+    )
     req.on('error', reject)
     req.end(body)
   })
@@ -50,7 +62,13 @@ export const jsonRequest = (spans: object[], resource: Record<string, string> = 
   })
 
 const now = BigInt(Date.now()) * 1_000_000n
-export const jsonSpan = (traceId: string, spanId: string, name: string, attributes: Record<string, string | number> = {}, parentSpanId = '') => ({
+export const jsonSpan = (
+  traceId: string,
+  spanId: string,
+  name: string,
+  attributes: Record<string, string | number> = {},
+  parentSpanId = '',
+) => ({
   traceId,
   spanId,
   parentSpanId,
@@ -58,7 +76,9 @@ export const jsonSpan = (traceId: string, spanId: string, name: string, attribut
   kind: 1,
   startTimeUnixNano: String(now),
   endTimeUnixNano: String(now + 1_500_000n),
-  attributes: Object.entries(attributes).map(([key, value]) => ({key, value: typeof value === 'number' ? {intValue: String(value)} : {stringValue: value}})),
+  attributes: Object.entries(attributes).map(([key, value]) => ({
+    key,
+    value: typeof value === 'number' ? {intValue: String(value)} : {stringValue: value},
+  })),
   status: {code: 1},
 })
-

@@ -21,7 +21,12 @@ export interface PostOptions {
 const gzip = promisify(zlib.gzip)
 
 /** Where distributions keep the system's CA bundle (Debian/Ubuntu, Fedora/RHEL, Alpine/macOS, SUSE). */
-const systemBundles = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem', '/etc/ssl/ca-bundle.pem']
+const systemBundles = [
+  '/etc/ssl/certs/ca-certificates.crt',
+  '/etc/pki/tls/certs/ca-bundle.crt',
+  '/etc/ssl/cert.pem',
+  '/etc/ssl/ca-bundle.pem',
+]
 
 const readPem = (file: string | undefined): string[] => {
   if (!file) return []
@@ -38,7 +43,9 @@ const systemCas = (env: NodeJS.ProcessEnv): string[] => {
   if (getCACertificates) {
     try {
       return getCACertificates('system')
-    } catch {}
+    } catch {
+      // No system store on this platform: fall back to the bundle files below.
+    }
   }
   if (env.SSL_CERT_FILE) return readPem(env.SSL_CERT_FILE)
   for (const file of systemBundles) {
