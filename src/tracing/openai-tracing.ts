@@ -56,6 +56,14 @@ const scrubError = (error: unknown, apiKey: string | undefined): Error => {
   return err
 }
 
+/** prompt flow's `llm.generated_message` (attribute and event): the first choice's message, or its text. */
+const recordGeneratedMessage = (span: Span, message: unknown): void => {
+  if (message === undefined) return
+  const payload = JSON.stringify(message)
+  span.setAttribute('llm.generated_message', payload)
+  span.addEvent('promptflow.llm.generated_message', {payload})
+}
+
 const endWithError = (span: Span, error: Error): void => {
   const status = (error as {status?: unknown}).status
   if (typeof status === 'number') span.setAttribute('http.response.status_code', status)
@@ -112,7 +120,9 @@ const traceStream = (span: Span, stream: any, kind: ResourceKind, hideUsageChunk
     recordUsage(span, collector.usage)
     span.setAttributes(genAiResponseAttributes(collector.model, collector.usage))
     if (error) return endWithError(span, scrubError(error, apiKey))
-    recordOutput(span, collector.output())
+    const output = collector.output()
+    recordGeneratedMessage(span, kind === 'chat' ? (typeof output === 'string' ? {role: 'assistant', content: output} : {role: 'assistant', ...(output as object)}) : output)
+    recordOutput(span, output)
     span.end()
   }
   stream.iterator = async function* () {
@@ -169,6 +179,7 @@ const wrapCreate = (original: Create, kind: ResourceKind): Create => {
       if (data?.model) span.setAttribute('llm.response.model', String(data.model))
       recordUsage(span, data?.usage)
       span.setAttributes(genAiResponseAttributes(data?.model, data?.usage))
+      if (kind !== 'embedding') recordGeneratedMessage(span, kind === 'chat' ? data?.choices?.[0]?.message : data?.choices?.[0]?.text)
       recordOutput(span, kind === 'embedding' ? summarizeEmbeddings(data) : data)
       span.end()
       return data
