@@ -48,7 +48,7 @@ describe('pf autocomplete (bash, built CLI)', function () {
   })
 
   it("completes a command's flags", () => {
-    expect(complete('pf', 'flow', 'test', '--in')).to.deep.equal(['--init', '--inputs'])
+    expect(complete('pf', 'flow', 'test', '--in')).to.deep.equal(['--init', '--inputs', '--interactive'])
     expect(complete('pf', 'run', 'list', '--')).to.include.members(['--all-results', '--archived-only', '--include-archived', '--max-results'])
   })
 
