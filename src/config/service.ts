@@ -16,7 +16,7 @@ import {
   userConfigPath,
   writeConfigFile,
 } from './files.js'
-import {type ConfigKey, coreKeys, findCoreKey, unknownKeyError} from './keys.js'
+import {type ConfigKey, coreKeys, findCoreKey, leafKeys, unknownKeyError, validateConfigData} from './keys.js'
 
 export interface LoadedConfig {
   merged: ConfigData
@@ -50,10 +50,12 @@ export class ConfigService {
     private readonly env: NodeJS.ProcessEnv = process.env,
   ) {}
 
-  async load(): Promise<LoadedConfig> {
+  /** `validate: false` only for writers, so `pf config set/unset` can repair a file holding an invalid value. */
+  async load(options: {validate?: boolean} = {}): Promise<LoadedConfig> {
     const userPath = userConfigPath(this.env)
     const projectPath = findProjectConfig(this.cwd, this.env)
-    const [user, project] = await Promise.all([readConfigFile(userPath), projectPath ? readConfigFile(projectPath) : undefined])
+    const [user, project] = await Promise.all([readConfigFile(userPath, options), projectPath ? readConfigFile(projectPath, options) : undefined])
+    if (options.validate !== false) await this.validatePluginKeys([[userPath, user], ...(project && projectPath ? [[projectPath, project] as const] : [])])
     return {
       merged: project ? mergeConfig(user, project) : user,
       user: {path: userPath, data: user},
@@ -86,7 +88,7 @@ export class ConfigService {
     })
     // Every value is checked before the file is touched: one bad pair writes nothing.
     const values: ConfigData = {}
-    const context = await this.destinationContext(options)
+    const context = await this.destinationContext({...options, validate: false})
     for (const [key, raw] of parsed) {
       const spec = await this.keySpec(key)
       values[key] = spec.destination ? await this.validateDestination(raw, context) : spec.parse ? parseValue(spec, raw) : raw
@@ -99,7 +101,7 @@ export class ConfigService {
     if (keys.length === 0) throw new PfError('invalid_arguments', 'Nothing to unset; pass a KEY, e.g. pf config unset trace.destination.')
     for (const key of keys) await this.keySpec(key)
     const file = this.targetFile(options.path)
-    const data = await readConfigFile(file)
+    const data = await readConfigFile(file, {validate: false})
     const removed = keys.filter(key => getPath(data, key) !== undefined)
     if (removed.length > 0) await writeConfigFile(file, {}, removed)
     return {path: file, removed}
@@ -126,9 +128,19 @@ export class ConfigService {
     return normalized.join(',')
   }
 
-  async destinationContext(options: {timeoutMs?: number; progress?: (m: string) => void; flowDir?: string} = {}): Promise<DestinationContext> {
-    const {merged} = await this.load()
+  async destinationContext(
+    options: {timeoutMs?: number; progress?: (m: string) => void; flowDir?: string; validate?: boolean} = {},
+  ): Promise<DestinationContext> {
+    const {merged} = await this.load({validate: options.validate})
     return {cwd: this.cwd, flowDir: options.flowDir, config: merged, env: this.env, timeoutMs: options.timeoutMs, progress: options.progress}
+  }
+
+  /** Keys core does not know are checked with the installed plugins' parsers (plugins load only when such keys exist). */
+  private async validatePluginKeys(files: ReadonlyArray<readonly [string, ConfigData]>): Promise<void> {
+    const core = new Set(coreKeys.map(k => k.key))
+    if (!files.some(([, data]) => leafKeys(data).some(key => !core.has(key)))) return
+    const pluginKeys = (await this.registry()).providers.flatMap(p => p.configKeys ?? [])
+    for (const [file, data] of files) validateConfigData(data, file, pluginKeys as ConfigKey[])
   }
 
   private async registry(): Promise<DestinationRegistry> {

@@ -4,6 +4,7 @@ import http from 'node:http'
 import path from 'node:path'
 
 import {ensurePrivateDir} from '../config/files.js'
+import {isLoopbackHost} from '../config/keys.js'
 import {ExitCode, PfError} from '../errors.js'
 import {type ServiceEndpoint, defaultServicePort, isProcessAlive, serviceFilePath} from '../tracing/links.js'
 import {healthPath, uiPath} from './paths.js'
@@ -25,8 +26,17 @@ const hostForUrl = (host: string) => (host.includes(':') ? `[${host}]` : host)
 
 export const viewerBaseUrl = (endpoint: Pick<ServiceEndpoint, 'host' | 'port'>): string => `http://${hostForUrl(endpoint.host)}:${endpoint.port}${uiPath}`
 
-/** `service.host` as the address to listen on: `[::1]` → `::1`. */
-export const listenHost = (configured: unknown): string => String(configured ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1')
+/**
+ * `service.host` as the address to listen on: `[::1]` → `::1`. The viewer serves every trace without sign-in, so
+ * anything but a loopback address is refused here, whatever the source (a pf.yaml is validated too, this is the last
+ * gate before a socket opens).
+ */
+export const listenHost = (configured: unknown): string => {
+  const host = String(configured ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1')
+  if (!isLoopbackHost(host))
+    throw new PfError('invalid_value', `The trace viewer binds loopback addresses only (127.0.0.1, localhost, ::1); "${host}" would expose every trace to the network.`)
+  return host
+}
 
 const readServiceFile = (home: string): Partial<ServiceEndpoint> | undefined => {
   try {

@@ -1,4 +1,4 @@
-import {removeServiceFile, writeServiceFile} from './lifecycle.js'
+import {listenHost, removeServiceFile, writeServiceFile} from './lifecycle.js'
 import {type RunningViewer, startViewerServer} from './server.js'
 
 export interface RunOptions {
@@ -15,6 +15,7 @@ export interface RunOptions {
  */
 export const runService = async (options: RunOptions): Promise<RunningViewer> => {
   let viewer: RunningViewer
+  options = {...options, host: listenHost(options.host)}
   try {
     viewer = await startViewerServer(options)
   } catch (error) {
