@@ -50,7 +50,13 @@ export class TracingSession {
     readonly tracer: Tracer,
     readonly remotes: RemoteDestination[],
     private readonly provider: {shutdown(): Promise<void>},
+    private readonly processor: {whenRecorded(): Promise<void>},
   ) {}
+
+  /** Resolves once every span ended so far is in the local store (see StoreSpanProcessor.whenRecorded). */
+  spansRecorded(): Promise<void> {
+    return this.processor.whenRecorded()
+  }
 
   /**
    * Loads OpenTelemetry ahead of user code: once a flow's TypeScript hook (tsx) is registered, every CommonJS
@@ -93,7 +99,7 @@ export class TracingSession {
     )
     const provider = new NodeTracerProvider({resource, spanProcessors: [processor]})
     provider.register()
-    return new TracingSession(store, provider.getTracer('promptflow'), remoteEntries, provider)
+    return new TracingSession(store, provider.getTracer('promptflow'), remoteEntries, provider, processor)
   }
 
   /** The local viewer's link and the portal links remote destinations offer for a collection/run/trace. */
