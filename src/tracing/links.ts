@@ -1,8 +1,8 @@
 import {readFileSync} from 'node:fs'
 import path from 'node:path'
 
+import type {LinkRef} from '../contract/destination.js'
 import {isProcessRunning} from '../util/process.js'
-import type {LinkRef} from './destination.js'
 
 /** prompt flow's default local service port. */
 export const defaultServicePort = 23333

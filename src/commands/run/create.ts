@@ -52,7 +52,7 @@ recorded, exit 130, 143 or 129.`
     let result: CreateRunResult
     try {
       result = await createRun(
-        this.config,
+        this.registry,
         {
           flow: flags.flow,
           data: flags.data,
