@@ -44,6 +44,17 @@ export const coreKeys: ConfigKey[] = [
     destination: true,
   },
   {
+    key: 'trace.export_wait',
+    description: 'Seconds a traced command waits at its end for remote destinations before leaving the rest to `pf trace sync` (default 1)',
+    default: 1,
+    parse(value) {
+      const v = value.trim()
+      const seconds = Number(v)
+      if (v === '' || !Number.isFinite(seconds) || seconds < 0 || seconds > 3600) throw invalid('trace.export_wait', value, 'a number of seconds from 0 to 3600')
+      return seconds
+    },
+  },
+  {
     key: 'connection.provider',
     description: 'Where connections live: local, or an azureml:// workspace id',
     default: 'local',

@@ -4,7 +4,7 @@ import {ConfigService} from '../config/service.js'
 import {ExitCode, PfError} from '../errors.js'
 import type {TraceLinks} from '../tracing/links.js'
 import type {RegistryLoader} from '../tracing/registry.js'
-import {type ExportReport, TracingSession, collectionForFlow} from '../tracing/session.js'
+import {type ExportReport, TracingSession, collectionForFlow, exportWaitMs} from '../tracing/session.js'
 import {type LineError, runLine} from './executor.js'
 import {resolveInputs} from './inputs.js'
 import {loadFlow} from './load.js'
@@ -14,8 +14,8 @@ export interface FlowTestOptions {
   inputs: Record<string, unknown>
   init?: Record<string, unknown>
   node?: string
-  /** Seconds to wait for remote destinations at the end. */
-  exportWaitSeconds: number
+  /** Seconds to wait for remote destinations at the end (default: trace.export_wait). */
+  exportWaitSeconds?: number
   cwd?: string
 }
 
@@ -54,7 +54,7 @@ export const testFlow = async (registry: RegistryLoader, options: FlowTestOption
 
   const line = await runLine(flow, inputs, {node: options.node})
 
-  const exportReports = session ? await session.finish(options.exportWaitSeconds * 1000) : []
+  const exportReports = session ? await session.finish(exportWaitMs(config, options.exportWaitSeconds), {exitIfHeld: true}) : []
   const links = session && line.traceId ? await session.links({collection, traceId: line.traceId}) : undefined
   const result: FlowTestResult = {
     flow: flow.dir,

@@ -13,7 +13,7 @@ import {loadFlow} from '../flow/load.js'
 import type {LoadedFlow} from '../flow/types.js'
 import {Attr, Resource} from '../contract/attributes.js'
 import type {TraceLinks} from '../tracing/links.js'
-import {type ExportReport, TracingSession} from '../tracing/session.js'
+import {type ExportReport, TracingSession, exportWaitMs} from '../tracing/session.js'
 import {currentProcess} from '../util/process.js'
 import {parseYaml} from '../util/yaml.js'
 import {type DataLine, type DataSource, openData} from './data.js'
@@ -39,7 +39,8 @@ export interface CreateRunOptions {
   /** A run YAML file (flow, data, column_mapping, run, name, display_name, tags); flags override it. */
   file?: string
   tags?: Record<string, string>
-  exportWaitSeconds: number
+  /** Seconds to wait for remote destinations at the end (default: trace.export_wait). */
+  exportWaitSeconds?: number
   /** Seconds in-flight lines get to finish after a cancel. */
   cancelGraceSeconds?: number
   cwd?: string
@@ -265,7 +266,7 @@ const execute = async (
     throw error
   }
   try {
-    return await runLines({flow, name, baseRun, resume, data, mapping, outputPath, run, folder, session, records, options, observer})
+    return await runLines({flow, config, name, baseRun, resume, data, mapping, outputPath, run, folder, session, records, options, observer})
   } catch (error) {
     // pf's own failure mid-run: the run must not stay Running.
     records.abort(name, {code: 'internal_error', message: (error as Error).message})
@@ -277,6 +278,7 @@ const execute = async (
 
 interface RunContext {
   flow: LoadedFlow
+  config: ConfigReader
   name: string
   baseRun: Prepared['baseRun']
   resume: Prepared['resume']
@@ -338,7 +340,7 @@ const runLines = async (ctx: RunContext): Promise<CreateRunResult> => {
 
 /** Aggregation (unless canceled), the run's final status and meta.json, then the wait for remote destinations. */
 const finalizeRun = async (
-  {flow, name, data, outputPath, folder, session, records, options, observer}: RunContext,
+  {flow, config, name, data, outputPath, folder, session, records, options, observer}: RunContext,
   {done, failed, aggregationLines}: LineRecorder,
   {canceled, abandoned}: {canceled: boolean; abandoned: number},
 ): Promise<CreateRunResult> => {
@@ -368,7 +370,7 @@ const finalizeRun = async (
   folder.writeMeta(run)
   folder.close()
 
-  const exportReports = session ? await session.finish(canceled ? 0 : options.exportWaitSeconds * 1000) : []
+  const exportReports = session ? await session.finish(canceled ? 0 : exportWaitMs(config, options.exportWaitSeconds), {exitIfHeld: true}) : []
   const links = session ? await session.links({run: name, collection: name}) : undefined
   return {run, links, export: exportReports}
 }

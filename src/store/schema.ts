@@ -103,4 +103,8 @@ export const migrations: string[] = [
   );
   CREATE INDEX runs_created ON runs (created_at DESC);
   `,
+  // 3: who holds an outbox claim ("pid:start"), so a claim of a process that died is taken back at once, not after its lease.
+  `
+  ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+  `,
 ]

@@ -17,6 +17,13 @@ export interface DrainResult {
   pending: number
 }
 
+/** Resolves at `deadline` (ms epoch); `cancel` clears the timer so it holds nothing open. */
+const sleepUntil = (deadline: number): {done: Promise<void>; cancel: () => void} => {
+  let timer: NodeJS.Timeout | undefined
+  const done = new Promise<void>(resolve => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))
+  return {done, cancel: () => clearTimeout(timer)}
+}
+
 
 const describeThrown = (value: unknown): string => {
   try {
@@ -54,6 +61,12 @@ export class OutboxDrainer {
   private delivered = 0
   private parked = 0
   private lastError: string | undefined
+  /**
+   * Set when `drainUntil` gave up at its deadline with exports still in flight: their answers are dropped (the items
+   * stay claimed by this process, which releases them at once for the next pf process when it exits) and the store
+   * is not touched again.
+   */
+  private abandoned = false
   /** Wakes idle workers when a batch is settled: items claimed by a sibling worker may have become due again. */
   private wake: {promise: Promise<void>; resolve: () => void} | undefined
 
@@ -76,11 +89,29 @@ export class OutboxDrainer {
    * Sends until nothing is pending or `deadline` (ms epoch) passes, waiting out retry delays that end before
    * the deadline. Returns what was delivered and parked by this drainer, and what is still pending.
    */
-  async drainUntil(deadline: number): Promise<DrainResult & {lastError?: string}> {
-    if (this.running) await this.running
-    await this.loop(deadline, true)
+  async drainUntil(deadline: number): Promise<DrainResult & {lastError?: string; inFlight?: boolean}> {
+    // A destination that never answers must not hold the command past its deadline (an export has no time limit pf
+    // controls): the wait is a race between the work and the clock.
+    const clock = sleepUntil(deadline)
+    const work = (async () => {
+      if (this.running) await this.running
+      if (!this.abandoned) this.store.releaseDeadClaims(this.destination.key)
+      if (!this.abandoned) await this.loop(deadline, true)
+    })()
+    const finished = await Promise.race([work.then(() => true), clock.done.then(() => false)])
+    clock.cancel()
+    if (!finished) {
+      this.abandoned = true
+      work.catch(() => {})
+    }
     const counts = this.store.outboxCounts(this.destination.key)[0]
-    return {delivered: this.delivered, parked: this.parked, pending: counts?.pending ?? 0, lastError: this.lastError}
+    return {
+      delivered: this.delivered,
+      parked: this.parked,
+      pending: counts?.pending ?? 0,
+      lastError: this.lastError ?? (finished ? undefined : 'no answer before the wait ended'),
+      ...(finished ? {} : {inFlight: true}),
+    }
   }
 
   private async sleepUnlessSettled(ms: number): Promise<void> {
@@ -102,11 +133,13 @@ export class OutboxDrainer {
 
   private async worker(exporter: SpanExporter, deadline: number, waitForRetries: boolean): Promise<void> {
     const key = this.destination.key
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && !this.abandoned) {
       this.wanted = false
       const items = this.store.claimOutbox(key, this.options.batchSize ?? 100, this.options.leaseMs ?? 60_000)
       if (items.length === 0) {
         if (this.wanted) continue
+        // Items claimed by a pf process that died (SIGKILL, crash) are due now, not when its lease ends.
+        if (this.store.releaseDeadClaims(key) > 0) continue
         if (!waitForRetries) return
         const due = this.store.nextDue(key)
         if (due === undefined || due >= deadline) return
@@ -120,6 +153,7 @@ export class OutboxDrainer {
       } catch (error) {
         result = {code: 'retryable', reason: error instanceof Error ? error.message : `export threw ${describeThrown(error)}`}
       }
+      if (this.abandoned) return
       const now = Date.now()
       const cap = this.options.maxBackoffMs ?? 60_000
       const outcomes = items.map(item => {

@@ -19,7 +19,7 @@ Inputs come from --inputs, else the flow's defaults, else its sample. Traces go 
     inputs: Flags.string({description: 'Input values as NAME=VALUE (repeatable).', multiple: true, helpValue: 'NAME=VALUE'}),
     init: Flags.string({description: 'Init values for a class entry as NAME=VALUE (repeatable).', multiple: true, helpValue: 'NAME=VALUE'}),
     node: Flags.string({description: 'Run only this node of a DAG flow.'}),
-    'export-wait': Flags.integer({description: 'Seconds to wait for cloud export before leaving the rest to `pf trace sync`.', default: 10, min: 0}),
+    'export-wait': Flags.integer({description: 'Seconds to wait for remote destinations at the end before leaving the rest to `pf trace sync` (default: trace.export_wait, 1).', min: 0}),
   }
 
   async run(): Promise<FlowTestResult> {
