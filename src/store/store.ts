@@ -233,22 +233,35 @@ export class TraceStore {
     return this.db.prepare(`DELETE FROM outbox WHERE destination = ? AND state IN ('pending', 'parked')`).run(destination).changes
   }
 
-  /** Makes every pending item of `destination` due now (`pf trace sync`: the user says the destination is back). */
+  /**
+   * Makes every pending item of `destination` due now (`pf trace sync`: the user says the destination is back),
+   * skipping pf's own backoff but not a Retry-After the receiver asked for.
+   */
   retryNow(destination: string): void {
-    this.db.prepare(`UPDATE outbox SET next_attempt_at = 0 WHERE destination = ? AND state = 'pending' AND next_attempt_at > 0`).run(destination)
+    this.db
+      .prepare(`UPDATE outbox SET next_attempt_at = retry_not_before WHERE destination = ? AND state = 'pending' AND next_attempt_at > retry_not_before`)
+      .run(destination)
   }
 
   /** Settles claimed items: delivered, retried later (with backoff), or parked with the reason. */
   settleOutbox(
     destination: string,
-    outcomes: Array<{traceId: string; spanId: string; outcome: 'delivered' | 'retry' | 'parked'; error?: string; retryAt?: number}>,
+    outcomes: Array<{
+      traceId: string
+      spanId: string
+      outcome: 'delivered' | 'retry' | 'parked'
+      error?: string
+      retryAt?: number
+      /** The receiver's own Retry-After (ms epoch): even `pf trace sync` does not send sooner. */
+      notBefore?: number
+    }>,
   ): void {
     const now = Date.now()
     const delivered = this.db.prepare(
       `UPDATE outbox SET state = 'delivered', delivered_at = ?, claimed_until = 0, last_error = NULL, attempts = attempts + 1 WHERE destination = ? AND trace_id = ? AND span_id = ?`,
     )
     const retry = this.db.prepare(
-      `UPDATE outbox SET next_attempt_at = ?, claimed_until = 0, last_error = ?, attempts = attempts + 1 WHERE destination = ? AND trace_id = ? AND span_id = ?`,
+      `UPDATE outbox SET next_attempt_at = ?, retry_not_before = ?, claimed_until = 0, last_error = ?, attempts = attempts + 1 WHERE destination = ? AND trace_id = ? AND span_id = ?`,
     )
     const parked = this.db.prepare(
       `UPDATE outbox SET state = 'parked', claimed_until = 0, last_error = ?, attempts = attempts + 1 WHERE destination = ? AND trace_id = ? AND span_id = ?`,
@@ -257,7 +270,7 @@ export class TraceStore {
       .transaction(() => {
         for (const o of outcomes) {
           if (o.outcome === 'delivered') delivered.run(now, destination, o.traceId, o.spanId)
-          else if (o.outcome === 'retry') retry.run(o.retryAt ?? now, o.error ?? null, destination, o.traceId, o.spanId)
+          else if (o.outcome === 'retry') retry.run(o.retryAt ?? now, o.notBefore ?? 0, o.error ?? null, destination, o.traceId, o.spanId)
           else parked.run(o.error ?? 'rejected', destination, o.traceId, o.spanId)
         }
       })

@@ -162,8 +162,9 @@ export class OutboxDrainer {
         if (note) this.lastError = note
         if (own.code === 'ok') return {traceId: item.traceId, spanId: item.spanId, outcome: 'delivered' as const}
         if (own.code === 'fatal') return {traceId: item.traceId, spanId: item.spanId, outcome: 'parked' as const, error: own.reason}
-        const delay = own.retryAfterMs ?? (result.code === 'retryable' ? result.retryAfterMs : undefined) ?? backoffMs(item.attempts, cap)
-        return {traceId: item.traceId, spanId: item.spanId, outcome: 'retry' as const, error: own.reason, retryAt: now + delay}
+        const asked = own.retryAfterMs ?? (result.code === 'retryable' ? result.retryAfterMs : undefined)
+        const retryAt = now + (asked ?? backoffMs(item.attempts, cap))
+        return {traceId: item.traceId, spanId: item.spanId, outcome: 'retry' as const, error: own.reason, retryAt, notBefore: asked === undefined ? undefined : retryAt}
       })
       this.store.settleOutbox(key, outcomes)
       this.wake?.resolve()

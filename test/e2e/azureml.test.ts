@@ -138,7 +138,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
   })
 
   describe('export', () => {
-    const setDestination = (value: string) => writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${value}\n`, {mode: 0o600})
+    const setDestination = (value: string) => writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${value}\n  export_wait: 30\n`, {mode: 0o600})
 
     it('writes every span, the line summary and the collection with the spec shapes; prints portal links', async () => {
       await addWorkspace('ws-main', {tokenAsString: true})
@@ -290,7 +290,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
 
   it('`pf run create` exports every line under the run and prints the run portal link when it ends', async () => {
     await addWorkspace('ws-run')
-    writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-run')}\n`, {mode: 0o600})
+    writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-run')}\n  export_wait: 30\n`, {mode: 0o600})
     const data = path.join(tempDir(), 'data.jsonl')
     writeFileSync(data, ['first', 'second', 'third'].map(q => JSON.stringify({question: q})).join('\n') + '\n')
     const result = await runPf(['run', 'create', '--flow', path.join(fixtures, 'flex-basic'), '--data', data, '--name', 'cloud_run'], {home, env: env()})
@@ -308,7 +308,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
 
   it('records an evaluation run on the lines it evaluated (LineSummary evaluations) and exports its own lines', async () => {
     await addWorkspace('ws-eval')
-    writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-eval')}\n`, {mode: 0o600})
+    writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-eval')}\n  export_wait: 30\n`, {mode: 0o600})
     const data = path.join(tempDir(), 'data.jsonl')
     const rows = [
       {question: 'a', expected: 'A A'},
@@ -463,7 +463,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
 
     it('rides out 429 (retry-after honoured), 503 and dropped connections', async () => {
       await addWorkspace('ws-faults')
-      writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-faults')}\n`)
+      writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-faults')}\n  export_wait: 30\n`)
       const plan: Fault[] = [
         {status: 429, retryAfterMs: 400}, {status: 429, retryAfterMs: 400}, {status: 429, retryAfterMs: 400}, {status: 429, retryAfterMs: 400},
         {status: 503}, 'drop', 'drop-after-write', {status: 503}, 'drop-after-write', 'drop',
@@ -496,7 +496,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
 
     it('parks a span Cosmos rejects for good (4xx) with its reason; the rest is delivered', async () => {
       await addWorkspace('ws-reject')
-      writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-reject')}\n`)
+      writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-reject')}\n  export_wait: 30\n`)
       let rejected = false
       proxy.fault = req => {
         if (rejected || !req.isWrite || !req.path.includes('/colls/Span/')) return undefined
@@ -519,7 +519,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
     it('loses and duplicates nothing when pf is SIGKILLed mid-export (pf trace sync finishes)', async function () {
       this.timeout(180_000)
       await addWorkspace('ws-kill')
-      writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-kill')}\n`)
+      writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-kill')}\n  export_wait: 30\n`)
       // The first write reaches Cosmos but its answer never reaches pf; later writes hang: pf dies waiting.
       let child: ChildProcess | undefined
       let killed = false

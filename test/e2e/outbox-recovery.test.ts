@@ -89,14 +89,21 @@ describe('outbox: dead destinations and dead pf processes (built CLI)', () => {
     expect(outbox(`SELECT COUNT(*) AS n FROM outbox WHERE state != 'delivered'`)[0].n).to.equal(0)
   })
 
-  it('sync retries at once when the destination is back, instead of waiting out the retry delay', async () => {
-    writeFileSync(`${spansFile}.down-long`, '')
+  it('sync retries at once when the destination is back, skipping pf\'s backoff but not a receiver\'s Retry-After', async () => {
+    writeFileSync(`${spansFile}.down`, '')
     expect((await pf(['flow', 'test', '--flow', flexFlow])).code).to.equal(0)
-    expect(outbox(`SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending' AND next_attempt_at > ${Date.now() + 60_000}`)[0].n).to.equal(3)
-    rmSync(`${spansFile}.down-long`)
-    const sync = await timed(['trace', 'sync', '--timeout', '5', '--json'])
-    expect(sync.code, sync.stdout).to.equal(0)
-    expect(sync.json().destinations[0]).to.include({delivered: 3, pending: 0})
+    // Many failed attempts later pf's own backoff is long (up to a minute); one span's receiver asked for 10 minutes.
+    const later = Date.now() + 60_000
+    const db = new Database(path.join(home, 'pf.sqlite'))
+    db.prepare('UPDATE outbox SET attempts = 8, next_attempt_at = ?').run(later)
+    const [asked] = db.prepare('SELECT span_id FROM outbox LIMIT 1').pluck().all() as string[]
+    db.prepare('UPDATE outbox SET next_attempt_at = ?, retry_not_before = ? WHERE span_id = ?').run(later + 540_000, later + 540_000, asked)
+    db.close()
+    rmSync(`${spansFile}.down`)
+    const sync = await timed(['trace', 'sync', '--timeout', '3', '--json'])
+    expect(sync.code, sync.stdout).to.equal(3)
+    expect(sync.json().error.destinations[0]).to.include({delivered: 2, pending: 1})
+    expect(lines(spansFile).map(l => JSON.parse(l).context.span_id)).to.not.include(asked)
   })
 
   it('spans waiting for a destination no longer configured: sync reports them and exits 0; --discard drops them after confirmation', async () => {
