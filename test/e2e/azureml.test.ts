@@ -255,15 +255,43 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       expect(b.every(s => s.resource.attributes['workspace.name'] === 'ws-b' && s.resource.attributes.collection === 'flow2')).to.equal(true)
     })
 
-    it('says to run `az login` when nobody is signed in (exit 1, one line)', async () => {
+    it('without sign-in, flow test still runs and records locally; spans wait with the reason until sync after `az login`', async () => {
       await addWorkspace('ws-main')
       setDestination(workspaceId('ws-main'))
       const flow = copyFlow('flex-basic', tempDir('pf-flows-'))
-      const result = await runPf(['flow', 'test', '--flow', flow], {home, env: env({PATH: `${fakeAzCli({loggedOut: true})}:${process.env.PATH}`})})
-      expect(result.code).to.equal(1)
-      expect(result.stderr.trim()).to.match(/^Error: Not signed in to Azure: run `az login`/)
-      expect(result.stderr.trim().split('\n')).to.have.length(1)
+      const loggedOut = env({PATH: `${fakeAzCli({loggedOut: true})}:${process.env.PATH}`})
+      const result = await runPf(['flow', 'test', '--flow', flow, '--export-wait', '1', '--json'], {home, env: loggedOut})
+      expect(result.code, result.stderr).to.equal(0)
+      expect(result.json().status).to.equal('Completed')
+      expect(localSpans(home)).to.have.length(3)
+      expect(result.json().export).to.have.length(1)
+      expect(result.json().export[0]).to.include({destination: workspaceId('ws-main'), delivered: 0, pending: 3})
+      expect(result.json().export[0].lastError).to.match(/^Not signed in to Azure: run `az login`/)
+      const pending = await runPf(['trace', 'list', '--pending', '--json'], {home, env: loggedOut})
+      expect(pending.json()[0].lastError).to.match(/^Not signed in to Azure/)
+
+      const sync = await runPf(['trace', 'sync', '--json'], {home, env: env()})
+      expect(sync.code, sync.stderr + sync.stdout).to.equal(0)
+      expect((await cosmos.items('db-ws-main', 'Span')).map(s => s.id).sort()).to.deep.equal(localSpans(home).map(s => s.context.span_id).sort())
     })
+
+    for (const [name, extra, cause] of [
+      ['no Azure CLI at all', {PATH: tempDir('pf-empty-path-')}, /Sign-in failed: the Azure CLI \(az\) is not installed\.$/],
+      [
+        'a workload identity whose token file is missing',
+        {PATH: tempDir('pf-empty-path-'), AZURE_TENANT_ID: 'tenant-1', AZURE_CLIENT_ID: 'client-1', AZURE_FEDERATED_TOKEN_FILE: '/nonexistent/token'},
+        /Sign-in failed: the Azure CLI \(az\) is not installed; workload identity \(AZURE_FEDERATED_TOKEN_FILE\) failed: .*\/nonexistent\/token/,
+      ],
+    ] as const)
+      it(`names the real sign-in cause: ${name} (one line; every attempt with --debug)`, async () => {
+        await addWorkspace('ws-main')
+        const human = await runPf(['config', 'set', `trace.destination=${workspaceId('ws-main')}`], {home, env: env(extra)})
+        expect(human.code).to.equal(1)
+        expect(human.stderr.trim().split('\n'), human.stderr).to.have.length(1)
+        expect(human.stderr.trim()).to.match(/^Error: Not signed in to Azure: run `az login`/).and.match(cause)
+        const debug = await runPf(['config', 'set', `trace.destination=${workspaceId('ws-main')}`, '--debug'], {home, env: env(extra)})
+        expect(debug.stderr).to.contain('Sign-in attempts:').and.contain('Azure CLI could not be found')
+      })
   })
 
   it('writes batch-run spans under the run name: LineSummary per line number, no Collection item', async () => {
