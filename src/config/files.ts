@@ -4,6 +4,7 @@ import path from 'node:path'
 import type {ConfigReader, ConfigValue} from '../contract/destination.js'
 import {PfError} from '../errors.js'
 import {ensurePrivateDir, pfHome} from '../paths.js'
+import {withFileLock} from '../util/file-lock.js'
 import {parseYaml} from '../util/yaml.js'
 import {validateConfigData} from './keys.js'
 
@@ -111,25 +112,28 @@ export const mergeConfig = (base: ConfigData, over: ConfigData): ConfigData => {
  * The file is read and validated first, so a malformed file is reported, never overwritten.
  */
 export const writeConfigFile = async (file: string, set: Record<string, unknown>, unset: string[] = []): Promise<void> => {
-  await readConfigFile(file, {validate: false})
   ensurePrivateDir(path.dirname(file))
-  const {default: Conf} = await import('conf')
-  const {dump, load} = await import('js-yaml')
-  const store = new Conf<ConfigData>({
-    cwd: path.dirname(file),
-    configName: path.basename(file, '.yaml'),
-    fileExtension: 'yaml',
-    serialize: value => dump(value),
-    deserialize: text => (load(text) ?? {}) as ConfigData,
-    configFileMode: 0o600,
-    clearInvalidConfig: false,
+  // Read-modify-write under the file's lock: concurrent `pf config set` runs of different keys all persist.
+  await withFileLock(file, async () => {
+    await readConfigFile(file, {validate: false})
+    const {default: Conf} = await import('conf')
+    const {dump, load} = await import('js-yaml')
+    const store = new Conf<ConfigData>({
+      cwd: path.dirname(file),
+      configName: path.basename(file, '.yaml'),
+      fileExtension: 'yaml',
+      serialize: value => dump(value),
+      deserialize: text => (load(text) ?? {}) as ConfigData,
+      configFileMode: 0o600,
+      clearInvalidConfig: false,
+    })
+    const next: ConfigData = structuredClone(store.store)
+    for (const [key, value] of Object.entries(set)) setPath(next, key, value)
+    for (const key of unset) deletePath(next, key)
+    store.store = next
+    // conf keeps an existing file's mode on rename targets it did not create; make sure it is user-only.
+    chmodSync(file, 0o600)
   })
-  const next: ConfigData = structuredClone(store.store)
-  for (const [key, value] of Object.entries(set)) setPath(next, key, value)
-  for (const key of unset) deletePath(next, key)
-  store.store = next
-  // conf keeps an existing file's mode on rename targets it did not create; make sure it is user-only.
-  chmodSync(file, 0o600)
 }
 
 const setPath = (data: ConfigData, key: string, value: unknown): void => {
