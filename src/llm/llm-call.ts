@@ -63,7 +63,10 @@ const clientFor = async (connectionName: string | undefined): Promise<any> => {
       await instrumentOpenAI(pfDir, ['esm'])
       if (!connection) return new openai.OpenAI()
       const v = connection.values
-      if (connection.type === 'azure_open_ai') return new openai.AzureOpenAI({apiKey: v.api_key, endpoint: v.api_base, apiVersion: v.api_version})
+      // The connection's endpoint wins over the environment: given as `baseURL` (what `endpoint` becomes), since the SDK
+      // otherwise reads OPENAI_BASE_URL and refuses an endpoint next to it.
+      if (connection.type === 'azure_open_ai')
+        return new openai.AzureOpenAI({apiKey: v.api_key, baseURL: `${v.api_base.replace(/\/+$/, '')}/openai`, apiVersion: v.api_version})
       return new openai.OpenAI({apiKey: v.api_key, baseURL: v.base_url || undefined, organization: v.organization || undefined})
     })()
     clients.set(key, client)
