@@ -6,8 +6,8 @@ import {pfHome} from '../paths.js'
 import type {RegistryLoader} from '../tracing/registry.js'
 import {ConfigService} from '../config/service.js'
 import type {ConfigReader} from '../contract/destination.js'
-import {ExitCode, PfError} from '../errors.js'
-import {type LineError, runLine, toLineError} from '../flow/executor.js'
+import {ExitCode, PfError, isPfError} from '../errors.js'
+import {type LineError, type LineResult, runLine, toLineError} from '../flow/executor.js'
 import {resolveInputs} from '../flow/inputs.js'
 import {loadFlow} from '../flow/load.js'
 import type {LoadedFlow} from '../flow/types.js'
@@ -41,6 +41,8 @@ export interface CreateRunOptions {
   tags?: Record<string, string>
   /** Seconds to wait for remote destinations at the end (default: trace.export_wait). */
   exportWaitSeconds?: number
+  /** Seconds a line may take before it is recorded as failed (default: PF_LINE_TIMEOUT_SEC, else 600). */
+  lineTimeoutSeconds?: number
   /** Seconds in-flight lines get to finish after a cancel. */
   cancelGraceSeconds?: number
   cwd?: string
@@ -268,8 +270,8 @@ const execute = async (
   try {
     return await runLines({flow, config, name, baseRun, resume, data, mapping, outputPath, run, folder, session, records, options, observer})
   } catch (error) {
-    // pf's own failure mid-run: the run must not stay Running.
-    records.abort(name, {code: 'internal_error', message: (error as Error).message})
+    // pf's own failure mid-run (e.g. disk full): the run must not stay Running.
+    records.abort(name, isPfError(error) ? {code: error.code, message: error.message} : {code: 'internal_error', message: (error as Error).message})
     folder.close()
     await session?.finish(0)
     throw error
@@ -300,8 +302,11 @@ const runLines = async (ctx: RunContext): Promise<CreateRunResult> => {
   folder.log(`Run ${name} started: flow ${flow.dir}, data ${data.file} (${data.total} lines), ${options.workers} workers.`)
   observer.started?.(run)
 
-  const recorder = new LineRecorder(name, flow, data.total, folder, records, observer, session && (() => session.spansRecorded()))
+  // A line that cannot be written (disk full) stops the run: no new lines start, the run ends Failed with that error.
+  const stop = new AbortController()
+  const recorder = new LineRecorder(name, flow, data.total, folder, records, observer, session && (() => session.spansRecorded()), () => stop.abort())
   const reused = resume ? await recorder.copyResumed(resume) : new Set<number>()
+  const lineTimeoutMs = (options.lineTimeoutSeconds ?? lineTimeoutDefault()) * 1000
 
   const runOne = async ({lineNumber, row}: DataLine): Promise<void> => {
     const base = baseRun?.lines.get(lineNumber)
@@ -322,7 +327,7 @@ const runLines = async (ctx: RunContext): Promise<CreateRunResult> => {
       attributes[Attr.referencedBatchRunId] = baseRun.run.name
       attributes[Attr.referencedLineRunId] = lineRunIdOf(baseRun.run.name, lineNumber)
     }
-    const result = await runLine(flow, inputs, {attributes, lineRunId: lineRunIdOf(name, lineNumber)})
+    const result = await withLineTimeout(runLine(flow, inputs, {attributes, lineRunId: lineRunIdOf(name, lineNumber)}), lineTimeoutMs, lineNumber)
     recorder.finish(lineNumber, inputs, result)
   }
 
@@ -331,7 +336,7 @@ const runLines = async (ctx: RunContext): Promise<CreateRunResult> => {
   }
 
   const {canceled, abandoned} = await runConcurrently(pending(), options.workers, runOne, {
-    signal: observer.signal,
+    signal: observer.signal ? AbortSignal.any([observer.signal, stop.signal]) : stop.signal,
     graceMs: (options.cancelGraceSeconds ?? 3) * 1000,
   })
   await recorder.settle()
@@ -373,6 +378,32 @@ const finalizeRun = async (
   const exportReports = session ? await session.finish(canceled ? 0 : exportWaitMs(config, options.exportWaitSeconds), {exitIfHeld: true}) : []
   const links = session ? await session.links({run: name, collection: name}) : undefined
   return {run, links, export: exportReports}
+}
+
+/** prompt flow's per-line limit: 600 s, or PF_LINE_TIMEOUT_SEC (the reference's variable). */
+export const defaultLineTimeoutSeconds = 600
+const lineTimeoutDefault = (): number => {
+  const fromEnv = Number(process.env.PF_LINE_TIMEOUT_SEC)
+  return Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : defaultLineTimeoutSeconds
+}
+
+/**
+ * A line that has not ended after `ms` is recorded as failed with a timeout error and its worker moves on (JavaScript
+ * cannot stop the flow's code; whatever it still does is ignored, and its trace, never ended, is not recorded).
+ */
+const withLineTimeout = async (line: Promise<LineResult>, ms: number, lineNumber: number): Promise<LineResult | {error: LineError}> => {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<{error: LineError}>(resolve => {
+    timer = setTimeout(
+      () => resolve({error: {type: 'LineTimeoutError', message: `Line ${lineNumber} did not finish within ${ms / 1000} s (--line-timeout).`}}),
+      ms,
+    )
+  })
+  try {
+    return await Promise.race([line, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /** prompt flow's line run id of a batch line. */

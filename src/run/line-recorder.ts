@@ -5,7 +5,7 @@ import {userStack} from '../flow/test-flow.js'
 import type {LoadedFlow} from '../flow/types.js'
 import type {LineEvent, RunObserver} from './create.js'
 import {type DataRow, readJsonLines} from './data.js'
-import {RunFiles, type RunFolder} from './folder.js'
+import {RunFiles, type RunFolder, diskError} from './folder.js'
 import {inputsRecord, outputOfRecord, outputsRecord, withoutLineNumber} from './line-records.js'
 import type {RunRecords} from './records.js'
 
@@ -42,6 +42,8 @@ export class LineRecorder {
     private readonly observer: RunObserver,
     /** Resolves when the spans ended so far are stored (undefined: tracing is off). */
     private readonly traced?: () => Promise<void>,
+    /** Called once when a line cannot be written (e.g. disk full): the run should stop starting lines. */
+    private readonly onWriteError?: () => void,
   ) {
     this.aggregationLines = flow.aggregate ? new Map() : undefined
   }
@@ -53,17 +55,22 @@ export class LineRecorder {
       try {
         this.write(lineNumber, inputs, outcome)
       } catch (error) {
-        this.writeError ??= error as Error
+        this.failWrite(error)
       }
       return
     }
     const write: Promise<void> = this.traced()
       .then(() => this.write(lineNumber, inputs, outcome))
-      .catch(error => {
-        this.writeError ??= error as Error
-      })
+      .catch(error => this.failWrite(error))
       .finally(() => this.writes.delete(write))
     this.writes.add(write)
+  }
+
+  private failWrite(error: unknown): void {
+    if (this.writeError) return
+    this.writeError = diskError(error, 'the local trace store') as Error
+    this.ended = true
+    this.onWriteError?.()
   }
 
   /** Ends the run's line intake and waits for lines still being written; throws the first write error. */

@@ -37,6 +37,7 @@ recorded, exit 130, 143 or 129.`
     'resume-from': Flags.string({description: 'Rerun only the failed or missing lines of this run, into a new run.'}),
     file: Flags.string({char: 'f', description: 'Run YAML file (flow, data, column_mapping, run, name, display_name, tags); flags override it.'}),
     tag: Flags.string({description: 'Tag as KEY=VALUE (repeatable).', multiple: true, helpValue: 'KEY=VALUE'}),
+    'line-timeout': Flags.integer({description: 'Seconds a line may run before it is recorded as failed (default: PF_LINE_TIMEOUT_SEC, else 600).', min: 1}),
     'export-wait': Flags.integer({description: 'Seconds to wait for remote destinations at the end before leaving the rest to `pf trace sync` (default: trace.export_wait, 1).', min: 0}),
   }
 
@@ -65,6 +66,7 @@ recorded, exit 130, 143 or 129.`
           file: flags.file,
           tags: parseAssignments(flags.tag, '--tag'),
           exportWaitSeconds: flags['export-wait'],
+          lineTimeoutSeconds: flags['line-timeout'],
         },
         {...reporter.observer, signal: interrupt.signal},
       )
