@@ -31,7 +31,10 @@ export const isLoopbackHost = (host: string): boolean => loopbackHosts.test(host
  */
 export const headerValueProblem = (value: string): string | undefined => {
   if (/[\r\n]/.test(value)) return 'it contains a line break (CR/LF)'
+  // Control characters are what this check is about.
+  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)) return 'it contains a control character'
+  // eslint-disable-next-line no-control-regex
   if (/[^\u0000-\u00ff]/.test(value)) return 'it contains characters outside Latin-1 (not allowed in HTTP headers)'
   return undefined
 }

@@ -19,7 +19,7 @@ import {parseYaml} from '../util/yaml.js'
 import {type DataLine, type DataSource, openData} from './data.js'
 import {runConcurrently} from './executor.js'
 import {RunFiles, RunFolder, runFolderPath} from './folder.js'
-import {LineRecorder} from './line-recorder.js'
+import {LineRecorder, type RunObserver} from './line-recorder.js'
 import {type RecordedLine, columnsOf, completedLineNumbers, readRecordedLines} from './line-records.js'
 import {type ColumnMapping, applyMapping, buildMapping, mappingText} from './mapping.js'
 import {runAggregation} from './metrics.js'
@@ -48,23 +48,7 @@ export interface CreateRunOptions {
   cwd?: string
 }
 
-/** One finished line, as `--stream` and the progress bar see it. */
-export interface LineEvent {
-  lineNumber: number
-  status: 'Completed' | 'Failed'
-  output?: unknown
-  error?: LineError
-  done: number
-  failed: number
-  total: number
-}
-
-export interface RunObserver {
-  started?(run: Run): void
-  line?(event: LineEvent): void
-  /** Aborting cancels the run (Ctrl-C, SIGTERM, SIGHUP); a string reason (e.g. "SIGTERM") goes into the run's record. */
-  signal?: AbortSignal
-}
+export type {LineEvent, RunObserver} from './line-recorder.js'
 
 export interface CreateRunResult {
   run: Run

@@ -54,7 +54,9 @@ export class RunFolder {
       // A record cut short (disk full) would leave a line no reader can parse: the file goes back to its last whole line.
       try {
         ftruncateSync(fd, size)
-      } catch {}
+      } catch {
+        // Nothing more to do: the write error below is what the user needs.
+      }
       throw diskError(error, path.join(this.dir, file))
     }
   }

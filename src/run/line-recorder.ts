@@ -3,11 +3,28 @@ import path from 'node:path'
 import type {LineError} from '../flow/executor.js'
 import {userStack} from '../flow/test-flow.js'
 import type {LoadedFlow} from '../flow/types.js'
-import type {LineEvent, RunObserver} from './create.js'
 import {type DataRow, readJsonLines} from './data.js'
 import {RunFiles, type RunFolder, diskError} from './folder.js'
 import {inputsRecord, outputOfRecord, outputsRecord, withoutLineNumber} from './line-records.js'
-import type {RunRecords} from './records.js'
+import type {Run, RunRecords} from './records.js'
+
+/** One finished line, as `--stream` and the progress bar see it. */
+export interface LineEvent {
+  lineNumber: number
+  status: 'Completed' | 'Failed'
+  output?: unknown
+  error?: LineError
+  done: number
+  failed: number
+  total: number
+}
+
+export interface RunObserver {
+  started?(run: Run): void
+  line?(event: LineEvent): void
+  /** Aborting cancels the run (Ctrl-C, SIGTERM, SIGHUP); a string reason (e.g. "SIGTERM") goes into the run's record. */
+  signal?: AbortSignal
+}
 
 export interface LineOutcome {
   output?: unknown

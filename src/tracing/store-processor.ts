@@ -63,7 +63,9 @@ export class StoreSpanProcessor implements SpanProcessor {
       // A failed write (e.g. disk full) reaches the waiters; a timer has nobody else to tell.
       try {
         this.flushNow()
-      } catch {}
+      } catch {
+        // Already handed to the waiters (flushNow rejects them).
+      }
     }, delay).unref()
   }
 

@@ -13,6 +13,8 @@ const headerName = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
  * CR/LF would split a header (header injection); Node refuses characters above U+00FF only when the request is sent.
  * Checked on `pf config set`, on values read from pf.yaml and on values resolved from the environment.
  */
+// Control characters are what this check is about.
+/* eslint-disable no-control-regex */
 const valueProblem = (value: string): string | undefined =>
   /[\r\n]/.test(value)
     ? 'contains a line break (CR/LF)'
@@ -21,6 +23,7 @@ const valueProblem = (value: string): string | undefined =>
       : /[^\u0000-\u00ff]/.test(value)
         ? 'contains characters outside Latin-1'
         : undefined
+/* eslint-enable no-control-regex */
 
 interface HeaderEntry {
   name: string
