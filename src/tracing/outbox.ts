@@ -88,7 +88,7 @@ export class OutboxDrainer {
     const clock = sleepUntil(deadline)
     const work = (async () => {
       if (this.running) await this.running
-      if (!this.abandoned) this.store.releaseDeadClaims(this.destination.key)
+      if (!this.abandoned) this.releaseDeadClaims()
       if (!this.abandoned) await this.loop(deadline, true)
     })()
     const finished = await Promise.race([work.then(() => true), clock.done.then(() => false)])
@@ -105,6 +105,15 @@ export class OutboxDrainer {
       lastError: this.lastError ?? (finished ? undefined : 'no answer before the wait ended'),
       ...(finished ? {} : {inFlight: true}),
     }
+  }
+
+  private lastRelease = 0
+
+  /** Takes back dead processes' claims, at most once a second (it scans the destination's pending items). */
+  private releaseDeadClaims(): boolean {
+    if (Date.now() - this.lastRelease < 1000) return false
+    this.lastRelease = Date.now()
+    return this.store.releaseDeadClaims(this.destination.key) > 0
   }
 
   private async sleepUnlessSettled(ms: number): Promise<void> {
@@ -140,7 +149,7 @@ export class OutboxDrainer {
       if (items.length === 0) {
         if (this.wanted) continue
         // Items claimed by a pf process that died (SIGKILL, crash) are due now, not when its lease ends.
-        if (this.store.releaseDeadClaims(key) > 0) continue
+        if (this.releaseDeadClaims()) continue
         if (!waitForRetries) return
         const due = this.store.nextDue(key)
         if (due === undefined || due >= deadline) return
