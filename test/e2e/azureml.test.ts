@@ -256,8 +256,8 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
     })
 
     it('without sign-in, flow test still runs and records locally; spans wait with the reason until sync after `az login`', async () => {
-      await addWorkspace('ws-main')
-      setDestination(workspaceId('ws-main'))
+      await addWorkspace('ws-signin')
+      setDestination(workspaceId('ws-signin'))
       const flow = copyFlow('flex-basic', tempDir('pf-flows-'))
       const loggedOut = env({PATH: `${fakeAzCli({loggedOut: true})}:${process.env.PATH}`})
       const result = await runPf(['flow', 'test', '--flow', flow, '--export-wait', '1', '--json'], {home, env: loggedOut})
@@ -265,14 +265,14 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       expect(result.json().status).to.equal('Completed')
       expect(localSpans(home)).to.have.length(3)
       expect(result.json().export).to.have.length(1)
-      expect(result.json().export[0]).to.include({destination: workspaceId('ws-main'), delivered: 0, pending: 3})
+      expect(result.json().export[0]).to.include({destination: workspaceId('ws-signin'), delivered: 0, pending: 3})
       expect(result.json().export[0].lastError).to.match(/^Not signed in to Azure: run `az login`/)
       const pending = await runPf(['trace', 'list', '--pending', '--json'], {home, env: loggedOut})
       expect(pending.json()[0].lastError).to.match(/^Not signed in to Azure/)
 
       const sync = await runPf(['trace', 'sync', '--json'], {home, env: env()})
       expect(sync.code, sync.stderr + sync.stdout).to.equal(0)
-      expect((await cosmos.items('db-ws-main', 'Span')).map(s => s.id).sort()).to.deep.equal(localSpans(home).map(s => s.context.span_id).sort())
+      expect((await cosmos.items('db-ws-signin', 'Span')).map(s => s.id).sort()).to.deep.equal(localSpans(home).map(s => s.context.span_id).sort())
     })
 
     for (const [name, extra, cause] of [
