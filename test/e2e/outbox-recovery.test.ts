@@ -52,7 +52,8 @@ describe('outbox: dead destinations and dead pf processes (built CLI)', () => {
       expect(result.code, result.stderr).to.equal(0)
       expect(result.stderr).to.match(new RegExp(`Warning: [36] span\\(s\\) pending for filetest://.*; \`pf trace sync\` sends them`))
       console.log(`      destination ${mode}: flow test ${result.ms} ms (with --export-wait 0: ${quick.ms} ms)`)
-      expect(result.ms - quick.ms).to.be.below(2000)
+      // About 1 s more than no wait at all (the old default waited 10 s); the margin is for a loaded machine.
+      expect(result.ms - quick.ms).to.be.below(5000)
       // The wait is configurable.
       expect((await pf(['config', 'set', 'trace.export_wait=0'])).code).to.equal(0)
       expect((await pf(['config', 'set', 'trace.export_wait=-1'])).code).to.equal(2)
