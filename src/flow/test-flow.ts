@@ -2,6 +2,7 @@ import path from 'node:path'
 
 import {ConfigService} from '../config/service.js'
 import {ExitCode, PfError} from '../errors.js'
+import {startViewerForLinks} from '../service/lifecycle.js'
 import type {TraceLinks} from '../tracing/links.js'
 import type {RegistryLoader} from '../tracing/registry.js'
 import {type ExportReport, TracingSession, collectionForFlow, exportWaitMs} from '../tracing/session.js'
@@ -72,7 +73,7 @@ export const testFlow = async (registry: RegistryLoader, options: FlowTestOption
   }
 
   const exportReports = session ? await session.finish(exportWaitMs(config, options.exportWaitSeconds), {exitIfHeld: true}) : []
-  const links = session && line.traceId ? await session.links({collection, traceId: line.traceId}) : undefined
+  const links = session && line.traceId ? await session.links({collection, traceId: line.traceId}, () => startViewerForLinks(config)) : undefined
   const result: FlowTestResult = {
     flow: flow.dir,
     status: line.status,

@@ -13,8 +13,9 @@ import {resolveInputs} from '../flow/inputs.js'
 import {loadFlow} from '../flow/load.js'
 import type {LoadedFlow} from '../flow/types.js'
 import {Attr, Resource} from '../contract/attributes.js'
+import {startViewerForLinks} from '../service/lifecycle.js'
 import {currentLineAttributes} from '../tracing/line-context.js'
-import type {TraceLinks} from '../tracing/links.js'
+import type {ServiceEndpoint, TraceLinks} from '../tracing/links.js'
 import {type ExportReport, TracingSession, exportWaitMs} from '../tracing/session.js'
 import {currentProcess} from '../util/process.js'
 import {parseYaml} from '../util/yaml.js'
@@ -294,7 +295,8 @@ const execute = async (
     throw error
   }
   try {
-    return await runLines({flow, config, name, baseRun, resume, data, mapping, outputPath, run, folder, session, records, options, observer})
+    const startViewer = () => startViewerForLinks(config)
+    return await runLines({flow, config, name, baseRun, resume, data, mapping, outputPath, run, folder, session, records, options, observer, startViewer})
   } catch (error) {
     // pf's own failure mid-run (e.g. disk full): the run must not stay Running.
     records.abort(name, isPfError(error) ? {code: error.code, message: error.message} : {code: 'internal_error', message: (error as Error).message})
@@ -319,6 +321,8 @@ interface RunContext {
   records: RunRecords
   options: CreateRunOptions & {workers: number; cwd: string}
   observer: RunObserver
+  /** Starts the viewer for the run's link (interactive terminals only). */
+  startViewer: () => Promise<ServiceEndpoint | undefined>
 }
 
 /** Runs the lines (copying those a resumed run completed), then ends the run. */
@@ -376,7 +380,7 @@ const runLines = async (ctx: RunContext): Promise<CreateRunResult> => {
 
 /** Aggregation (unless canceled), the run's final status and meta.json, then the wait for remote destinations. */
 const finalizeRun = async (
-  {flow, config, name, data, outputPath, folder, session, records, options, observer}: RunContext,
+  {flow, config, name, data, outputPath, folder, session, records, options, observer, startViewer}: RunContext,
   {done, failed, aggregationLines}: LineRecorder,
   {canceled, abandoned}: {canceled: boolean; abandoned: number},
 ): Promise<CreateRunResult> => {
@@ -407,7 +411,7 @@ const finalizeRun = async (
   folder.close()
 
   const exportReports = session ? await session.finish(canceled ? 0 : exportWaitMs(config, options.exportWaitSeconds), {exitIfHeld: true}) : []
-  const links = session ? await session.links({run: name, collection: name}) : undefined
+  const links = session ? await session.links({run: name, collection: name}, startViewer) : undefined
   return {run, links, export: exportReports}
 }
 
