@@ -23,7 +23,7 @@ export default class ConnectionDelete extends PfCommand {
         return {name, deleted: false}
       }
     }
-    const result = deleteConnection(name)
+    const result = await deleteConnection(name)
     this.log(`Deleted connection "${name}".`)
     return result
   }

@@ -20,7 +20,7 @@ export default class ConnectionUpdate extends PfCommand {
   async run(): Promise<CreateResult> {
     const {args, flags} = await this.parse(ConnectionUpdate)
     const name = this.nameFrom(args.name, flags.name, 'connection')
-    const result = updateConnection(name, parseAssignments(flags.set, '--set'))
+    const result = await updateConnection(name, parseAssignments(flags.set, '--set'))
     this.log(`Updated connection "${name}" (${result.connection.type}).`)
     return result
   }
