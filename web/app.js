@@ -525,6 +525,9 @@ const renderRun = async name => {
     run.error ? h('p', {class: 'error-box', role: 'alert'}, typeof run.error === 'string' ? run.error : JSON.stringify(run.error)) : '',
     h('h2', {}, 'Metrics'),
     run.metrics && Object.keys(run.metrics).length > 0 ? h('div', {class: 'panel metrics'}, kv(run.metrics)) : h('p', {class: 'muted'}, 'No metrics.'),
+    detail.evaluations.length > 0
+      ? [h('h2', {}, 'Evaluations'), h('div', {class: 'panel evaluations'}, detail.evaluations.map(e => h('div', {class: 'evaluation'}, runLink(e.name), ' ', badge(e.status), ` ${flowName(e.flow)} · `, h('a', {href: compareWith([e.name])}, 'compare'), kv(e.metrics))))]
+      : '',
     run.tags && Object.keys(run.tags).length > 0 ? [h('h2', {}, 'Tags'), h('div', {class: 'panel'}, kv(run.tags))] : '',
     runCharts(charts, name),
     h('h2', {}, `Lines (${Object.entries(lineCounts).map(([s, n]) => `${n} ${s}`).join(', ') || 'none traced'})`),

@@ -4,8 +4,8 @@ import path from 'node:path'
 import type {CollectionSummary, TraceCursor, TraceFilter, TraceReader} from '../destinations/local/reader.js'
 import type {LineRunRow, RunRow} from '../destinations/local/store.js'
 import type {SpanRecord} from '../tracing/destination.js'
-import {type Comparison, type RunSummary, compareRuns, maxCompareRuns, toRunSummary} from './compare.js'
-import {type RunSort, evaluationRuns, flowRuns, lineStats, listRuns, runSorts, runTotals} from './run-queries.js'
+import {type Comparison, type RunSummary, compareRuns, evaluationName, maxCompareRuns, toRunSummary} from './compare.js'
+import {type RunSort, evaluationRuns, flowRuns, lineStats, listRuns, runRows, runSorts, runTotals} from './run-queries.js'
 import {capSpan, spanValue, summaryCap, summaryValue, valueHref} from './values.js'
 
 /** An API error: an HTTP status and a stable code, answered as `{"error":{"code","message"}}`. */
@@ -60,6 +60,8 @@ export interface RunDetail {
   }
   /** The run as the runs page shows it: duration, token totals, evaluation runs. */
   summary: RunSummary
+  /** The runs that evaluate this one, with their status and metrics. */
+  evaluations: Array<{name: string; flow: string; status: string; metrics: unknown}>
   lineCounts: Record<string, number>
   lines: TraceSummary[]
   /** Pass as `afterLine` for the next page of lines; null on the last page. */
@@ -244,6 +246,7 @@ export class ViewerApi {
     return {
       run: {...rest, column_mapping: parseJson(column_mapping), tags: parseJson(tags), properties: parseJson(properties), metrics: parseJson(metrics), archived: archived !== 0},
       summary: toRunSummary(row, runTotals(this.reader.db, [name]).get(name), evaluationRuns(this.reader.db, [name]).get(name)),
+      evaluations: runRows(this.reader.db, evaluationRuns(this.reader.db, [name]).get(name) ?? []).map(e => ({name: e.name, flow: e.flow, status: e.status, metrics: parseJson(e.metrics)})),
       lineCounts: Object.fromEntries(this.reader.runLineCounts(name).map(c => [c.status, c.count])),
       lines: lines.map(toSummary),
       nextAfterLine: more ? (lines.at(-1)!.line_number ?? null) : null,
@@ -334,15 +337,29 @@ export const tokenSeries = (stats: Array<{line_number: number; total_tokens: num
   return out
 }
 
-const flowMetrics = (db: TraceReader['db'], flow: string): RunCharts['flowRuns'] =>
-  flowRuns(db, flow, 30).map(r => {
-    let metrics: Record<string, number> = {}
-    try {
-      const parsed = JSON.parse(r.metrics ?? '{}')
-      metrics = Object.fromEntries(Object.entries(parsed).filter(([, v]) => typeof v === 'number' && Number.isFinite(v))) as Record<string, number>
-    } catch {}
+const numericMetrics = (text: string | null, prefix = ''): Record<string, number> => {
+  try {
+    const parsed = JSON.parse(text ?? '{}')
+    return Object.fromEntries(Object.entries(parsed).filter(([, v]) => typeof v === 'number' && Number.isFinite(v)).map(([k, v]) => [prefix + k, v])) as Record<string, number>
+  } catch {
+    return {}
+  }
+}
+
+/** Runs of a flow with their numeric metrics and their evaluation runs' (as `<evaluation flow>/<metric>`). */
+const flowMetrics = (db: TraceReader['db'], flow: string): RunCharts['flowRuns'] => {
+  const runs = flowRuns(db, flow, 30)
+  const evaluations = evaluationRuns(db, runs.map(r => r.name))
+  const evalRows = new Map(runRows(db, [...evaluations.values()].flat()).map(r => [r.name, r]))
+  return runs.map(r => {
+    const metrics = numericMetrics(r.metrics)
+    for (const name of evaluations.get(r.name) ?? []) {
+      const e = evalRows.get(name)
+      if (e) Object.assign(metrics, numericMetrics(e.metrics, `${evaluationName(e)}/`))
+    }
     return {name: r.name, display_name: r.display_name, created_at: r.created_at, status: r.status, metrics}
   })
+}
 
 /**
  * Outputs of lines whose trace has none recorded, from `<output_path>/outputs.jsonl` (one JSON object per line,

@@ -125,7 +125,8 @@ const capValue = (value: unknown): unknown => {
   return text.length > summaryCap ? text.slice(0, summaryCap) + '…' : value
 }
 
-const evaluationName = (run: RunRow) => path.basename(run.flow.replace(/[\\/](flow\.(flex|dag)\.ya?ml)$/i, '')) || run.name
+/** How an evaluation run's metrics and scores are prefixed: its flow folder's name. */
+export const evaluationName = (run: Pick<RunRow, 'flow' | 'name'>) => path.basename(run.flow.replace(/[\\/](flow\.(flex|dag)\.ya?ml)$/i, '')) || run.name
 
 interface FolderLines {
   inputs: Map<number, unknown>

@@ -39,7 +39,7 @@ export const traceUi = async (oclif: Config, options: TraceUiOptions): Promise<T
 }
 
 /** Launches the platform's URL opener, detached; false when there is none. */
-const openBrowser = (url: string): boolean => {
+export const openBrowser = (url: string): boolean => {
   const [cmd, args] =
     process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '', url]] : ['xdg-open', [url]]
   try {
