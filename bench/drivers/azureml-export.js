@@ -13,7 +13,7 @@ const count = Number(countText)
 const dist = path => import(`${repoRoot}/dist/${path}`)
 
 const [{TraceStore}, {azuremlProvider}, {OutboxDrainer}] = await Promise.all([
-  dist('destinations/local/store.js'),
+  dist('store/store.js'),
   dist('destinations/azureml/provider.js'),
   dist('tracing/outbox.js'),
 ])

@@ -1,9 +1,9 @@
 import {readFileSync} from 'node:fs'
 import path from 'node:path'
 
-import type {CollectionSummary, TraceCursor, TraceFilter, TraceReader} from '../destinations/local/reader.js'
-import type {LineRunRow, RunRow} from '../destinations/local/store.js'
-import type {SpanRecord} from '../tracing/destination.js'
+import type {CollectionSummary, TraceCursor, TraceFilter, TraceReader} from '../store/reader.js'
+import type {LineRunRow, RunRow} from '../store/store.js'
+import type {SpanRecord} from '../contract/destination.js'
 import {type Comparison, type RunSummary, compareRuns, evaluationName, maxCompareRuns, toRunSummary} from './compare.js'
 import {type RunSort, evaluationRuns, flowRuns, lineStats, listRuns, runRows, runSorts, runTotals} from './run-queries.js'
 import {capSpan, spanValue, summaryCap, summaryValue, valueHref} from './values.js'

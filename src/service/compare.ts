@@ -2,7 +2,7 @@ import path from 'node:path'
 
 import type Database from 'better-sqlite3'
 
-import type {RunRow} from '../destinations/local/store.js'
+import type {RunRow} from '../store/store.js'
 import {readJsonLines} from '../run/data.js'
 import {RunFiles} from '../run/folder.js'
 import {outputOfRecord, withoutLineNumber} from '../run/line-records.js'

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3'
 
-import type {RunRow} from '../destinations/local/store.js'
+import type {RunRow} from '../store/store.js'
 
 /** Read-only run queries of the viewer (runs page, run charts, comparisons) over the store's connection. */
 

@@ -1,4 +1,4 @@
-import type {SpanRecord} from '../tracing/destination.js'
+import type {SpanRecord} from '../contract/destination.js'
 
 /**
  * Bounded viewer responses: a value longer than its cap is sent as a marker with a preview and the address of

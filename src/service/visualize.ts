@@ -1,11 +1,9 @@
 import {readFileSync, renameSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
-import type {Config} from '@oclif/core'
-
-import {pfHome} from '../config/files.js'
-import {ConfigService} from '../config/service.js'
-import {TraceReader} from '../destinations/local/reader.js'
+import {loadConfig} from '../config/service.js'
+import {pfHome, pfPackageRoot} from '../paths.js'
+import {TraceReader} from '../store/reader.js'
 import {PfError} from '../errors.js'
 import {type Comparison, compareRuns, maxCompareRuns} from './compare.js'
 import {listenHost, startService, viewerBaseUrl} from './lifecycle.js'
@@ -96,7 +94,7 @@ ${scripts[1]}
  * `pf run visualize`: the runs side by side. By default in the viewer (started when needed), at
  * `#view=compare&runs=…`; with `htmlPath`, a self-contained HTML file (user-only, like the store it comes from).
  */
-export const visualizeRuns = async (oclif: Config, options: VisualizeOptions): Promise<VisualizeResult> => {
+export const visualizeRuns = async (options: VisualizeOptions): Promise<VisualizeResult> => {
   const names = parseNames(options.names)
   const comparison = await readComparison(names)
   if (options.htmlPath) {
@@ -110,9 +108,9 @@ export const visualizeRuns = async (oclif: Config, options: VisualizeOptions): P
     }
     return {runs: names, htmlPath: file, opened: options.open ? openBrowser(file) : false}
   }
-  const {merged} = await new ConfigService(oclif).load()
-  const host = listenHost((merged.service as Record<string, unknown> | undefined)?.host)
-  const service = await startService({home: pfHome(), pfBin: path.join(oclif.root, 'bin', 'run.js'), host})
+  const {reader} = await loadConfig()
+  const host = listenHost(reader.get('service.host'))
+  const service = await startService({home: pfHome(), pfBin: path.join(pfPackageRoot(), 'bin', 'run.js'), host})
   const url = `${viewerBaseUrl({host: service.host!, port: service.port!})}#view=compare&runs=${names.map(encodeURIComponent).join(',')}`
   return {runs: names, url, opened: options.open ? openBrowser(url) : false}
 }

@@ -5,7 +5,7 @@ import path from 'node:path'
 
 import type {Browser, Page} from 'playwright-core'
 
-import {TraceStore} from '../../src/destinations/local/store.js'
+import {TraceStore} from '../../src/store/store.js'
 import {launchChromium, screenshotPath} from '../helpers/browser.js'
 import {pfBin, repoRoot, runPf, tempDir} from '../helpers/cli.js'
 import {hex, makeSpan} from '../helpers/seed.js'

@@ -3,7 +3,7 @@ import {spawn} from 'node:child_process'
 import path from 'node:path'
 import {pathToFileURL} from 'node:url'
 
-import {migrations} from '../../src/destinations/local/schema.js'
+import {migrations} from '../../src/store/schema.js'
 import {repoRoot, runPf, tempDir} from '../helpers/cli.js'
 import {readStore} from '../helpers/store.js'
 

@@ -3,7 +3,7 @@ import {mkdirSync, writeFileSync} from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
 
-import {TraceStore} from '../../src/destinations/local/store.js'
+import {TraceStore} from '../../src/store/store.js'
 import {type RunningViewer, startViewerServer} from '../../src/service/server.js'
 import {tempDir} from '../helpers/cli.js'
 import {hex, insertRun, makeSpan, runLineTrace, runRow} from '../helpers/seed.js'

@@ -22,7 +22,7 @@ offline). The browser opens when the command runs on a terminal (--no-open to on
   async run(): Promise<VisualizeResult> {
     const {flags} = await this.parse(RunVisualize)
     const open = flags.open ?? (Boolean(process.stdout.isTTY) && !this.jsonEnabled())
-    const result = await visualizeRuns(this.config, {names: flags.names, htmlPath: flags['html-path'], open})
+    const result = await visualizeRuns({names: flags.names, htmlPath: flags['html-path'], open})
     if (!this.jsonEnabled()) this.log(result.htmlPath ?? result.url!)
     if (open && !result.opened) this.note('Could not open a browser; open the link above.')
     return result
