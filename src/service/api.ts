@@ -1,7 +1,7 @@
 import {readFileSync} from 'node:fs'
 import path from 'node:path'
 
-import type {CollectionSummary, TraceCursor, TraceFilter, TraceReader} from '../store/reader.js'
+import {type CollectionSummary, type TraceCursor, type TraceFilter, type TraceReader, type TraceSort, traceSorts} from '../store/reader.js'
 import type {LineRunRow, RunRow} from '../store/store.js'
 import type {SpanRecord} from '../contract/destination.js'
 import {type Comparison, type RunSummary, compareRuns, evaluationName, maxCompareRuns, toRunSummary} from './compare.js'
@@ -110,12 +110,14 @@ export const toSummary = (row: LineRunRow): TraceSummary => ({
   tokens: row.total_tokens === null ? null : {prompt: row.prompt_tokens ?? 0, completion: row.completion_tokens ?? 0, total: row.total_tokens},
 })
 
-export const encodeCursor = (cursor: TraceCursor): string => Buffer.from(JSON.stringify([cursor.startTime, cursor.traceId])).toString('base64url')
+/** A cursor names its sort, so it cannot be replayed against another order. */
+export const encodeCursor = (cursor: TraceCursor, sort: TraceSort): string => Buffer.from(JSON.stringify([sort, cursor.key, cursor.traceId])).toString('base64url')
 
-export const decodeCursor = (text: string): TraceCursor => {
+export const decodeCursor = (text: string, sort: TraceSort): TraceCursor => {
   try {
     const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'))
-    if (Array.isArray(value) && value.length === 2 && value.every(v => typeof v === 'string')) return {startTime: value[0], traceId: value[1]}
+    if (Array.isArray(value) && value.length === 3 && value[0] === sort && ['string', 'number'].includes(typeof value[1]) && typeof value[2] === 'string')
+      return {key: value[1], traceId: value[2]}
   } catch {}
   throw new ApiError(400, 'invalid_cursor', 'cursor is not one this API returned; start again without it.')
 }
@@ -136,15 +138,26 @@ const parseLimit = (text: string | null, fallback: number, max: number): number 
 
 const nonEmpty = (value: string | null): string | undefined => (value === null || value === '' ? undefined : value)
 
+/** `key=value` (the first `=` splits): an attribute filter. */
+const parseAttributeFilter = (text: string): {key: string; value: string} => {
+  const eq = text.indexOf('=')
+  const key = eq > 0 ? text.slice(0, eq).trim() : ''
+  if (!key || /["\\]/.test(key)) throw new ApiError(400, 'invalid_attr', `attr must be KEY=VALUE with a key without quotes or backslashes; got "${text}".`)
+  return {key, value: text.slice(eq + 1)}
+}
+
 /** Reads a list filter from query parameters (unknown values are refused, never ignored). */
 export const parseTraceQuery = (query: URLSearchParams): {filter: TraceFilter; limit: number; after?: TraceCursor} => {
-  const known = new Set(['collection', 'run', 'status', 'from', 'to', 'q', 'limit', 'cursor'])
+  const known = new Set(['collection', 'run', 'status', 'from', 'to', 'q', 'attr', 'sort', 'limit', 'cursor'])
   for (const key of query.keys()) if (!known.has(key)) throw new ApiError(400, 'unknown_parameter', `Unknown parameter "${key}"; known: ${[...known].join(', ')}.`)
   const status = nonEmpty(query.get('status'))?.split(',').map(s => s.trim())
   for (const s of status ?? []) if (!statuses.includes(s)) throw new ApiError(400, 'invalid_status', `status must be among ${statuses.join(', ')}; got "${s}".`)
   const from = nonEmpty(query.get('from'))
   const to = nonEmpty(query.get('to'))
   const cursor = nonEmpty(query.get('cursor'))
+  const sort = (nonEmpty(query.get('sort')) ?? 'start') as TraceSort
+  if (!traceSorts.includes(sort)) throw new ApiError(400, 'invalid_sort', `sort must be one of ${traceSorts.join(', ')}; got "${sort}".`)
+  const attributes = query.getAll('attr').filter(a => a !== '').map(parseAttributeFilter)
   return {
     filter: {
       collection: nonEmpty(query.get('collection')),
@@ -153,9 +166,11 @@ export const parseTraceQuery = (query: URLSearchParams): {filter: TraceFilter; l
       from: from === undefined ? undefined : parseTime('from', from),
       to: to === undefined ? undefined : parseTime('to', to),
       text: nonEmpty(query.get('q')?.trim() ?? null),
+      attributes,
+      sort,
     },
     limit: parseLimit(query.get('limit'), 50, maxLimit),
-    after: cursor === undefined ? undefined : decodeCursor(cursor),
+    after: cursor === undefined ? undefined : decodeCursor(cursor, sort),
   }
 }
 
@@ -166,7 +181,7 @@ export class ViewerApi {
   listTraces(query: URLSearchParams): TraceListPage {
     const {filter, limit, after} = parseTraceQuery(query)
     const page = this.reader.listTraces(filter, limit, after)
-    return {traces: page.rows.map(toSummary), nextCursor: page.next ? encodeCursor(page.next) : null}
+    return {traces: page.rows.map(toSummary), nextCursor: page.next ? encodeCursor(page.next, filter.sort ?? 'start') : null}
   }
 
   /** A trace's spans; long attribute values are capped (see values.ts) unless `full` (the JSON export). */

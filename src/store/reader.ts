@@ -13,14 +13,38 @@ export interface TraceFilter {
   /** Inclusive lower / exclusive upper bound on the root span's start time (stored format). */
   from?: string
   to?: string
-  /** Case-insensitive substring of the name, inputs or outputs. */
+  /**
+   * Full-text search (migration 3's index): every word must occur, the last one as a prefix, in the name, inputs,
+   * output or an attribute value of some span of the trace; case- and accent-insensitive.
+   */
   text?: string
+  /** Some span of the trace has each of these attributes with exactly this value. */
+  attributes?: Array<{key: string; value: string}>
+  /** Order of the list, always descending: start time (default), latency, total tokens. */
+  sort?: TraceSort
 }
 
-/** Keyset position: the last row of the previous page. */
+export const traceSorts = ['start', 'latency', 'tokens'] as const
+export type TraceSort = (typeof traceSorts)[number]
+
+/** Keyset position: the sort key and trace id of the last row of the previous page. */
 export interface TraceCursor {
-  startTime: string
+  key: string | number
   traceId: string
+}
+
+const sortColumn: Record<TraceSort, string> = {start: 'start_time', latency: 'latency', tokens: 'COALESCE(total_tokens, -1)'}
+const sortKeyOf = (row: LineRunRow, sort: TraceSort): string | number =>
+  sort === 'start' ? row.start_time : sort === 'latency' ? row.latency : (row.total_tokens ?? -1)
+
+/**
+ * The user's search text as an FTS5 query: each whitespace-separated chunk a quoted phrase (so punctuation and
+ * FTS operators are just text), the last one a prefix. Undefined when no chunk has a letter or digit.
+ */
+export const ftsQuery = (text: string): string | undefined => {
+  const chunks = text.split(/\s+/).filter(c => /[\p{L}\p{N}]/u.test(c))
+  if (chunks.length === 0) return undefined
+  return chunks.map((c, i) => `"${c.replaceAll('"', '""')}"${i === chunks.length - 1 ? ' *' : ''}`).join(' ')
 }
 
 export interface CollectionSummary {
@@ -28,9 +52,6 @@ export interface CollectionSummary {
   traces: number
   last_start_time: string
 }
-
-/** `LIKE` with the user's text taken literally. */
-const likePattern = (text: string) => `%${text.replaceAll(/[\\%_]/g, c => '\\' + c)}%`
 
 /**
  * Read-only queries of the local store for the trace viewer. Opens pf.sqlite read-only (the viewer never
@@ -68,7 +89,7 @@ export class TraceReader {
     if (rows.length <= limit) return {rows}
     rows.length = limit
     const last = rows.at(-1)!
-    return {rows, next: {startTime: last.start_time, traceId: last.trace_id}}
+    return {rows, next: {key: sortKeyOf(last, filter.sort ?? 'start'), traceId: last.trace_id}}
   }
 
   /** SQLite's plan for a list query (tests check a page never sorts the whole table). */
@@ -133,11 +154,22 @@ const listQuery = (filter: TraceFilter, limit: number, after?: TraceCursor): {sq
   if (filter.status && filter.status.length > 0) add(`status IN (${filter.status.map(() => '?').join(', ')})`, ...filter.status)
   if (filter.from !== undefined) add('start_time >= ?', filter.from)
   if (filter.to !== undefined) add('start_time < ?', filter.to)
-  if (filter.text) {
-    const pattern = likePattern(filter.text)
-    add(`(name LIKE ? ESCAPE '\\' OR inputs LIKE ? ESCAPE '\\' OR outputs LIKE ? ESCAPE '\\')`, pattern, pattern, pattern)
+  // Search: the traces some span of which matches, from the full-text index (then joined by span rowid).
+  const matching = `trace_id IN (SELECT s.trace_id FROM span_search JOIN spans s ON s.rowid = span_search.rowid WHERE span_search MATCH ?`
+  if (filter.text !== undefined) {
+    const query = ftsQuery(filter.text)
+    if (query === undefined) add('0')
+    else add(matching + ')', query)
   }
-  if (after) add('(start_time, trace_id) < (?, ?)', after.startTime, after.traceId)
-  const sql = `SELECT * FROM line_runs ${where.length > 0 ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY start_time DESC, trace_id DESC LIMIT ?`
+  for (const {key, value} of filter.attributes ?? []) {
+    // The index narrows to spans with "key value" in their attribute lines; the span JSON decides exactly.
+    const phrase = `${key} ${value}`.split(/[^\p{L}\p{N}]+/u).filter(Boolean).join(' ')
+    const exact = [value, ...(/^-?\d+(\.\d+)?$/.test(value) ? [Number(value)] : value === 'true' ? [1] : value === 'false' ? [0] : [])]
+    if (!phrase) add('0')
+    else add(`${matching} AND json_extract(s.data, ?) IN (${exact.map(() => '?').join(', ')}))`, `attrs : "${phrase}"`, `$.attributes."${key}"`, ...exact)
+  }
+  const column = sortColumn[filter.sort ?? 'start']
+  if (after) add(`(${column}, trace_id) < (?, ?)`, after.key, after.traceId)
+  const sql = `SELECT * FROM line_runs ${where.length > 0 ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${column} DESC, trace_id DESC LIMIT ?`
   return {sql, params: [...params, limit]}
 }

@@ -79,6 +79,8 @@ export class TraceStore {
   private readonly insertSpan: Database.Statement
   private readonly insertLineRun: Database.Statement
   private readonly insertOutbox: Database.Statement
+  private readonly insertSearch: Database.Statement
+  private readonly unindexReplaced: Database.Statement
   private readonly recordTransaction: Database.Transaction<(spans: SpanRecord[], remoteDestinations: string[], now: number) => void>
 
   static open(home: string): TraceStore {
@@ -112,6 +114,9 @@ export class TraceStore {
       VALUES (@trace_id, @root_span_id, @line_run_id, @collection, @run, @line_number, @name, @kind, @status, @start_time, @end_time,
        @latency, @inputs, @outputs, @error, @prompt_tokens, @completion_tokens, @total_tokens)`)
     this.insertOutbox = db.prepare(`INSERT OR IGNORE INTO outbox (destination, trace_id, span_id, created_at) VALUES (?, ?, ?, ?)`)
+    this.insertSearch = db.prepare('INSERT INTO span_search (rowid, name, body, attrs) VALUES (?, ?, ?, ?)')
+    // A span stored again (same ids) is replaced with a new rowid: its old search document goes first.
+    this.unindexReplaced = db.prepare('DELETE FROM span_search WHERE rowid = (SELECT rowid FROM spans WHERE trace_id = ? AND span_id = ?)')
     this.recordTransaction = db.transaction((spans: SpanRecord[], remotes: string[], now: number) => this.writeSpans(spans, remotes, now))
   }
 
@@ -143,7 +148,8 @@ export class TraceStore {
       const resource = span.resource.attributes
       const run = (attrs[Attr.batchRunId] as string | undefined) ?? null
       const collection = String(resource.collection ?? 'default')
-      this.insertSpan.run({
+      this.unindexReplaced.run(span.context.trace_id, span.context.span_id)
+      const {lastInsertRowid} = this.insertSpan.run({
         trace_id: span.context.trace_id,
         span_id: span.context.span_id,
         parent_id: span.parent_id,
@@ -157,6 +163,8 @@ export class TraceStore {
         line_run_id: (attrs[Attr.lineRunId] as string | undefined) ?? null,
         data: JSON.stringify(span),
       })
+      const doc = searchDocument(span)
+      this.insertSearch.run(lastInsertRowid, span.name, doc.body, doc.attrs)
       for (const destination of remoteDestinations) this.insertOutbox.run(destination, span.context.trace_id, span.context.span_id, now)
       if (span.parent_id === null) this.insertLineRun.run(lineRunOf(span, collection, run))
     }
@@ -305,6 +313,7 @@ export class TraceStore {
         if (dryRun) result = {traces, spans: count('spans'), lineRuns: count('line_runs'), outbox: count('outbox')}
         else {
           const remove = (table: string) => this.db.prepare(`DELETE FROM ${table} WHERE trace_id IN (SELECT trace_id FROM temp.doomed_traces)`).run().changes
+          this.db.prepare('DELETE FROM span_search WHERE rowid IN (SELECT rowid FROM spans WHERE trace_id IN (SELECT trace_id FROM temp.doomed_traces))').run()
           result = {traces, outbox: remove('outbox'), lineRuns: remove('line_runs'), spans: remove('spans')}
         }
         this.db.exec('DROP TABLE temp.doomed_traces')
@@ -339,6 +348,27 @@ const filterClause = (filter: TraceFilter): {where: string; params: string[]} =>
     params.push(filter.run)
   }
   return {where: conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '', params}
+}
+
+/** Characters of inputs / output, and of any other attribute value, that the search index reads. */
+const searchBodyCap = 65_536
+const searchAttributeCap = 1024
+
+/**
+ * A span's search document (schema migration 3): inputs and output in `body`; every other scalar attribute as a
+ * "key value" line in `attrs`, but for pf's computed token sums (numbers nobody searches for as text).
+ */
+export const searchDocument = (span: SpanRecord): {body: string; attrs: string} => {
+  const body: string[] = []
+  const attrs: string[] = []
+  for (const [key, value] of Object.entries(span.attributes)) {
+    const type = typeof value
+    if (type !== 'string' && type !== 'number' && type !== 'boolean') continue
+    if (key === Attr.inputs || key === Attr.output) {
+      if (type === 'string') body.push((value as string).slice(0, searchBodyCap))
+    } else if (!key.startsWith('__computed__.')) attrs.push(`${key} ${String(value).slice(0, searchAttributeCap)}`)
+  }
+  return {body: body.join('\n'), attrs: attrs.join('\n')}
 }
 
 const lineRunOf = (span: SpanRecord, collection: string, run: string | null): LineRunRow => {
