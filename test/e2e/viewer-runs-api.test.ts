@@ -227,3 +227,109 @@ describe('viewer API round 2: runs, comparison, charts, bounded values, live eve
     }
   })
 })
+
+describe('viewer search over the full-text index (migration 3)', () => {
+  let home: string
+  let viewer: RunningViewer
+  const port = () => viewer.port
+  const t0 = Date.parse('2026-11-21T10:00:00Z')
+  const ids: Record<string, string> = {}
+
+  const trace = (key: string, i: number, child: {name: string; inputs?: unknown; output?: unknown; attributes?: Record<string, unknown>}, latencyMs: number, tokens?: number) => {
+    const traceId = hex(16)
+    const rootId = hex(8)
+    ids[key] = traceId
+    const start = t0 + i * 1000
+    return [
+      makeSpan({traceId, parentId: rootId, name: child.name, startMs: start + 1, endMs: start + 2, collection: 'search', inputs: child.inputs, output: child.output, attributes: child.attributes}),
+      makeSpan({traceId, spanId: rootId, name: 'root', type: 'Flow', startMs: start, endMs: start + latencyMs, collection: 'search', inputs: {q: key}, output: 'done', attributes: tokens === undefined ? {} : {'__computed__.cumulative_token_count.total': tokens}}),
+    ]
+  }
+
+  before(async () => {
+    home = tempDir('pf-home-search-')
+    const store = TraceStore.open(home)
+    store.recordSpans([
+      ...trace('retrieval', 0, {name: 'retrieve_documents', inputs: {query: 'Hybrid vector search'}, output: ['doc one']}, 30, 100),
+      ...trace('llm', 1, {name: 'chat', inputs: {messages: [{role: 'user', content: 'Bonjour, ça va?'}]}, output: 'Très bien', attributes: {'llm.response.model': 'gpt-4o-mini', 'llm.usage.total_tokens': 42}}, 900, 42),
+      ...trace('other_model', 2, {name: 'chat', inputs: {m: 'x'}, output: 'y', attributes: {'llm.response.model': 'gpt-4o'}}, 500),
+      ...trace('deleted', 3, {name: 'doomed', inputs: {secret_word: 'zanzibar'}}, 10, 5),
+    ])
+    // A store from before migration 3: no search index yet; opening it must backfill from the stored spans.
+    store.db.exec('DROP TABLE span_search; DROP INDEX line_runs_latency_page; DROP INDEX line_runs_tokens_page; PRAGMA user_version = 2')
+    store.close()
+    const reopened = TraceStore.open(home)
+    expect(reopened.db.pragma('user_version', {simple: true})).to.equal(3)
+    reopened.deleteTraces({run: 'none'})
+    reopened.close()
+    viewer = await startViewerServer({home, host: '127.0.0.1', port: 0})
+  })
+
+  after(async () => viewer?.close())
+
+  const found = async (query: string): Promise<string[]> => {
+    const res = await get(port(), `/v1.0/api/traces?collection=search&${query}`)
+    expect(res.status, `${query}: ${JSON.stringify(res.body)}`).to.equal(200)
+    const byId = Object.fromEntries(Object.entries(ids).map(([k, v]) => [v, k]))
+    return res.body.traces.map((t: any) => byId[t.traceId])
+  }
+
+  it('finds traces by any span: name, inputs, output, attribute values; words, prefixes, case and accents', async () => {
+    expect(await found('q=retrieve_documents')).to.deep.equal(['retrieval'])
+    expect(await found('q=hybrid%20VECTOR')).to.deep.equal(['retrieval'])
+    expect(await found('q=vec')).to.deep.equal(['retrieval']) // the last word is a prefix
+    expect(await found('q=tres%20bien')).to.deep.equal(['llm']) // "Très bien", accents folded
+    expect(await found('q=gpt-4o-mini')).to.deep.equal(['llm'])
+    expect(await found('q=gpt-4o')).to.deep.equal(['other_model', 'llm'])
+    expect(await found('q=zanzibar')).to.deep.equal(['deleted']) // backfilled by the migration
+    expect(await found('q=%22%20OR%20*')).to.deep.equal([]) // FTS syntax is just text
+    expect(await found('q=nothing_like_this')).to.deep.equal([])
+  })
+
+  it('filters by attribute key=value (exact), combined with text, status and time', async () => {
+    expect(await found('attr=llm.response.model%3Dgpt-4o')).to.deep.equal(['other_model'])
+    expect(await found('attr=llm.response.model%3Dgpt-4o-mini')).to.deep.equal(['llm'])
+    expect(await found('attr=llm.usage.total_tokens%3D42')).to.deep.equal(['llm'])
+    expect(await found('attr=llm.response.model%3Dgpt-4o-mini&q=bonjour')).to.deep.equal(['llm'])
+    expect(await found('attr=llm.response.model%3Dgpt-4o-mini&q=hybrid')).to.deep.equal([])
+    expect(await found('q=chat&status=Error')).to.deep.equal([])
+    expect(await found(`q=chat&from=${new Date(t0 + 1500).toISOString()}`)).to.deep.equal(['other_model'])
+    for (const [query, code] of [['attr=novalue', 'invalid_attr'], ['attr=%3Dx', 'invalid_attr'], ['attr=a%22b%3Dc', 'invalid_attr'], ['sort=speed', 'invalid_sort']]) {
+      const res = await get(port(), `/v1.0/api/traces?${query}`)
+      expect(res.status, query).to.equal(400)
+      expect(res.body.error.code, query).to.equal(code)
+    }
+  })
+
+  it('sorts by latency and by tokens, paging with cursors of that order', async () => {
+    expect(await found('sort=latency')).to.deep.equal(['llm', 'other_model', 'retrieval', 'deleted'])
+    expect(await found('sort=tokens')).to.deep.equal(['retrieval', 'llm', 'deleted', 'other_model'])
+    const first = await get(port(), '/v1.0/api/traces?collection=search&sort=latency&limit=3')
+    const rest = await get(port(), `/v1.0/api/traces?collection=search&sort=latency&limit=3&cursor=${first.body.nextCursor}`)
+    expect(rest.body.traces.map((t: any) => t.traceId)).to.deep.equal([ids.deleted])
+    // A cursor of one order is refused by another.
+    expect((await get(port(), `/v1.0/api/traces?collection=search&sort=tokens&cursor=${first.body.nextCursor}`)).body.error.code).to.equal('invalid_cursor')
+  })
+
+  it('keeps the index in step: a deleted trace is no longer found, a span stored again is found once by its new content', async () => {
+    const store = TraceStore.open(home)
+    expect(store.deleteTraces({collection: 'other'}).traces).to.equal(0)
+    store.db.prepare("UPDATE spans SET collection = 'gone' WHERE trace_id = ?").run(ids.deleted)
+    store.deleteTraces({collection: 'gone'})
+    const count = () => store.db.prepare('SELECT COUNT(*) FROM span_search').pluck().get()
+    expect(count()).to.equal(6)
+    const [child] = trace('again', 5, {name: 'first_version', inputs: {v: 'alpha'}}, 10)
+    store.recordSpans([child])
+    store.recordSpans([{...child, name: 'second_version', attributes: {...child.attributes, function: 'second_version', inputs: JSON.stringify({v: 'omega'})}}])
+    expect(count()).to.equal(7)
+    store.close()
+    expect(await found('q=zanzibar')).to.deep.equal([])
+    const hits = async (q: string) => (await get(port(), `/v1.0/api/traces?q=${q}`)).body.traces.length
+    // The child has no root (no line run yet): look in the index directly.
+    const reader = TraceStore.open(home)
+    const match = (q: string) => reader.db.prepare('SELECT COUNT(*) FROM span_search WHERE span_search MATCH ?').pluck().get(q)
+    expect([match('alpha'), match('omega'), match('second_version'), match('first_version')]).to.deep.equal([0, 1, 1, 0])
+    reader.close()
+    expect(await hits('omega')).to.equal(0)
+  })
+})
