@@ -3,7 +3,10 @@ import {mkdirSync, writeFileSync} from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
 
-import {TraceStore} from '../../src/store/store.js'
+import Database from 'better-sqlite3'
+
+import {migrations} from '../../src/store/schema.js'
+import {TraceStore, storePath} from '../../src/store/store.js'
 import {type RunningViewer, startViewerServer} from '../../src/service/server.js'
 import {tempDir} from '../helpers/cli.js'
 import {hex, insertRun, makeSpan, runLineTrace, runRow} from '../helpers/seed.js'
@@ -247,20 +250,27 @@ describe('viewer search over the full-text index (migration 3)', () => {
   }
 
   before(async () => {
-    home = tempDir('pf-home-search-')
-    const store = TraceStore.open(home)
+    // Spans recorded by this pf, then copied into a store of schema 2 (before the search index), as an older pf
+    // left it: opening it must build the index from the stored spans.
+    const seeded = tempDir('pf-home-search-seed-')
+    const store = TraceStore.open(seeded)
     store.recordSpans([
       ...trace('retrieval', 0, {name: 'retrieve_documents', inputs: {query: 'Hybrid vector search'}, output: ['doc one']}, 30, 100),
       ...trace('llm', 1, {name: 'chat', inputs: {messages: [{role: 'user', content: 'Bonjour, ça va?'}]}, output: 'Très bien', attributes: {'llm.response.model': 'gpt-4o-mini', 'llm.usage.total_tokens': 42}}, 900, 42),
       ...trace('other_model', 2, {name: 'chat', inputs: {m: 'x'}, output: 'y', attributes: {'llm.response.model': 'gpt-4o'}}, 500),
       ...trace('deleted', 3, {name: 'doomed', inputs: {secret_word: 'zanzibar'}}, 10, 5),
     ])
-    // A store from before migration 3: no search index yet; opening it must backfill from the stored spans.
-    store.db.exec('DROP TABLE span_search; DROP INDEX line_runs_latency_page; DROP INDEX line_runs_tokens_page; PRAGMA user_version = 2')
     store.close()
+    home = tempDir('pf-home-search-')
+    const old = new Database(storePath(home))
+    old.exec(migrations[0])
+    old.exec(migrations[1])
+    old.pragma('user_version = 2')
+    old.exec(`ATTACH '${storePath(seeded)}' AS seeded; INSERT INTO spans SELECT * FROM seeded.spans; INSERT INTO line_runs SELECT * FROM seeded.line_runs; DETACH seeded`)
+    old.close()
     const reopened = TraceStore.open(home)
     expect(reopened.db.pragma('user_version', {simple: true})).to.equal(3)
-    reopened.deleteTraces({run: 'none'})
+    expect(reopened.db.prepare('SELECT COUNT(*) FROM span_search').pluck().get()).to.equal(8)
     reopened.close()
     viewer = await startViewerServer({home, host: '127.0.0.1', port: 0})
   })
@@ -299,6 +309,18 @@ describe('viewer search over the full-text index (migration 3)', () => {
       expect(res.status, query).to.equal(400)
       expect(res.body.error.code, query).to.equal(code)
     }
+  })
+
+  it('pages search results newest first with a cursor', async () => {
+    const pages: string[][] = []
+    let cursor = ''
+    do {
+      const res = await get(port(), `/v1.0/api/traces?collection=search&q=root&limit=1${cursor ? `&cursor=${cursor}` : ''}`)
+      pages.push(res.body.traces.map((t: any) => t.traceId))
+      cursor = res.body.nextCursor ?? ''
+    } while (cursor)
+    expect(pages).to.deep.equal([[ids.deleted], [ids.other_model], [ids.llm], [ids.retrieval]].slice(0, pages.length))
+    expect(pages.flat()).to.have.length(4)
   })
 
   it('sorts by latency and by tokens, paging with cursors of that order', async () => {
