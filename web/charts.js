@@ -24,7 +24,11 @@
       root.append(svg('line', {x1: pad.left, x2: W - pad.right, y1: y, y2: y, class: 'grid'}))
       root.append(svg('text', {x: pad.left - 4, y: y + 4, 'text-anchor': 'end', class: 'tick'}, niceNumber(yMax * f)))
     }
-    for (const {x, text} of xLabels) root.append(svg('text', {x, y: H - pad.bottom + 14, 'text-anchor': 'middle', class: 'tick'}, text))
+    // Labels at the plot's edges anchor inwards so they are never cut off.
+    for (const {x, text} of xLabels) {
+      const anchor = x - pad.left < 30 ? 'start' : W - pad.right - x < 30 ? 'end' : 'middle'
+      root.append(svg('text', {x, y: H - pad.bottom + 14, 'text-anchor': anchor, class: 'tick'}, text))
+    }
     return root
   }
 

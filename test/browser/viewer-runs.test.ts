@@ -202,6 +202,36 @@ describe('viewer round 2 in a real browser: runs, comparison, charts, live updat
     expect(unwritable.json().error.code).to.equal('invalid_html_path')
   })
 
+  it('trace list: indexed search over child spans, attribute key=value filter and sort, from the form', async () => {
+    await page.goto(`${base}#view=list`)
+    await settled(page)
+    const rows = page.locator('table[aria-label="Traces"] tbody tr')
+    // "FAIL NOW" is only in a child span (think) and the outputs of a2's line 2; the attribute picks the run.
+    await page.getByLabel('Search name, inputs, outputs').fill('fail now')
+    await page.getByLabel('Attribute').fill('batch_run_id=a2')
+    await page.getByRole('button', {name: 'Apply'}).click()
+    await settled(page)
+    expect(await rows.count()).to.equal(1)
+    expect(await rows.first().textContent()).to.contain('a2 #2')
+    expect(page.url()).to.contain('attr=batch_run_id%3Da2')
+    await page.screenshot({path: screenshotPath('viewer-search'), fullPage: true})
+
+    await page.getByRole('button', {name: 'Clear'}).click()
+    await settled(page)
+    await page.getByLabel('Attribute').fill('batch_run_id=a1')
+    await page.getByLabel('Sort').selectOption('latency')
+    await page.getByRole('button', {name: 'Apply'}).click()
+    await settled(page)
+    const latencies = await rows.evaluateAll(rs =>
+      rs.map(r => {
+        const [value, unit] = r.querySelectorAll('td')[3].textContent!.split(' ')
+        return Number(value) * ({s: 1e6, ms: 1e3, 'µs': 1} as Record<string, number>)[unit]
+      }),
+    )
+    expect(latencies).to.have.length(4)
+    expect(latencies).to.deep.equal([...latencies].sort((a, b) => b - a))
+  })
+
   it('updates the run page and the trace list live while a real `pf run create` runs, ≤ 1 s after spans are stored', async () => {
     // Four slow lines, one at a time: the pages must fill in while the run is in progress, without a reload.
     const listPage = await browser.newPage({viewport: {width: 1366, height: 800}})

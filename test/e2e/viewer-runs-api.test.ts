@@ -323,6 +323,34 @@ describe('viewer search over the full-text index (migration 3)', () => {
     expect(pages.flat()).to.have.length(4)
   })
 
+  it('orders search results by trace start even when an older trace has later matching spans', async () => {
+    // Long traces whose matching child spans start after newer traces began: the newest hits are not the newest traces.
+    const store = TraceStore.open(home)
+    const base = Date.parse('2026-11-22T10:00:00Z')
+    const late: string[] = []
+    for (const [rootAt, childAt] of [[0, 10_000], [1000, 9000], [5000, 5001], [6000, 6001]]) {
+      const traceId = hex(16)
+      const rootId = hex(8)
+      late.push(traceId)
+      store.recordSpans([
+        makeSpan({traceId, parentId: rootId, name: 'late_child', startMs: base + childAt, endMs: base + childAt + 1, collection: 'late', inputs: {w: 'kumquat'}}),
+        makeSpan({traceId, spanId: rootId, name: 'long_root', type: 'Flow', startMs: base + rootAt, endMs: base + 11_000, collection: 'late'}),
+      ])
+    }
+    store.close()
+    const newestFirst = [late[3], late[2], late[1], late[0]]
+    for (const limit of [1, 2, 3]) {
+      const pages: string[] = []
+      let cursor = ''
+      do {
+        const res = await get(port(), `/v1.0/api/traces?q=kumquat&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`)
+        pages.push(...res.body.traces.map((t: any) => t.traceId))
+        cursor = res.body.nextCursor ?? ''
+      } while (cursor)
+      expect(pages, `limit ${limit}`).to.deep.equal(newestFirst)
+    }
+  })
+
   it('sorts by latency and by tokens, paging with cursors of that order', async () => {
     expect(await found('sort=latency')).to.deep.equal(['llm', 'other_model', 'retrieval', 'deleted'])
     expect(await found('sort=tokens')).to.deep.equal(['retrieval', 'llm', 'deleted', 'other_model'])
