@@ -506,7 +506,7 @@ const renderRun = async name => {
     after = page.nextAfterLine
     more.hidden = after === null
   }}, 'More lines')
-  const kv = obj => h('dl', {class: 'kv'}, Object.entries(obj ?? {}).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, typeof v === 'string' ? v : JSON.stringify(v))]))
+  const kv = obj => h('dl', {class: 'kv'}, Object.entries(obj ?? {}).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, typeof v === 'string' ? v : typeof v === 'number' ? fmtMetric(v) : JSON.stringify(v))]))
   const compareWith = others => toHash(new URLSearchParams({view: 'compare', runs: [name, ...others].join(',')}))
   paint(
     nav,
@@ -524,7 +524,7 @@ const renderRun = async name => {
       summary.evaluation_runs.length ? h('span', {class: 'evaluation-runs'}, 'Evaluated by ', summary.evaluation_runs.flatMap((n, i) => [i ? ', ' : '', runLink(n)])) : '',
       h('a', {href: toHash(new URLSearchParams({view: 'list', run: name}))}, 'Search these traces'),
     ),
-    run.error ? h('p', {class: 'error-box', role: 'alert'}, typeof run.error === 'string' ? run.error : JSON.stringify(run.error)) : '',
+    run.error ? h('p', {class: 'error-box', role: 'alert'}, typeof run.error === 'string' ? run.error : (run.error.message ?? JSON.stringify(run.error))) : '',
     h('h2', {}, 'Metrics'),
     run.metrics && Object.keys(run.metrics).length > 0 ? h('div', {class: 'panel metrics'}, kv(run.metrics)) : h('p', {class: 'muted'}, 'No metrics.'),
     detail.evaluations.length > 0

@@ -47,7 +47,8 @@ const traceSpans = (i, t0) => {
 const getJson = (port, pathname) =>
   new Promise((resolve, reject) => {
     http
-      .get({host: '127.0.0.1', port, path: pathname}, res => {
+      // A fresh connection each time: a keep-alive socket may be closed by the server while a LIKE scan blocks.
+      .get({host: '127.0.0.1', port, path: pathname, agent: false}, res => {
         let text = ''
         res.setEncoding('utf8')
         res.on('data', d => (text += d))
@@ -122,6 +123,7 @@ export default async function viewerSearch({pairs}) {
         }
         const s = median(api)
         const b = median(like)
+        process.stderr.write(`  ${c.label}: API ${api.map(v => v.toFixed(1)).join(', ')} ms; LIKE ${like.map(v => v.toFixed(0)).join(', ')} ms\n`)
         rows.push({
           name: `Viewer search, first page of 50 over ${(counts.spans / 1e6).toFixed(1)}M spans (${traces / 1000}k traces, HTTP): ${c.label}`,
           baseline: `same page by LIKE scan of the spans (in-process, median of ${likePairs}): ${b.toFixed(0)} ms`,
@@ -147,6 +149,7 @@ export default async function viewerSearch({pairs}) {
     indexed.push(ingest('indexed'))
   }
   const ratio = median(indexed) / median(unindexed)
+  process.stderr.write(`  ingest ms with index: ${indexed.map(v => v.toFixed(0)).join(', ')}; without: ${unindexed.map(v => v.toFixed(0)).join(', ')}\n`)
   const rate = ms => `${Math.round(ingestSpans / (ms / 1000)).toLocaleString('en-US')} spans/s`
   rows.push({
     name: `Search index cost on ingest: TraceStore.recordSpans with the FTS index vs without (${ingestSpans / 1000}k spans, median of ${rounds} alternating runs)`,
