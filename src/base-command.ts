@@ -20,7 +20,15 @@ export abstract class PfCommand extends Command {
    * or throws is reported by name and skipped). Services get this, never oclif's Config.
    */
   protected get registry(): RegistryLoader {
-    this.destinations ??= registryLoader(() => this.config.runHook('trace-destination', {}, hookTimeoutMs, true))
+    this.destinations ??= registryLoader(async () => {
+      // oclif's hook timer is unref'd: with nothing else pending, a hook that never answers would end the process.
+      const keepAlive = setTimeout(() => {}, hookTimeoutMs + 1000)
+      try {
+        return await this.config.runHook('trace-destination', {}, hookTimeoutMs, true)
+      } finally {
+        clearTimeout(keepAlive)
+      }
+    })
     return this.destinations
   }
 

@@ -18,7 +18,8 @@ const [{TraceStore}, {azuremlProvider}, {OutboxDrainer}] = await Promise.all([
   dist('tracing/outbox.js'),
 ])
 
-const ctx = {cwd: process.cwd(), config: {}, env: process.env}
+const {configReader} = await dist('config/files.js')
+const ctx = {cwd: process.cwd(), config: configReader({}), env: process.env}
 const dest = await azuremlProvider.resolve(workspace, ctx)
 const store = TraceStore.open(home)
 store.saveDestination(dest)

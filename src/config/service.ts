@@ -115,7 +115,7 @@ export class ConfigService {
 
   /** Validates a trace.destination value through the registry and returns the value to store. */
   async validateDestination(raw: string, context: DestinationContext): Promise<string> {
-    const {displayDestination, isLocalDestination, parseDestinationList, unknownDestinationError} = await import('../tracing/registry.js')
+    const {describeThrown, displayDestination, isLocalDestination, parseDestinationList, unknownDestinationError} = await import('../tracing/registry.js')
     const entries = parseDestinationList(raw)
     if (entries.length === 1 && entries[0].toLowerCase() === 'none') return 'none'
     const registry = await this.registry()
@@ -131,7 +131,7 @@ export class ConfigService {
         await provider.validate(entry, context)
       } catch (error) {
         if (error instanceof PfError) throw error
-        throw new PfError('invalid_value', `${displayDestination(entry)} (plugin ${provider.plugin}): ${(error as Error).message}`)
+        throw new PfError('invalid_value', `${displayDestination(entry)} (plugin ${provider.plugin}): ${describeThrown(error)}`)
       }
       normalized.push(entry.toLowerCase() === provider.scheme.toLowerCase() ? provider.scheme : entry)
     }
@@ -170,6 +170,6 @@ const parseValue = (spec: ConfigKey, raw: string): unknown => {
     return spec.parse!(raw)
   } catch (error) {
     if (error instanceof PfError) throw error
-    throw new PfError('invalid_value', `Invalid value for ${spec.key}: ${(error as Error).message}`)
+    throw new PfError('invalid_value', `Invalid value for ${spec.key}: ${error instanceof Error ? error.message : String(error)}`)
   }
 }

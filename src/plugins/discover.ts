@@ -52,7 +52,7 @@ const hookFile = (root: string, target: string): string => {
 const withTimeout = <T>(promise: Promise<T>, ms: number): Promise<T> => {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`did not answer within ${ms} ms`)), ms).unref()
+    timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms.`)), ms)
   })
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }

@@ -4,6 +4,7 @@ import path from 'node:path'
 import {type CollectionSummary, type TraceCursor, type TraceFilter, type TraceReader, type TraceSort, traceSorts} from '../store/reader.js'
 import type {LineRunRow, RunRow} from '../store/store.js'
 import type {SpanRecord} from '../contract/destination.js'
+import {parseJsonOrText} from '../util/json.js'
 import {type Comparison, type RunSummary, compareRuns, evaluationName, maxCompareRuns, toRunSummary} from './compare.js'
 import {type RunSort, evaluationRuns, flowRuns, lineStats, listRuns, runRows, runSorts, runTotals} from './run-queries.js'
 import {capSpan, spanValue, summaryCap, summaryValue, valueHref} from './values.js'
@@ -82,14 +83,7 @@ export interface RunCharts {
 const maxLimit = 200
 const statuses = ['Ok', 'Error', 'Unset']
 
-const parseJson = (text: string | null): unknown => {
-  if (text === null) return null
-  try {
-    return JSON.parse(text)
-  } catch {
-    return text
-  }
-}
+const parseJson = (text: string | null): unknown => (text === null ? null : parseJsonOrText(text))
 
 export const toSummary = (row: LineRunRow): TraceSummary => ({
   traceId: row.trace_id,

@@ -7,6 +7,7 @@ import {readJsonLines} from '../run/data.js'
 import {RunFiles} from '../run/folder.js'
 import {outputOfRecord, withoutLineNumber} from '../run/line-records.js'
 import {type RunTotals, evaluationRuns, lineStats, runRows, runTotals} from './run-queries.js'
+import {parseJsonOrText} from '../util/json.js'
 import {summaryCap} from './values.js'
 
 /** A run as the runs page and comparisons show it. */
@@ -45,14 +46,6 @@ const parseObject = (text: string | null): Record<string, unknown> => {
   }
 }
 
-const parseAny = (text: string | null): unknown => {
-  if (text === null) return null
-  try {
-    return JSON.parse(text)
-  } catch {
-    return text
-  }
-}
 
 export const toRunSummary = (row: RunRow, totals: RunTotals | undefined, evaluations: string[] = []): RunSummary => {
   const end = row.ended_at ? Date.parse(row.ended_at) : row.status === 'Running' ? Date.now() : undefined
@@ -78,7 +71,7 @@ export const toRunSummary = (row: RunRow, totals: RunTotals | undefined, evaluat
     tags: parseObject(row.tags),
     archived: row.archived !== 0,
     evaluation_runs: evaluations,
-    error: parseAny(row.error),
+    error: row.error === null ? null : parseJsonOrText(row.error),
   }
 }
 

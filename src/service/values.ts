@@ -1,4 +1,5 @@
 import type {SpanRecord} from '../contract/destination.js'
+import {parseJsonOrText} from '../util/json.js'
 
 /**
  * Bounded viewer responses: a value longer than its cap is sent as a marker with a preview and the address of
@@ -24,18 +25,10 @@ export const valueHref = (traceId: string, spanId: string, attribute: string, ev
 
 export const truncated = (text: string, cap: number, href: string): TruncatedValue => ({$pfTruncated: true, preview: text.slice(0, cap), length: text.length, href})
 
-const parseJson = (text: string): unknown => {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return text
-  }
-}
-
 /** A stored JSON text as a value for a summary: parsed when short, else a truncation marker. */
 export const summaryValue = (text: string | null, href: () => string, cap = summaryCap): unknown => {
   if (text === null) return null
-  return text.length > cap ? truncated(text, cap, href()) : parseJson(text)
+  return text.length > cap ? truncated(text, cap, href()) : parseJsonOrText(text)
 }
 
 const capAttributes = (attributes: Record<string, unknown>, href: (key: string) => string, cap: number): Record<string, unknown> => {

@@ -1,5 +1,6 @@
 import type {TraceStore} from '../store/store.js'
 import type {ExportResult, ResolvedDestination, SpanExporter} from '../contract/destination.js'
+import {describeThrown} from './registry.js'
 
 export interface DrainOptions {
   batchSize?: number
@@ -17,14 +18,6 @@ export interface DrainResult {
   pending: number
 }
 
-
-const describeThrown = (value: unknown): string => {
-  try {
-    return JSON.stringify(value) ?? String(value)
-  } catch {
-    return String(value)
-  }
-}
 
 const outcomeCodes = new Set(['ok', 'retryable', 'fatal'])
 
@@ -95,7 +88,15 @@ export class OutboxDrainer {
   }
 
   private async loop(deadline: number, waitForRetries: boolean): Promise<void> {
-    const exporter = await this.exporter()
+    let exporter: SpanExporter
+    try {
+      exporter = await this.exporter()
+      if (!exporter || typeof exporter.export !== 'function') throw new Error(`exporter() returned ${describeThrown(exporter)} instead of {export(spans)}`)
+    } catch (error) {
+      // Nothing was claimed: the spans stay pending with the reason, for a later command or `pf trace sync`.
+      this.lastError = `cannot start exporting: ${describeThrown(error)}`
+      return
+    }
     const workers = Array.from({length: this.options.concurrency ?? 4}, () => this.worker(exporter, deadline, waitForRetries))
     await Promise.all(workers)
   }

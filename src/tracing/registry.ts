@@ -1,4 +1,5 @@
 import {
+  type ResolvedDestination,
   type TraceDestinationProvider,
   builtInSchemes,
   destinationContractVersion,
@@ -57,12 +58,33 @@ const versionReason = (provider: TraceDestinationProvider): string | undefined =
   return `provider "${provider.scheme}" ${what}; pf needs v${destinationContractVersion}: upgrade the plugin (pf plugins install <name>@latest)`
 }
 
-const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+/** A thrown value as text: plugins may throw strings or other non-Errors. */
+export const describeThrown = (error: unknown): string => {
+  if (error instanceof Error) return error.message
+  if (typeof error === 'string') return error
+  try {
+    return JSON.stringify(error) ?? String(error)
+  } catch {
+    return String(error)
+  }
+}
+
+/** A provider's `resolve` answer, checked: a plugin that returns nothing usable is named, not followed. */
+export const checkedDestination = (value: unknown, provider: RegisteredProvider): ResolvedDestination => {
+  const dest = value as ResolvedDestination | null | undefined
+  if (!dest || typeof dest !== 'object' || typeof dest.key !== 'string' || dest.key === '' || typeof dest.value !== 'string')
+    throw new PfError(
+      'plugin_failed',
+      `plugin ${provider.plugin}: resolve() for scheme "${provider.scheme}" returned ${describeThrown(value)} instead of a destination {scheme, value, key}; fix or uninstall the plugin.`,
+      1,
+    )
+  return dest
+}
 
 /** Builds the registry from hook results; separate from oclif so it can be tested on its own. */
 export const buildRegistry = ({successes, failures}: HookResults): DestinationRegistry => {
   const providers: RegisteredProvider[] = []
-  const problems = failures.map(f => `plugin ${f.plugin.name}: trace-destination hook failed: ${describe(f.error)}; skipped`)
+  const problems = failures.map(f => `plugin ${f.plugin.name}: trace-destination hook failed: ${describeThrown(f.error)}; skipped`)
   for (const {plugin, result} of successes) {
     if (result === undefined) continue
     for (const candidate of Array.isArray(result) ? result : [result]) {

@@ -12,6 +12,8 @@ import {type DrainResult, OutboxDrainer} from './outbox.js'
 import {
   type RegisteredProvider,
   type RegistryLoader,
+  checkedDestination,
+  describeThrown,
   displayDestination,
   isLocalDestination,
   isTracingDisabled,
@@ -147,10 +149,10 @@ export const resolveRemoteDestinations = async (
     if (!provider) throw unknownDestinationError(entry, registry)
     let destination: ResolvedDestination
     try {
-      destination = await provider.resolve(entry, ctx)
+      destination = checkedDestination(await provider.resolve(entry, ctx), provider)
     } catch (error) {
       if (error instanceof PfError) throw error
-      throw new PfError('destination_unavailable', `${displayDestination(entry)} (plugin ${provider.plugin}): ${(error as Error).message}`, 1)
+      throw new PfError('destination_unavailable', `${displayDestination(entry)} (plugin ${provider.plugin}): ${describeThrown(error)}`, 1)
     }
     if (!remotes.some(r => r.destination.key === destination.key)) remotes.push({provider, destination})
   }
