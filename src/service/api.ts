@@ -112,7 +112,9 @@ export const decodeCursor = (text: string, sort: TraceSort): TraceCursor => {
     const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'))
     if (Array.isArray(value) && value.length === 3 && value[0] === sort && ['string', 'number'].includes(typeof value[1]) && typeof value[2] === 'string')
       return {key: value[1], traceId: value[2]}
-  } catch {}
+  } catch {
+    // Not base64url JSON: refused below like any cursor this API did not return.
+  }
   throw new ApiError(400, 'invalid_cursor', 'cursor is not one this API returned; start again without it.')
 }
 

@@ -1,11 +1,10 @@
+import {createReadStream, existsSync} from 'node:fs'
 import path from 'node:path'
+import {createInterface} from 'node:readline'
 
 import type Database from 'better-sqlite3'
 
 import type {RunRow} from '../store/store.js'
-import {readJsonLines} from '../run/data.js'
-import {RunFiles} from '../run/folder.js'
-import {outputOfRecord, withoutLineNumber} from '../run/line-records.js'
 import {type RunTotals, evaluationRuns, lineStats, runRows, runTotals} from './run-queries.js'
 import {parseJsonOrText} from '../util/json.js'
 import {summaryCap} from './values.js'
@@ -121,6 +120,41 @@ const capValue = (value: unknown): unknown => {
 /** How an evaluation run's metrics and scores are prefixed: its flow folder's name. */
 export const evaluationName = (run: Pick<RunRow, 'flow' | 'name'>) => path.basename(run.flow.replace(/[\\/](flow\.(flex|dag)\.ya?ml)$/i, '')) || run.name
 
+/**
+ * A run folder's JSON Lines files, read the way `pf run show-details` reads them (src/run: the service layer may
+ * not import it): a missing file is empty, a torn line is skipped, each row carries `line_number`.
+ */
+const runFiles = {inputs: 'inputs.jsonl', outputs: 'outputs.jsonl', errors: 'errors.jsonl'}
+
+async function* readRows(file: string): AsyncGenerator<Record<string, unknown> & {line_number: number}> {
+  if (!existsSync(file)) return
+  const input = createReadStream(file, {encoding: 'utf8'})
+  const reader = createInterface({input, crlfDelay: Infinity})
+  try {
+    for await (const line of reader) {
+      if (line.trim() === '') continue
+      try {
+        const row = JSON.parse(line)
+        if (row && typeof row === 'object' && !Array.isArray(row) && typeof row.line_number === 'number') yield row
+      } catch {
+        // A torn line (a run killed mid-write) is skipped.
+      }
+    }
+  } finally {
+    reader.close()
+    input.destroy()
+  }
+}
+
+const withoutLineNumber = ({line_number: _, ...rest}: Record<string, unknown>): Record<string, unknown> => rest
+
+/** A flow output back from its outputs.jsonl row: a non-object output was written as `{"output": value}`. */
+const outputOf = (row: Record<string, unknown>): unknown => {
+  const values = withoutLineNumber(row)
+  const keys = Object.keys(values)
+  return keys.length === 1 && keys[0] === 'output' && (typeof values.output !== 'object' || values.output === null || Array.isArray(values.output)) ? values.output : values
+}
+
 interface FolderLines {
   inputs: Map<number, unknown>
   outputs: Map<number, unknown>
@@ -129,12 +163,9 @@ interface FolderLines {
 
 const readFolder = async (dir: string): Promise<FolderLines> => {
   const lines: FolderLines = {inputs: new Map(), outputs: new Map(), errors: new Map()}
-  for await (const row of readJsonLines(path.join(dir, RunFiles.inputs)))
-    if (typeof row.line_number === 'number') lines.inputs.set(row.line_number, withoutLineNumber(row))
-  for await (const row of readJsonLines(path.join(dir, RunFiles.outputs)))
-    if (typeof row.line_number === 'number') lines.outputs.set(row.line_number, outputOfRecord(row))
-  for await (const row of readJsonLines(path.join(dir, RunFiles.errors))) {
-    if (typeof row.line_number !== 'number') continue
+  for await (const row of readRows(path.join(dir, runFiles.inputs))) lines.inputs.set(row.line_number, withoutLineNumber(row))
+  for await (const row of readRows(path.join(dir, runFiles.outputs))) lines.outputs.set(row.line_number, outputOf(row))
+  for await (const row of readRows(path.join(dir, runFiles.errors))) {
     const error = row.error as {type?: string; message?: string} | undefined
     lines.errors.set(row.line_number, [error?.type, error?.message].filter(Boolean).join(': ') || 'failed')
   }

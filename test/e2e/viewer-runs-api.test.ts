@@ -23,7 +23,9 @@ const get = (port: number, pathname: string): Promise<{status: number; bytes: nu
           let body: unknown = text
           try {
             body = JSON.parse(text)
-          } catch {}
+          } catch {
+            // Not JSON: the body stays text.
+          }
           resolve({status: res.statusCode!, bytes: Buffer.concat(chunks).length, body})
         })
       })
