@@ -146,7 +146,7 @@ const renderList = async params => {
     select('status', 'Status', ['Ok', 'Error', 'Unset']),
     h('label', {}, 'From', h('input', {type: 'datetime-local', name: 'from', value: toLocalInput(params.get('from'))})),
     h('label', {}, 'To', h('input', {type: 'datetime-local', name: 'to', value: toLocalInput(params.get('to'))})),
-    h('label', {}, 'Search name, inputs, outputs', h('input', {type: 'search', name: 'q', value: params.get('q') ?? '', placeholder: 'words (attribute values too)…', size: 28})),
+    h('label', {}, 'Search name, inputs, outputs', h('input', {type: 'search', name: 'q', value: params.get('q') ?? '', placeholder: 'whole words; word* for a prefix', size: 28})),
     h('label', {}, 'Attribute', h('input', {type: 'text', name: 'attr', value: params.get('attr') ?? '', placeholder: 'key=value', size: 22, pattern: '[^=]+=.*', title: 'key=value, e.g. llm.response.model=gpt-4o'})),
     h('label', {}, 'Sort', h('select', {name: 'sort'}, [['', 'Newest first'], ['latency', 'Slowest first'], ['tokens', 'Most tokens first']].map(([v, t]) => h('option', {value: v, selected: (params.get('sort') ?? '') === v}, t)))),
     h('button', {class: 'primary', type: 'submit'}, 'Apply'),
