@@ -292,8 +292,9 @@ const spanTree = spans => {
 const renderTrace = async (traceId, params, live) => {
   const nav = navigation
   const detail = await getJson('/traces/' + encodeURIComponent(traceId))
-  // Live: spans of this trace arrive while it runs (a long flow, a batch line).
-  onChange = event => event.traces.includes(traceId.toLowerCase())
+  // Live: spans of this trace arrive while it runs (a long flow, a batch line). Its root span ends last, so once the
+  // root is stored the trace is complete and the page stays as the user left it (e.g. with a full value loaded).
+  onChange = event => !detail.trace && event.traces.includes(traceId.toLowerCase())
   const {trace, spans} = detail
   const back = new URLSearchParams(params)
   back.delete('uiTraceId')

@@ -26,7 +26,7 @@ const settled = (page: Page) =>
 const fitsWidth = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)
 
 describe('viewer round 2 in a real browser: runs, comparison, charts, live updates, large values', function () {
-  this.timeout(180_000)
+  this.timeout(300_000)
   let home: string
   let base: string
   let browser: Browser
@@ -314,7 +314,7 @@ describe('viewer round 2 in a real browser: runs, comparison, charts, live updat
     expect(bytes, 'the list and trace pages fetched the whole value').to.be.below(500_000)
     await page.screenshot({path: screenshotPath('viewer-large-value'), fullPage: false})
     await load.click()
-    await page.locator('.span-inputs .truncated').waitFor({state: 'detached', timeout: 20_000})
+    await page.locator('.span-inputs .truncated').waitFor({state: 'detached', timeout: 120_000})
     expect(await page.locator('.span-inputs pre.json').evaluate(el => el.textContent!.length)).to.be.above(10 * 1024 * 1024)
   })
 })
