@@ -700,3 +700,4 @@ function userFrames(exception) {
     .map(line => line.trim())
     .join('\n')
 }
+}
