@@ -680,6 +680,7 @@ if (embedded) {
   window.addEventListener('hashchange', () => route())
   route()
   listen()
+}
 
 // A failed span's error, said once: the status description (e.g. "TypeError: boom"), else the exception's message.
 function errorMessage(span, exception) {
@@ -699,5 +700,4 @@ function userFrames(exception) {
     .filter(line => /^\s+at /.test(line) && !/[/\\](dist|node_modules)[/\\]|node:internal|\(node:/.test(line))
     .map(line => line.trim())
     .join('\n')
-}
 }
