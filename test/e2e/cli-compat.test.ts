@@ -221,6 +221,11 @@ const scenarios: Record<string, (c: Context) => Promise<void>> = {
   'pf run list --all-results': async ({pf}) => {
     expect(names(await pf(['run', 'list', '--all-results', '--max-results', '1', '--json'])).length).to.be.greaterThan(3)
   },
+  'pf run visualize --names': async ({pf, work}) => {
+    const html = path.join(work, 'compare.html')
+    ok(await pf(['run', 'visualize', '--names', 'base,mapped', '--html-path', html]))
+    expect(readFileSync(html, 'utf8')).to.contain('mapped')
+  },
   'pf run restore --name': async ({pf}) => {
     ok(await pf(['run', 'restore', '--name', 'streamed']))
     expect(names(await pf(['run', 'list', '--archived-only', '--json']))).to.deep.equal([])
