@@ -7,8 +7,14 @@ import {Errors, ux} from '@oclif/core'
 /** The oclif hook every pf plugin declares: a pf plugin is an oclif plugin that contributes trace destinations. */
 export const destinationHook = 'trace-destination'
 
+/** The fields of a package.json the install checks read. */
+export interface PackageManifest {
+  name?: string
+  oclif?: {hooks?: Record<string, unknown>}
+}
+
 /** Why a package (its package.json) is not a pf plugin, or undefined when it is one. */
-export const notAPfPluginReason = (pjson: {name?: string; oclif?: {hooks?: Record<string, unknown>}} | undefined): string | undefined => {
+export const notAPfPluginReason = (pjson: PackageManifest | undefined): string | undefined => {
   if (!pjson) return 'it has no package.json'
   if (!pjson.oclif) return 'its package.json has no "oclif" section'
   if (!pjson.oclif.hooks?.[destinationHook]) return `its package.json declares no oclif.hooks["${destinationHook}"]`
@@ -26,7 +32,7 @@ export const localSource = (spec: string, cwd: string): string | undefined => {
 }
 
 /** package.json of a local plugin folder or npm-packed tarball (`package/package.json` inside the .tgz). */
-export const readLocalManifest = (source: string): Record<string, any> | undefined => {
+export const readLocalManifest = (source: string): PackageManifest | undefined => {
   if (statSync(source).isDirectory()) {
     const file = path.join(source, 'package.json')
     return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined
@@ -52,7 +58,9 @@ export const readLocalManifest = (source: string): Record<string, any> | undefin
 export const refuseInstall = (code: string, message: string): never => {
   try {
     ux.action.stop('failed')
-  } catch {}
+  } catch {
+    // No spinner was running: nothing to stop.
+  }
   const json = process.argv.includes('--json')
   if (!json) process.stderr.write(`Error: ${message}\n`)
   const error = new Errors.CLIError(message, {exit: 2}) as Errors.CLIError & {code: string; exitCode: number; toJSON(): unknown}

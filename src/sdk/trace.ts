@@ -1,4 +1,4 @@
-import {type Span, SpanStatusCode, trace as otelTrace} from '@opentelemetry/api'
+import {type Span, trace as otelTrace} from '@opentelemetry/api'
 
 import type {SpanType} from '../contract/attributes.js'
 import {recordError, recordInputs, recordOutput} from '../tracing/span-io.js'
@@ -16,7 +16,7 @@ export interface TraceOptions {
 const simpleIdentifier = /^[A-Za-z_$][\w$]*$/
 
 /** Parameter names from the function's source, best effort (destructured or rest parameters become arg<i>). */
-export const parameterNames = (fn: Function): string[] => {
+export const parameterNames = (fn: (...args: never[]) => unknown): string[] => {
   const source = Function.prototype.toString.call(fn)
   const match = /^[^(=]*\(([^)]*)\)/.exec(source) ?? /^(?:async\s+)?([A-Za-z_$][\w$]*)\s*=>/.exec(source)
   if (!match) return []
@@ -66,6 +66,7 @@ async function* traceStream(span: Span, stream: AsyncIterable<unknown>): AsyncGe
  * and events. Works for sync and async functions and async generators (streams); errors are recorded and
  * rethrown. Without an active pf tracer it costs one no-op span.
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any function may be traced; its own type is kept as F
 export function trace<F extends (...args: any[]) => any>(fn: F, options: TraceOptions = {}): F {
   const name = options.name ?? (fn.name || 'anonymous')
   const spanType = options.spanType ?? 'Function'

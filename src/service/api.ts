@@ -396,7 +396,9 @@ const readRunOutputs = (outputPath: string, lines: LineRunRow[]): Record<string,
         const text = JSON.stringify(rest)
         out[String(n)] = text.length > summaryCap ? {$pfTruncated: true, preview: text.slice(0, summaryCap), length: text.length, href: null} : rest
       }
-    } catch {}
+    } catch {
+      // A line cut short by a crash is not an output.
+    }
   }
   return out
 }

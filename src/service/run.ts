@@ -26,7 +26,7 @@ export const runService = async (options: RunOptions): Promise<RunningViewer> =>
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'EADDRINUSE' && options.anyPort) viewer = await startViewerServer({...serverOptions, port: 0})
-    else if (code === 'EADDRINUSE') throw new Error(`port ${options.port} on ${options.host} is in use; choose another with --port.`)
+    else if (code === 'EADDRINUSE') throw new Error(`port ${options.port} on ${options.host} is in use; choose another with --port.`, {cause: error})
     else throw error
   }
   writeServiceFile(options.home, {host: options.host, port: viewer.port, pid: process.pid})

@@ -29,7 +29,9 @@ export const readServiceEndpoint = (home: string): ServiceEndpoint | undefined =
     if (typeof data.port !== 'number' || typeof data.host !== 'string') return undefined
     if (typeof data.pid === 'number' && !isProcessAlive(data.pid)) return undefined
     return data
-  } catch {}
+  } catch {
+    // No service file, or one being rewritten: no viewer known.
+  }
   return undefined
 }
 

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- openai's bodies, results and streams come from the user's copy of the package, any version: they are read defensively, not typed */
 import {type Span, SpanStatusCode, context, trace as otelTrace} from '@opentelemetry/api'
 
 import {Attr} from '../contract/attributes.js'

@@ -22,7 +22,9 @@ const get = (port: number, pathname: string, host = `127.0.0.1:${port}`): Promis
           let body: unknown = text
           try {
             body = JSON.parse(text)
-          } catch {}
+          } catch {
+            // Not JSON: the test reads the raw text.
+          }
           resolve({status: res.statusCode!, headers: res.headers, body})
         })
       })

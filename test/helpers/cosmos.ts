@@ -7,6 +7,7 @@ import {execFileSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {existsSync, readFileSync} from 'node:fs'
 import https from 'node:https'
+import type {IncomingMessage, ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import path from 'node:path'
 import type {Duplex} from 'node:stream'
@@ -129,7 +130,7 @@ export class FaultProxy {
   }
 
 
-  private forward(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, body: Buffer) {
+  private forward(req: IncomingMessage, res: ServerResponse, body: Buffer) {
     const info: ProxiedRequest = {
       method: req.method ?? 'GET',
       path: req.url ?? '/',

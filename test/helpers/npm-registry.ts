@@ -45,7 +45,7 @@ export class FakeRegistry {
       const data = readFileSync(tarball)
       const {readLocalManifest} = await import('../../src/plugins/install-checks.js')
       const pjson = readLocalManifest(tarball)!
-      packages.set(pjson.name, {pjson, data, file: path.basename(tarball)})
+      packages.set(pjson.name!, {pjson, data, file: path.basename(tarball)})
     }
     let base = ''
     const server = createServer((req, res) => {

@@ -1,4 +1,5 @@
 import {randomBytes} from 'node:crypto'
+import type Database from 'better-sqlite3'
 
 import type {SpanRecord} from '../../src/contract/destination.js'
 
@@ -149,7 +150,7 @@ export const runRow = (name: string, fields: Record<string, unknown> = {}) => ({
   ...fields,
 })
 
-export const insertRun = (db: import('better-sqlite3').Database, row: ReturnType<typeof runRow>): void => {
+export const insertRun = (db: Database.Database, row: ReturnType<typeof runRow>): void => {
   const columns = Object.keys(row)
   db.prepare(`INSERT INTO runs (${columns.join(', ')}) VALUES (${columns.map(c => '@' + c).join(', ')})`).run(row)
 }

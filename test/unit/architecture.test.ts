@@ -41,6 +41,6 @@ describe('architecture: import layers (docs/architecture.md)', function () {
     expect(found).to.include('commands-not-destinations: src/commands/trace/x.ts → src/destinations/azureml/provider.ts')
     expect(found).to.include('destinations-apart: src/destinations/azureml/provider.ts → src/destinations/otlp/provider.ts')
     expect(found).to.include('leaf-imports-nothing: src/paths.ts → src/store/reader.ts')
-    expect(found.filter(v => v.startsWith('no-circular:')), found.join('\n')).not.to.be.empty
+    expect(found.filter(v => v.startsWith('no-circular:')), found.join('\n')).to.have.length.above(0)
   })
 })

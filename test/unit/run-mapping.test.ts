@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 
-import {PfError} from '../../src/errors.js'
+import type {PfError} from '../../src/errors.js'
 import type {LoadedFlow} from '../../src/flow/types.js'
 import {applyMapping, buildMapping, mappingText, parseMappingFlags} from '../../src/run/mapping.js'
 

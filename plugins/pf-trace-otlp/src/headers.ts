@@ -67,7 +67,7 @@ export const resolveHeaders = (setting: unknown, env: NodeJS.ProcessEnv): Record
       if (problem) throw new Error(`the value of header ${name} ${problem}`)
     }
   } catch (error) {
-    throw new Error(`${headersKey}: ${(error as Error).message}`)
+    throw new Error(`${headersKey}: ${(error as Error).message}`, {cause: error})
   }
   for (const {name, value} of entries) {
     headers[name] = value.replace(placeholder, (_, variable: string) => {

@@ -1,3 +1,4 @@
+import type {IncomingMessage, ServerResponse} from 'node:http'
 /**
  * A real OTLP/HTTP trace receiver on 127.0.0.1 for tests. Requests are decoded independently of the plugin's
  * encoder: protobuf with OpenTelemetry's own wire reader (otlp-transformer's ProtobufReader) walking the
@@ -232,7 +233,7 @@ export class OtlpReceiver {
   }
 
   async listen(): Promise<void> {
-    const handler = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       const chunks: Buffer[] = []
       req.on('data', c => chunks.push(c))
       req.on('end', () => {

@@ -83,15 +83,19 @@ export const findWorkspaceConfig = (from: string): {file: string; workspace: Wor
 }
 
 export const readWorkspaceConfig = (file: string): WorkspaceTriad => {
-  let data: any
+  let data: Record<string, unknown> | null
   try {
     data = JSON.parse(readFileSync(file, 'utf8'))
   } catch (error) {
     throw new PfError('workspace_config_invalid', `${file} is not valid JSON (${(error as Error).message}); fix or replace it.`)
   }
   const fields = ['subscription_id', 'resource_group', 'workspace_name'] as const
-  const missing = fields.filter(f => typeof data?.[f] !== 'string' || data[f].trim() === '')
+  const text = (f: (typeof fields)[number]): string => {
+    const value = data?.[f]
+    return typeof value === 'string' ? value.trim() : ''
+  }
+  const missing = fields.filter(f => text(f) === '')
   if (missing.length > 0)
     throw new PfError('workspace_config_invalid', `${file} is missing ${missing.join(', ')}; a workspace config.json needs subscription_id, resource_group and workspace_name.`)
-  return checkWorkspaceIds({subscriptionId: data.subscription_id.trim(), resourceGroup: data.resource_group.trim(), workspaceName: data.workspace_name.trim()}, file)
+  return checkWorkspaceIds({subscriptionId: text('subscription_id'), resourceGroup: text('resource_group'), workspaceName: text('workspace_name')}, file)
 }
