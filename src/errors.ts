@@ -5,6 +5,8 @@ export const ExitCode = {
   failure: 1,
   /** The user's input is wrong: a flag, a key, a value, a file. Nothing was changed. */
   usage: 2,
+  /** The work succeeded but delivery (spans, a run upload) is still pending, and the user asked to wait for it. */
+  pending: 3,
   /** Interrupted (Ctrl-C). */
   interrupted: 130,
 } as const

@@ -22,6 +22,7 @@ import {type RecordedLine, columnsOf, completedLineNumbers, inputsRecord, output
 import {type ColumnMapping, applyMapping, buildMapping, mappingText} from './mapping.js'
 import {runAggregation} from './metrics.js'
 import {type Run, RunRecords, runExists} from './records.js'
+import {type UploadReport, enqueueRunUploads, finishRunUpload} from './upload-job.js'
 
 export interface CreateRunOptions {
   flow?: string
@@ -38,6 +39,8 @@ export interface CreateRunOptions {
   file?: string
   tags?: Record<string, string>
   exportWaitSeconds: number
+  /** Seconds to wait for the run upload (run tracking) before leaving it to `pf run sync`. */
+  uploadWaitSeconds?: number
   /** Seconds in-flight lines get to finish after a cancel. */
   cancelGraceSeconds?: number
   cwd?: string
@@ -59,12 +62,16 @@ export interface RunObserver {
   line?(event: LineEvent): void
   /** Aborting cancels the run (Ctrl-C). */
   signal?: AbortSignal
+  /** A step of the run's upload to the workspace (its last step). */
+  upload?(message: string): void
 }
 
 export interface CreateRunResult {
   run: Run
   links?: TraceLinks
   export: ExportReport[]
+  /** The run's upload to each workspace destination (run tracking). */
+  upload?: UploadReport[]
 }
 
 export const defaultWorkers = 16
@@ -173,11 +180,14 @@ export const createRun = async (oclif: Config, options: CreateRunOptions, observ
     records.close()
     throw error
   }
+  let result: CreateRunResult
   try {
-    return await execute(oclif, prepared, records, {...options, workers, cwd}, observer)
+    result = await execute(oclif, prepared, records, {...options, workers, cwd}, observer)
   } finally {
     records.close()
   }
+  const uploadWaitMs = result.run.status === 'Canceled' ? 0 : (options.uploadWaitSeconds ?? 60) * 1000
+  return {...result, upload: await finishRunUpload(result.run.name, {waitMs: uploadWaitMs, config: merged, cwd, progress: observer.upload})}
 }
 
 const prepare = async (spec: RunSpec, records: RunRecords, outputBase: string, config: Record<string, unknown>): Promise<Prepared> => {
@@ -422,6 +432,7 @@ const runLines = async ({
   folder.writeMeta(meta())
   folder.close()
 
+  if (session) enqueueRunUploads(session.store, name, session.remotes.map(r => r.destination))
   const exportReports = session ? await session.finish(canceled ? 0 : options.exportWaitSeconds * 1000) : []
   const links = session ? await session.links({run: name, collection: name}) : undefined
   return {run, links, export: exportReports}

@@ -48,7 +48,7 @@ describe('pf trace sync through a destination plugin (built CLI)', () => {
     expect(table[1].split(/\s{2,}/)).to.deep.equal([`filetest://${spansFile}`, '6', '0', '0', 'destination down (test)'])
 
     const down = await pf(['trace', 'sync', '--timeout', '1', '--json'])
-    expect(down.code).to.equal(1)
+    expect(down.code).to.equal(3)
     expect(down.json().error).to.include({code: 'sync_incomplete'})
     expect(lines(spansFile)).to.deep.equal([])
 

@@ -5,6 +5,7 @@ import {parseAssignments} from '../../flow/inputs.js'
 import {type CreateRunResult, createRun, defaultWorkers, runOutcomeError} from '../../run/create.js'
 import {parseMappingFlags} from '../../run/mapping.js'
 import {createReporter} from '../../run/progress.js'
+import {deliveryPendingError, describeUploads, withUploadedLinks} from '../../run/upload-report.js'
 import {describeExport, describeLinks} from '../../tracing/report.js'
 
 export default class RunCreate extends PfCommand {
@@ -36,6 +37,8 @@ Every line is traced under the run. Exits 1 when lines failed (the run is Failed
     file: Flags.string({char: 'f', description: 'Run YAML file (flow, data, column_mapping, run, name, display_name, tags); flags override it.'}),
     tag: Flags.string({description: 'Tag as KEY=VALUE (repeatable).', multiple: true, helpValue: 'KEY=VALUE'}),
     'export-wait': Flags.integer({description: 'Seconds to wait for cloud export before leaving the rest to `pf trace sync`.', default: 10, min: 0}),
+    'upload-wait': Flags.integer({description: 'Seconds to wait for the run upload to the workspace before leaving it to `pf run sync`.', default: 60, min: 0}),
+    wait: Flags.boolean({description: 'Exit 3 when the run succeeded but its spans or its upload to the workspace are still pending (for CI).'}),
   }
 
   async run(): Promise<CreateRunResult> {
@@ -69,6 +72,7 @@ Every line is traced under the run. Exits 1 when lines failed (the run is Failed
           file: flags.file,
           tags: parseAssignments(flags.tag, '--tag'),
           exportWaitSeconds: flags['export-wait'],
+          uploadWaitSeconds: flags['upload-wait'],
         },
         {...reporter.observer, signal: controller.signal},
       )
@@ -80,9 +84,9 @@ Every line is traced under the run. Exits 1 when lines failed (the run is Failed
       const {run} = result
       this.note(`Run ${run.name}: ${run.status}, ${run.completed_lines} completed, ${run.failed_lines} failed of ${run.total_lines} lines (${run.duration?.toFixed(1)} s).`)
       this.note(`Outputs: ${run.output_path}`)
-      for (const line of [...describeLinks(result.links), ...describeExport(result.export)]) this.note(line)
+      for (const line of [...describeLinks(withUploadedLinks(result)), ...describeExport(result.export), ...describeUploads(result.upload)]) this.note(line)
     }
-    const failure = runOutcomeError(result)
+    const failure = runOutcomeError(result) ?? (flags.wait ? deliveryPendingError(result) : undefined)
     if (failure) throw failure
     return result
   }

@@ -103,4 +103,23 @@ export const migrations: string[] = [
   );
   CREATE INDEX runs_created ON runs (created_at DESC);
   `,
+  // 3: run uploads (run tracking): one durable job per (run, remote destination). `steps` holds what is done,
+  // with its result (asset ids, metrics sent, portal URL), so a crash or outage resumes at the first step not done.
+  `
+  CREATE TABLE run_uploads (
+    run             TEXT NOT NULL,
+    destination     TEXT NOT NULL,
+    state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done')),
+    steps           TEXT NOT NULL DEFAULT '{}',
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+    claimed_until   INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    done_at         INTEGER,
+    PRIMARY KEY (run, destination)
+  ) WITHOUT ROWID;
+  CREATE INDEX run_uploads_pending ON run_uploads (state, next_attempt_at);
+  `,
 ]
