@@ -74,6 +74,23 @@ export class AzureSignIn {
     return this.cached.token
   }
 
+  /**
+   * The credential itself, for SDKs that ask for their own scope (blob storage asks for
+   * `https://storage.azure.com/.default`; the SDK caches and renews that token in memory).
+   */
+  async tokenCredential(): Promise<TokenCredential> {
+    const credential = await (this.credential ??= this.createCredential())
+    return {
+      getToken: async (scopes, options) => {
+        try {
+          return await credential.getToken(scopes, options)
+        } catch (error) {
+          throw this.signInError(error as Error)
+        }
+      },
+    }
+  }
+
   async createdBy(): Promise<CreatedBy> {
     return createdByFromToken(await this.armToken())
   }
