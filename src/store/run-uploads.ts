@@ -28,10 +28,21 @@ interface UploadRow {
   attempts: number
   next_attempt_at: number
   claimed_until: number
+  claimed_by: number | null
   last_error: string | null
   created_at: number
   updated_at: number
   done_at: number | null
+}
+
+const processAlive = (pid: number | null): boolean => {
+  if (!pid) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }
 
 const toJob = (row: UploadRow): UploadJob => ({
@@ -91,14 +102,18 @@ export class RunUploadQueue {
    * explicit `pf run sync`). Undefined when it is done, gone, or leased by another process.
    */
   claim(run: string, destination: string, leaseMs: number, ignoreBackoff = false): UploadJob | undefined {
-    const now = Date.now()
-    const changed = this.db
-      .prepare(
-        `UPDATE run_uploads SET claimed_until = ? WHERE run = ? AND destination = ? AND state = 'pending' AND claimed_until <= ?
-           ${ignoreBackoff ? '' : 'AND next_attempt_at <= ?'}`,
-      )
-      .run(now + leaseMs, run, destination, now, ...(ignoreBackoff ? [] : [now])).changes
-    return changed === 1 ? this.get(run, destination) : undefined
+    return this.db
+      .transaction(() => {
+        const now = Date.now()
+        const row = this.db.prepare('SELECT * FROM run_uploads WHERE run = ? AND destination = ?').get(run, destination) as UploadRow | undefined
+        if (!row || row.state !== 'pending') return undefined
+        if (!ignoreBackoff && row.next_attempt_at > now) return undefined
+        // Leased by a live process: leave it. A dead holder's lease (crash, SIGKILL) is taken back at once.
+        if (row.claimed_until > now && row.claimed_by !== process.pid && processAlive(row.claimed_by)) return undefined
+        this.db.prepare('UPDATE run_uploads SET claimed_until = ?, claimed_by = ? WHERE run = ? AND destination = ?').run(now + leaseMs, process.pid, run, destination)
+        return toJob({...row, claimed_until: now + leaseMs})
+      })
+      .immediate()
   }
 
   /** Records a finished step and its result (merged into `steps`), and extends the lease. */
@@ -122,14 +137,14 @@ export class RunUploadQueue {
     if (outcome.done)
       this.db
         .prepare(
-          `UPDATE run_uploads SET state = 'done', done_at = ?, updated_at = ?, claimed_until = 0, last_error = NULL, attempts = attempts + 1
+          `UPDATE run_uploads SET state = 'done', done_at = ?, updated_at = ?, claimed_until = 0, claimed_by = NULL, last_error = NULL, attempts = attempts + 1
            WHERE run = ? AND destination = ?`,
         )
         .run(now, now, run, destination)
     else
       this.db
         .prepare(
-          `UPDATE run_uploads SET next_attempt_at = ?, updated_at = ?, claimed_until = 0, last_error = ?, attempts = attempts + 1
+          `UPDATE run_uploads SET next_attempt_at = ?, updated_at = ?, claimed_until = 0, claimed_by = NULL, last_error = ?, attempts = attempts + 1
            WHERE run = ? AND destination = ?`,
         )
         .run(outcome.retryAt, now, outcome.error, run, destination)

@@ -9,6 +9,7 @@ import type {AddressInfo} from 'node:net'
 import path from 'node:path'
 
 import {tempDir} from './cli.js'
+import {FakeRunTracking} from './fake-run-tracking.js'
 
 export interface FakeWorkspace {
   kind?: 'Default' | 'Project' | 'Hub'
@@ -83,6 +84,8 @@ export const userToken = fakeJwt({...user, name: 'Dev User'})
 export class FakeAzure {
   readonly workspaces = new Map<string, FakeWorkspace>()
   readonly calls: RecordedCall[] = []
+  /** Run tracking: the runs uploaded to the workspaces, every request body, injectable faults. */
+  readonly tracking = new FakeRunTracking()
   private readonly operations = new Map<string, {workspace: string; polls: number}>()
   private server!: http.Server
   /** Where resource tokens point (the Cosmos server, or a proxy in front of it). */
@@ -117,8 +120,13 @@ export class FakeAzure {
   private handle(req: http.IncomingMessage, res: http.ServerResponse) {
     const url = new URL(req.url ?? '/', this.url)
     this.calls.push({method: req.method ?? '', path: url.pathname + url.search, authorization: req.headers.authorization})
+    if (req.headers.authorization !== `Bearer ${userToken}`) {
+      req.resume()
+      return this.json(res, 401, {error: {code: 'Unauthorized', message: 'bad token'}})
+    }
+    // Run tracking's services (artifact, BulkRuns, metric, data, history) read request bodies: see fake-run-tracking.ts.
+    if (FakeRunTracking.claims(url.pathname)) return this.tracking.handle(req, res, url.pathname, name => this.workspaces.has(name))
     req.resume()
-    if (req.headers.authorization !== `Bearer ${userToken}`) return this.json(res, 401, {error: {code: 'Unauthorized', message: 'bad token'}})
 
     const op = /^\/operations\/([^/]+)$/.exec(url.pathname)
     if (op) {

@@ -237,7 +237,8 @@ export class ControlPlane {
     return (res.body ?? undefined) as Record<string, unknown> | undefined
   }
 
-  private async request(method: string, url: string, what: string, body?: unknown): Promise<HttpResult> {
+  /** One authenticated JSON call; 429/5xx/no answer → TransientAzureError, any other status is returned. */
+  async request(method: string, url: string, what: string, body?: unknown): Promise<HttpResult> {
     const token = await this.signIn.armToken()
     const headers: Record<string, string> = {authorization: `Bearer ${token}`, accept: 'application/json'}
     if (body !== undefined) headers['content-type'] = 'application/json'

@@ -2,6 +2,7 @@
  * Run tracking (spec promptflow-cloud-2 §3): the blob paths of an uploaded run and the requests that make it a
  * run record in the workspace. Pure builders: no I/O, so each body can be checked field by field.
  */
+import {datastoreUri} from './datastore.js'
 import {type WorkspaceTriad, workspaceArmPath} from './workspace.js'
 
 /** The datastores the reference writes a run to. */
@@ -13,9 +14,6 @@ export const instanceResultsPath = (run: string) => `${artifactsRoot(run)}/insta
 export const snapshotRoot = (run: string) => `runs/${run}`
 export const executionLogPath = (run: string) => `ExperimentRun/dcid.${run}/logs/azureml/executionlogs.txt`
 
-/** `azureml://…/datastores/{name}/paths/{path}`: how assets name a datastore path. */
-export const datastoreUri = (ws: WorkspaceTriad, datastore: string, relativePath: string) =>
-  `azureml://subscriptions/${ws.subscriptionId}/resourcegroups/${ws.resourceGroup}/workspaces/${ws.workspaceName}/datastores/${datastore}/paths/${relativePath}`
 
 /** prompt flow's experiment name of a flow folder: lower case, non-word runs as one `_`, no leading digit. */
 export const experimentNameOf = (flowFolderName: string): string => {

@@ -114,6 +114,8 @@ export const migrations: string[] = [
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER NOT NULL DEFAULT 0,
     claimed_until   INTEGER NOT NULL DEFAULT 0,
+    -- The pid holding the lease: a lease of a process that died is taken back at once.
+    claimed_by      INTEGER,
     last_error      TEXT,
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL,
