@@ -3,13 +3,16 @@ import type {TraceLinks} from '../tracing/links.js'
 import type {CreateRunResult} from './create.js'
 import type {UploadReport} from './upload-job.js'
 
-/** Human lines for run uploads: the portal URL when done, the reason and the way out when pending. */
-export const describeUploads = (uploads: UploadReport[] | undefined): string[] =>
+/**
+ * Human lines for run uploads: done (with the portal URL unless the caller prints it as the run's link), or
+ * pending with the reason and the way out.
+ */
+export const describeUploads = (uploads: UploadReport[] | undefined, options: {portalUrl?: boolean} = {}): string[] =>
   (uploads ?? []).flatMap(u => [
     ...u.warnings.map(w => `Warning: ${w}`),
     u.state === 'done'
-      ? `Run ${u.run} uploaded to the workspace: ${u.portalUrl ?? u.destination}`
-      : `Warning: run ${u.run}: upload to the workspace pending${u.error ? ` (${u.error})` : ''}; \`pf run sync ${u.run}\` finishes it.`,
+      ? `Run ${u.run} uploaded to ${u.destination}${options.portalUrl === false ? '.' : `: ${u.portalUrl ?? ''}`}`
+      : `Warning: the upload of run ${u.run} to the workspace is pending${u.error ? ` (${u.error})` : ''}; \`pf run sync ${u.run}\` finishes it.`,
   ])
 
 /** The run's links, with the portal URL the workspace gave for an uploaded run in place of the built one. */

@@ -19,10 +19,14 @@ export interface TrackingRequest {
 export interface Fault {
   /** Matches `METHOD route`, e.g. /^POST \/BulkRuns\/create$/. */
   match: RegExp
-  /** An HTTP status to answer, or `reset` to drop the connection without an answer. */
-  answer: number | 'reset'
+  /** An HTTP status to answer, `reset` to drop the connection without an answer, `hang` to never answer. */
+  answer: number | 'reset' | 'hang'
   /** How many matching requests get it (default 1). */
   times?: number
+  /** Matching requests let through before the fault starts (default 0). */
+  after?: number
+  /** Set when the fault first struck. */
+  struck?: boolean
 }
 
 export interface TrackedRun {
@@ -80,8 +84,11 @@ export class FakeRunTracking {
       }
       const method = req.method ?? ''
       const fault = this.faults.find(f => (f.times ?? 1) > 0 && f.match.test(`${method} ${route}`))
-      if (fault) {
+      if (fault && (fault.after ?? 0) > 0) fault.after! -= 1
+      else if (fault) {
         fault.times = (fault.times ?? 1) - 1
+        fault.struck = true
+        if (fault.answer === 'hang') return
         if (fault.answer === 'reset') return void req.socket.destroy()
         return this.json(res, fault.answer, {error: {message: `injected ${fault.answer}`}}, fault.answer === 429 ? {'retry-after': '0'} : {})
       }

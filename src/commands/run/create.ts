@@ -84,7 +84,7 @@ Every line is traced under the run. Exits 1 when lines failed (the run is Failed
       const {run} = result
       this.note(`Run ${run.name}: ${run.status}, ${run.completed_lines} completed, ${run.failed_lines} failed of ${run.total_lines} lines (${run.duration?.toFixed(1)} s).`)
       this.note(`Outputs: ${run.output_path}`)
-      for (const line of [...describeLinks(withUploadedLinks(result)), ...describeExport(result.export), ...describeUploads(result.upload)]) this.note(line)
+      for (const line of [...describeLinks(withUploadedLinks(result)), ...describeExport(result.export), ...describeUploads(result.upload, {portalUrl: false})]) this.note(line)
     }
     const failure = runOutcomeError(result) ?? (flags.wait ? deliveryPendingError(result) : undefined)
     if (failure) throw failure
