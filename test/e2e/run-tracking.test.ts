@@ -217,4 +217,215 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
     expect(spans.length).to.be.greaterThan(0)
     expect(spans.every(s => s.attributes.batch_run_id === 'up_run')).to.equal(true)
   })
+
+  it('uploads an evaluation run after its base run: variantRunId, node records, the run metric and node metrics', async () => {
+    await addWorkspace('ws-eval')
+    const base = await pf(['run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', 'base_run'])
+    expect(base.code, base.stderr).to.equal(0)
+    const evaluation = await pf([
+      'run', 'create', '--flow', path.join(fixtures, 'dag-eval'), '--data', data, '--run', 'base_run', '--name', 'eval_run', '--json',
+      '--column-mapping', 'answer=${run.outputs.answer}', '--column-mapping', 'expected=${data.expected}',
+    ])
+    expect(evaluation.code, evaluation.stderr + evaluation.stdout).to.equal(0)
+    expect(evaluation.json().upload).to.deep.equal([
+      {run: 'eval_run', destination: workspaceId('ws-eval'), state: 'done', portalUrl: `https://ml.azure.com/prompts/trace/run/eval_run/details?wsid=${wsid('ws-eval')}&from=fake`, warnings: []},
+    ])
+    const creates = azure.tracking.ofRoute(/^POST \/BulkRuns\/create$/).map(r => r.body)
+    expect(creates.map(c => c.runId)).to.deep.equal(['base_run', 'eval_run'])
+    expect(creates[1]).to.include({variantRunId: 'base_run', runExperimentName: 'dag_eval', flowDefinitionBlobPath: 'runs/eval_run/flow.dag.yaml', runStatus: 'Completed'})
+    // The base run is looked up in the workspace before the evaluation run goes up.
+    expect(azure.tracking.ofRoute(/^POST \/rundata$/).map(r => r.body.runId)).to.deep.equal(['base_run', 'base_run', 'eval_run'])
+    expect(metricCounts('eval_run')).to.deep.equal({
+      '__pf__.lines.completed': 1,
+      '__pf__.lines.failed': 1,
+      '__pf__.nodes.grade.completed': 1,
+      '__pf__.nodes.accuracy.completed': 1,
+      accuracy: 1,
+    })
+    expect(Object.fromEntries(azure.tracking.runs.get('eval_run')!.metrics.map(m => [m.name, m.value]))).to.deep.equal({
+      '__pf__.lines.completed': 3,
+      '__pf__.lines.failed': 0,
+      '__pf__.nodes.grade.completed': 3,
+      '__pf__.nodes.accuracy.completed': 1,
+      accuracy: 1,
+    })
+    const root = 'promptflow/PromptFlowArtifacts/eval_run'
+    const nodes = await azurite.blobs(defaultContainer, `${root}/node_artifacts/`)
+    expect([...nodes.keys()].sort()).to.deep.equal(
+      ['accuracy/000000000.jsonl', 'grade/000000000.jsonl', 'grade/000000001.jsonl', 'grade/000000002.jsonl'].map(p => `${root}/node_artifacts/${p}`),
+    )
+    const grade = jsonl(nodes.get(`${root}/node_artifacts/grade/000000001.jsonl`))[0]
+    expect(grade).to.include({NodeName: 'grade', line_number: 1, status: 'Completed'})
+    expect(grade.run_info).to.include({node: 'grade', flow_run_id: 'eval_run', run_id: 'eval_run_grade_1', parent_run_id: 'eval_run_1', index: 1, output: true})
+    expect(grade.run_info.inputs).to.deep.equal({answer: 'SECOND', expected: 'SECOND'})
+    const accuracy = jsonl(nodes.get(`${root}/node_artifacts/accuracy/000000000.jsonl`))[0]
+    expect(accuracy).to.include({NodeName: 'accuracy', line_number: null, status: 'Completed'})
+  })
+
+  describe('errors: one line each, the upload stays pending (nothing is dropped)', () => {
+    it('an evaluation run whose base run is not in the workspace; --wait exits 3; pf run sync says why', async () => {
+      writeFileSync(path.join(home, 'pf.yaml'), 'trace:\n  destination: local\n', {mode: 0o600})
+      const base = await pf(['run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', 'local_base'])
+      expect(base.code, base.stderr).to.equal(0)
+      await addWorkspace('ws-nobase')
+      const args = ['run', 'create', '--flow', path.join(fixtures, 'dag-eval'), '--data', data, '--run', 'local_base', '--export-wait', '0',
+        '--column-mapping', 'answer=${run.outputs.answer}', '--column-mapping', 'expected=${data.expected}']
+      const message = 'Evaluation run eval_nobase evaluates run local_base, which is not in workspace "ws-nobase" (resource group "rg-test", subscription 11111111-2222-3333-4444-555555555555); upload the base run first (create it with this trace destination)'
+      const plain = await pf([...args, '--name', 'eval_nobase'])
+      expect(plain.code, plain.stderr).to.equal(0)
+      expect(plain.stderr).to.contain(`Warning: the upload of run eval_nobase to the workspace is pending (${message}); \`pf run sync eval_nobase\` finishes it.\n`)
+      expect(azure.tracking.ofRoute(/^POST \/BulkRuns\/create$/)).to.have.length(0)
+
+      const waited = await pf([...args, '--name', 'eval_nobase2', '--wait', '--json'])
+      expect(waited.code, waited.stderr).to.equal(3)
+      const error = waited.json().error
+      expect(error.code).to.equal('delivery_pending')
+      expect(error.message).to.equal(`Run eval_nobase2 completed, but the upload of run eval_nobase2 is pending (${message.replaceAll('eval_nobase', 'eval_nobase2')}); \`pf run sync eval_nobase2\` finishes it, and 6 span(s) are pending; \`pf trace sync\` sends them.`)
+      expect(error.upload[0]).to.include({state: 'pending', code: 'base_run_not_in_workspace'})
+
+      const sync = await pf(['run', 'sync', 'eval_nobase', '--json'])
+      expect(sync.code, sync.stdout).to.equal(3)
+      expect(sync.json().error).to.include({code: 'run_upload_pending'})
+      expect(sync.json().error.message).to.equal(`1 run upload(s) still pending (eval_nobase: ${message}); run \`pf run sync\` again later.`)
+      expect((await showRun('eval_nobase')).upload).to.deep.equal([{run: 'eval_nobase', destination: workspaceId('ws-nobase'), state: 'pending', error: `${message}.`, warnings: []}])
+      // Nothing of the run reached the workspace: the check comes first.
+      expect(await azurite.blobs(defaultContainer, 'promptflow/PromptFlowArtifacts/eval_nobase/')).to.have.property('size', 0)
+    })
+
+    it('storage 403 names the account, the container and the role; the upload goes up once the role is granted', async () => {
+      const ws = await addWorkspace('ws-403')
+      ws.datastores = ws.datastores!.map(d => ({...d, secrets: 403}))
+      const deniedAz = fakeAzCli({storageDenied: true})
+      const result = await pf(['run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', 'denied_run'], {PATH: `${deniedAz}:${process.env.PATH}`})
+      expect(result.code, result.stderr).to.equal(0)
+      const warning = result.stderr.split('\n').find(l => l.includes('upload of run denied_run'))!
+      expect(warning).to.match(/^Warning: the upload of run denied_run to the workspace is pending \(No permission to write to storage account pfteststore container azureml-blobstore-test .*"Storage Blob Data Contributor".*\); `pf run sync denied_run` finishes it\.$/)
+      expect(uploadRows(home)[0]).to.include({state: 'pending'})
+      // The role is granted (the AD login now may write): sync finishes it.
+      const sync = await pf(['run', 'sync', 'denied_run'])
+      expect(sync.code, sync.stderr + sync.stdout).to.equal(0)
+      expect(sync.stdout).to.contain(`Run denied_run uploaded to ${workspaceId('ws-403')}: https://ml.azure.com/prompts/trace/run/denied_run/details?`)
+      expect((await azurite.blobs(defaultContainer, 'promptflow/PromptFlowArtifacts/denied_run/')).size).to.equal(7)
+    })
+
+    it('a run already in the workspace is overwritten, with a warning (as the reference does)', async () => {
+      await addWorkspace('ws-dup')
+      azure.tracking.existing.add('dup_run')
+      const result = await pf(['run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', 'dup_run'])
+      expect(result.code, result.stderr).to.equal(0)
+      expect(result.stderr).to.contain(
+        'Warning: Run dup_run was already in workspace "ws-dup" (resource group "rg-test", subscription 11111111-2222-3333-4444-555555555555); it was overwritten (as prompt flow does).\n',
+      )
+      expect(azure.tracking.runs.get('dup_run')!.create).to.include({runId: 'dup_run'})
+    })
+
+    it('signed out at sync time: one line saying to sign in; the upload waits and goes up after `az login`', async () => {
+      await addWorkspace('ws-login')
+      azure.tracking.inject({match: /^POST \/BulkRuns\/create$/, answer: 503, times: 1000})
+      const result = await pf(['run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', 'login_run', '--upload-wait', '1'])
+      expect(result.code, result.stderr).to.equal(0)
+      expect(result.stderr).to.match(/Warning: the upload of run login_run to the workspace is pending \(creating the run record failed: HTTP 503 from 127\.0\.0\.1:\d+\); `pf run sync login_run` finishes it\.\n/)
+      azure.tracking.faults.length = 0
+      const signedOut = await pf(['run', 'sync', '--json'], {PATH: `${fakeAzCli({loggedOut: true})}:${process.env.PATH}`})
+      expect(signedOut.code).to.equal(3)
+      expect(signedOut.json().error.uploads[0].error).to.equal(
+        'Not signed in to Azure: run `az login` (or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET for a service principal), then try again.',
+      )
+      const sync = await pf(['run', 'sync'])
+      expect(sync.code, sync.stderr + sync.stdout).to.equal(0)
+      expect(azure.tracking.runs.get('login_run')!.create).to.include({runId: 'login_run'})
+    })
+  })
+
+  describe('faults at each step: the upload resumes where it stopped and lands exactly once', () => {
+    const steps: Array<[string, RegExp, number | 'reset', number?]> = [
+      ['the existence check', /^POST \/rundata$/, 503],
+      ['the artifact registration', /^POST \/artifacts\/register$/, 429],
+      ['BulkRuns/create', /^POST \/BulkRuns\/create$/, 'reset'],
+      ['the second metric', /^POST \/runs\/[^/]+\/batchsync$/, 503, 1],
+      ['the second output asset', /^POST \/dataversion\/createUnregisteredOutput$/, 'reset', 1],
+      ['the run history patch', /^PATCH \/runs\/[^/]+$/, 429],
+      ['reading the run back', /^GET \/BulkRuns\/[^/]+$/, 503],
+    ]
+    const expectUploadedOnce = async (run: string) => {
+      const tracked = azure.tracking.runs.get(run)!
+      expect(tracked.create, `${run} created`).to.include({runId: run})
+      expect(metricCounts(run)).to.deep.equal({'__pf__.lines.completed': 1, '__pf__.lines.failed': 1})
+      expect(tracked.outputs.map(o => o.name).sort()).to.deep.equal(['debug_info', 'flow_outputs'])
+      expect(tracked.history.Outputs.flow_outputs.assetId).to.equal(tracked.outputs.find(o => o.name === 'flow_outputs')!.assetId)
+      expect((await azurite.blobs(defaultContainer, `promptflow/PromptFlowArtifacts/${run}/`)).size).to.equal(7)
+      expect((await azurite.blobs(artifactContainer, `ExperimentRun/dcid.${run}/`)).size).to.equal(1)
+    }
+
+    for (const [index, [name, match, answer, after]] of steps.entries())
+      it(`${answer === 'reset' ? 'connection loss' : `HTTP ${answer}`} at ${name}`, async () => {
+        await addWorkspace('ws-fault')
+        const run = `fault_run_${index}`
+        azure.tracking.inject({match, answer, times: 1000, after})
+        const result = await pf(['run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', run, '--upload-wait', '1'])
+        expect(result.code, result.stderr).to.equal(0)
+        expect(result.stderr).to.contain(`Warning: the upload of run ${run} to the workspace is pending (`)
+        expect(uploadRows(home)[0]).to.include({state: 'pending'})
+        azure.tracking.faults.length = 0
+        // `pf trace sync` finishes run uploads too.
+        const sync = await pf(index % 2 === 0 ? ['run', 'sync', run] : ['trace', 'sync'])
+        expect(sync.code, sync.stderr + sync.stdout).to.equal(0)
+        expect(uploadRows(home)[0]).to.include({state: 'done'})
+        await expectUploadedOnce(run)
+        // A second sync has nothing to do and posts nothing.
+        const before = azure.tracking.requests.length
+        expect((await pf(['run', 'sync'])).code).to.equal(0)
+        expect(azure.tracking.requests.length).to.equal(before)
+      })
+
+    it('blob storage down (Azurite stopped) during the upload', async () => {
+      await addWorkspace('ws-blobdown')
+      await azurite.stop()
+      try {
+        const result = await pf(['run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', 'blobdown_run', '--upload-wait', '2'])
+        expect(result.code, result.stderr).to.equal(0)
+        expect(result.stderr).to.contain('Warning: the upload of run blobdown_run to the workspace is pending (')
+      } finally {
+        await azurite.start()
+        await azurite.createContainer(defaultContainer)
+        await azurite.createContainer(artifactContainer)
+      }
+      expect(azure.tracking.ofRoute(/^POST \/BulkRuns\/create$/)).to.have.length(0)
+      const sync = await pf(['run', 'sync'])
+      expect(sync.code, sync.stderr + sync.stdout).to.equal(0)
+      await expectUploadedOnce('blobdown_run')
+    })
+
+    it('a transient 503 during `pf run create` is retried within --upload-wait', async () => {
+      await addWorkspace('ws-blip')
+      azure.tracking.inject({match: /^POST \/artifacts\/register$/, answer: 503, times: 1})
+      const result = await pf(['run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', 'blip_run', '--wait'])
+      expect(result.code, result.stderr).to.equal(0)
+      expect(result.stderr).to.contain('Run blip_run uploaded to')
+      await expectUploadedOnce('blip_run')
+    })
+
+    it('SIGKILL in the middle of the metrics: sync takes the dead process\'s job back at once and posts each metric once', async () => {
+      await addWorkspace('ws-kill')
+      azure.tracking.inject({match: /^POST \/runs\/[^/]+\/batchsync$/, answer: 'hang', times: 1, after: 1})
+      const fault = azure.tracking.faults[0]
+      const child: ChildProcess = spawn(process.execPath, [pfBin, 'run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', 'killed_run'], {
+        env: {...process.env, ...env(), PF_HOME_DIRECTORY: home},
+        stdio: 'ignore',
+      })
+      const exited = new Promise(resolve => child.once('exit', resolve))
+      const started = Date.now()
+      while (!fault.struck && Date.now() - started < 60_000) await new Promise(resolve => setTimeout(resolve, 50))
+      expect(fault.struck, 'the second metric request arrived').to.equal(true)
+      child.kill('SIGKILL')
+      await exited
+      expect(metricCounts('killed_run')).to.deep.equal({'__pf__.lines.completed': 1})
+      const syncStarted = Date.now()
+      const sync = await pf(['run', 'sync', 'killed_run'])
+      expect(sync.code, sync.stderr + sync.stdout).to.equal(0)
+      expect(Date.now() - syncStarted).to.be.below(20_000)
+      await expectUploadedOnce('killed_run')
+      expect(azure.tracking.ofRoute(/^POST \/BulkRuns\/create$/)).to.have.length(1)
+    })
+  })
 })

@@ -36,7 +36,7 @@ here, resumed from the step where it stopped. Exits 3 when an upload is still pe
     if (pending.length > 0)
       throw new PfError(
         'run_upload_pending',
-        `${pending.length} run upload(s) still pending${pending[0].error ? ` (${pending[0].run}: ${pending[0].error})` : ''}; run \`pf run sync\` again later.`,
+        `${pending.length} run upload(s) still pending${pending[0].error ? ` (${pending[0].run}: ${pending[0].error.replace(/\.$/, '')})` : ''}; run \`pf run sync\` again later.`,
         ExitCode.pending,
         {uploads},
       )

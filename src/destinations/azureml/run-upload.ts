@@ -130,7 +130,7 @@ export class AzureMlRunUploader {
           throw new TransientAzureError(`waiting for base run ${input.bulkRun.baseRun} to be uploaded first`)
         throw blocked(
           'base_run_not_in_workspace',
-          `Evaluation run ${run} evaluates run ${input.bulkRun.baseRun}, which is not in ${describeWorkspace(this.ws)}; upload the base run first (run it with this trace destination), then \`pf run sync ${run}\`.`,
+          `Evaluation run ${run} evaluates run ${input.bulkRun.baseRun}, which is not in ${describeWorkspace(this.ws)}; upload the base run first (create it with this trace destination).`,
         )
       }
       const existed = await this.exists(run)
