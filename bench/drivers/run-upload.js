@@ -1,9 +1,11 @@
 // Uploads a finished run of a pf home to a workspace (run tracking), or writes the same files to a local folder;
 // prints {ms, blobs, bytes}.
-// Usage: node run-upload.js <pf home> <run> <upload|local> <workspace id | output folder>
+// Usage: node run-upload.js <pf home> <run> <upload|local|sdk> <workspace id | output folder | container URL>
 // `upload`: resolves the workspace (PF_ARM_ENDPOINT, an `az` on PATH, PF_BLOB_ENDPOINT), queues the run's upload job
 // afresh and runs it as `pf run create` / `pf run sync` do. `local`: builds the same layout and writes each blob
-// as a file under the folder (the baseline). Both time building the layout and writing it.
+// as a file under the folder (the baseline). `sdk`: the same blobs straight to one container with the storage SDK,
+// 32 at a time (account key in BENCH_ACCOUNT_KEY): the storage's own cost, without pf's job, datastores or
+// control plane calls. All three time building the layout and writing it.
 import {mkdirSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
@@ -34,6 +36,23 @@ if (mode === 'upload') {
   if (report.state !== 'done') throw new Error(`upload not done: ${report.error}`)
   const steps = JSON.parse(store.db.prepare('SELECT steps FROM run_uploads WHERE run = ?').pluck().get(runName))
   console.log(JSON.stringify({ms, blobs: steps.blobs.count}))
+} else if (mode === 'sdk') {
+  const {ContainerClient, StorageSharedKeyCredential} = await import('@azure/storage-blob')
+  const {default: pLimit} = await import('p-limit')
+  const url = new URL(target)
+  const account = url.pathname.split('/')[1]
+  const container = new ContainerClient(target, new StorageSharedKeyCredential(account, process.env.BENCH_ACCOUNT_KEY))
+  const start = performance.now()
+  const layout = await RunLayout.load(run, store)
+  const limit = pLimit(32)
+  let blobs = 0
+  const uploads = []
+  for (const blob of layout.blobs()) {
+    uploads.push(limit(() => container.getBlockBlobClient(blob.path).upload(blob.body, Buffer.byteLength(blob.body))))
+    blobs++
+  }
+  await Promise.all(uploads)
+  console.log(JSON.stringify({ms: performance.now() - start, blobs}))
 } else {
   const start = performance.now()
   const layout = await RunLayout.load(run, store)
