@@ -13,12 +13,13 @@ const count = Number(countText)
 const dist = path => import(`${repoRoot}/dist/${path}`)
 
 const [{TraceStore}, {azuremlProvider}, {OutboxDrainer}] = await Promise.all([
-  dist('destinations/local/store.js'),
+  dist('store/store.js'),
   dist('destinations/azureml/provider.js'),
   dist('tracing/outbox.js'),
 ])
 
-const ctx = {cwd: process.cwd(), config: {}, env: process.env}
+const {configReader} = await dist('config/files.js')
+const ctx = {cwd: process.cwd(), config: configReader({}), env: process.env}
 const dest = await azuremlProvider.resolve(workspace, ctx)
 const store = TraceStore.open(home)
 store.saveDestination(dest)

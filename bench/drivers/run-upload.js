@@ -38,20 +38,20 @@ if (mode === 'upload') {
   console.log(JSON.stringify({ms, blobs: steps.blobs.count}))
 } else if (mode === 'sdk') {
   const {ContainerClient, StorageSharedKeyCredential} = await import('@azure/storage-blob')
-  const {default: pLimit} = await import('p-limit')
   const url = new URL(target)
   const account = url.pathname.split('/')[1]
   const container = new ContainerClient(target, new StorageSharedKeyCredential(account, process.env.BENCH_ACCOUNT_KEY))
   const start = performance.now()
   const layout = await RunLayout.load(run, store)
-  const limit = pLimit(32)
+  const iterator = layout.blobs()
   let blobs = 0
-  const uploads = []
-  for (const blob of layout.blobs()) {
-    uploads.push(limit(() => container.getBlockBlobClient(blob.path).upload(blob.body, Buffer.byteLength(blob.body))))
-    blobs++
+  const worker = async () => {
+    for (let next = iterator.next(); !next.done; next = iterator.next()) {
+      await container.getBlockBlobClient(next.value.path).upload(next.value.body, Buffer.byteLength(next.value.body))
+      blobs++
+    }
   }
-  await Promise.all(uploads)
+  await Promise.all(Array.from({length: 32}, worker))
   console.log(JSON.stringify({ms: performance.now() - start, blobs}))
 } else {
   const start = performance.now()

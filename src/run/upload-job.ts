@@ -3,11 +3,11 @@
  * in the local store; the upload then runs its steps, recording each one as done. A crash, an outage or a missing
  * role leaves the job pending where it stopped; `pf run sync` / `pf trace sync` finish it. Nothing is dropped.
  */
-import {pfHome} from '../config/files.js'
-import {TraceStore} from '../destinations/local/store.js'
 import {isPfError} from '../errors.js'
+import type {ConfigReader, DestinationContext, ResolvedDestination} from '../contract/destination.js'
+import {pfHome} from '../paths.js'
 import {type UploadJob, RunUploadQueue} from '../store/run-uploads.js'
-import type {DestinationContext, ResolvedDestination} from '../tracing/destination.js'
+import {TraceStore} from '../store/store.js'
 import {backoffMs} from '../tracing/outbox.js'
 import {RunRecords} from './records.js'
 
@@ -37,7 +37,7 @@ export interface DriveOptions {
   deadline: number
   /** Try now even when a job's retry time has not come (an explicit sync). */
   ignoreBackoff?: boolean
-  config: Record<string, unknown>
+  config: ConfigReader
   cwd?: string
   env?: NodeJS.ProcessEnv
   /** Progress of the upload steps (the progress bar and `--stream` show it). */
@@ -201,7 +201,7 @@ export const uploadStateOf = (name: string, env: NodeJS.ProcessEnv = process.env
  */
 export const finishRunUpload = async (
   run: string,
-  options: {waitMs: number; config: Record<string, unknown>; cwd?: string; env?: NodeJS.ProcessEnv; progress?: (message: string) => void},
+  options: {waitMs: number; config: ConfigReader; cwd?: string; env?: NodeJS.ProcessEnv; progress?: (message: string) => void},
 ): Promise<UploadReport[]> => {
   const store = TraceStore.openExisting(pfHome(options.env))
   if (!store) return []
@@ -222,7 +222,7 @@ export const finishRunUpload = async (
 /** `pf run sync` / `pf trace sync`: finishes pending uploads (of `runs`, or all), trying now whatever their backoff. */
 export const syncRunUploads = async (
   runs: string[] | undefined,
-  options: {timeoutMs: number; config: Record<string, unknown>; cwd?: string; env?: NodeJS.ProcessEnv; progress?: (run: string, message: string) => void},
+  options: {timeoutMs: number; config: ConfigReader; cwd?: string; env?: NodeJS.ProcessEnv; progress?: (run: string, message: string) => void},
 ): Promise<UploadReport[]> => {
   const store = TraceStore.openExisting(pfHome(options.env))
   if (!store) return []

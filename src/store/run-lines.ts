@@ -1,5 +1,5 @@
-import type {LineRunRow, TraceStore} from '../destinations/local/store.js'
-import type {SpanRecord} from '../tracing/destination.js'
+import type {SpanRecord} from '../contract/destination.js'
+import type {LineRunRow, TraceStore} from './store.js'
 
 /** Reads what the trace store holds about one batch run: its line runs, their direct children, its token totals. */
 export class RunLinesReader {

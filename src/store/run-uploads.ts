@@ -1,4 +1,4 @@
-import type {TraceStore} from '../destinations/local/store.js'
+import type {TraceStore} from './store.js'
 
 /** What each finished step of a run upload left behind (its result), by step name. */
 export type UploadSteps = Record<string, unknown>

@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 import {spawnSync} from 'node:child_process'
 
-import {TraceStore} from '../../src/destinations/local/store.js'
+import {TraceStore} from '../../src/store/store.js'
 import {createBulkRunRequest, experimentNameOf, metricRequest, runDataRequest} from '../../src/destinations/azureml/run-tracking.js'
 import {RunUploadQueue} from '../../src/store/run-uploads.js'
 import {tempDir} from '../helpers/cli.js'

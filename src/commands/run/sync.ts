@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {PfCommand} from '../../base-command.js'
-import {ConfigService} from '../../config/service.js'
+import {loadConfig} from '../../config/service.js'
 import {ExitCode, PfError} from '../../errors.js'
 import {type UploadReport, syncRunUploads} from '../../run/upload-job.js'
 import {describeUploads} from '../../run/upload-report.js'
@@ -19,10 +19,10 @@ here, resumed from the step where it stopped. Exits 3 when an upload is still pe
 
   async run(): Promise<{uploads: UploadReport[]}> {
     const {args, flags} = await this.parse(RunSync)
-    const {merged} = await new ConfigService(this.config).load()
+    const {reader} = await loadConfig()
     const uploads = await syncRunUploads(args.name === undefined ? undefined : [args.name], {
       timeoutMs: flags.timeout * 1000,
-      config: merged,
+      config: reader,
       progress: process.stderr.isTTY && !this.jsonEnabled() ? (run, message) => process.stderr.write(`\r\x1b[K${run}: ${message}`) : undefined,
     })
     if (process.stderr.isTTY && !this.jsonEnabled()) process.stderr.write('\r\x1b[K')

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {PfCommand} from '../../base-command.js'
-import {ConfigService} from '../../config/service.js'
+import {loadConfig} from '../../config/service.js'
 import {ExitCode, PfError} from '../../errors.js'
 import {syncRunUploads} from '../../run/upload-job.js'
 import {describeUploads} from '../../run/upload-report.js'
@@ -20,11 +20,11 @@ spans or uploads are still pending after --timeout.`
 
   async run() {
     const {flags} = await this.parse(TraceSync)
-    const {merged} = await new ConfigService(this.config).load()
+    const {reader} = await loadConfig()
     const deadline = Date.now() + flags.timeout * 1000
-    const reports = await syncOutbox(this.config, {destination: flags.destination, timeoutMs: flags.timeout * 1000, config: merged})
+    const reports = await syncOutbox(this.registry, {destination: flags.destination, timeoutMs: flags.timeout * 1000, config: reader})
     // Run uploads (run tracking) wait in the same store: finish them too, after the spans.
-    const uploads = flags.destination ? [] : await syncRunUploads(undefined, {timeoutMs: Math.max(1000, deadline - Date.now()), config: merged})
+    const uploads = flags.destination ? [] : await syncRunUploads(undefined, {timeoutMs: Math.max(1000, deadline - Date.now()), config: reader})
     const pending = reports.reduce((n, r) => n + r.pending, 0)
     const pendingUploads = uploads.filter(u => u.state === 'pending').length
     if (!this.jsonEnabled()) {

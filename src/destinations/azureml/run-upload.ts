@@ -4,10 +4,8 @@
  * created again) except metrics, which the metric service appends: each metric is recorded as sent the moment
  * the service took it, and never sent again.
  */
-import pLimit from 'p-limit'
-
 import {ExitCode, PfError} from '../../errors.js'
-import type {DestinationContext} from '../../tracing/destination.js'
+import type {DestinationContext} from '../../contract/destination.js'
 import {ControlPlane, TransientAzureError, type WorkspaceInfo, describeWorkspace} from './control-plane.js'
 import {signInFor} from './credential.js'
 import {datastoreBlobs} from './datastore.js'
@@ -61,8 +59,6 @@ export interface RunUploadResult {
 /** Blob uploads in flight at once (the reference starts them all; a bound keeps sockets and memory in check). */
 export const blobConcurrency = 32
 
-const userAgentOf = (config: Record<string, unknown>) => (typeof config.user_agent === 'string' ? config.user_agent : undefined)
-
 /** A step that a later attempt (after the user acts) may pass; the job stays pending with this message. */
 const blocked = (code: string, message: string) => new PfError(code, message, ExitCode.failure)
 
@@ -75,7 +71,7 @@ export class AzureMlRunUploader {
     private readonly ctx: DestinationContext,
   ) {
     this.signIn = signInFor(ctx.config, ctx.env)
-    this.plane = new ControlPlane(this.signIn, ctx.env, userAgentOf(ctx.config))
+    this.plane = new ControlPlane(this.signIn, ctx.env, ctx.config.string('user_agent'))
   }
 
   private get ws() {
@@ -188,46 +184,43 @@ export class AzureMlRunUploader {
     return {portalUrl, warnings}
   }
 
-  /** Every blob, overwriting, `blobConcurrency` at a time, through the datastores' secrets (else the AD login). */
+  /**
+   * Every blob, overwriting, through the datastores' secrets (else the AD login): `blobConcurrency` workers pull
+   * from the layout, so only the blobs in flight are in memory. The first failure stops the others.
+   */
   private async uploadBlobs(input: RunUploadInput, progress?: (message: string) => void): Promise<number> {
     const {env} = this.ctx
     const stores = {
       default: datastoreBlobs(this.plane, this.signIn, this.ws, env, {prefer: 'secrets'}),
       artifact: datastoreBlobs(this.plane, this.signIn, this.ws, env, {datastore: ArtifactDatastore, prefer: 'secrets'}),
     }
-    const limit = pLimit(blobConcurrency)
+    const blobs = input.blobs()[Symbol.iterator]()
     let done = 0
     let lastReport = 0
-    const total = input.blobCount
-    const uploads: Array<Promise<void>> = []
-    let failure: unknown
-    for (const blob of input.blobs()) {
-      if (failure) break
-      // Keep at most a few batches of bodies in memory: wait while the queue is long.
-      while (limit.pendingCount > blobConcurrency * 4) await new Promise(resolve => setTimeout(resolve, 2))
-      uploads.push(
-        limit(async () => {
-          if (failure) return
-          try {
-            await stores[blob.datastore].withContainer(container =>
-              container.getBlockBlobClient(blob.path).upload(blob.body, Buffer.byteLength(blob.body), {
-                blobHTTPHeaders: {blobContentType: contentTypeOf(blob.path)},
-              }),
-            )
-          } catch (error) {
-            failure ??= error
-            return
-          }
-          done++
-          if (progress && Date.now() - lastReport > 250) {
-            lastReport = Date.now()
-            progress(`uploading blobs ${done}${total ? `/${total}` : ''}`)
-          }
-        }),
-      )
+    let failed = false
+    const worker = async () => {
+      for (let next = blobs.next(); !next.done && !failed; next = blobs.next()) {
+        const blob = next.value
+        try {
+          await stores[blob.datastore].withContainer(container =>
+            container.getBlockBlobClient(blob.path).upload(blob.body, Buffer.byteLength(blob.body), {
+              blobHTTPHeaders: {blobContentType: contentTypeOf(blob.path)},
+            }),
+          )
+        } catch (error) {
+          failed = true
+          throw error
+        }
+        done++
+        if (progress && Date.now() - lastReport > 250) {
+          lastReport = Date.now()
+          progress(`uploading blobs ${done}${input.blobCount ? `/${input.blobCount}` : ''}`)
+        }
+      }
     }
-    await Promise.all(uploads)
-    if (failure) throw failure
+    const results = await Promise.allSettled(Array.from({length: blobConcurrency}, worker))
+    const failure = results.find(r => r.status === 'rejected')
+    if (failure) throw (failure as PromiseRejectedResult).reason
     progress?.(`uploaded ${done} blob(s)`)
     return done
   }
