@@ -38,16 +38,36 @@ export default async function runUpload({pairs}) {
       traceCosmosStatus: 'Initialized',
       datastores: [azurite.datastore(), azurite.datastore({name: 'workspaceartifactstore', isDefault: false, containerName: 'azureml'})],
     })
-    const env = {...process.env, PATH: `${fakeAzCli()}:${process.env.PATH}`, PF_ARM_ENDPOINT: azure.url, PF_BLOB_ENDPOINT: azurite.blobEndpoint, NODE_EXTRA_CA_CERTS: testTls().certFile}
+    const env = {
+      ...process.env,
+      PATH: `${fakeAzCli()}:${process.env.PATH}`,
+      PF_ARM_ENDPOINT: azure.url,
+      PF_BLOB_ENDPOINT: azurite.blobEndpoint,
+      NODE_EXTRA_CA_CERTS: testTls().certFile,
+    }
     // One finished run of 10k lines, traced locally (its line runs feed the line records).
     const home = tempDir('pf-bench-upload-home-')
     const data = path.join(home, 'data.jsonl')
     writeFileSync(data, Array.from({length: lines}, (_, i) => JSON.stringify({question: `question ${i}`})).join('\n') + '\n')
     writeFileSync(path.join(home, 'pf.yaml'), 'trace:\n  destination: local\n')
-    const created = spawnSync(process.execPath, [pfBin, 'run', 'create', '--flow', path.join(repoRoot, 'test', 'fixtures', 'flows', 'run-answer'), '--data', data, '--name', 'bench_run'], {
-      env: {...env, PF_HOME_DIRECTORY: home},
-      encoding: 'utf8',
-    })
+    const created = spawnSync(
+      process.execPath,
+      [
+        pfBin,
+        'run',
+        'create',
+        '--flow',
+        path.join(repoRoot, 'test', 'fixtures', 'flows', 'run-answer'),
+        '--data',
+        data,
+        '--name',
+        'bench_run',
+      ],
+      {
+        env: {...env, PF_HOME_DIRECTORY: home},
+        encoding: 'utf8',
+      },
+    )
     if (created.status !== 0) throw new Error(`pf run create failed: ${created.stderr}`)
     // An upload of 10k lines takes minutes against Azurite on a busy machine: one warm-up of the fast side, then
     // up to 2 rounds.
@@ -66,7 +86,14 @@ export default async function runUpload({pairs}) {
       const result = await runDriver([home, 'bench_run', 'upload', workspaceId('bench-ws')], env)
       upload.push(result.ms)
       blobs = result.blobs
-      sdk.push((await runDriver([home, 'bench_run', 'sdk', `${azurite.accountUrl()}/azureml-blobstore-test`], {...env, BENCH_ACCOUNT_KEY: azurite.accountKey})).ms)
+      sdk.push(
+        (
+          await runDriver([home, 'bench_run', 'sdk', `${azurite.accountUrl()}/azureml-blobstore-test`], {
+            ...env,
+            BENCH_ACCOUNT_KEY: azurite.accountKey,
+          })
+        ).ms,
+      )
     }
     const ratio = median(upload) / median(local)
     const overhead = median(upload) / median(sdk)

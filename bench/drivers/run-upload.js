@@ -8,6 +8,7 @@
 // control plane calls. All three time building the layout and writing it.
 import {mkdirSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
+import {performance} from 'node:perf_hooks'
 
 import {repoRoot} from '../lib.js'
 
@@ -62,7 +63,10 @@ if (mode === 'upload') {
   for (const blob of layout.blobs()) {
     const file = path.join(target, blob.datastore, blob.path)
     const dir = path.dirname(file)
-    if (!made.has(dir)) mkdirSync(dir, {recursive: true}), made.add(dir)
+    if (!made.has(dir)) {
+      mkdirSync(dir, {recursive: true})
+      made.add(dir)
+    }
     writeFileSync(file, blob.body)
     blobs++
     bytes += Buffer.byteLength(blob.body)

@@ -79,8 +79,10 @@ export class RunLayout {
     const dir = run.output_path
     const lines = new Map<number, LineFacts>()
     const line = (n: number) => lines.get(n) ?? lines.set(n, {lineNumber: n}).get(n)!
-    for await (const row of readJsonLines(path.join(dir, RunFiles.inputs))) if (typeof row.line_number === 'number') line(row.line_number).inputs = withoutLineNumber(row)
-    for await (const row of readJsonLines(path.join(dir, RunFiles.outputs))) if (typeof row.line_number === 'number') line(row.line_number).outputs = withoutLineNumber(row)
+    for await (const row of readJsonLines(path.join(dir, RunFiles.inputs)))
+      if (typeof row.line_number === 'number') line(row.line_number).inputs = withoutLineNumber(row)
+    for await (const row of readJsonLines(path.join(dir, RunFiles.outputs)))
+      if (typeof row.line_number === 'number') line(row.line_number).outputs = withoutLineNumber(row)
     for await (const row of readJsonLines(path.join(dir, RunFiles.errors)))
       if (typeof row.line_number === 'number') line(row.line_number).error = (row.error ?? {}) as LineFacts['error']
 
@@ -169,7 +171,16 @@ export class RunLayout {
   /** `{line_number, run_info, start_time, end_time, name, description, status, tags}` (the reference's LineRunRecord). */
   lineRecord(l: LineFacts): Record<string, unknown> {
     const info = this.runInfo(l)
-    return {line_number: l.lineNumber, run_info: info, start_time: info.start_time, end_time: info.end_time, name: '', description: '', status: info.status, tags: null}
+    return {
+      line_number: l.lineNumber,
+      run_info: info,
+      start_time: info.start_time,
+      end_time: info.end_time,
+      name: '',
+      description: '',
+      status: info.status,
+      tags: null,
+    }
   }
 
   private nodeRecord({node, lineNumber, span}: {node: string; lineNumber: number | null; span: SpanRecord}): Record<string, unknown> {
@@ -235,14 +246,24 @@ export class RunLayout {
     }
     yield {datastore: 'default', path: `${root}/meta.json`, body: JSON.stringify({batch_size: linesPerBlob})}
     for (const node of this.nodeSpans)
-      yield {datastore: 'default', path: `${root}/node_artifacts/${node.node}/${pad9(node.lineNumber ?? 0)}.jsonl`, body: JSON.stringify(this.nodeRecord(node)) + '\n'}
+      yield {
+        datastore: 'default',
+        path: `${root}/node_artifacts/${node.node}/${pad9(node.lineNumber ?? 0)}.jsonl`,
+        body: JSON.stringify(this.nodeRecord(node)) + '\n',
+      }
     const outputs = path.join(this.run.output_path, RunFiles.outputs)
     yield {datastore: 'default', path: `${root}/flow_outputs/output.jsonl`, body: existsSync(outputs) ? readFileSync(outputs) : ''}
-    for (const l of this.lines) yield {datastore: 'default', path: `${root}/flow_logs/${pad9(l.lineNumber)}.log`, body: this.lineLogs.get(l.lineNumber) ?? ''}
+    for (const l of this.lines)
+      yield {datastore: 'default', path: `${root}/flow_logs/${pad9(l.lineNumber)}.log`, body: this.lineLogs.get(l.lineNumber) ?? ''}
     yield {datastore: 'default', path: `${root}/instance_results.jsonl`, body: this.instanceResults()}
-    for (const file of snapshotFiles(this.flowDir)) yield {datastore: 'default', path: `runs/${run}/${file}`, body: readFileSync(path.join(this.flowDir, file))}
+    for (const file of snapshotFiles(this.flowDir))
+      yield {datastore: 'default', path: `runs/${run}/${file}`, body: readFileSync(path.join(this.flowDir, file))}
     const logs = path.join(this.run.output_path, RunFiles.logs)
-    yield {datastore: 'artifact', path: `ExperimentRun/dcid.${run}/logs/azureml/executionlogs.txt`, body: existsSync(logs) ? readFileSync(logs) : ''}
+    yield {
+      datastore: 'artifact',
+      path: `ExperimentRun/dcid.${run}/logs/azureml/executionlogs.txt`,
+      body: existsSync(logs) ? readFileSync(logs) : '',
+    }
   }
 }
 
@@ -262,7 +283,11 @@ const flowFileOf = (flow: string): {file?: string; kind?: 'flex' | 'dag'} => {
 const dagNodeNames = async (file: string): Promise<Set<string>> => {
   try {
     const yaml = await readFlowYaml(file)
-    return new Set((Array.isArray(yaml.nodes) ? yaml.nodes : []).map((n: {name?: unknown}) => n?.name).filter((n: unknown): n is string => typeof n === 'string'))
+    return new Set(
+      (Array.isArray(yaml.nodes) ? yaml.nodes : [])
+        .map((n: {name?: unknown}) => n?.name)
+        .filter((n: unknown): n is string => typeof n === 'string'),
+    )
   } catch {
     return new Set()
   }

@@ -222,7 +222,13 @@ export const finishRunUpload = async (
 /** `pf run sync` / `pf trace sync`: finishes pending uploads (of `runs`, or all), trying now whatever their backoff. */
 export const syncRunUploads = async (
   runs: string[] | undefined,
-  options: {timeoutMs: number; config: ConfigReader; cwd?: string; env?: NodeJS.ProcessEnv; progress?: (run: string, message: string) => void},
+  options: {
+    timeoutMs: number
+    config: ConfigReader
+    cwd?: string
+    env?: NodeJS.ProcessEnv
+    progress?: (run: string, message: string) => void
+  },
 ): Promise<UploadReport[]> => {
   const store = TraceStore.openExisting(pfHome(options.env))
   if (!store) return []

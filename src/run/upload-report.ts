@@ -31,7 +31,9 @@ export const deliveryPendingError = (result: CreateRunResult): PfError | undefin
   const spans = result.export.reduce((n, r) => n + r.pending, 0)
   if (uploads.length === 0 && spans === 0) return undefined
   const parts = [
-    ...(uploads.length > 0 ? [`the upload of run ${result.run.name} is pending${aside(uploads[0].error)}; \`pf run sync ${result.run.name}\` finishes it`] : []),
+    ...(uploads.length > 0
+      ? [`the upload of run ${result.run.name} is pending${aside(uploads[0].error)}; \`pf run sync ${result.run.name}\` finishes it`]
+      : []),
     ...(spans > 0 ? [`${spans} span(s) are pending; \`pf trace sync\` sends them`] : []),
   ]
   return new PfError('delivery_pending', `Run ${result.run.name} completed, but ${parts.join(', and ')}.`, ExitCode.pending, {

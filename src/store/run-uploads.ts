@@ -80,7 +80,8 @@ export class RunUploadQueue {
   }
 
   get(run: string, destination: string): UploadJob | undefined {
-    const row = this.db.prepare('SELECT * FROM run_uploads WHERE run = ? AND destination = ?').get(run, destination) as UploadRow | undefined
+    const row = this.db.prepare('SELECT * FROM run_uploads WHERE run = ? AND destination = ?').get(run, destination) as
+      UploadRow | undefined
     return row && toJob(row)
   }
 
@@ -105,12 +106,15 @@ export class RunUploadQueue {
     return this.db
       .transaction(() => {
         const now = Date.now()
-        const row = this.db.prepare('SELECT * FROM run_uploads WHERE run = ? AND destination = ?').get(run, destination) as UploadRow | undefined
+        const row = this.db.prepare('SELECT * FROM run_uploads WHERE run = ? AND destination = ?').get(run, destination) as
+          UploadRow | undefined
         if (!row || row.state !== 'pending') return undefined
         if (!ignoreBackoff && row.next_attempt_at > now) return undefined
         // Leased by a live process: leave it. A dead holder's lease (crash, SIGKILL) is taken back at once.
         if (row.claimed_until > now && row.claimed_by !== process.pid && processAlive(row.claimed_by)) return undefined
-        this.db.prepare('UPDATE run_uploads SET claimed_until = ?, claimed_by = ? WHERE run = ? AND destination = ?').run(now + leaseMs, process.pid, run, destination)
+        this.db
+          .prepare('UPDATE run_uploads SET claimed_until = ?, claimed_by = ? WHERE run = ? AND destination = ?')
+          .run(now + leaseMs, process.pid, run, destination)
         return toJob({...row, claimed_until: now + leaseMs})
       })
       .immediate()

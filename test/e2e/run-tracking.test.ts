@@ -13,7 +13,8 @@ import {FakeAzure, type FakeWorkspace, fakeAzCli, resourceGroup, subscription, w
 const fixtures = path.join(repoRoot, 'test', 'fixtures', 'flows')
 const defaultContainer = 'azureml-blobstore-test'
 const artifactContainer = 'azureml'
-const wsid = (ws: string) => `/subscriptions/${subscription}/resourceGroups/${resourceGroup}/providers/Microsoft.MachineLearningServices/workspaces/${ws}`
+const wsid = (ws: string) =>
+  `/subscriptions/${subscription}/resourceGroups/${resourceGroup}/providers/Microsoft.MachineLearningServices/workspaces/${ws}`
 
 const uploadRows = (home: string): any[] => {
   const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
@@ -45,7 +46,10 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
     const ws: FakeWorkspace = {
       traceCosmosStatus: 'Initialized',
       databaseName: `db-${name}`,
-      datastores: [azurite.datastore(), azurite.datastore({name: 'workspaceartifactstore', isDefault: false, containerName: artifactContainer})],
+      datastores: [
+        azurite.datastore(),
+        azurite.datastore({name: 'workspaceartifactstore', isDefault: false, containerName: artifactContainer}),
+      ],
       ...settings,
     }
     azure.workspaces.set(name, ws)
@@ -88,7 +92,13 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
     return shown.json()
   }
 
-  const jsonl = (buffer: Buffer | undefined) => (buffer ?? Buffer.alloc(0)).toString('utf8').trim().split('\n').filter(Boolean).map(l => JSON.parse(l))
+  const jsonl = (buffer: Buffer | undefined) =>
+    (buffer ?? Buffer.alloc(0))
+      .toString('utf8')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map(l => JSON.parse(l))
 
   /** Each metric the fake took for a run, with how many times it was posted. */
   const metricCounts = (run: string) => {
@@ -100,7 +110,20 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
   it('uploads a finished run: every blob of the layout, artifact, BulkRuns/create, metrics, output assets, history, portal URL', async () => {
     await addWorkspace('ws-up')
     writeFileSync(data, ['first', 'fail here', 'third'].map(q => JSON.stringify({question: q})).join('\n') + '\n')
-    const result = await pf(['run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', 'up_run', '--display-name', 'Up', '--tag', 'team=blue'])
+    const result = await pf([
+      'run',
+      'create',
+      '--flow',
+      path.join(fixtures, 'run-answer'),
+      '--data',
+      data,
+      '--name',
+      'up_run',
+      '--display-name',
+      'Up',
+      '--tag',
+      'team=blue',
+    ])
     // The run failed (a line threw): it is uploaded all the same, as the reference does.
     expect(result.code, result.stderr).to.equal(1)
     const portal = `https://ml.azure.com/prompts/trace/run/up_run/details?wsid=${wsid('ws-up')}&from=fake`
@@ -130,22 +153,49 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
       [1, 'Failed', 'up_run_1', 1],
       [2, 'Completed', 'up_run_2', 2],
     ])
-    expect(Object.keys(records[0]).sort()).to.deep.equal(['description', 'end_time', 'line_number', 'name', 'run_info', 'start_time', 'status', 'tags'])
+    expect(Object.keys(records[0]).sort()).to.deep.equal([
+      'description',
+      'end_time',
+      'line_number',
+      'name',
+      'run_info',
+      'start_time',
+      'status',
+      'tags',
+    ])
     expect(records[0].run_info).to.include({status: 'Completed', parent_run_id: 'up_run', root_run_id: 'up_run', error: null})
     expect(records[0].run_info.inputs).to.deep.equal({question: 'first', repeat: 1, sleep_ms: 0})
     expect(records[0].run_info.output).to.deep.equal({answer: 'FIRST', length: 5})
     expect(records[0].run_info.otel_trace_id).to.match(/^0x[0-9a-f]{32}$/)
     expect(records[0].start_time).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/)
     expect(records[1].run_info.error.message).to.equal('cannot answer "fail here"')
-    expect(blobs.get(`${root}/flow_logs/000000001.log`)!.toString()).to.match(/^\S+ Line 1: failed: RangeError: cannot answer "fail here"\n$/)
+    expect(blobs.get(`${root}/flow_logs/000000001.log`)!.toString()).to.match(
+      /^\S+ Line 1: failed: RangeError: cannot answer "fail here"\n$/,
+    )
     expect(jsonl(blobs.get(`${root}/flow_outputs/output.jsonl`))).to.deep.equal([
       {line_number: 0, answer: 'FIRST', length: 5},
       {line_number: 2, answer: 'THIRD', length: 5},
     ])
     expect(jsonl(blobs.get(`${root}/instance_results.jsonl`))).to.deep.equal([
-      {line_number: 0, status: 'Completed', 'inputs.question': 'first', 'inputs.repeat': 1, 'inputs.sleep_ms': 0, answer: 'FIRST', length: 5},
+      {
+        line_number: 0,
+        status: 'Completed',
+        'inputs.question': 'first',
+        'inputs.repeat': 1,
+        'inputs.sleep_ms': 0,
+        answer: 'FIRST',
+        length: 5,
+      },
       {line_number: 1, status: 'Failed', 'inputs.question': 'fail here', 'inputs.repeat': 1, 'inputs.sleep_ms': 0},
-      {line_number: 2, status: 'Completed', 'inputs.question': 'third', 'inputs.repeat': 1, 'inputs.sleep_ms': 0, answer: 'THIRD', length: 5},
+      {
+        line_number: 2,
+        status: 'Completed',
+        'inputs.question': 'third',
+        'inputs.repeat': 1,
+        'inputs.sleep_ms': 0,
+        answer: 'THIRD',
+        length: 5,
+      },
     ])
     // …the flow snapshot…
     const snapshot = await azurite.blobs(defaultContainer, 'runs/up_run/')
@@ -153,12 +203,19 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
     // …and the overall log in the artifact datastore's container.
     const logs = await azurite.blobs(artifactContainer, 'ExperimentRun/dcid.up_run/')
     expect([...logs.keys()]).to.deep.equal(['ExperimentRun/dcid.up_run/logs/azureml/executionlogs.txt'])
-    expect(logs.get('ExperimentRun/dcid.up_run/logs/azureml/executionlogs.txt')!.toString()).to.contain('Run up_run Failed: 2 completed, 1 failed of 3 lines.')
+    expect(logs.get('ExperimentRun/dcid.up_run/logs/azureml/executionlogs.txt')!.toString()).to.contain(
+      'Run up_run Failed: 2 completed, 1 failed of 3 lines.',
+    )
 
     // The control plane calls, bodies field by field.
     const tracked = azure.tracking.runs.get('up_run')!
     expect(tracked.artifacts).to.deep.equal([
-      {origin: 'ExperimentRun', container: 'dcid.up_run', path: 'instance_results.jsonl', dataPath: {dataStoreName: 'workspaceblobstore', relativePath: `${root}/instance_results.jsonl`}},
+      {
+        origin: 'ExperimentRun',
+        container: 'dcid.up_run',
+        path: 'instance_results.jsonl',
+        dataPath: {dataStoreName: 'workspaceblobstore', relativePath: `${root}/instance_results.jsonl`},
+      },
     ])
     expect(tracked.create).to.deep.equal({
       runId: 'up_run',
@@ -182,8 +239,13 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
       flowDefinitionBlobPath: 'runs/up_run/flow.flex.yaml',
     })
     expect(azure.tracking.ofRoute(/^POST \/runs\/up_run\/batchsync$/).map(r => r.body)).to.deep.equal(
-      [['__pf__.lines.completed', 2], ['__pf__.lines.failed', 1]].map(([name, value]) => ({
-        values: [{name, columns: {[name]: 'Double'}, properties: {uxMetricType: 'azureml.v1.scalar'}, value: [{data: {[name]: value}, step: 0}]}],
+      [
+        ['__pf__.lines.completed', 2],
+        ['__pf__.lines.failed', 1],
+      ].map(([name, value]) => ({
+        values: [
+          {name, columns: {[name]: 'Double'}, properties: {uxMetricType: 'azureml.v1.scalar'}, value: [{data: {[name]: value}, step: 0}]},
+        ],
       })),
     )
     const uri = `azureml://subscriptions/${subscription}/resourcegroups/${resourceGroup}/workspaces/ws-up/datastores/workspaceblobstore/paths/${root}`
@@ -223,16 +285,40 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
     const base = await pf(['run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', 'base_run'])
     expect(base.code, base.stderr).to.equal(0)
     const evaluation = await pf([
-      'run', 'create', '--flow', path.join(fixtures, 'dag-eval'), '--data', data, '--run', 'base_run', '--name', 'eval_run', '--json',
-      '--column-mapping', 'answer=${run.outputs.answer}', '--column-mapping', 'expected=${data.expected}',
+      'run',
+      'create',
+      '--flow',
+      path.join(fixtures, 'dag-eval'),
+      '--data',
+      data,
+      '--run',
+      'base_run',
+      '--name',
+      'eval_run',
+      '--json',
+      '--column-mapping',
+      'answer=${run.outputs.answer}',
+      '--column-mapping',
+      'expected=${data.expected}',
     ])
     expect(evaluation.code, evaluation.stderr + evaluation.stdout).to.equal(0)
     expect(evaluation.json().upload).to.deep.equal([
-      {run: 'eval_run', destination: workspaceId('ws-eval'), state: 'done', portalUrl: `https://ml.azure.com/prompts/trace/run/eval_run/details?wsid=${wsid('ws-eval')}&from=fake`, warnings: []},
+      {
+        run: 'eval_run',
+        destination: workspaceId('ws-eval'),
+        state: 'done',
+        portalUrl: `https://ml.azure.com/prompts/trace/run/eval_run/details?wsid=${wsid('ws-eval')}&from=fake`,
+        warnings: [],
+      },
     ])
     const creates = azure.tracking.ofRoute(/^POST \/BulkRuns\/create$/).map(r => r.body)
     expect(creates.map(c => c.runId)).to.deep.equal(['base_run', 'eval_run'])
-    expect(creates[1]).to.include({variantRunId: 'base_run', runExperimentName: 'dag_eval', flowDefinitionBlobPath: 'runs/eval_run/flow.dag.yaml', runStatus: 'Completed'})
+    expect(creates[1]).to.include({
+      variantRunId: 'base_run',
+      runExperimentName: 'dag_eval',
+      flowDefinitionBlobPath: 'runs/eval_run/flow.dag.yaml',
+      runStatus: 'Completed',
+    })
     // The base run is looked up in the workspace before the evaluation run goes up.
     expect(azure.tracking.ofRoute(/^POST \/rundata$/).map(r => r.body.runId)).to.deep.equal(['base_run', 'base_run', 'eval_run'])
     expect(metricCounts('eval_run')).to.deep.equal({
@@ -252,11 +338,20 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
     const root = 'promptflow/PromptFlowArtifacts/eval_run'
     const nodes = await azurite.blobs(defaultContainer, `${root}/node_artifacts/`)
     expect([...nodes.keys()].sort()).to.deep.equal(
-      ['accuracy/000000000.jsonl', 'grade/000000000.jsonl', 'grade/000000001.jsonl', 'grade/000000002.jsonl'].map(p => `${root}/node_artifacts/${p}`),
+      ['accuracy/000000000.jsonl', 'grade/000000000.jsonl', 'grade/000000001.jsonl', 'grade/000000002.jsonl'].map(
+        p => `${root}/node_artifacts/${p}`,
+      ),
     )
     const grade = jsonl(nodes.get(`${root}/node_artifacts/grade/000000001.jsonl`))[0]
     expect(grade).to.include({NodeName: 'grade', line_number: 1, status: 'Completed'})
-    expect(grade.run_info).to.include({node: 'grade', flow_run_id: 'eval_run', run_id: 'eval_run_grade_1', parent_run_id: 'eval_run_1', index: 1, output: true})
+    expect(grade.run_info).to.include({
+      node: 'grade',
+      flow_run_id: 'eval_run',
+      run_id: 'eval_run_grade_1',
+      parent_run_id: 'eval_run_1',
+      index: 1,
+      output: true,
+    })
     expect(grade.run_info.inputs).to.deep.equal({answer: 'SECOND', expected: 'SECOND'})
     const accuracy = jsonl(nodes.get(`${root}/node_artifacts/accuracy/000000000.jsonl`))[0]
     expect(accuracy).to.include({NodeName: 'accuracy', line_number: null, status: 'Completed'})
@@ -268,26 +363,49 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
       const base = await pf(['run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', 'local_base'])
       expect(base.code, base.stderr).to.equal(0)
       await addWorkspace('ws-nobase')
-      const args = ['run', 'create', '--flow', path.join(fixtures, 'dag-eval'), '--data', data, '--run', 'local_base', '--export-wait', '0',
-        '--column-mapping', 'answer=${run.outputs.answer}', '--column-mapping', 'expected=${data.expected}']
-      const message = 'Evaluation run eval_nobase evaluates run local_base, which is not in workspace "ws-nobase" (resource group "rg-test", subscription 11111111-2222-3333-4444-555555555555); upload the base run first (create it with this trace destination)'
+      const args = [
+        'run',
+        'create',
+        '--flow',
+        path.join(fixtures, 'dag-eval'),
+        '--data',
+        data,
+        '--run',
+        'local_base',
+        '--export-wait',
+        '0',
+        '--column-mapping',
+        'answer=${run.outputs.answer}',
+        '--column-mapping',
+        'expected=${data.expected}',
+      ]
+      const message =
+        'Evaluation run eval_nobase evaluates run local_base, which is not in workspace "ws-nobase" (resource group "rg-test", subscription 11111111-2222-3333-4444-555555555555); upload the base run first (create it with this trace destination)'
       const plain = await pf([...args, '--name', 'eval_nobase'])
       expect(plain.code, plain.stderr).to.equal(0)
-      expect(plain.stderr).to.contain(`Warning: the upload of run eval_nobase to the workspace is pending (${message}); \`pf run sync eval_nobase\` finishes it.\n`)
+      expect(plain.stderr).to.contain(
+        `Warning: the upload of run eval_nobase to the workspace is pending (${message}); \`pf run sync eval_nobase\` finishes it.\n`,
+      )
       expect(azure.tracking.ofRoute(/^POST \/BulkRuns\/create$/)).to.have.length(0)
 
       const waited = await pf([...args, '--name', 'eval_nobase2', '--wait', '--json'])
       expect(waited.code, waited.stderr).to.equal(3)
       const error = waited.json().error
       expect(error.code).to.equal('delivery_pending')
-      expect(error.message).to.equal(`Run eval_nobase2 completed, but the upload of run eval_nobase2 is pending (${message.replaceAll('eval_nobase', 'eval_nobase2')}); \`pf run sync eval_nobase2\` finishes it, and 6 span(s) are pending; \`pf trace sync\` sends them.`)
+      expect(error.message).to.equal(
+        `Run eval_nobase2 completed, but the upload of run eval_nobase2 is pending (${message.replaceAll('eval_nobase', 'eval_nobase2')}); \`pf run sync eval_nobase2\` finishes it, and 6 span(s) are pending; \`pf trace sync\` sends them.`,
+      )
       expect(error.upload[0]).to.include({state: 'pending', code: 'base_run_not_in_workspace'})
 
       const sync = await pf(['run', 'sync', 'eval_nobase', '--json'])
       expect(sync.code, sync.stdout).to.equal(3)
       expect(sync.json().error).to.include({code: 'run_upload_pending'})
-      expect(sync.json().error.message).to.equal(`1 run upload(s) still pending (eval_nobase: ${message}); run \`pf run sync\` again later.`)
-      expect((await showRun('eval_nobase')).upload).to.deep.equal([{run: 'eval_nobase', destination: workspaceId('ws-nobase'), state: 'pending', error: `${message}.`, warnings: []}])
+      expect(sync.json().error.message).to.equal(
+        `1 run upload(s) still pending (eval_nobase: ${message}); run \`pf run sync\` again later.`,
+      )
+      expect((await showRun('eval_nobase')).upload).to.deep.equal([
+        {run: 'eval_nobase', destination: workspaceId('ws-nobase'), state: 'pending', error: `${message}.`, warnings: []},
+      ])
       // Nothing of the run reached the workspace: the check comes first.
       expect(await azurite.blobs(defaultContainer, 'promptflow/PromptFlowArtifacts/eval_nobase/')).to.have.property('size', 0)
     })
@@ -296,15 +414,21 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
       const ws = await addWorkspace('ws-403')
       ws.datastores = ws.datastores!.map(d => ({...d, secrets: 403}))
       const deniedAz = fakeAzCli({storageDenied: true})
-      const result = await pf(['run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', 'denied_run'], {PATH: `${deniedAz}:${process.env.PATH}`})
+      const result = await pf(['run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', 'denied_run'], {
+        PATH: `${deniedAz}:${process.env.PATH}`,
+      })
       expect(result.code, result.stderr).to.equal(0)
       const warning = result.stderr.split('\n').find(l => l.includes('upload of run denied_run'))!
-      expect(warning).to.match(/^Warning: the upload of run denied_run to the workspace is pending \(No permission to write to storage account pfteststore container azureml-blobstore-test .*"Storage Blob Data Contributor".*\); `pf run sync denied_run` finishes it\.$/)
+      expect(warning).to.match(
+        /^Warning: the upload of run denied_run to the workspace is pending \(No permission to write to storage account pfteststore container azureml-blobstore-test .*"Storage Blob Data Contributor".*\); `pf run sync denied_run` finishes it\.$/,
+      )
       expect(uploadRows(home)[0]).to.include({state: 'pending'})
       // The role is granted (the AD login now may write): sync finishes it.
       const sync = await pf(['run', 'sync', 'denied_run'])
       expect(sync.code, sync.stderr + sync.stdout).to.equal(0)
-      expect(sync.stdout).to.contain(`Run denied_run uploaded to ${workspaceId('ws-403')}: https://ml.azure.com/prompts/trace/run/denied_run/details?`)
+      expect(sync.stdout).to.contain(
+        `Run denied_run uploaded to ${workspaceId('ws-403')}: https://ml.azure.com/prompts/trace/run/denied_run/details?`,
+      )
       expect((await azurite.blobs(defaultContainer, 'promptflow/PromptFlowArtifacts/denied_run/')).size).to.equal(7)
     })
 
@@ -322,9 +446,22 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
     it('signed out at sync time: one line saying to sign in; the upload waits and goes up after `az login`', async () => {
       await addWorkspace('ws-login')
       azure.tracking.inject({match: /^POST \/BulkRuns\/create$/, answer: 503, times: 1000})
-      const result = await pf(['run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', 'login_run', '--upload-wait', '1'])
+      const result = await pf([
+        'run',
+        'create',
+        '--flow',
+        path.join(fixtures, 'run-answer'),
+        '--data',
+        data,
+        '--name',
+        'login_run',
+        '--upload-wait',
+        '1',
+      ])
       expect(result.code, result.stderr).to.equal(0)
-      expect(result.stderr).to.match(/Warning: the upload of run login_run to the workspace is pending \(creating the run record failed: HTTP 503 from 127\.0\.0\.1:\d+\); `pf run sync login_run` finishes it\.\n/)
+      expect(result.stderr).to.match(
+        /Warning: the upload of run login_run to the workspace is pending \(creating the run record failed: HTTP 503 from 127\.0\.0\.1:\d+\); `pf run sync login_run` finishes it\.\n/,
+      )
       azure.tracking.faults.length = 0
       const signedOut = await pf(['run', 'sync', '--json'], {PATH: `${fakeAzCli({loggedOut: true})}:${process.env.PATH}`})
       expect(signedOut.code).to.equal(3)
@@ -362,7 +499,18 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
         await addWorkspace('ws-fault')
         const run = `fault_run_${index}`
         azure.tracking.inject({match, answer, times: 1000, after})
-        const result = await pf(['run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', run, '--upload-wait', '1'])
+        const result = await pf([
+          'run',
+          'create',
+          '--flow',
+          path.join(fixtures, 'run-answer'),
+          '--data',
+          data,
+          '--name',
+          run,
+          '--upload-wait',
+          '1',
+        ])
         expect(result.code, result.stderr).to.equal(0)
         expect(result.stderr).to.contain(`Warning: the upload of run ${run} to the workspace is pending (`)
         expect(uploadRows(home)[0]).to.include({state: 'pending'})
@@ -382,7 +530,18 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
       await addWorkspace('ws-blobdown')
       await azurite.stop()
       try {
-        const result = await pf(['run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', 'blobdown_run', '--upload-wait', '2'])
+        const result = await pf([
+          'run',
+          'create',
+          '--flow',
+          path.join(fixtures, 'run-answer'),
+          '--data',
+          data,
+          '--name',
+          'blobdown_run',
+          '--upload-wait',
+          '2',
+        ])
         expect(result.code, result.stderr).to.equal(0)
         expect(result.stderr).to.contain('Warning: the upload of run blobdown_run to the workspace is pending (')
       } finally {
@@ -399,20 +558,34 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
     it('a transient 503 during `pf run create` is retried within --upload-wait', async () => {
       await addWorkspace('ws-blip')
       azure.tracking.inject({match: /^POST \/artifacts\/register$/, answer: 503, times: 1})
-      const result = await pf(['run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', 'blip_run', '--wait'])
+      const result = await pf([
+        'run',
+        'create',
+        '--flow',
+        path.join(fixtures, 'run-answer'),
+        '--data',
+        data,
+        '--name',
+        'blip_run',
+        '--wait',
+      ])
       expect(result.code, result.stderr).to.equal(0)
       expect(result.stderr).to.contain('Run blip_run uploaded to')
       await expectUploadedOnce('blip_run')
     })
 
-    it('SIGKILL in the middle of the metrics: sync takes the dead process\'s job back at once and posts each metric once', async () => {
+    it("SIGKILL in the middle of the metrics: sync takes the dead process's job back at once and posts each metric once", async () => {
       await addWorkspace('ws-kill')
       azure.tracking.inject({match: /^POST \/runs\/[^/]+\/batchsync$/, answer: 'hang', times: 1, after: 1})
       const fault = azure.tracking.faults[0]
-      const child: ChildProcess = spawn(process.execPath, [pfBin, 'run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', 'killed_run'], {
-        env: {...process.env, ...env(), PF_HOME_DIRECTORY: home},
-        stdio: 'ignore',
-      })
+      const child: ChildProcess = spawn(
+        process.execPath,
+        [pfBin, 'run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', 'killed_run'],
+        {
+          env: {...process.env, ...env(), PF_HOME_DIRECTORY: home},
+          stdio: 'ignore',
+        },
+      )
       const exited = new Promise(resolve => child.once('exit', resolve))
       const started = Date.now()
       while (!fault.struck && Date.now() - started < 60_000) await new Promise(resolve => setTimeout(resolve, 50))

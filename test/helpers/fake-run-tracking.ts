@@ -90,7 +90,12 @@ export class FakeRunTracking {
         fault.struck = true
         if (fault.answer === 'hang') return
         if (fault.answer === 'reset') return void req.socket.destroy()
-        return this.json(res, fault.answer, {error: {message: `injected ${fault.answer}`}}, fault.answer === 429 ? {'retry-after': '0'} : {})
+        return this.json(
+          res,
+          fault.answer,
+          {error: {message: `injected ${fault.answer}`}},
+          fault.answer === 429 ? {'retry-after': '0'} : {},
+        )
       }
       const service = prefix.split('/')[0]
       this.requests.push({method, service, route, workspace, body})
@@ -145,7 +150,9 @@ export class FakeRunTracking {
     }
     if (service === 'history' && method === 'POST' && route === '/rundata') {
       const name = body?.runId
-      return this.existing.has(name) || this.runs.get(name)?.create ? this.json(res, 200, {runMetadata: {runId: name}}) : this.json(res, 404, {error: {message: 'not found'}})
+      return this.existing.has(name) || this.runs.get(name)?.create
+        ? this.json(res, 200, {runMetadata: {runId: name}})
+        : this.json(res, 404, {error: {message: 'not found'}})
     }
     return this.json(res, 404, {error: {message: `no route ${method} ${service} ${route}`}})
   }

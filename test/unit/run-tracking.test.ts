@@ -6,7 +6,10 @@ import {createBulkRunRequest, experimentNameOf, metricRequest, runDataRequest} f
 import {RunUploadQueue} from '../../src/store/run-uploads.js'
 import {tempDir} from '../helpers/cli.js'
 
-const scope = {workspace: {subscriptionId: 'sub', resourceGroup: 'rg', workspaceName: 'ws'}, serviceBaseUrl: 'https://eastus.api.azureml.ms'}
+const scope = {
+  workspace: {subscriptionId: 'sub', resourceGroup: 'rg', workspaceName: 'ws'},
+  serviceBaseUrl: 'https://eastus.api.azureml.ms',
+}
 const facts = {
   name: 'r1',
   status: 'Completed',
@@ -18,7 +21,7 @@ const facts = {
 }
 
 describe('run tracking: requests', () => {
-  it("names the experiment as the reference does (lower case, words joined by _, no leading digit)", () => {
+  it('names the experiment as the reference does (lower case, words joined by _, no leading digit)', () => {
     expect(experimentNameOf('My Flow-2')).to.equal('my_flow_2')
     expect(experimentNameOf('2nd__flow!!')).to.equal('n2nd_flow')
     expect(experimentNameOf('run-answer')).to.equal('run_answer')
@@ -26,12 +29,24 @@ describe('run tracking: requests', () => {
 
   it('BulkRuns/create: absent values are left out; tokens are strings; an evaluation run names its base run', () => {
     const plain = createBulkRunRequest(scope, facts)
-    expect(plain.url).to.equal('https://eastus.api.azureml.ms/flow/api/subscriptions/sub/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws/BulkRuns/create')
+    expect(plain.url).to.equal(
+      'https://eastus.api.azureml.ms/flow/api/subscriptions/sub/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws/BulkRuns/create',
+    )
     const body = plain.body as Record<string, any>
     expect(Object.keys(body)).to.not.include.members(['endTimeUtc', 'description', 'variantRunId'])
     expect(body.runDisplayName).to.equal('r1')
-    expect(body.properties).to.include({'azureml.promptflow.total_tokens': '30', 'azureml.promptflow.completion_tokens': '10', 'azureml.promptflow.prompt_tokens': '20'})
-    const evaluation = createBulkRunRequest(scope, {...facts, baseRun: 'base', description: 'd', endedOn: '2026-01-01T00:01:00.000Z', displayName: 'Eval'}).body as Record<string, any>
+    expect(body.properties).to.include({
+      'azureml.promptflow.total_tokens': '30',
+      'azureml.promptflow.completion_tokens': '10',
+      'azureml.promptflow.prompt_tokens': '20',
+    })
+    const evaluation = createBulkRunRequest(scope, {
+      ...facts,
+      baseRun: 'base',
+      description: 'd',
+      endedOn: '2026-01-01T00:01:00.000Z',
+      displayName: 'Eval',
+    }).body as Record<string, any>
     expect(evaluation).to.include({variantRunId: 'base', description: 'd', endTimeUtc: '2026-01-01T00:01:00.000Z', runDisplayName: 'Eval'})
   })
 
@@ -39,7 +54,11 @@ describe('run tracking: requests', () => {
     expect(metricRequest(scope, 'r 1', 'acc', 0.5)).to.deep.equal({
       method: 'POST',
       url: 'https://eastus.api.azureml.ms/metric/v2.0/subscriptions/sub/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws/runs/r%201/batchsync',
-      body: {values: [{name: 'acc', columns: {acc: 'Double'}, properties: {uxMetricType: 'azureml.v1.scalar'}, value: [{data: {acc: 0.5}, step: 0}]}]},
+      body: {
+        values: [
+          {name: 'acc', columns: {acc: 'Double'}, properties: {uxMetricType: 'azureml.v1.scalar'}, value: [{data: {acc: 0.5}, step: 0}]},
+        ],
+      },
     })
     expect(runDataRequest(scope, 'r1').url).to.match(/\/history\/v1\.0\/subscriptions\/sub\/.*\/workspaces\/ws\/rundata$/)
   })

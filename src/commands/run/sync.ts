@@ -23,11 +23,15 @@ here, resumed from the step where it stopped. Exits 3 when an upload is still pe
     const uploads = await syncRunUploads(args.name === undefined ? undefined : [args.name], {
       timeoutMs: flags.timeout * 1000,
       config: reader,
-      progress: process.stderr.isTTY && !this.jsonEnabled() ? (run, message) => process.stderr.write(`\r\x1b[K${run}: ${message}`) : undefined,
+      progress:
+        process.stderr.isTTY && !this.jsonEnabled() ? (run, message) => process.stderr.write(`\r\x1b[K${run}: ${message}`) : undefined,
     })
     if (process.stderr.isTTY && !this.jsonEnabled()) process.stderr.write('\r\x1b[K')
     if (args.name !== undefined && uploads.length === 0)
-      throw new PfError('run_upload_not_found', `Run "${args.name}" has no upload to a workspace (it ran without a workspace trace destination, or does not exist).`)
+      throw new PfError(
+        'run_upload_not_found',
+        `Run "${args.name}" has no upload to a workspace (it ran without a workspace trace destination, or does not exist).`,
+      )
     if (!this.jsonEnabled()) {
       if (uploads.length === 0) this.log('No run upload pending.')
       for (const line of describeUploads(uploads)) this.log(line)

@@ -14,7 +14,6 @@ export const instanceResultsPath = (run: string) => `${artifactsRoot(run)}/insta
 export const snapshotRoot = (run: string) => `runs/${run}`
 export const executionLogPath = (run: string) => `ExperimentRun/dcid.${run}/logs/azureml/executionlogs.txt`
 
-
 /** prompt flow's experiment name of a flow folder: lower case, non-word runs as one `_`, no leading digit. */
 export const experimentNameOf = (flowFolderName: string): string => {
   let name = flowFolderName.toLowerCase().replace(/[\W_]/gu, ' ').replace(/ +/g, ' ').trim()
@@ -110,7 +109,9 @@ export const metricRequest = (scope: TrackingScope, run: string, name: string, v
   method: 'POST',
   url: `${servicePath(scope, 'metric/v2.0')}/runs/${encodeURIComponent(run)}/batchsync`,
   body: {
-    values: [{name, columns: {[name]: 'Double'}, properties: {uxMetricType: 'azureml.v1.scalar'}, value: [{data: {[name]: value}, step: 0}]}],
+    values: [
+      {name, columns: {[name]: 'Double'}, properties: {uxMetricType: 'azureml.v1.scalar'}, value: [{data: {[name]: value}, step: 0}]},
+    ],
   },
 })
 
@@ -124,7 +125,11 @@ export const unregisteredOutputRequest = (scope: TrackingScope, run: string, out
     RunId: run,
     OutputName: output,
     Type: 'UriFolder',
-    Uri: datastoreUri(scope.workspace, DefaultDatastore, output === 'debug_info' ? artifactsRoot(run) : `${artifactsRoot(run)}/flow_outputs`),
+    Uri: datastoreUri(
+      scope.workspace,
+      DefaultDatastore,
+      output === 'debug_info' ? artifactsRoot(run) : `${artifactsRoot(run)}/flow_outputs`,
+    ),
   },
 })
 

@@ -81,7 +81,8 @@ export class AzureMlRunUploader {
   /** Calls the workspace's services; 429/5xx/no answer → TransientAzureError, 401 → sign-in error. */
   private async call(req: ServiceRequest, what: string): Promise<{status: number; body: unknown}> {
     const res = await this.plane.request(req.method, req.url, what, req.body)
-    if (res.status === 401) throw blocked('azure_login_required', 'Azure rejected the login (HTTP 401); run `az login` again, then `pf run sync`.')
+    if (res.status === 401)
+      throw blocked('azure_login_required', 'Azure rejected the login (HTTP 401); run `az login` again, then `pf run sync`.')
     return res
   }
 
@@ -91,8 +92,14 @@ export class AzureMlRunUploader {
     const body = res.body as {error?: {message?: string}; message?: string} | undefined
     const reason = typeof body === 'object' ? (body?.error?.message ?? body?.message) : undefined
     if (res.status === 403)
-      throw blocked('workspace_forbidden', `${what} failed: your Azure login may not write runs to ${describeWorkspace(this.ws)} (HTTP 403); ask for a role on it.`)
-    throw blocked('azure_request_failed', `${what} failed: HTTP ${res.status}${reason ? `: ${String(reason).split('\n')[0].slice(0, 300)}` : ''}`)
+      throw blocked(
+        'workspace_forbidden',
+        `${what} failed: your Azure login may not write runs to ${describeWorkspace(this.ws)} (HTTP 403); ask for a role on it.`,
+      )
+    throw blocked(
+      'azure_request_failed',
+      `${what} failed: HTTP ${res.status}${reason ? `: ${String(reason).split('\n')[0].slice(0, 300)}` : ''}`,
+    )
   }
 
   private async exists(run: string): Promise<boolean> {
@@ -122,8 +129,7 @@ export class AzureMlRunUploader {
 
     if (!steps.get('check')) {
       if (input.bulkRun.baseRun && !(await this.exists(input.bulkRun.baseRun))) {
-        if (input.baseRunPending)
-          throw new TransientAzureError(`waiting for base run ${input.bulkRun.baseRun} to be uploaded first`)
+        if (input.baseRunPending) throw new TransientAzureError(`waiting for base run ${input.bulkRun.baseRun} to be uploaded first`)
         throw blocked(
           'base_run_not_in_workspace',
           `Evaluation run ${run} evaluates run ${input.bulkRun.baseRun}, which is not in ${describeWorkspace(this.ws)}; upload the base run first (create it with this trace destination).`,
@@ -162,7 +168,8 @@ export class AzureMlRunUploader {
       if (!id) {
         const body = await this.expectOk(unregisteredOutputRequest(scope, run, output), `creating the ${output} output asset`)
         id = assetIdOf(body)
-        if (!id) throw blocked('azure_request_failed', `Creating the ${output} output asset answered without latestVersion.dataVersion.assetId.`)
+        if (!id)
+          throw blocked('azure_request_failed', `Creating the ${output} output asset answered without latestVersion.dataVersion.assetId.`)
         steps.record(`asset:${output}`, id)
       }
       assets[output] = id
@@ -173,7 +180,8 @@ export class AzureMlRunUploader {
     }
     let portalUrl = steps.get('portal') as string | undefined
     if (!portalUrl) {
-      const body = (await this.expectOk(getBulkRunRequest(scope, run), 'reading the run back')) as {studioPortalTraceEndpoint?: unknown} | undefined
+      const body = (await this.expectOk(getBulkRunRequest(scope, run), 'reading the run back')) as
+        {studioPortalTraceEndpoint?: unknown} | undefined
       const endpoint = body?.studioPortalTraceEndpoint
       portalUrl =
         typeof endpoint === 'string' && endpoint !== ''
@@ -227,4 +235,8 @@ export class AzureMlRunUploader {
 }
 
 const contentTypeOf = (blobPath: string): string =>
-  blobPath.endsWith('.json') || blobPath.endsWith('.jsonl') ? 'application/json' : blobPath.endsWith('.txt') || blobPath.endsWith('.log') ? 'text/plain' : 'application/octet-stream'
+  blobPath.endsWith('.json') || blobPath.endsWith('.jsonl')
+    ? 'application/json'
+    : blobPath.endsWith('.txt') || blobPath.endsWith('.log')
+      ? 'text/plain'
+      : 'application/octet-stream'
