@@ -130,6 +130,12 @@ export class RunLayout {
     return this.lines.length
   }
 
+  /** How many blobs `blobs()` yields (for progress). */
+  get blobCount(): number {
+    const lines = this.lines.length
+    return Math.ceil(lines / linesPerBlob) + 1 + this.nodeSpans.length + 1 + lines + 1 + snapshotFiles(this.flowDir).length + 1
+  }
+
   /** The line's FlowRunInfo, as the reference serializes it. */
   private runInfo(l: LineFacts): Record<string, unknown> {
     const run = this.run.name

@@ -69,6 +69,7 @@ export const driveRunUploads = async (store: TraceStore, runs: string[] | undefi
   const destinations = new Map(store.destinations().map(d => [d.key, d]))
   const reports = new Map<string, UploadReport>()
   const records = RunRecords.open(options.env)
+  const dropped = new Set<string>()
 
   const drive = async (job: UploadJob, depth = 0): Promise<UploadReport> => {
     const id = `${job.run}|${job.destination}`
@@ -88,7 +89,10 @@ export const driveRunUploads = async (store: TraceStore, runs: string[] | undefi
     }
     const run = records.find(job.run)
     if (!run) {
-      report.error = `run ${job.run} is no longer in the local store (deleted?)`
+      // The run was deleted (`pf run delete`): there is nothing left to upload.
+      queue.deleteRun(job.run)
+      dropped.add(id)
+      report.error = `run ${job.run} was deleted`
       reports.set(id, report)
       return report
     }
@@ -140,6 +144,7 @@ export const driveRunUploads = async (store: TraceStore, runs: string[] | undefi
             },
             metrics: layout.facts.metrics,
             blobs: () => layout.blobs(),
+            blobCount: layout.blobCount,
             baseRunPending,
           },
           {
@@ -173,7 +178,23 @@ export const driveRunUploads = async (store: TraceStore, runs: string[] | undefi
   } finally {
     records.close()
   }
-  return jobs.map(j => reports.get(`${j.run}|${j.destination}`)!)
+  return jobs
+    .map(j => `${j.run}|${j.destination}`)
+    .filter(id => !dropped.has(id))
+    .map(id => reports.get(id)!)
+}
+
+/** What the store says about jobs, without trying them. */
+const reportsOf = (store: TraceStore, jobs: UploadJob[]): UploadReport[] => {
+  const destinations = new Map(store.destinations().map(d => [d.key, d.value]))
+  return jobs.map(job => ({
+    run: job.run,
+    destination: destinations.get(job.destination) ?? job.destination,
+    state: job.state,
+    portalUrl: job.steps.portal as string | undefined,
+    error: job.state === 'pending' ? (job.lastError ?? undefined) : undefined,
+    warnings: [],
+  }))
 }
 
 /** The upload state of a run, for `pf run show`. */
@@ -181,15 +202,7 @@ export const uploadStateOf = (name: string, env: NodeJS.ProcessEnv = process.env
   const store = TraceStore.openExisting(pfHome(env))
   if (!store) return []
   try {
-    const destinations = new Map(store.destinations().map(d => [d.key, d.value]))
-    return new RunUploadQueue(store).ofRun(name).map(job => ({
-      run: job.run,
-      destination: destinations.get(job.destination) ?? job.destination,
-      state: job.state,
-      portalUrl: job.steps.portal as string | undefined,
-      error: job.state === 'pending' ? (job.lastError ?? undefined) : undefined,
-      warnings: [],
-    }))
+    return reportsOf(store, new RunUploadQueue(store).ofRun(name))
   } finally {
     store.close()
   }
@@ -206,7 +219,10 @@ export const finishRunUpload = async (
   const store = TraceStore.openExisting(pfHome(options.env))
   if (!store) return []
   try {
-    if (new RunUploadQueue(store).ofRun(run).length === 0) return []
+    const jobs = new RunUploadQueue(store).ofRun(run)
+    if (jobs.length === 0) return []
+    // No time to wait (`--upload-wait 0`, or the run was interrupted): the jobs stay queued for `pf run sync`.
+    if (options.waitMs <= 0) return reportsOf(store, jobs)
     return await driveRunUploads(store, [run], {
       deadline: Date.now() + options.waitMs,
       config: options.config,

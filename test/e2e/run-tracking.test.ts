@@ -555,7 +555,7 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
       await expectUploadedOnce('blobdown_run')
     })
 
-    it('a transient 503 during `pf run create` is retried within --upload-wait', async () => {
+    it('a transient 503 during `pf run create` is retried within --upload-wait; --stream shows the upload as the last step', async () => {
       await addWorkspace('ws-blip')
       azure.tracking.inject({match: /^POST \/artifacts\/register$/, answer: 503, times: 1})
       const result = await pf([
@@ -568,10 +568,29 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
         '--name',
         'blip_run',
         '--wait',
+        '--stream',
       ])
       expect(result.code, result.stderr).to.equal(0)
       expect(result.stderr).to.contain('Run blip_run uploaded to')
       await expectUploadedOnce('blip_run')
+      const streamed = result.stdout.trim().split('\n').map(l => JSON.parse(l))
+      const firstUpload = streamed.findIndex(e => 'upload' in e)
+      expect(streamed.slice(0, firstUpload).map(e => e.line_number).sort()).to.deep.equal([0, 1, 2])
+      const steps = streamed.slice(firstUpload).map(e => e.upload)
+      expect(steps).to.include.members(['uploaded 10 blob(s)', 'registering instance_results.jsonl', 'creating the run record (BulkRuns/create)', 'posting 2 metric(s)'])
+      expect(streamed.slice(firstUpload).every(e => 'upload' in e)).to.equal(true)
+    })
+
+    it('a pending upload of a run that is then deleted is dropped, not retried forever', async () => {
+      await addWorkspace('ws-deleted')
+      azure.tracking.inject({match: /^POST \/BulkRuns\/create$/, answer: 503, times: 1000})
+      const result = await pf(['run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', 'gone_run', '--upload-wait', '0'])
+      expect(result.code, result.stderr).to.equal(0)
+      expect((await pf(['run', 'delete', 'gone_run', '--yes'])).code).to.equal(0)
+      const sync = await pf(['run', 'sync'])
+      expect(sync.code, sync.stderr + sync.stdout).to.equal(0)
+      expect(sync.stdout).to.equal('No run upload pending.\n')
+      expect(uploadRows(home)).to.deep.equal([])
     })
 
     it("SIGKILL in the middle of the metrics: sync takes the dead process's job back at once and posts each metric once", async () => {
