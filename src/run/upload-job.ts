@@ -96,11 +96,16 @@ export const driveRunUploads = async (store: TraceStore, runs: string[] | undefi
       reports.set(id, report)
       return report
     }
-    // An evaluation run goes up after its base run: finish the base run's pending upload first.
-    let baseRunPending = false
+    // An evaluation run goes up after its base run: finish the base run's pending upload first; while it is
+    // pending, the evaluation run waits (not tried: the workspace would not know its base run yet).
     if (run.run && depth === 0) {
       const base = queue.get(run.run, job.destination)
-      if (base && base.state === 'pending') baseRunPending = (await drive(base, depth + 1)).state === 'pending'
+      const baseReport = base && base.state === 'pending' ? await drive(base, depth + 1) : undefined
+      if (baseReport?.state === 'pending') {
+        report.error = `waiting for the upload of base run ${run.run}${baseReport.error ? ` (${baseReport.error.replace(/\.$/, '')})` : ''}`
+        reports.set(id, report)
+        return report
+      }
     }
     const ctx: DestinationContext = {cwd: options.cwd ?? process.cwd(), config: options.config, env: options.env ?? process.env}
     const {AzureMlRunUploader} = await import('../destinations/azureml/run-upload.js')
@@ -145,7 +150,6 @@ export const driveRunUploads = async (store: TraceStore, runs: string[] | undefi
             metrics: layout.facts.metrics,
             blobs: () => layout.blobs(),
             blobCount: layout.blobCount,
-            baseRunPending,
           },
           {
             get: step => steps[step],

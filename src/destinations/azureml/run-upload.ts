@@ -6,7 +6,7 @@
  */
 import {ExitCode, PfError} from '../../errors.js'
 import type {DestinationContext} from '../../contract/destination.js'
-import {ControlPlane, TransientAzureError, type WorkspaceInfo, describeWorkspace} from './control-plane.js'
+import {ControlPlane, type WorkspaceInfo, describeWorkspace} from './control-plane.js'
 import {signInFor} from './credential.js'
 import {datastoreBlobs} from './datastore.js'
 import {portalLinks} from './portal.js'
@@ -41,8 +41,6 @@ export interface RunUploadInput {
   blobs(): Iterable<RunBlob>
   /** How many blobs `blobs()` yields (for progress). */
   blobCount?: number
-  /** The base run (evaluation runs) still has a pending upload here: wait for it instead of failing. */
-  baseRunPending?: boolean
 }
 
 /** The job's memory: what each finished step left, by step name. */
@@ -129,7 +127,6 @@ export class AzureMlRunUploader {
 
     if (!steps.get('check')) {
       if (input.bulkRun.baseRun && !(await this.exists(input.bulkRun.baseRun))) {
-        if (input.baseRunPending) throw new TransientAzureError(`waiting for base run ${input.bulkRun.baseRun} to be uploaded first`)
         throw blocked(
           'base_run_not_in_workspace',
           `Evaluation run ${run} evaluates run ${input.bulkRun.baseRun}, which is not in ${describeWorkspace(this.ws)}; upload the base run first (create it with this trace destination).`,
