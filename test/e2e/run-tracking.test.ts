@@ -357,6 +357,54 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
     expect(accuracy).to.include({NodeName: 'accuracy', line_number: null, status: 'Completed'})
   })
 
+  it('an evaluation run created while its base run upload is pending waits for it; sync sends the base run first', async () => {
+    await addWorkspace('ws-order')
+    azure.tracking.inject({match: /^POST \/BulkRuns\/create$/, answer: 503, times: 1000})
+    const base = await pf([
+      'run',
+      'create',
+      '--flow',
+      path.join(fixtures, 'run-answer'),
+      '--data',
+      data,
+      '--name',
+      'order_base',
+      '--upload-wait',
+      '1',
+    ])
+    expect(base.code, base.stderr).to.equal(0)
+    const evaluation = await pf([
+      'run',
+      'create',
+      '--flow',
+      path.join(fixtures, 'dag-eval'),
+      '--data',
+      data,
+      '--run',
+      'order_base',
+      '--name',
+      'order_eval',
+      '--upload-wait',
+      '1',
+      '--column-mapping',
+      'answer=${run.outputs.answer}',
+      '--column-mapping',
+      'expected=${data.expected}',
+    ])
+    expect(evaluation.code, evaluation.stderr).to.equal(0)
+    expect(evaluation.stderr).to.match(
+      /Warning: the upload of run order_eval to the workspace is pending \(waiting for the upload of base run order_base \(creating the run record failed: HTTP 503 from [^)]*\)\); `pf run sync order_eval` finishes it\.\n/,
+    )
+    azure.tracking.faults.length = 0
+    const sync = await pf(['run', 'sync', 'order_eval'])
+    expect(sync.code, sync.stderr + sync.stdout).to.equal(0)
+    expect(azure.tracking.ofRoute(/^POST \/BulkRuns\/create$/).map(r => r.body.runId)).to.deep.equal(['order_base', 'order_eval'])
+    expect(uploadRows(home).map(r => [r.run, r.state])).to.deep.equal([
+      ['order_base', 'done'],
+      ['order_eval', 'done'],
+    ])
+  })
+
   describe('errors: one line each, the upload stays pending (nothing is dropped)', () => {
     it('an evaluation run whose base run is not in the workspace; --wait exits 3; pf run sync says why', async () => {
       writeFileSync(path.join(home, 'pf.yaml'), 'trace:\n  destination: local\n', {mode: 0o600})
@@ -573,18 +621,42 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
       expect(result.code, result.stderr).to.equal(0)
       expect(result.stderr).to.contain('Run blip_run uploaded to')
       await expectUploadedOnce('blip_run')
-      const streamed = result.stdout.trim().split('\n').map(l => JSON.parse(l))
+      const streamed = result.stdout
+        .trim()
+        .split('\n')
+        .map(l => JSON.parse(l))
       const firstUpload = streamed.findIndex(e => 'upload' in e)
-      expect(streamed.slice(0, firstUpload).map(e => e.line_number).sort()).to.deep.equal([0, 1, 2])
+      expect(
+        streamed
+          .slice(0, firstUpload)
+          .map(e => e.line_number)
+          .sort(),
+      ).to.deep.equal([0, 1, 2])
       const steps = streamed.slice(firstUpload).map(e => e.upload)
-      expect(steps).to.include.members(['uploaded 10 blob(s)', 'registering instance_results.jsonl', 'creating the run record (BulkRuns/create)', 'posting 2 metric(s)'])
+      expect(steps).to.include.members([
+        'uploaded 10 blob(s)',
+        'registering instance_results.jsonl',
+        'creating the run record (BulkRuns/create)',
+        'posting 2 metric(s)',
+      ])
       expect(streamed.slice(firstUpload).every(e => 'upload' in e)).to.equal(true)
     })
 
     it('a pending upload of a run that is then deleted is dropped, not retried forever', async () => {
       await addWorkspace('ws-deleted')
       azure.tracking.inject({match: /^POST \/BulkRuns\/create$/, answer: 503, times: 1000})
-      const result = await pf(['run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', 'gone_run', '--upload-wait', '0'])
+      const result = await pf([
+        'run',
+        'create',
+        '--flow',
+        path.join(fixtures, 'run-answer'),
+        '--data',
+        data,
+        '--name',
+        'gone_run',
+        '--upload-wait',
+        '0',
+      ])
       expect(result.code, result.stderr).to.equal(0)
       expect((await pf(['run', 'delete', 'gone_run', '--yes'])).code).to.equal(0)
       const sync = await pf(['run', 'sync'])
