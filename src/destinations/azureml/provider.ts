@@ -31,7 +31,7 @@ const azure = async (ctx: DestinationContext) => {
 /** The built-in Azure ML workspace / Azure AI project destination (traces go to the workspace's Cosmos DB). */
 export const azuremlProvider: TraceDestinationProvider = {
   scheme: 'azureml',
-  description: 'An Azure ML workspace or Azure AI project (traces go to its Cosmos DB)',
+  description: 'An Azure ML workspace or Azure AI project (traces go to its Cosmos DB, span data to its default blob datastore)',
   examples: [
     'azureml',
     'azureml://subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.MachineLearningServices/workspaces/<ws>',
@@ -93,9 +93,15 @@ export const azuremlProvider: TraceDestinationProvider = {
     if (!sink) {
       sink = (async () => {
         const {workspace, info} = dest as AzureMlDestination
-        const [{signIn, controlPlane}, {CosmosSpanSink}] = await Promise.all([azure(ctx), import('./cosmos-writer.js')])
+        const [{signIn, controlPlane}, {CosmosSpanSink}, {datastoreBlobs}, {SpanBlobWriter}] = await Promise.all([
+          azure(ctx),
+          import('./cosmos-writer.js'),
+          import('./datastore.js'),
+          import('./span-blobs.js'),
+        ])
         let known = info
-        return new CosmosSpanSink(workspace, async () => (known ??= await controlPlane.workspace(workspace)), signIn, ctx.env)
+        const blobs = new SpanBlobWriter(datastoreBlobs(controlPlane, signIn, workspace, ctx.env))
+        return new CosmosSpanSink(workspace, async () => (known ??= await controlPlane.workspace(workspace)), signIn, ctx.env, blobs)
       })()
       sinks.set(dest.key, sink)
       sink.catch(() => sinks.delete(dest.key))
