@@ -479,6 +479,12 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       const summaries = await cosmos.items(database, 'LineSummary')
       expect(summaries.map(s => s.id).sort()).to.deep.equal([...traces].sort())
       for (const s of summaries) expect(s.status, 'the finished line wins over placeholders').to.equal('Ok')
+      // Every span's data in blob storage too (span.json and one blob per event), each once.
+      const blobs = await azurite.blobs(`c-${database.replace(/^db-/, '')}`)
+      expect([...blobs.keys()].filter(k => k.endsWith('/span.json')).sort()).to.deep.equal(
+        local.map(s => `.promptflow/.trace/${spans[0].collection_id}/${hex(s.context.trace_id)}/${hex(s.context.span_id)}/span.json`).sort(),
+      )
+      expect(blobs.size).to.equal(local.reduce((n, s) => n + 1 + s.events.length, 0))
       expect(outboxStates(home)).to.deep.equal({delivered: local.length})
       return local.length
     }

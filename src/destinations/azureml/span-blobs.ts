@@ -24,9 +24,9 @@ export const classifyBlobError = (error: unknown): BlobOutcome => {
   const message = `blob storage: ${describeStorageError(error)}`
   if (error instanceof TransientAzureError) return {code: 'retryable', error: message, retryAfterMs: error.retryAfterMs}
   // A missing role, a non-blob default datastore, a missing container: the user can fix these; the spans wait.
-  if (isPfError(error)) return {code: 'retryable', error: message, retryAfterMs: 30_000}
+  if (isPfError(error)) return {code: 'retryable', error: message, retryAfterMs: 10_000}
   const status = (error as {statusCode?: number}).statusCode
-  if (status === 404) return {code: 'retryable', error: message, retryAfterMs: 30_000}
+  if (status === 404) return {code: 'retryable', error: message, retryAfterMs: 10_000}
   return {code: 'fatal', error: message}
 }
 
