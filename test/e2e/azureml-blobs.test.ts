@@ -1,5 +1,6 @@
 import {expect} from 'chai'
-import {cpSync, existsSync} from 'node:fs'
+import {spawn} from 'node:child_process'
+import {cpSync, existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 
 import Database from 'better-sqlite3'
@@ -75,6 +76,49 @@ describe('azureml span data in blob storage (built CLI, Azurite, cosmosdb-server
   beforeEach(() => {
     home = tempDir('pf-home-')
     azure.calls.length = 0
+  })
+
+  it('writes items and blobs identical to the reference-shaped golden fixtures, field by field', async () => {
+    const golden = JSON.parse(readFileSync(path.join(repoRoot, 'test', 'fixtures', 'azureml-items', 'golden.json'), 'utf8'))
+    const name = golden.workspace
+    azure.workspaces.set(name, {traceCosmosStatus: 'Initialized', databaseName: `db-${name}`, datastores: [azurite.datastore({containerName: `c-${name}`})]})
+    await cosmos.createTraceStore(`db-${name}`)
+    await azurite.createContainer(`c-${name}`)
+    // pf's azureml sink in a child process, as pf runs it (fake `az`, test CA), one export call per step.
+    const exportSpans = (spans: object[]) =>
+      new Promise<any>((resolve, reject) => {
+        const script = `
+          const {azuremlProvider} = await import(${JSON.stringify(path.join(repoRoot, 'dist', 'destinations', 'azureml', 'provider.js'))})
+          const ctx = {cwd: process.cwd(), config: {}, env: process.env}
+          const sink = await azuremlProvider.exporter(await azuremlProvider.resolve(process.argv[1], ctx), ctx)
+          const result = await sink.export(JSON.parse(process.argv[2]), {attempts: {}})
+          await sink.shutdown?.()
+          console.log(JSON.stringify(result))`
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script, workspaceId(name), JSON.stringify(spans)], {env: {...process.env, ...env()}})
+        let out = ''
+        let err = ''
+        child.stdout.on('data', d => (out += d))
+        child.stderr.on('data', d => (err += d))
+        child.on('close', code => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`exit ${code}: ${err}`))))
+      })
+    const strip = ({_etag, _ts, _rid, _self, _attachments, ...rest}: any) => rest
+    const expectFields = (actual: any, expected: any, what: string) => {
+      expect(Object.keys(actual).sort(), `${what}: fields`).to.deep.equal(Object.keys(expected).sort())
+      for (const key of Object.keys(expected)) expect(actual[key], `${what}.${key}`).to.deep.equal(expected[key])
+    }
+    const {A, B, C, D} = golden.spans
+    expect((await exportSpans([B])).code).to.equal('ok')
+    expectFields(strip((await cosmos.items(`db-${name}`, 'LineSummary'))[0]), golden.placeholderAfterB, 'placeholder')
+    expect((await exportSpans([A, D])).code).to.equal('ok')
+    expect((await exportSpans([C])).code).to.equal('ok')
+    for (const container of ['Span', 'LineSummary'] as const) {
+      const items = (await cosmos.items(`db-${name}`, container)).map(strip)
+      expect(items.map(i => i.id).sort(), container).to.deep.equal(golden.items[container].map((i: any) => i.id).sort())
+      for (const expected of golden.items[container]) expectFields(items.find(i => i.id === expected.id), expected, `${container} ${expected.name}`)
+    }
+    const blobs = await azurite.blobs(`c-${name}`)
+    expect([...blobs.keys()].sort()).to.deep.equal(Object.keys(golden.blobs).sort())
+    for (const [blobPath, content] of blobs) expect(JSON.parse(content.toString('utf8')), blobPath).to.deep.equal(golden.blobs[blobPath])
   })
 
   it('keeps a 50 MB input whole in blob storage while its Cosmos item stays under 2 MB', async () => {
