@@ -1,6 +1,7 @@
 import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
 import {ExitCode, PfError, isPfError} from './errors.js'
+import {type RegistryLoader, hookTimeoutMs, registryLoader} from './tracing/registry.js'
 
 /**
  * Every pf command extends this: `--json` everywhere, `--debug` for stack traces,
@@ -10,6 +11,25 @@ export abstract class PfCommand extends Command {
   static enableJsonFlag = true
   static baseFlags = {
     debug: Flags.boolean({description: 'Print stack traces and diagnostic detail on errors.', helpGroup: 'GLOBAL'}),
+  }
+
+  private destinations: RegistryLoader | undefined
+
+  /**
+   * The destination registry, built on first use from every plugin's `trace-destination` hook (a hook that hangs
+   * or throws is reported by name and skipped). Services get this, never oclif's Config.
+   */
+  protected get registry(): RegistryLoader {
+    this.destinations ??= registryLoader(async () => {
+      // oclif's hook timer is unref'd: with nothing else pending, a hook that never answers would end the process.
+      const keepAlive = setTimeout(() => {}, hookTimeoutMs + 1000)
+      try {
+        return await this.config.runHook('trace-destination', {}, hookTimeoutMs, true)
+      } finally {
+        clearTimeout(keepAlive)
+      }
+    })
+    return this.destinations
   }
 
   protected get debugEnabled(): boolean {

@@ -1,2 +1,2 @@
-export type * from './tracing/destination.js'
+export type * from './contract/destination.js'
 export {PfError, ExitCode} from './errors.js'

@@ -1,14 +1,22 @@
-// Runs every test under test/ with mocha and ends with the line CI counts: "N passed, N failed".
-// Usage: node --import tsx test/run.js [--grep PATTERN] [files…]
+// Runs the tests with mocha and ends with the line CI counts: "N passed, N failed".
+// Usage: node --import tsx test/run.js [--grep PATTERN] [--jobs N] [files or folders…]
+//   no paths: every test under test/ and plugins/*/test; one file: mocha in this process;
+//   several files: one process per file, N at a time (default 4; each end-to-end file has its own pf home and ports),
+//   each file's output printed whole when it ends, so parallel output never interleaves.
+import {spawn} from 'node:child_process'
 import {existsSync, readdirSync, statSync} from 'node:fs'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
-import Mocha from 'mocha'
 
 const root = path.dirname(fileURLToPath(import.meta.url))
 const args = process.argv.slice(2)
-const grepAt = args.indexOf('--grep')
-const grep = grepAt >= 0 ? args.splice(grepAt, 2)[1] : undefined
+const option = name => {
+  const at = args.indexOf(name)
+  return at >= 0 ? args.splice(at, 2)[1] : undefined
+}
+const grep = option('--grep')
+const jobs = Number(option('--jobs') ?? process.env.PF_TEST_JOBS ?? 4)
+const single = args[0] === '--single' ? args.shift() : undefined
 
 const findTests = dir =>
   readdirSync(dir).flatMap(name => {
@@ -20,16 +28,63 @@ const findTests = dir =>
 // The plugins in this repo (plugins/<name>/test) are tested with pf.
 const pluginsDir = path.join(root, '..', 'plugins')
 const pluginTests = () => readdirSync(pluginsDir).flatMap(name => (existsSync(path.join(pluginsDir, name, 'test')) ? findTests(path.join(pluginsDir, name, 'test')) : []))
-const files = args.length > 0 ? args.map(f => path.resolve(f)) : [...findTests(root).sort(), ...pluginTests().sort()]
-const mocha = new Mocha({timeout: 60_000, reporter: 'spec', grep})
-for (const file of files) mocha.addFile(file)
-await mocha.loadFilesAsync()
-const runner = mocha.run()
-let passed = 0
-let failed = 0
-runner.on('pass', () => passed++)
-runner.on('fail', () => failed++)
-runner.on('end', () => {
-  console.log(`\n${passed} passed, ${failed} failed`)
-  process.exitCode = failed > 0 ? 1 : 0
-})
+const files =
+  args.length > 0
+    ? args.flatMap(f => (statSync(path.resolve(f)).isDirectory() ? findTests(path.resolve(f)) : [path.resolve(f)]))
+    : [...findTests(root), ...pluginTests()]
+
+/** Runs files with mocha in this process; resolves to the counts. */
+const runHere = async testFiles => {
+  const {default: Mocha} = await import('mocha')
+  // forbidOnly: a stray `.only` fails the run instead of silently skipping the rest.
+  const mocha = new Mocha({timeout: 60_000, reporter: 'spec', grep, forbidOnly: true})
+  for (const file of testFiles) mocha.addFile(file)
+  await mocha.loadFilesAsync()
+  return new Promise(resolve => {
+    let passed = 0
+    let failed = 0
+    const runner = mocha.run(() => resolve({passed, failed}))
+    runner.on('pass', () => passed++)
+    runner.on('fail', () => failed++)
+  })
+}
+
+// Slow folders first, so the long files do not start last.
+const weight = file => ['browser', 'e2e', 'plugins', 'unit'].findIndex(part => file.includes(`${path.sep}${part}${path.sep}`))
+const summaryLine = /^(\d+) passed, (\d+) failed$/m
+
+/** One child process per file, `jobs` at a time. */
+const runInParallel = async testFiles => {
+  const queue = [...testFiles].sort((a, b) => weight(a) - weight(b))
+  const totals = {passed: 0, failed: 0}
+  const started = Date.now()
+  const worker = async () => {
+    for (let file = queue.shift(); file; file = queue.shift()) {
+      const fileStarted = Date.now()
+      const {code, output} = await new Promise(resolve => {
+        const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--single', ...(grep ? ['--grep', grep] : []), file], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
+        let output = ''
+        child.stdout.on('data', d => (output += d))
+        child.stderr.on('data', d => (output += d))
+        child.on('close', code => resolve({code, output}))
+      })
+      const counts = summaryLine.exec(output)
+      // A file whose process died before mocha's summary counts as one failure, with all it printed.
+      const passed = counts ? Number(counts[1]) : 0
+      const failed = counts ? Number(counts[2]) : 1
+      totals.passed += passed
+      totals.failed += failed
+      const name = path.relative(path.join(root, '..'), file)
+      process.stdout.write(`\n── ${name} (${((Date.now() - fileStarted) / 1000).toFixed(1)} s, exit ${code})\n${output.replace(summaryLine, '').trimEnd()}\n`)
+    }
+  }
+  await Promise.all(Array.from({length: Math.max(1, jobs)}, worker))
+  process.stdout.write(`\nAll files in ${((Date.now() - started) / 1000).toFixed(0)} s with ${jobs} jobs.\n`)
+  return totals
+}
+
+const {passed, failed} = single || files.length === 1 || jobs <= 1 ? await runHere(files) : await runInParallel(files)
+console.log(`\n${passed} passed, ${failed} failed`)
+process.exitCode = failed > 0 || passed === 0 ? 1 : 0

@@ -64,7 +64,7 @@ const timeAsync = async fn => {
  * computed by a full scan of line_runs (NOT INDEXED: every row read and sorted) in the same process. Target: first page ≤ 50 ms median.
  */
 export default async function viewerList({pairs}) {
-  const {TraceStore} = await import(path.join(repoRoot, 'dist', 'destinations', 'local', 'store.js'))
+  const {TraceStore} = await import(path.join(repoRoot, 'dist', 'store', 'store.js'))
   const {startViewerServer} = await import(path.join(repoRoot, 'dist', 'service', 'server.js'))
   const home = tempDir('pf-bench-viewer-')
   try {
@@ -84,7 +84,7 @@ export default async function viewerList({pairs}) {
     process.stderr.write(`  store: ${counts.traces} traces, ${counts.spans} spans in ${((Date.now() - generated) / 1000).toFixed(0)} s\n`)
 
     const viewer = await startViewerServer({home, host: '127.0.0.1', port: 0})
-    const {TraceReader} = await import(path.join(repoRoot, 'dist', 'destinations', 'local', 'reader.js'))
+    const {TraceReader} = await import(path.join(repoRoot, 'dist', 'store', 'reader.js'))
     const reader = TraceReader.open(home)
     // The same first page without the indexes: a full scan of line_runs and a sort.
     const fullScan = reader.db.prepare('SELECT * FROM line_runs NOT INDEXED ORDER BY start_time DESC, trace_id DESC LIMIT 51')

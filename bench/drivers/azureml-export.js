@@ -15,12 +15,13 @@ const count = Number(countText)
 const dist = path => import(`${repoRoot}/dist/${path}`)
 
 const [{TraceStore}, {azuremlProvider}, {OutboxDrainer}] = await Promise.all([
-  dist('destinations/local/store.js'),
+  dist('store/store.js'),
   dist('destinations/azureml/provider.js'),
   dist('tracing/outbox.js'),
 ])
 
-const ctx = {cwd: process.cwd(), config: {}, env: process.env}
+const {configReader} = await dist('config/files.js')
+const ctx = {cwd: process.cwd(), config: configReader({}), env: process.env}
 const dest = await azuremlProvider.resolve(workspace, ctx)
 const store = TraceStore.open(home)
 store.saveDestination(dest)
@@ -90,14 +91,14 @@ let result
 if (mode === 'pf' || mode === 'pf-no-blobs') {
   let sink = () => azuremlProvider.exporter(dest, ctx)
   if (mode === 'pf-no-blobs') {
-    const [{signInFor}, {ControlPlane}, {CosmosSpanSink}] = await Promise.all([
+    const [{signInFor}, {ControlPlane}, {CosmosSpanExporter}] = await Promise.all([
       dist('destinations/azureml/credential.js'),
       dist('destinations/azureml/control-plane.js'),
       dist('destinations/azureml/cosmos-writer.js'),
     ])
-    const signIn = signInFor({}, process.env)
+    const signIn = signInFor(configReader({}), process.env)
     const plane = new ControlPlane(signIn, process.env)
-    const cosmosOnly = new CosmosSpanSink(dest.workspace, () => plane.workspace(dest.workspace), signIn, process.env)
+    const cosmosOnly = new CosmosSpanExporter(dest.workspace, () => plane.workspace(dest.workspace), signIn, process.env)
     sink = () => cosmosOnly
   }
   const drainer = new OutboxDrainer(store, dest, sink)
@@ -111,7 +112,7 @@ if (mode === 'pf' || mode === 'pf-no-blobs') {
     dist('destinations/azureml/cosmos-items.js'),
     import('@azure/cosmos'),
   ])
-  const signIn = signInFor({}, process.env)
+  const signIn = signInFor(configReader({}), process.env)
   const plane = new ControlPlane(signIn, process.env)
   const info = await plane.workspace(dest.workspace)
   const token = await plane.containerToken(dest.workspace, info, 'Span')

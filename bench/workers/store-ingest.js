@@ -43,7 +43,7 @@ const makeBatch = (n, serial) => {
 let write
 let close
 if (mode === 'pf') {
-  const {TraceStore} = await import(path.join(repoRoot, 'dist', 'destinations', 'local', 'store.js'))
+  const {TraceStore} = await import(path.join(repoRoot, 'dist', 'store', 'store.js'))
   const store = TraceStore.open(home)
   write = spans => store.recordSpans(spans)
   close = () => store.close()

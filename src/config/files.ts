@@ -1,22 +1,14 @@
-import {chmodSync, existsSync, mkdirSync, readFileSync} from 'node:fs'
-import os from 'node:os'
+import {chmodSync, existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 
+import type {ConfigReader, ConfigValue} from '../contract/destination.js'
 import {PfError} from '../errors.js'
+import {ensurePrivateDir, pfHome} from '../paths.js'
 import {parseYaml} from '../util/yaml.js'
 
 export const configFileName = 'pf.yaml'
 
-/** pf home: `$PF_HOME_DIRECTORY`, else `~/.promptflow` (prompt flow's location). */
-export const pfHome = (env: NodeJS.ProcessEnv = process.env): string =>
-  path.resolve(env.PF_HOME_DIRECTORY?.trim() || path.join(os.homedir(), '.promptflow'))
-
 export const userConfigPath = (env: NodeJS.ProcessEnv = process.env): string => path.join(pfHome(env), configFileName)
-
-/** Creates a user-only folder (0700), or tightens one pf created earlier. */
-export const ensurePrivateDir = (dir: string): void => {
-  if (!existsSync(dir)) mkdirSync(dir, {recursive: true, mode: 0o700})
-}
 
 /** The nearest project pf.yaml found walking up from `cwd` (the user file itself does not count). */
 export const findProjectConfig = (cwd: string, env: NodeJS.ProcessEnv = process.env): string | undefined => {
@@ -60,6 +52,21 @@ export const getPath = (data: ConfigData, key: string): unknown => {
     node = (node as ConfigData)[part]
   }
   return node
+}
+
+/** The typed getter pf and plugins read config through (no dotted lookups by hand). */
+export const configReader = (data: ConfigData): ConfigReader => {
+  const get = (key: string): ConfigValue | undefined => {
+    const value = getPath(data, key)
+    return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? value : undefined
+  }
+  return {
+    get,
+    string(key: string) {
+      const value = get(key)
+      return value === undefined ? undefined : String(value)
+    },
+  }
 }
 
 const isPlainObject = (v: unknown): v is ConfigData => Boolean(v) && typeof v === 'object' && !Array.isArray(v)

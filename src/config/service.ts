@@ -1,14 +1,13 @@
 import {existsSync, statSync} from 'node:fs'
 import path from 'node:path'
 
-import type {Config} from '@oclif/core'
-
 import {PfError} from '../errors.js'
-import type {DestinationContext} from '../tracing/destination.js'
-import type {DestinationRegistry} from '../tracing/registry.js'
+import type {ConfigReader, DestinationContext} from '../contract/destination.js'
+import type {RegistryLoader} from '../tracing/registry.js'
 import {
   type ConfigData,
   configFileName,
+  configReader,
   findProjectConfig,
   getPath,
   mergeConfig,
@@ -20,6 +19,8 @@ import {type ConfigKey, coreKeys, findCoreKey, unknownKeyError} from './keys.js'
 
 export interface LoadedConfig {
   merged: ConfigData
+  /** Typed reads of the merged config. */
+  reader: ConfigReader
   user: {path: string; data: ConfigData}
   project?: {path: string; data: ConfigData}
 }
@@ -39,26 +40,33 @@ export interface SetOptions {
   progress?: (message: string) => void
 }
 
+/** Reads the user pf.yaml and the nearest project pf.yaml (walking up from `cwd`), merged with the project winning. */
+export const loadConfig = async (cwd: string = process.cwd(), env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> => {
+  const userPath = userConfigPath(env)
+  const projectPath = findProjectConfig(cwd, env)
+  const [user, project] = await Promise.all([readConfigFile(userPath), projectPath ? readConfigFile(projectPath) : undefined])
+  const merged = project ? mergeConfig(user, project) : user
+  return {
+    merged,
+    reader: configReader(merged),
+    user: {path: userPath, data: user},
+    project: project && projectPath ? {path: projectPath, data: project} : undefined,
+  }
+}
+
 /**
  * pf.yaml: the user file under the pf home, and the nearest project pf.yaml walking up from the current
  * folder, merged with the project winning. Values are validated per key before anything is written.
  */
 export class ConfigService {
   constructor(
-    private readonly oclif: Config,
+    private readonly registry: RegistryLoader,
     private readonly cwd: string = process.cwd(),
     private readonly env: NodeJS.ProcessEnv = process.env,
   ) {}
 
-  async load(): Promise<LoadedConfig> {
-    const userPath = userConfigPath(this.env)
-    const projectPath = findProjectConfig(this.cwd, this.env)
-    const [user, project] = await Promise.all([readConfigFile(userPath), projectPath ? readConfigFile(projectPath) : undefined])
-    return {
-      merged: project ? mergeConfig(user, project) : user,
-      user: {path: userPath, data: user},
-      project: project && projectPath ? {path: projectPath, data: project} : undefined,
-    }
+  load(): Promise<LoadedConfig> {
+    return loadConfig(this.cwd, this.env)
   }
 
   async get(key: string): Promise<ConfigValue> {
@@ -107,19 +115,23 @@ export class ConfigService {
 
   /** Validates a trace.destination value through the registry and returns the value to store. */
   async validateDestination(raw: string, context: DestinationContext): Promise<string> {
-    const {displayDestination, parseDestinationList, unknownDestinationError} = await import('../tracing/registry.js')
+    const {describeThrown, displayDestination, isLocalDestination, parseDestinationList, unknownDestinationError} = await import('../tracing/registry.js')
     const entries = parseDestinationList(raw)
     if (entries.length === 1 && entries[0].toLowerCase() === 'none') return 'none'
     const registry = await this.registry()
     const normalized: string[] = []
     for (const entry of entries) {
+      if (isLocalDestination(entry)) {
+        normalized.push('local')
+        continue
+      }
       const provider = registry.find(entry)
       if (!provider) throw unknownDestinationError(entry, registry)
       try {
         await provider.validate(entry, context)
       } catch (error) {
         if (error instanceof PfError) throw error
-        throw new PfError('invalid_value', `${displayDestination(entry)} (plugin ${provider.plugin}): ${(error as Error).message}`)
+        throw new PfError('invalid_value', `${displayDestination(entry)} (plugin ${provider.plugin}): ${describeThrown(error)}`)
       }
       normalized.push(entry.toLowerCase() === provider.scheme.toLowerCase() ? provider.scheme : entry)
     }
@@ -127,13 +139,8 @@ export class ConfigService {
   }
 
   async destinationContext(options: {timeoutMs?: number; progress?: (m: string) => void; flowDir?: string} = {}): Promise<DestinationContext> {
-    const {merged} = await this.load()
-    return {cwd: this.cwd, flowDir: options.flowDir, config: merged, env: this.env, timeoutMs: options.timeoutMs, progress: options.progress}
-  }
-
-  private async registry(): Promise<DestinationRegistry> {
-    const {loadRegistry} = await import('../tracing/registry.js')
-    return loadRegistry(this.oclif)
+    const {reader} = await this.load()
+    return {cwd: this.cwd, flowDir: options.flowDir, config: reader, env: this.env, timeoutMs: options.timeoutMs, progress: options.progress}
   }
 
   /** Core keys first; plugin keys need the registry, so it is loaded only for a key core does not know. */
@@ -163,6 +170,6 @@ const parseValue = (spec: ConfigKey, raw: string): unknown => {
     return spec.parse!(raw)
   } catch (error) {
     if (error instanceof PfError) throw error
-    throw new PfError('invalid_value', `Invalid value for ${spec.key}: ${(error as Error).message}`)
+    throw new PfError('invalid_value', `Invalid value for ${spec.key}: ${error instanceof Error ? error.message : String(error)}`)
   }
 }

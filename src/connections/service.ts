@@ -3,7 +3,7 @@ import path from 'node:path'
 
 import {closest} from 'fastest-levenshtein'
 
-import {ensurePrivateDir, pfHome} from '../config/files.js'
+import {ensurePrivateDir, pfHome} from '../paths.js'
 import {ExitCode, PfError} from '../errors.js'
 import {parseYaml} from '../util/yaml.js'
 

@@ -4,7 +4,7 @@ import {SpanStatusCode, trace as otelTrace} from '@opentelemetry/api'
 
 import {recordError, recordInputs, recordOutput} from '../sdk/trace.js'
 import {type LineAttributes, withLineAttributes} from '../tracing/line-context.js'
-import {Attr} from '../tracing/attributes.js'
+import {Attr} from '../contract/attributes.js'
 import type {LoadedFlow} from './types.js'
 
 export interface LineError {

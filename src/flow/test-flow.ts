@@ -1,10 +1,9 @@
 import path from 'node:path'
 
-import type {Config} from '@oclif/core'
-
 import {ConfigService} from '../config/service.js'
 import {ExitCode, PfError} from '../errors.js'
 import type {TraceLinks} from '../tracing/links.js'
+import type {RegistryLoader} from '../tracing/registry.js'
 import {type ExportReport, TracingSession, collectionForFlow} from '../tracing/session.js'
 import {type LineError, runLine} from './executor.js'
 import {resolveInputs} from './inputs.js'
@@ -40,11 +39,10 @@ export const userStack = (error: LineError, flowDir: string): string | undefined
 }
 
 /** `pf flow test`: one line of a flow, traced to the configured destinations. */
-export const testFlow = async (oclif: Config, options: FlowTestOptions): Promise<FlowTestResult> => {
+export const testFlow = async (registry: RegistryLoader, options: FlowTestOptions): Promise<FlowTestResult> => {
   const cwd = options.cwd ?? process.cwd()
-  const {merged} = await new ConfigService(oclif, cwd).load()
-  const destination = (merged.trace as Record<string, unknown> | undefined)?.destination as string | undefined
-  await TracingSession.preload(destination)
+  const {reader: config} = await new ConfigService(registry, cwd).load()
+  await TracingSession.preload(config)
   const flow = await loadFlow(path.resolve(cwd, options.flow), {init: options.init})
   if (options.node && flow.kind !== 'dag') throw new PfError('invalid_arguments', '--node runs one node of a DAG flow; this is a flex flow.')
   if (options.node && !flow.nodes?.includes(options.node))
@@ -52,7 +50,7 @@ export const testFlow = async (oclif: Config, options: FlowTestOptions): Promise
   // A single node takes its own inputs (or the flow inputs / node outputs it references), not the flow's.
   const inputs = options.node ? options.inputs : resolveInputs(flow, options.inputs)
   const collection = collectionForFlow(flow.dir)
-  const session = await TracingSession.start({oclif, destination, config: merged, collection, cwd, flowDir: flow.dir})
+  const session = await TracingSession.start({registry, config, collection, cwd, flowDir: flow.dir})
 
   const line = await runLine(flow, inputs, {node: options.node})
 

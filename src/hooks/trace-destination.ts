@@ -1,11 +1,10 @@
 import type {Hook} from '@oclif/core'
 
 import {azuremlProvider} from '../destinations/azureml/provider.js'
-import {localProvider} from '../destinations/local/provider.js'
 
-/** The built-in destinations register through the same hook an installed plugin uses. */
+/** The built-in remote destination registers through the same hook an installed plugin uses (`local` is core). */
 const hook: Hook<'trace-destination'> = async function () {
-  return [localProvider, azuremlProvider]
+  return [azuremlProvider]
 }
 
 export default hook

@@ -1,7 +1,7 @@
 import {type Span, SpanStatusCode, context, trace as otelTrace} from '@opentelemetry/api'
 
 import {recordInputs, recordOutput} from '../sdk/trace.js'
-import {Attr} from '../tracing/attributes.js'
+import {Attr} from '../contract/attributes.js'
 import {maskString, masked} from '../tracing/masking.js'
 
 /**

@@ -1,17 +1,18 @@
 import {existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 
-import type {Config} from '@oclif/core'
 
-import {pfHome} from '../config/files.js'
+import {pfHome} from '../paths.js'
+import type {RegistryLoader} from '../tracing/registry.js'
 import {ConfigService} from '../config/service.js'
+import type {ConfigReader} from '../contract/destination.js'
 import {ExitCode, PfError} from '../errors.js'
 import {type LineError, runLine, toLineError} from '../flow/executor.js'
 import {resolveInputs} from '../flow/inputs.js'
 import {loadFlow} from '../flow/load.js'
 import {userStack} from '../flow/test-flow.js'
 import type {LoadedFlow} from '../flow/types.js'
-import {Attr, Resource} from '../tracing/attributes.js'
+import {Attr, Resource} from '../contract/attributes.js'
 import type {TraceLinks} from '../tracing/links.js'
 import {type ExportReport, TracingSession} from '../tracing/session.js'
 import {parseYaml} from '../util/yaml.js'
@@ -134,7 +135,7 @@ interface Prepared {
   spec: RunSpec
   name: string
   outputBase: string
-  config: Record<string, unknown>
+  config: ConfigReader
   baseRun?: {run: Run; lines: Map<number, RecordedLine>}
   /** The earlier run and the line numbers it completed (only numbers are held; its files are streamed). */
   resume?: {run: Run; completed: Set<number>}
@@ -145,7 +146,7 @@ interface Prepared {
  * the run (collection = run name). Everything that can be wrong with the input is checked before the run row
  * and folder exist. A failing line is recorded and the run goes on.
  */
-export const createRun = async (oclif: Config, options: CreateRunOptions, observer: RunObserver = {}): Promise<CreateRunResult> => {
+export const createRun = async (registry: RegistryLoader, options: CreateRunOptions, observer: RunObserver = {}): Promise<CreateRunResult> => {
   const cwd = options.cwd ?? process.cwd()
   const fromFile = options.file ? await readRunFile(path.resolve(cwd, options.file)) : {columnMapping: {}}
   const spec: RunSpec = {
@@ -163,24 +164,24 @@ export const createRun = async (oclif: Config, options: CreateRunOptions, observ
   if (spec.name !== undefined && !runNamePattern.test(spec.name))
     throw new PfError('invalid_run_name', `Run name "${spec.name}" may hold only letters, digits, "_", "-" and "." (starting with a letter or digit).`)
 
-  const {merged} = await new ConfigService(oclif, cwd).load()
-  const outputBase = path.resolve(cwd, ((merged.run as Record<string, unknown> | undefined)?.output_path as string | undefined) ?? pfHome())
+  const {reader: config} = await new ConfigService(registry, cwd).load()
+  const outputBase = path.resolve(cwd, config.string('run.output_path') ?? pfHome())
   const records = RunRecords.open()
   let prepared: Prepared
   try {
-    prepared = await prepare(spec, records, outputBase, merged)
+    prepared = await prepare(spec, records, outputBase, config)
   } catch (error) {
     records.close()
     throw error
   }
   try {
-    return await execute(oclif, prepared, records, {...options, workers, cwd}, observer)
+    return await execute(registry, prepared, records, {...options, workers, cwd}, observer)
   } finally {
     records.close()
   }
 }
 
-const prepare = async (spec: RunSpec, records: RunRecords, outputBase: string, config: Record<string, unknown>): Promise<Prepared> => {
+const prepare = async (spec: RunSpec, records: RunRecords, outputBase: string, config: ConfigReader): Promise<Prepared> => {
   let resume: Prepared['resume']
   if (spec.resumeFrom) {
     const earlier = records.find(spec.resumeFrom)
@@ -206,14 +207,14 @@ const prepare = async (spec: RunSpec, records: RunRecords, outputBase: string, c
   if (!spec.flow) throw new PfError('invalid_arguments', 'Missing --flow: pass the flow folder (or a run file with "flow:").')
   if (!spec.data) throw new PfError('invalid_arguments', 'Missing --data: pass a .jsonl or .csv file (or --run to evaluate a base run\'s data).')
   // OpenTelemetry loads before user code (see TracingSession.preload).
-  await TracingSession.preload((config.trace as Record<string, unknown> | undefined)?.destination as string | undefined)
+  await TracingSession.preload(config)
   const flow = await loadFlow(spec.flow)
   const name = spec.name ?? generateName(flow.dir, records, outputBase)
   return {flow, spec: {...spec, name}, name, outputBase, config, baseRun, resume}
 }
 
 const execute = async (
-  oclif: Config,
+  registry: RegistryLoader,
   {flow, spec, name, outputBase, config, baseRun, resume}: Prepared,
   records: RunRecords,
   options: CreateRunOptions & {workers: number; cwd: string},
@@ -225,12 +226,10 @@ const execute = async (
     data: data.columns,
     baseRun: baseRun && {name: baseRun.run.name, outputs: columnsOf(baseRun.lines, 'outputs'), inputs: columnsOf(baseRun.lines, 'inputs')},
   })
-  const destination = (config.trace as Record<string, unknown> | undefined)?.destination as string | undefined
   // Tracing (and its destinations) must resolve before the run exists: a bad destination is a pre-run error.
   // A batch run's collection id is the run name (spec: Cosmos "Collection id").
   const session = await TracingSession.start({
-    oclif,
-    destination,
+    registry,
     config,
     collection: name,
     cwd: options.cwd,

@@ -4,7 +4,7 @@ import {type LineError, toLineError} from '../flow/executor.js'
 import type {LoadedFlow} from '../flow/types.js'
 import {collectMetrics} from '../sdk/metrics.js'
 import {recordError, recordInputs, recordOutput} from '../sdk/trace.js'
-import {Attr} from '../tracing/attributes.js'
+import {Attr} from '../contract/attributes.js'
 import {withLineAttributes} from '../tracing/line-context.js'
 
 export interface AggregationResult {

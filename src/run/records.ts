@@ -1,8 +1,8 @@
-import {pfHome} from '../config/files.js'
-import {type RunRow, type RunStatus, TraceStore} from '../destinations/local/store.js'
+import {pfHome} from '../paths.js'
+import {type RunRow, type RunStatus, TraceStore} from '../store/store.js'
 import {PfError} from '../errors.js'
 
-export type {RunStatus} from '../destinations/local/store.js'
+export type {RunStatus} from '../store/store.js'
 
 
 

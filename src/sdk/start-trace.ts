@@ -1,5 +1,4 @@
 import path from 'node:path'
-import {fileURLToPath} from 'node:url'
 
 import type {ExportReport, TracingSession} from '../tracing/session.js'
 
@@ -23,20 +22,17 @@ let active: Promise<TraceHandle> | undefined
  */
 export const startTrace = (options: StartTraceOptions = {}): Promise<TraceHandle> => {
   active ??= (async () => {
-    const [{Config}, {ConfigService}, {TracingSession}] = await Promise.all([
-      import('@oclif/core'),
+    // No oclif here: plugins are found where `pf plugins install` put them (src/plugins/discover.ts).
+    const [{loadConfig}, {TracingSession}, {registryLoader}, {runDestinationHooks}] = await Promise.all([
       import('../config/service.js'),
       import('../tracing/session.js'),
+      import('../tracing/registry.js'),
+      import('../plugins/discover.js'),
     ])
-    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
-    const oclif = await Config.load(root)
-    const config = new ConfigService(oclif)
-    const {merged} = await config.load()
-    const destination = (merged.trace as Record<string, unknown> | undefined)?.destination as string | undefined
+    const {reader} = await loadConfig()
     const session: TracingSession | undefined = await TracingSession.start({
-      oclif,
-      destination,
-      config: merged,
+      registry: registryLoader(() => runDestinationHooks()),
+      config: reader,
       collection: options.collection ?? path.basename(process.cwd()),
     })
     let finished: Promise<ExportReport[]> | undefined

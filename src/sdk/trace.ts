@@ -1,6 +1,6 @@
 import {type Span, SpanStatusCode, trace as otelTrace} from '@opentelemetry/api'
 
-import {Attr, Events, type SpanType, frameworkName} from '../tracing/attributes.js'
+import {Attr, Events, type SpanType, frameworkName} from '../contract/attributes.js'
 import {maskSecrets} from '../tracing/masking.js'
 
 export interface TraceOptions {

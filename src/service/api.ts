@@ -1,9 +1,9 @@
 import {readFileSync} from 'node:fs'
 import path from 'node:path'
 
-import type {CollectionSummary, TraceCursor, TraceFilter, TraceReader} from '../destinations/local/reader.js'
-import type {LineRunRow, RunRow} from '../destinations/local/store.js'
-import type {SpanRecord} from '../tracing/destination.js'
+import type {CollectionSummary, TraceCursor, TraceFilter, TraceReader} from '../store/reader.js'
+import type {LineRunRow, RunRow} from '../store/store.js'
+import type {SpanRecord} from '../contract/destination.js'
 
 /** An API error: an HTTP status and a stable code, answered as `{"error":{"code","message"}}`. */
 export class ApiError extends Error {

@@ -3,7 +3,7 @@ import {closeSync, openSync, readFileSync, renameSync, rmSync, writeFileSync} fr
 import http from 'node:http'
 import path from 'node:path'
 
-import {ensurePrivateDir} from '../config/files.js'
+import {ensurePrivateDir} from '../paths.js'
 import {ExitCode, PfError} from '../errors.js'
 import {type ServiceEndpoint, defaultServicePort, isProcessAlive, serviceFilePath} from '../tracing/links.js'
 import {healthPath, uiPath} from './paths.js'

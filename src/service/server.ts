@@ -4,7 +4,7 @@ import type {AddressInfo} from 'node:net'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {TraceReader} from '../destinations/local/reader.js'
+import {TraceReader} from '../store/reader.js'
 import {ApiError, ViewerApi} from './api.js'
 import {healthPath, uiPath} from './paths.js'
 

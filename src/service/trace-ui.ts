@@ -1,10 +1,8 @@
 import {spawn} from 'node:child_process'
 import path from 'node:path'
 
-import type {Config} from '@oclif/core'
-
-import {pfHome} from '../config/files.js'
-import {ConfigService} from '../config/service.js'
+import {pfHome, pfPackageRoot} from '../paths.js'
+import {loadConfig} from '../config/service.js'
 import {localTraceUrl} from '../tracing/links.js'
 import {listenHost, startService, viewerBaseUrl} from './lifecycle.js'
 
@@ -24,10 +22,10 @@ export interface TraceUiResult {
 }
 
 /** `pf trace ui`: makes sure the viewer runs, then gives (and optionally opens) the link to the asked view. */
-export const traceUi = async (oclif: Config, options: TraceUiOptions): Promise<TraceUiResult> => {
-  const {merged} = await new ConfigService(oclif).load()
-  const host = listenHost((merged.service as Record<string, unknown> | undefined)?.host)
-  const service = await startService({home: pfHome(), pfBin: path.join(oclif.root, 'bin', 'run.js'), host})
+export const traceUi = async (options: TraceUiOptions): Promise<TraceUiResult> => {
+  const {reader} = await loadConfig()
+  const host = listenHost(reader.get('service.host'))
+  const service = await startService({home: pfHome(), pfBin: path.join(pfPackageRoot(), 'bin', 'run.js'), host})
   const endpoint = {host: service.host!, port: service.port!}
   const url =
     options.collection || options.run

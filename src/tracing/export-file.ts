@@ -2,10 +2,10 @@ import {chmodSync, createWriteStream, renameSync, rmSync} from 'node:fs'
 import path from 'node:path'
 import type {Writable} from 'node:stream'
 
-import {pfHome} from '../config/files.js'
-import {TraceStore} from '../destinations/local/store.js'
+import {pfHome} from '../paths.js'
+import {TraceStore} from '../store/store.js'
 import {PfError} from '../errors.js'
-import type {SpanRecord} from './destination.js'
+import type {SpanRecord} from '../contract/destination.js'
 import {recordTimeMicros} from './span-record.js'
 
 export const exportFormats = ['jsonl', 'otlp-json'] as const

@@ -1,7 +1,7 @@
 import {readFileSync} from 'node:fs'
 import path from 'node:path'
 
-import type {LinkRef} from './destination.js'
+import type {LinkRef} from '../contract/destination.js'
 
 /** prompt flow's default local service port. */
 export const defaultServicePort = 23333

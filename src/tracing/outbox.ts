@@ -1,5 +1,6 @@
-import type {TraceStore} from '../destinations/local/store.js'
-import type {ExportResult, ResolvedDestination, SpanSink} from './destination.js'
+import type {TraceStore} from '../store/store.js'
+import type {ExportResult, ResolvedDestination, SpanExporter} from '../contract/destination.js'
+import {describeThrown} from './registry.js'
 
 export interface DrainOptions {
   batchSize?: number
@@ -17,6 +18,20 @@ export interface DrainResult {
   pending: number
 }
 
+
+const outcomeCodes = new Set(['ok', 'retryable', 'fatal'])
+
+/**
+ * A plugin's answer, checked: anything that is not a valid ExportResult (nothing, a string, an unknown code) is
+ * retried with a reason naming what came back, so a broken exporter never marks spans delivered.
+ */
+export const checkedResult = (value: unknown): ExportResult => {
+  const result = value as ExportResult | undefined
+  if (!result || typeof result !== 'object' || !outcomeCodes.has(result.code))
+    return {code: 'retryable', reason: `the exporter returned ${describeThrown(value)} instead of an ExportResult ({code: 'ok' | 'retryable' | 'fatal'})`}
+  if (result.code !== 'ok' && typeof result.reason !== 'string') return {...result, reason: `${result.code} (no reason given)`}
+  return result
+}
 
 /** Exponential backoff with jitter: 0.5 s, 1 s, 2 s … capped, times 0.5–1. */
 export const backoffMs = (attempts: number, cap: number): number => Math.min(cap, 500 * 2 ** attempts) * (0.5 + Math.random() / 2)
@@ -38,7 +53,7 @@ export class OutboxDrainer {
   constructor(
     private readonly store: TraceStore,
     readonly destination: ResolvedDestination,
-    private readonly sink: () => SpanSink | Promise<SpanSink>,
+    private readonly exporter: () => SpanExporter | Promise<SpanExporter>,
     private readonly options: DrainOptions = {},
   ) {}
 
@@ -73,12 +88,20 @@ export class OutboxDrainer {
   }
 
   private async loop(deadline: number, waitForRetries: boolean): Promise<void> {
-    const sink = await this.sink()
-    const workers = Array.from({length: this.options.concurrency ?? 4}, () => this.worker(sink, deadline, waitForRetries))
+    let exporter: SpanExporter
+    try {
+      exporter = await this.exporter()
+      if (!exporter || typeof exporter.export !== 'function') throw new Error(`exporter() returned ${describeThrown(exporter)} instead of {export(spans)}`)
+    } catch (error) {
+      // Nothing was claimed: the spans stay pending with the reason, for a later command or `pf trace sync`.
+      this.lastError = `cannot start exporting: ${describeThrown(error)}`
+      return
+    }
+    const workers = Array.from({length: this.options.concurrency ?? 4}, () => this.worker(exporter, deadline, waitForRetries))
     await Promise.all(workers)
   }
 
-  private async worker(sink: SpanSink, deadline: number, waitForRetries: boolean): Promise<void> {
+  private async worker(exporter: SpanExporter, deadline: number, waitForRetries: boolean): Promise<void> {
     const key = this.destination.key
     while (Date.now() < deadline) {
       this.wanted = false
@@ -94,22 +117,20 @@ export class OutboxDrainer {
       }
       let result: ExportResult
       try {
-        result = await sink.export(
-          items.map(i => i.span),
-          {attempts: Object.fromEntries(items.map(i => [i.spanId, i.attempts]))},
-        )
+        result = checkedResult(await exporter.export(items.map(i => i.span), {attempts: Object.fromEntries(items.map(i => [i.spanId, i.attempts]))}))
       } catch (error) {
-        result = {code: 'retryable', error: (error as Error).message}
+        result = {code: 'retryable', reason: error instanceof Error ? error.message : `export threw ${describeThrown(error)}`}
       }
-      if (result.error) this.lastError = result.error
       const now = Date.now()
       const cap = this.options.maxBackoffMs ?? 60_000
       const outcomes = items.map(item => {
         const own = result.spans?.[item.spanId] ?? result
+        const note = own.code === 'ok' ? own.warning : own.reason
+        if (note) this.lastError = note
         if (own.code === 'ok') return {traceId: item.traceId, spanId: item.spanId, outcome: 'delivered' as const}
-        if (own.code === 'fatal') return {traceId: item.traceId, spanId: item.spanId, outcome: 'parked' as const, error: own.error}
-        const delay = result.retryAfterMs ?? backoffMs(item.attempts, cap)
-        return {traceId: item.traceId, spanId: item.spanId, outcome: 'retry' as const, error: own.error, retryAt: now + delay}
+        if (own.code === 'fatal') return {traceId: item.traceId, spanId: item.spanId, outcome: 'parked' as const, error: own.reason}
+        const delay = own.retryAfterMs ?? (result.code === 'retryable' ? result.retryAfterMs : undefined) ?? backoffMs(item.attempts, cap)
+        return {traceId: item.traceId, spanId: item.spanId, outcome: 'retry' as const, error: own.reason, retryAt: now + delay}
       })
       this.store.settleOutbox(key, outcomes)
       this.wake?.resolve()

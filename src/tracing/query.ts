@@ -1,8 +1,8 @@
-import {pfHome} from '../config/files.js'
-import {type LineRunRow, TraceStore, type TraceSelector} from '../destinations/local/store.js'
+import {pfHome} from '../paths.js'
+import {type LineRunRow, TraceStore, type TraceSelector} from '../store/store.js'
 import {PfError} from '../errors.js'
-import {Attr} from './attributes.js'
-import type {SpanRecord} from './destination.js'
+import {Attr} from '../contract/attributes.js'
+import type {SpanRecord} from '../contract/destination.js'
 import {recordTimeMicros} from './span-record.js'
 
 /**

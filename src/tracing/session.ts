@@ -1,16 +1,25 @@
 import path from 'node:path'
 
-import type {Config} from '@oclif/core'
 import type {Tracer} from '@opentelemetry/api'
 
-import {pfHome} from '../config/files.js'
-import {TraceStore} from '../destinations/local/store.js'
+import {pfHome} from '../paths.js'
+import {TraceStore} from '../store/store.js'
 import {PfError} from '../errors.js'
-import {Resource, serviceName} from './attributes.js'
-import type {DestinationContext, LinkRef, ResolvedDestination} from './destination.js'
+import {Resource, serviceName} from '../contract/attributes.js'
+import type {ConfigReader, DestinationContext, LinkRef, ResolvedDestination} from '../contract/destination.js'
 import {type TraceLinks, defaultServicePort, localTraceUrl, readServiceEndpoint} from './links.js'
 import {type DrainResult, OutboxDrainer} from './outbox.js'
-import {type RegisteredProvider, displayDestination, isTracingDisabled, loadRegistry, parseDestinationList, unknownDestinationError} from './registry.js'
+import {
+  type RegisteredProvider,
+  type RegistryLoader,
+  checkedDestination,
+  describeThrown,
+  displayDestination,
+  isLocalDestination,
+  isTracingDisabled,
+  parseDestinationList,
+  unknownDestinationError,
+} from './registry.js'
 
 export interface RemoteDestination {
   provider: RegisteredProvider
@@ -19,10 +28,9 @@ export interface RemoteDestination {
 }
 
 export interface TracingOptions {
-  oclif: Config
-  /** The trace.destination value (merged config). */
-  destination: string | undefined
-  config: Record<string, unknown>
+  registry: RegistryLoader
+  /** The effective config; trace.destination says where spans go. */
+  config: ConfigReader
   collection: string
   cwd?: string
   flowDir?: string
@@ -56,16 +64,17 @@ export class TracingSession {
    * Loads OpenTelemetry ahead of user code: once a flow's TypeScript hook (tsx) is registered, every CommonJS
    * module loaded after it pays for the hook, and OpenTelemetry is mostly CommonJS. No-op when tracing is off.
    */
-  static async preload(destination: string | undefined): Promise<void> {
-    if (isTracingDisabled(destination)) return
+  static async preload(config: ConfigReader): Promise<void> {
+    if (isTracingDisabled(config.string('trace.destination'))) return
     await Promise.all([import('@opentelemetry/sdk-trace-node'), import('@opentelemetry/resources'), import('./store-processor.js')])
   }
 
   static async start(options: TracingOptions): Promise<TracingSession | undefined> {
-    if (isTracingDisabled(options.destination)) return undefined
+    const destination = options.config.string('trace.destination')
+    if (isTracingDisabled(destination)) return undefined
     const env = options.env ?? process.env
     const ctx: DestinationContext = {cwd: options.cwd ?? process.cwd(), flowDir: options.flowDir, config: options.config, env}
-    const remotes = await resolveRemoteDestinations(options.oclif, options.destination ?? 'local', ctx)
+    const remotes = await resolveRemoteDestinations(options.registry, destination ?? 'local', ctx)
 
     const store = TraceStore.open(pfHome(env))
     const remoteEntries = remotes.map(r => {
@@ -127,23 +136,23 @@ export class TracingSession {
 
 /** Resolves each remote entry of trace.destination through its provider (`local` is the store itself). */
 export const resolveRemoteDestinations = async (
-  oclif: Config,
+  loadRegistry: RegistryLoader,
   value: string,
   ctx: DestinationContext,
 ): Promise<Array<{provider: RegisteredProvider; destination: ResolvedDestination}>> => {
-  const entries = parseDestinationList(value)
-  const registry = await loadRegistry(oclif)
+  const entries = parseDestinationList(value).filter(entry => !isLocalDestination(entry))
+  if (entries.length === 0) return []
+  const registry = await loadRegistry()
   const remotes: Array<{provider: RegisteredProvider; destination: ResolvedDestination}> = []
   for (const entry of entries) {
     const provider = registry.find(entry)
     if (!provider) throw unknownDestinationError(entry, registry)
-    if (provider.local) continue
     let destination: ResolvedDestination
     try {
-      destination = await provider.resolve(entry, ctx)
+      destination = checkedDestination(await provider.resolve(entry, ctx), provider)
     } catch (error) {
       if (error instanceof PfError) throw error
-      throw new PfError('destination_unavailable', `${displayDestination(entry)} (plugin ${provider.plugin}): ${(error as Error).message}`, 1)
+      throw new PfError('destination_unavailable', `${displayDestination(entry)} (plugin ${provider.plugin}): ${describeThrown(error)}`, 1)
     }
     if (!remotes.some(r => r.destination.key === destination.key)) remotes.push({provider, destination})
   }

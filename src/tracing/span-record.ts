@@ -1,7 +1,7 @@
 import type {ReadableSpan} from '@opentelemetry/sdk-trace-base'
 
-import {Attr} from './attributes.js'
-import type {SpanRecord} from './destination.js'
+import {Attr} from '../contract/attributes.js'
+import type {SpanRecord} from '../contract/destination.js'
 import {isSecretName, maskString, masked} from './masking.js'
 
 type HrTime = [number, number]

@@ -1,8 +1,8 @@
 import type {Context} from '@opentelemetry/api'
 import type {ReadableSpan, Span, SpanProcessor} from '@opentelemetry/sdk-trace-base'
 
-import type {TraceStore} from '../destinations/local/store.js'
-import type {SpanRecord} from './destination.js'
+import type {TraceStore} from '../store/store.js'
+import type {SpanRecord} from '../contract/destination.js'
 import {currentLineAttributes} from './line-context.js'
 import {type TokenCounts, ownUsage, toSpanRecord} from './span-record.js'
 

@@ -1,10 +1,8 @@
-import type {Config} from '@oclif/core'
-
-import {pfHome} from '../config/files.js'
-import {TraceStore} from '../destinations/local/store.js'
-import type {DestinationContext} from './destination.js'
+import {pfHome} from '../paths.js'
+import {TraceStore} from '../store/store.js'
+import type {ConfigReader, DestinationContext} from '../contract/destination.js'
 import {OutboxDrainer} from './outbox.js'
-import {loadRegistry} from './registry.js'
+import type {RegistryLoader} from './registry.js'
 import type {ExportReport} from './session.js'
 
 export interface SyncOptions {
@@ -12,7 +10,7 @@ export interface SyncOptions {
   destination?: string
   /** Give up after this many ms; what is left stays pending. */
   timeoutMs: number
-  config: Record<string, unknown>
+  config: ConfigReader
   cwd?: string
   env?: NodeJS.ProcessEnv
 }
@@ -21,7 +19,7 @@ export interface SyncOptions {
  * Sends what is pending in every remote destination's outbox (`pf trace sync`). Each destination is rebuilt from
  * what the store recorded when spans were queued, so it works whatever the current trace.destination says.
  */
-export const syncOutbox = async (oclif: Config, options: SyncOptions): Promise<ExportReport[]> => {
+export const syncOutbox = async (loadRegistry: RegistryLoader, options: SyncOptions): Promise<ExportReport[]> => {
   const env = options.env ?? process.env
   const store = TraceStore.open(pfHome(env))
   try {
@@ -31,7 +29,7 @@ export const syncOutbox = async (oclif: Config, options: SyncOptions): Promise<E
       .filter(d => pendingKeys.has(d.key))
       .filter(d => !options.destination || d.value.includes(options.destination) || d.key.includes(options.destination))
     if (destinations.length === 0) return []
-    const registry = await loadRegistry(oclif)
+    const registry = await loadRegistry()
     const ctx: DestinationContext = {cwd: options.cwd ?? process.cwd(), config: options.config, env}
     const deadline = Date.now() + options.timeoutMs
     return await Promise.all(

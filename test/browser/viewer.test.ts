@@ -4,7 +4,7 @@ import path from 'node:path'
 
 import type {Browser, Page} from 'playwright-core'
 
-import {TraceStore} from '../../src/destinations/local/store.js'
+import {TraceStore} from '../../src/store/store.js'
 import {launchChromium, screenshotPath} from '../helpers/browser.js'
 import {repoRoot, runPf, tempDir} from '../helpers/cli.js'
 import {insertRun, llmTrace, runLineTrace, runRow} from '../helpers/seed.js'

@@ -402,7 +402,8 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       new Promise<any>((resolve, reject) => {
         const script = `
           const {azuremlProvider} = await import(${JSON.stringify(path.join(repoRoot, 'dist', 'destinations', 'azureml', 'provider.js'))})
-          const ctx = {cwd: process.cwd(), config: {}, env: process.env}
+          const {configReader} = await import(${JSON.stringify(path.join(repoRoot, 'dist', 'config', 'files.js'))})
+          const ctx = {cwd: process.cwd(), config: configReader({}), env: process.env}
           const sink = await azuremlProvider.exporter(await azuremlProvider.resolve(process.argv[1], ctx), ctx)
           const result = await sink.export(JSON.parse(process.argv[2]), {attempts: JSON.parse(process.argv[3])})
           await sink.shutdown?.()
@@ -432,7 +433,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
     })
     const waiting = await exportSpans([evalOfBatch], {})
     expect(waiting.code).to.equal('retryable')
-    expect(waiting.spans['e'.repeat(16)]).to.deep.equal({code: 'retryable', error: 'LineSummary: evaluation waits for the evaluated line: line 0 of run late_base is not in the trace store yet'})
+    expect(waiting.spans['e'.repeat(16)]).to.deep.equal({code: 'retryable', reason: 'LineSummary: evaluation waits for the evaluated line: line 0 of run late_base is not in the trace store yet'})
     // Its own items are written meanwhile.
     expect((await cosmos.items('db-ws-wait', 'LineSummary')).map(l => l.id)).to.deep.equal([hex('e'.repeat(32))])
     // The last attempt delivers it without the entry.

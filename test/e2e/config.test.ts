@@ -79,7 +79,7 @@ describe('pf config (built CLI)', () => {
 
     const cases: Array<[string, string[], string, RegExp]> = [
       ['malformed workspace id', ['config', 'set', 'trace.destination=azureml://subscriptions/x'], 'invalid_value', /^Malformed trace provider string, expected azureml:\/\/subscriptions\/<subscription_id>\/resourceGroups\/<resource_group>\/providers\/Microsoft\.MachineLearningServices\/workspaces\/<workspace_name>, got azureml:\/\/subscriptions\/x$/],
-      ['unclaimed scheme', ['config', 'set', 'trace.destination=otlp://127.0.0.1:4318'], 'unknown_destination', /Accepted: none, local, azureml.*pf plugins install/],
+      ['unclaimed scheme', ['config', 'set', 'trace.destination=otlp://127.0.0.1:4318'], 'unknown_destination', /Accepted: local, none, azureml.*pf plugins install/],
       ['none in a list', ['config', 'set', 'trace.destination=none,local'], 'invalid_value', /cannot be combined/],
       ['unknown key', ['config', 'set', 'trace.destinaton=local'], 'unknown_key', /Did you mean "trace.destination"\?/],
       ['bad boolean', ['config', 'set', 'telemetry.enabled=maybe'], 'invalid_value', /accepted: true, false/],

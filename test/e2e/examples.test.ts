@@ -1,5 +1,6 @@
 import {expect} from 'chai'
 import {spawnSync} from 'node:child_process'
+import {readFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {repoRoot, runPf, tempDir} from '../helpers/cli.js'
@@ -42,5 +43,25 @@ describe('README examples (built CLI)', () => {
     expect(spans.filter(s => s.name === 'add').every(s => s.parent_id === root.span_id)).to.equal(true)
     expect(root.record.resource.attributes.collection).to.equal('plain-script')
     expect(JSON.parse(root.attributes.output)).to.equal(6)
+  })
+
+  it('startTrace() sends to an installed plugin destination without loading oclif', async () => {
+    const home = tempDir('pf-home-')
+    const plugin = path.join(repoRoot, 'test', 'fixtures', 'plugins', 'pf-file-destination')
+    expect((await runPf(['plugins', 'link', plugin, '--no-install'], {home})).code).to.equal(0)
+    const file = path.join(tempDir(), 'spans.jsonl')
+    expect((await runPf(['config', 'set', `trace.destination=filetest://${file}`], {home})).code).to.equal(0)
+    const log = path.join(tempDir(), 'imports.log')
+    const script = spawnSync(
+      process.execPath,
+      ['--require', path.join(repoRoot, 'test/helpers/import-recorder.cjs'), path.join(repoRoot, 'test', 'fixtures', 'scripts', 'traced-script.mjs')],
+      {cwd: tempDir(), env: {...process.env, PF_HOME_DIRECTORY: home, PF_IMPORT_LOG: log, NODE_OPTIONS: ''}, encoding: 'utf8'},
+    )
+    expect(script.status, script.stderr).to.equal(0)
+    const delivered = readFileSync(file, 'utf8').trim().split('\n').map(l => JSON.parse(l).name)
+    expect(delivered.sort()).to.deep.equal(['add', 'add', 'add', 'total'])
+    const imports = readFileSync(log, 'utf8')
+    expect(imports).to.match(/sdk-trace-node/) // the recorder saw the process's modules…
+    expect(imports).not.to.match(/@oclif[\\/]core/) // …and oclif was not one of them
   })
 })

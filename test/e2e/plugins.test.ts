@@ -108,10 +108,8 @@ describe('pf plugins (built CLI)', function () {
 
   it('reports a plugin whose hook returns a malformed provider by name, skips it, and keeps working', async () => {
     expect((await pf(['plugins', 'link', path.join(fixtures, 'pf-malformed-destination'), '--no-install'])).code).to.equal(0)
-    const set = await pf(['config', 'set', 'trace.destination=local'])
-    expect(set.code, set.stderr).to.equal(0)
-    expect(set.stderr).to.contain('Warning: plugin pf-malformed-destination: returned provider "broken" without validate, resolve, exporter; skipped')
     const broken = await pf(['config', 'set', 'trace.destination=broken://x', '--json'])
+    expect(broken.stderr).to.contain('Warning: plugin pf-malformed-destination: returned provider "broken" without validate, resolve, exporter; skipped')
     expect(broken.code).to.equal(2)
     expect(broken.json().error.code).to.equal('unknown_destination')
     const run = await pf(['flow', 'test', '--flow', flow, '--json'])
@@ -129,5 +127,63 @@ describe('pf plugins (built CLI)', function () {
     expect(none.code).to.equal(2)
     expect(none.json().error).to.deep.equal({code: 'invalid_value', message: '"none" turns tracing off and cannot be combined with other destinations in trace.destination.'})
     expect((await pf(['config', 'get', 'trace.destination'])).stdout.trim()).to.equal(`local,filetest://${file}`)
+  })
+
+  describe('plugins that break the contract cannot break pf', () => {
+    const link = async (name: string) => expect((await pf(['plugins', 'link', path.join(fixtures, name), '--no-install'])).code).to.equal(0)
+
+    it('a hook that never answers, a plugin claiming azureml or local, and a pre-v1 provider are each refused by name', async () => {
+      for (const name of ['pf-hanging-hook', 'pf-claims-builtins', 'pf-file-destination']) await link(name)
+      const file = path.join(tempDir(), 'spans.jsonl')
+      const started = Date.now()
+      const set = await pf(['config', 'set', `trace.destination=filetest://${file}`])
+      expect(set.code, set.stderr).to.equal(0)
+      expect(Date.now() - started).to.be.below(30_000)
+      const warnings = set.stderr.split('\n').filter(l => l.startsWith('Warning: '))
+      expect(warnings).to.have.members([
+        'Warning: plugin pf-hanging-hook: trace-destination hook failed: Timed out after 5000 ms.; skipped',
+        'Warning: plugin pf-claims-builtins: scheme "azureml" is built into pf and cannot be provided by a plugin; skipped',
+        'Warning: plugin pf-claims-builtins: scheme "local" is built into pf and cannot be provided by a plugin; skipped',
+        'Warning: plugin pf-claims-builtins: provider "legacy" declares no contractVersion (written before contract v1); pf needs v1: upgrade the plugin (pf plugins install <name>@latest); skipped',
+      ])
+      const legacy = await pf(['config', 'set', 'trace.destination=legacy://x', '--json'])
+      expect(legacy.code).to.equal(2)
+      expect(legacy.json().error.code).to.equal('unknown_destination')
+      // azureml is still pf's own: its value is parsed by pf (a malformed id gets the reference's message).
+      const azure = await pf(['config', 'set', 'trace.destination=azureml://nonsense', '--json'])
+      expect(azure.json().error.message).to.match(/^Malformed trace provider string/)
+      const run = await pf(['flow', 'test', '--flow', flow, '--json'])
+      expect(run.code, run.stderr).to.equal(0)
+      expect(run.json().export[0]).to.include({destination: `filetest://${file}`, pending: 0, parked: 0})
+    })
+
+    it('validate throwing a string, resolve returning null, export returning nothing or throwing a non-Error: named, and nothing is lost', async () => {
+      await link('pf-misbehaving')
+      const validate = await pf(['config', 'set', 'trace.destination=stringvalidate://x', '--json'])
+      expect(validate.code).to.equal(2)
+      expect(validate.json().error).to.deep.equal({code: 'invalid_value', message: 'stringvalidate://x (plugin pf-misbehaving): validate threw a plain string'})
+
+      expect((await pf(['config', 'set', 'trace.destination=nullresolve://x'])).code).to.equal(0)
+      const resolve = await pf(['flow', 'test', '--flow', flow, '--json'])
+      expect(resolve.code).to.equal(1)
+      expect(resolve.json().error.message).to.equal(
+        'plugin pf-misbehaving: resolve() for scheme "nullresolve" returned null instead of a destination {scheme, value, key}; fix or uninstall the plugin.',
+      )
+
+      const reasons = {
+        'noresult://x': "the exporter returned undefined instead of an ExportResult ({code: 'ok' | 'retryable' | 'fatal'})",
+        'throwsobject://x': 'export threw {"weird":1}',
+        'noexporter://x': 'cannot start exporting: exporter() returned undefined instead of {export(spans)}',
+      }
+      for (const [value, reason] of Object.entries(reasons)) {
+        expect((await pf(['config', 'set', `trace.destination=${value}`])).code).to.equal(0)
+        const run = await pf(['flow', 'test', '--flow', flow, '--export-wait', '1', '--json'])
+        expect(run.code, run.stderr).to.equal(0)
+        expect(run.json().status).to.equal('Completed')
+        expect(run.json().export[0]).to.include({destination: value, delivered: 0, pending: 3, lastError: reason})
+      }
+      const pending = (await pf(['trace', 'list', '--pending', '--json'])).json()
+      expect(pending.map((p: {destination: string; pending: number}) => [p.destination, p.pending])).to.have.deep.members(Object.keys(reasons).map(v => [v, 3]))
+    })
   })
 })

@@ -3,7 +3,7 @@ import {spawn} from 'node:child_process'
 import path from 'node:path'
 import {pathToFileURL} from 'node:url'
 
-import {migrations} from '../../src/destinations/local/schema.js'
+import {migrations} from '../../src/store/schema.js'
 import {repoRoot, runPf, tempDir} from '../helpers/cli.js'
 import {readStore} from '../helpers/store.js'
 
@@ -38,7 +38,7 @@ store.close()
 const runWriter = (home: string, writer: number, batches: number, size: number) =>
   new Promise<{code: number | null; stderr: string}>((resolve, reject) => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', writerScript, home, String(writer), String(batches), String(size)], {
-      env: {...process.env, STORE_MODULE: pathToFileURL(path.join(repoRoot, 'dist', 'destinations', 'local', 'store.js')).href},
+      env: {...process.env, STORE_MODULE: pathToFileURL(path.join(repoRoot, 'dist', 'store', 'store.js')).href},
       stdio: ['ignore', 'ignore', 'pipe'],
     })
     let stderr = ''

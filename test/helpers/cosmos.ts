@@ -7,11 +7,11 @@ import {execFileSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {existsSync, readFileSync} from 'node:fs'
 import https from 'node:https'
-import type {AddressInfo, Socket} from 'node:net'
+import type {AddressInfo} from 'node:net'
 import path from 'node:path'
+import type {Duplex} from 'node:stream'
 
 import {CosmosClient} from '@azure/cosmos'
-// @ts-expect-error: the package's types are not exported for ESM resolution
 import cosmosServer from '@vercel/cosmosdb-server'
 
 import {tempDir} from './cli.js'
@@ -101,7 +101,7 @@ export class FaultProxy {
   port = 0
   fault: (req: ProxiedRequest) => Fault | undefined = () => undefined
   readonly log: Array<{method: string; path: string; outcome: string}> = []
-  private readonly sockets = new Set<Socket>()
+  private readonly sockets = new Set<Duplex>()
   onRequest?: (req: ProxiedRequest) => void
   /** Document writes seen (answered or not). */
   writesSeen = 0

@@ -1,6 +1,6 @@
 import {randomBytes} from 'node:crypto'
 
-import type {SpanRecord} from '../../src/tracing/destination.js'
+import type {SpanRecord} from '../../src/contract/destination.js'
 
 export const hexId = (bytes: number): string => randomBytes(bytes).toString('hex')
 

@@ -23,10 +23,11 @@ import {
   spanItem,
   summarizeIo,
 } from '../../src/destinations/azureml/cosmos-items.js'
+import {configReader} from '../../src/config/files.js'
 import {classifyStatus, containerOfPath} from '../../src/destinations/azureml/cosmos-writer.js'
 import {armEndpoint, createdByFromToken, credentialModeOf} from '../../src/destinations/azureml/credential.js'
 import {azuremlProvider} from '../../src/destinations/azureml/provider.js'
-import type {SpanRecord} from '../../src/tracing/destination.js'
+import type {SpanRecord} from '../../src/contract/destination.js'
 import {fakeJwt} from '../helpers/fake-azure.js'
 
 const createdBy = {object_id: 'oid-1', tenant_id: 'tid-1', name: 'dev@contoso.example'}
@@ -198,8 +199,8 @@ describe('azureml: sign-in and control plane', () => {
   it('uses ARM unless PF_ARM_ENDPOINT says otherwise; managed identity only when asked', () => {
     expect(armEndpoint({})).to.equal('https://management.azure.com')
     expect(armEndpoint({PF_ARM_ENDPOINT: 'http://127.0.0.1:9/'})).to.equal('http://127.0.0.1:9')
-    expect(credentialModeOf({})).to.equal('default')
-    expect(credentialModeOf({azureml: {credential: 'managed_identity'}})).to.equal('managed_identity')
+    expect(credentialModeOf(configReader({}))).to.equal('default')
+    expect(credentialModeOf(configReader({azureml: {credential: 'managed_identity'}}))).to.equal('managed_identity')
   })
 
   it('derives the service base URL and workspace kind', () => {

@@ -56,7 +56,3 @@ export const resolveHeaders = (setting: unknown, env: NodeJS.ProcessEnv): Record
   }
   return headers
 }
-
-/** Reads a dotted key from pf's merged config. */
-export const configValue = (config: Record<string, unknown>, key: string): unknown =>
-  key.split('.').reduce<unknown>((node, part) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined), config)

@@ -1,7 +1,7 @@
 import type {ConfigKeySpec, DestinationContext, ResolvedDestination, TraceDestinationProvider} from 'pf/destination'
 
-import {configValue, headersKey, parseHeadersSetting, resolveHeaders} from './headers.js'
-import type {OtlpEncoding} from './sink.js'
+import type {OtlpEncoding} from './exporter.js'
+import {headersKey, parseHeadersSetting, resolveHeaders} from './headers.js'
 
 const defaultPort = '4318'
 const defaultPath = '/v1/traces'
@@ -33,7 +33,8 @@ interface OtlpDestination extends ResolvedDestination {
   encoding: OtlpEncoding
 }
 
-const provider = (scheme: string, encoding: OtlpEncoding, what: string): TraceDestinationProvider => ({
+const provider = (scheme: string, encoding: OtlpEncoding, what: string): TraceDestinationProvider<OtlpDestination> => ({
+  contractVersion: 1,
   scheme,
   description: `An OpenTelemetry collector over OTLP/HTTP (${what})`,
   examples: [`${scheme}://host:4318[/v1/traces]`],
@@ -47,10 +48,9 @@ const provider = (scheme: string, encoding: OtlpEncoding, what: string): TraceDe
     // No header values here: pf stores resolved destinations (for `pf trace sync`).
     return {scheme, value, key: `${scheme}:${url}`, url, encoding}
   },
-  async exporter(dest: ResolvedDestination, ctx: DestinationContext) {
-    const {createOtlpSink} = await import('./sink.js')
-    const {url, encoding} = dest as OtlpDestination
-    return createOtlpSink({url, encoding, headers: () => resolveHeaders(configValue(ctx.config, headersKey), ctx.env)})
+  async exporter({url, encoding}: OtlpDestination, ctx: DestinationContext) {
+    const {createOtlpExporter} = await import('./exporter.js')
+    return createOtlpExporter({url, encoding, headers: () => resolveHeaders(ctx.config.string(headersKey), ctx.env)})
   },
 })
 

@@ -5,7 +5,8 @@ import {fileURLToPath} from 'node:url'
 
 // The compiled package, as pf loads it (pf never transpiles plugins).
 import traceDestination from '../dist/hook.js'
-import type {DestinationContext, SpanRecord, SpanSink, TraceDestinationProvider} from '../../../src/tracing/destination.js'
+import {configReader} from '../../../src/config/files.js'
+import type {DestinationContext, SpanExporter, SpanRecord, TraceDestinationProvider} from '../../../src/contract/destination.js'
 import {OtlpReceiver} from './receiver.js'
 
 const pluginRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -38,11 +39,13 @@ const child = record({
   events: [],
 })
 
+const firstTry = {attempts: {}}
+
 describe('pf-trace-otlp (plugin package)', () => {
   let providers: TraceDestinationProvider[]
   let receiver: OtlpReceiver
-  const ctx = (config: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}): DestinationContext => ({cwd: process.cwd(), config, env})
-  const sinkFor = async (value: string, config?: Record<string, unknown>, env?: NodeJS.ProcessEnv): Promise<SpanSink> => {
+  const ctx = (config: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}): DestinationContext => ({cwd: process.cwd(), config: configReader(config), env})
+  const exporterFor = async (value: string, config?: Record<string, unknown>, env?: NodeJS.ProcessEnv): Promise<SpanExporter> => {
     const provider = providers.find(p => value.startsWith(p.scheme + '://'))!
     const c = ctx(config, env)
     return provider.exporter(await provider.resolve(value, c), c)
@@ -88,8 +91,8 @@ describe('pf-trace-otlp (plugin package)', () => {
     ['otlp+json', 'application/json'],
   ] as const) {
     it(`${scheme}: sends spans with their attributes, events, times, status and resource, plus headers`, async () => {
-      const sink = await sinkFor(`${scheme}://${receiver.url}`, {trace: {otlp: {headers: 'authorization=Bearer ${env:OTLP_TOKEN},x-team=ml'}}}, {OTLP_TOKEN: 't0ken'})
-      expect(await sink.export([record(), child])).to.deep.equal({code: 'ok'})
+      const exporter = await exporterFor(`${scheme}://${receiver.url}`, {trace: {otlp: {headers: 'authorization=Bearer ${env:OTLP_TOKEN},x-team=ml'}}}, {OTLP_TOKEN: 't0ken'})
+      expect(await exporter.export([record(), child], firstTry)).to.deep.equal({code: 'ok'})
       expect(receiver.requests).to.have.length(1)
       const [request] = receiver.requests
       expect(request).to.include({path: '/v1/traces', contentType: encoding})
@@ -114,42 +117,41 @@ describe('pf-trace-otlp (plugin package)', () => {
   }
 
   it('classifies answers: 503/429 retry (honouring Retry-After), 400 is final, a dead receiver retries', async () => {
-    const sink = await sinkFor(`otlp://${receiver.url}`)
+    const exporter = await exporterFor(`otlp://${receiver.url}`)
     receiver.reply = {status: 503, headers: {'retry-after': '7'}}
-    expect(await sink.export([record()])).to.deep.include({code: 'retryable', retryAfterMs: 7000})
+    expect(await exporter.export([record()], firstTry)).to.deep.include({code: 'retryable', retryAfterMs: 7000})
     receiver.reply = {status: 429}
-    expect((await sink.export([record()])).code).to.equal('retryable')
+    expect((await exporter.export([record()], firstTry)).code).to.equal('retryable')
     receiver.reply = {status: 500}
-    expect((await sink.export([record()])).code).to.equal('retryable')
+    expect((await exporter.export([record()], firstTry)).code).to.equal('retryable')
     receiver.reply = {status: 400, headers: {'content-type': 'application/json'}, body: '{"code":3,"message":"bad span\\nnext line"}'}
-    const rejected = await sink.export([record()])
-    expect(rejected.code).to.equal('fatal')
-    expect(rejected.error).to.equal(`http://${receiver.url}/v1/traces answered HTTP 400: bad span next line`)
+    const rejected = await exporter.export([record()], firstTry)
+    expect(rejected).to.deep.equal({code: 'fatal', reason: `http://${receiver.url}/v1/traces answered HTTP 400: bad span next line`})
     receiver.reply = {status: 401}
-    expect((await sink.export([record()])).code).to.equal('fatal')
+    expect((await exporter.export([record()], firstTry)).code).to.equal('fatal')
     await receiver.close()
-    const down = await (await sinkFor(`otlp://${receiver.url}`)).export([record()])
-    expect(down.code).to.equal('retryable')
+    const down = await (await exporterFor(`otlp://${receiver.url}`)).export([record()], firstTry)
+    if (down.code !== 'retryable') expect.fail(`expected retryable, got ${JSON.stringify(down)}`)
     // ECONNREFUSED, or a reset when a pooled keep-alive socket to the closed receiver is picked first.
-    expect(down.error, down.error).to.match(/^cannot reach .*(ECONNREFUSED|other side closed|ECONNRESET)/)
+    expect(down.reason, down.reason).to.match(/^cannot reach .*(ECONNREFUSED|other side closed|ECONNRESET)/)
   })
 
   it('keeps spans pending while a header variable is unset, and never puts header values in errors', async () => {
-    const sink = await sinkFor(`otlp://${receiver.url}`, {trace: {otlp: {headers: 'authorization=${env:OTLP_TOKEN},x-key=literal-secret'}}}, {})
-    const result = await sink.export([record()])
-    expect(result).to.deep.equal({code: 'retryable', error: 'trace.otlp.headers: environment variable OTLP_TOKEN (header authorization) is not set'})
+    const exporter = await exporterFor(`otlp://${receiver.url}`, {trace: {otlp: {headers: 'authorization=${env:OTLP_TOKEN},x-key=literal-secret'}}}, {})
+    const result = await exporter.export([record()], firstTry)
+    expect(result).to.deep.equal({code: 'retryable', reason: 'trace.otlp.headers: environment variable OTLP_TOKEN (header authorization) is not set'})
     expect(receiver.requests).to.have.length(0)
     receiver.reply = {status: 403}
-    const withToken = await sinkFor(`otlp://${receiver.url}`, {trace: {otlp: {headers: 'authorization=${env:OTLP_TOKEN},x-key=literal-secret'}}}, {OTLP_TOKEN: 'tok-123'})
-    const forbidden = await withToken.export([record()])
+    const withToken = await exporterFor(`otlp://${receiver.url}`, {trace: {otlp: {headers: 'authorization=${env:OTLP_TOKEN},x-key=literal-secret'}}}, {OTLP_TOKEN: 'tok-123'})
+    const forbidden = await withToken.export([record()], firstTry)
     expect(forbidden.code).to.equal('fatal')
     expect(JSON.stringify(forbidden)).not.to.match(/tok-123|literal-secret/)
   })
 
   it('reports a partial success as delivered, with the count the receiver dropped', async () => {
-    const sink = await sinkFor(`otlp+json://${receiver.url}`)
+    const exporter = await exporterFor(`otlp+json://${receiver.url}`)
     receiver.reply = {status: 200, body: '{"partialSuccess":{"rejectedSpans":"1","errorMessage":"too old"}}'}
-    expect(await sink.export([record(), child])).to.deep.equal({code: 'ok', error: `http://${receiver.url}/v1/traces dropped 1 span(s) (partial success)`})
+    expect(await exporter.export([record(), child], firstTry)).to.deep.equal({code: 'ok', warning: `http://${receiver.url}/v1/traces dropped 1 span(s) (partial success)`})
   })
 
   it('ships compiled JavaScript that knows pf only through pf/destination types', () => {

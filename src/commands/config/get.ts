@@ -11,7 +11,7 @@ export default class ConfigGet extends PfCommand {
 
   async run() {
     const {args} = await this.parse(ConfigGet)
-    const result = await new ConfigService(this.config).get(args.key)
+    const result = await new ConfigService(this.registry).get(args.key)
     if (result.value !== null) this.log(typeof result.value === 'string' ? result.value : JSON.stringify(result.value))
     return result
   }

@@ -24,7 +24,7 @@ Setting trace.destination to an azureml:// workspace checks the workspace and se
 
   async run() {
     const {argv, flags} = await this.parse(ConfigSet)
-    const service = new ConfigService(this.config)
+    const service = new ConfigService(this.registry)
     const result = await service.set(argv as string[], {
       path: flags.path,
       timeoutMs: flags.timeout * 1000,

@@ -8,7 +8,7 @@ export default class ConfigShow extends PfCommand {
 
   async run() {
     await this.parse(ConfigShow)
-    const merged = await new ConfigService(this.config).show()
+    const merged = await new ConfigService(this.registry).show()
     if (!this.jsonEnabled()) this.log(JSON.stringify(merged, null, 2))
     return merged
   }

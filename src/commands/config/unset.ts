@@ -13,7 +13,7 @@ export default class ConfigUnset extends PfCommand {
 
   async run() {
     const {argv, flags} = await this.parse(ConfigUnset)
-    const result = await new ConfigService(this.config).unset(argv as string[], {path: flags.path})
+    const result = await new ConfigService(this.registry).unset(argv as string[], {path: flags.path})
     for (const key of argv as string[])
       this.log(result.removed.includes(key) ? `Unset ${key} in ${result.path}` : `${key} was not set in ${result.path}`)
     return result

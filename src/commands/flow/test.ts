@@ -24,7 +24,7 @@ Inputs come from --inputs, else the flow's defaults, else its sample. Traces go 
 
   async run(): Promise<FlowTestResult> {
     const {flags} = await this.parse(FlowTest)
-    const result = await testFlow(this.config, {
+    const result = await testFlow(this.registry, {
       flow: flags.flow,
       inputs: parseAssignments(flags.inputs, '--inputs'),
       init: parseAssignments(flags.init, '--init'),

@@ -56,7 +56,7 @@ Every line is traced under the run. Exits 1 when lines failed (the run is Failed
     let result: CreateRunResult
     try {
       result = await createRun(
-        this.config,
+        this.registry,
         {
           flow: flags.flow,
           data: flags.data,

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {PfCommand} from '../../base-command.js'
-import {pfHome} from '../../config/files.js'
+import {pfHome} from '../../paths.js'
 import {ExitCode, PfError} from '../../errors.js'
 import {runService} from '../../service/run.js'
 

@@ -3,8 +3,8 @@ import path from 'node:path'
 import {Flags} from '@oclif/core'
 
 import {PfCommand} from '../../base-command.js'
-import {pfHome} from '../../config/files.js'
-import {ConfigService} from '../../config/service.js'
+import {pfHome} from '../../paths.js'
+import {loadConfig} from '../../config/service.js'
 import {type StartResult, listenHost, startService} from '../../service/lifecycle.js'
 
 export default class ServiceStart extends PfCommand {
@@ -18,9 +18,8 @@ its port in <pf home>/service.json. Without --port it uses 23333, or any free po
 
   async run(): Promise<StartResult> {
     const {flags} = await this.parse(ServiceStart)
-    const {merged} = await new ConfigService(this.config).load()
-    const host = listenHost((merged.service as Record<string, unknown> | undefined)?.host)
-    const result = await startService({home: pfHome(), pfBin: path.join(this.config.root, 'bin', 'run.js'), host, port: flags.port})
+    const {reader} = await loadConfig()
+    const result = await startService({home: pfHome(), pfBin: path.join(this.config.root, 'bin', 'run.js'), host: listenHost(reader.get('service.host')), port: flags.port})
     this.log(`${result.reused ? 'Already running' : 'Started'}: ${result.url} (pid ${result.pid})`)
     return result
   }

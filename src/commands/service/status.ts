@@ -1,5 +1,5 @@
 import {PfCommand} from '../../base-command.js'
-import {pfHome} from '../../config/files.js'
+import {pfHome} from '../../paths.js'
 import {type ServiceStatus, serviceStatus} from '../../service/lifecycle.js'
 
 export default class ServiceStatusCommand extends PfCommand {

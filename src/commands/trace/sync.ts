@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {PfCommand} from '../../base-command.js'
-import {ConfigService} from '../../config/service.js'
+import {loadConfig} from '../../config/service.js'
 import {ExitCode, PfError} from '../../errors.js'
 import {syncOutbox} from '../../tracing/sync.js'
 
@@ -17,8 +17,8 @@ queue is empty leaves the rest here. Exits 1 when spans are still pending after 
 
   async run() {
     const {flags} = await this.parse(TraceSync)
-    const {merged} = await new ConfigService(this.config).load()
-    const reports = await syncOutbox(this.config, {destination: flags.destination, timeoutMs: flags.timeout * 1000, config: merged})
+    const {reader} = await loadConfig()
+    const reports = await syncOutbox(this.registry, {destination: flags.destination, timeoutMs: flags.timeout * 1000, config: reader})
     const pending = reports.reduce((n, r) => n + r.pending, 0)
     if (!this.jsonEnabled()) {
       if (reports.length === 0) this.log('Nothing pending.')

@@ -19,7 +19,7 @@ export default class TraceUi extends PfCommand {
 
   async run(): Promise<TraceUiResult> {
     const {flags} = await this.parse(TraceUi)
-    const result = await traceUi(this.config, {collection: flags.collection, run: flags.run, traceId: flags['trace-id'], open: flags.open})
+    const result = await traceUi({collection: flags.collection, run: flags.run, traceId: flags['trace-id'], open: flags.open})
     this.log(result.url)
     if (flags.open && !result.opened) this.note('Could not open a browser; open the link above.')
     return result

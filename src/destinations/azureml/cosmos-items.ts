@@ -2,8 +2,8 @@
  * The items pf writes to a workspace's trace store (Cosmos DB containers Span, LineSummary, Collection), in the
  * shapes the Azure ML / AI portal reads (spec: "Cosmos DB items"). Pure functions: no I/O here.
  */
-import {Attr, Resource} from '../../tracing/attributes.js'
-import type {SpanRecord} from '../../tracing/destination.js'
+import {Attr, Resource} from '../../contract/attributes.js'
+import type {SpanRecord} from '../../contract/destination.js'
 import type {CreatedBy} from './credential.js'
 
 /** Cosmos DB's item size limit. */

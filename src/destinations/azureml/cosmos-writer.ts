@@ -2,7 +2,7 @@ import type {Container, CosmosClient, OperationInput} from '@azure/cosmos'
 import type {HttpClient} from '@azure/core-rest-pipeline'
 
 import {isPfError} from '../../errors.js'
-import type {ExportContext, ExportResult, SpanRecord, SpanSink} from '../../tracing/destination.js'
+import type {ExportContext, ExportOutcome, ExportResult, SpanExporter, SpanRecord} from '../../contract/destination.js'
 import {
   type ContainerToken,
   ControlPlane,
@@ -31,12 +31,15 @@ import {describeStorageError} from './datastore.js'
 import type {SpanBlobWriter} from './span-blobs.js'
 import type {WorkspaceTriad} from './workspace.js'
 
-type Outcome = {code: 'ok' | 'retryable' | 'fatal'; error?: string; retryAfterMs?: number}
+type Outcome = ExportOutcome
 
 const ok: Outcome = {code: 'ok'}
 const rank = {ok: 0, retryable: 1, fatal: 2} as const
 /** The worse of two outcomes: a span is delivered only when every item it needs is written. */
 const worse = (a: Outcome, b: Outcome): Outcome => (rank[b.code] > rank[a.code] ? b : a)
+
+/** Says which item a failure was about. */
+const withContext = (outcome: Outcome, item: string): Outcome => (outcome.code === 'ok' ? outcome : {...outcome, reason: `${item}: ${outcome.reason}`})
 
 /** The reference caches a container's resource token 4 minutes; tokens live far longer, so this renews early. */
 const tokenTtlMs = 4 * 60_000
@@ -54,10 +57,10 @@ export const maxEvaluationAttempts = 8
 export const classifyStatus = (status: number, create: boolean, retryAfterMs?: number): Outcome => {
   if (status >= 200 && status < 300) return ok
   if (status === 409 && create) return ok // already written (an earlier attempt got through)
-  if (status === 429) return {code: 'retryable', error: 'Cosmos DB throttled the write (HTTP 429)', retryAfterMs}
+  if (status === 429) return {code: 'retryable', reason: 'Cosmos DB throttled the write (HTTP 429)', retryAfterMs}
   if (status === 408 || status === 410 || status === 424 || status === 449 || status >= 500)
-    return {code: 'retryable', error: `Cosmos DB answered HTTP ${status}`}
-  return {code: 'fatal', error: `Cosmos DB rejected the item (HTTP ${status})`}
+    return {code: 'retryable', reason: `Cosmos DB answered HTTP ${status}`}
+  return {code: 'fatal', reason: `Cosmos DB rejected the item (HTTP ${status})`}
 }
 
 interface PlannedOp {
@@ -77,7 +80,7 @@ interface PlannedOp {
  * resource tokens from the flow service.
  * Every item id is derived from the span, so sending a span again never duplicates anything.
  */
-export class CosmosSpanSink implements SpanSink {
+export class CosmosSpanExporter implements SpanExporter {
   private client: Promise<{cosmos: CosmosClient; databaseName: string}> | undefined
   private readonly tokens = new Map<TraceContainer, {token: Promise<ContainerToken>; fetchedAt: number}>()
   /** Collection items created (or being created) by this process: one create per collection, not per batch. */
@@ -108,7 +111,7 @@ export class CosmosSpanSink implements SpanSink {
       database = await this.connect()
     } catch (error) {
       this.client = undefined
-      return {code: 'retryable', error: describeError(error), retryAfterMs: (error as TransientAzureError).retryAfterMs}
+      return {code: 'retryable', reason: describeError(error), retryAfterMs: (error as TransientAzureError).retryAfterMs}
     }
     const db = database.cosmos.database(database.databaseName)
     const objectId = createdBy.object_id
@@ -127,7 +130,7 @@ export class CosmosSpanSink implements SpanSink {
       try {
         blobBaseUri = await this.spanBlobs.baseUri()
       } catch (error) {
-        return {code: 'retryable', error: `blob storage: ${describeStorageError(error)}`, retryAfterMs: (error as TransientAzureError).retryAfterMs}
+        return {code: 'retryable', reason: `blob storage: ${describeStorageError(error)}`, retryAfterMs: (error as TransientAzureError).retryAfterMs}
       }
       await Promise.all(
         prepared.map(async ({span, collectionId, ref}) => {
@@ -193,20 +196,9 @@ export class CosmosSpanSink implements SpanSink {
     for (const planned of summaryOps)
       if (planned.spans.every(id => outcomes.get(id)?.code === 'ok')) this.summariesWritten.add(traceOf.get(planned.spans[0])!)
 
-    const result: ExportResult = {code: 'ok', spans: {}}
-    let retryAfterMs: number | undefined
-    for (const [id, outcome] of outcomes) {
-      result.spans![id] = {code: outcome.code, error: outcome.error}
-      if (rank[outcome.code] > rank[result.code]) {
-        result.code = outcome.code
-        result.error = outcome.error
-      }
-      if (outcome.retryAfterMs !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, outcome.retryAfterMs)
-    }
-    // Mixed results: the batch as a whole is retried for what is not delivered.
-    if (result.code === 'fatal' && [...outcomes.values()].some(o => o.code === 'retryable')) result.code = 'retryable'
-    if (retryAfterMs !== undefined) result.retryAfterMs = retryAfterMs
-    return result
+    // Every span has its own outcome; the batch's is the worst of them (for callers that look at it alone).
+    const spansOutcome = Object.fromEntries(outcomes)
+    return {...[...outcomes.values()].reduce(worse, ok), spans: spansOutcome}
   }
 
   async shutdown(): Promise<void> {
@@ -224,7 +216,7 @@ export class CosmosSpanSink implements SpanSink {
     const {partitionKey, ...query} = mainLineQuery(ref)
     const what = 'batchRunId' in ref ? `line ${ref.lineNumber} of run ${ref.batchRunId}` : `line run ${ref.lineRunId}`
     const waitOrGiveUp = (reason: string): Outcome =>
-      attempts + 1 >= maxEvaluationAttempts ? ok : {code: 'retryable', error: `LineSummary: evaluation waits for the evaluated line: ${reason}`}
+      attempts + 1 >= maxEvaluationAttempts ? ok : {code: 'retryable', reason: `LineSummary: evaluation waits for the evaluated line: ${reason}`}
     try {
       const {resources} = await container.items
         .query<{id: string; partition_key: string; status: string}>(query, partitionKey === undefined ? {} : {partitionKey})
@@ -239,10 +231,10 @@ export class CosmosSpanSink implements SpanSink {
       if (code === 404) return waitOrGiveUp(`${what} is not in the trace store yet`)
       if (typeof code === 'number') {
         const outcome = classifyStatus(code, false, (error as {retryAfterInMs?: number}).retryAfterInMs)
-        return {...outcome, error: `LineSummary (evaluation): ${outcome.error}`}
+        return withContext(outcome, 'LineSummary (evaluation)')
       }
       this.tokens.delete('LineSummary')
-      return {code: 'retryable', error: `LineSummary (evaluation): ${describeError(error)}`}
+      return {code: 'retryable', reason: `LineSummary (evaluation): ${describeError(error)}`}
     }
   }
 
@@ -260,10 +252,10 @@ export class CosmosSpanSink implements SpanSink {
           const conflicts: PlannedOp[] = []
           chunk.forEach((p, i) => {
             const response = responses[i] as {statusCode: number; retryAfterMilliseconds?: number} | undefined
-            if (!response) return settle(p.spans, {code: 'retryable', error: `no answer for a ${name} item`})
+            if (!response) return settle(p.spans, {code: 'retryable', reason: `no answer for a ${name} item`})
             if (response.statusCode === 409 && p.onConflict) return void conflicts.push(p)
             const outcome = classifyStatus(response.statusCode, p.op.operationType === 'Create', response.retryAfterMilliseconds)
-            settle(p.spans, outcome.error ? {...outcome, error: `${name}: ${outcome.error}`} : outcome)
+            settle(p.spans, withContext(outcome, name))
           })
           // One request each: not every Cosmos speaks Patch in bulk (the emulator does not).
           await Promise.all(conflicts.map(async p => settle(p.spans, await this.patchItem(container, name, p.onConflict!))))
@@ -273,7 +265,7 @@ export class CosmosSpanSink implements SpanSink {
           this.tokens.delete(name)
           const message = describeError(error)
           const retryAfterMs = this.throttledUntil > Date.now() ? this.throttledUntil - Date.now() : undefined
-          for (const p of chunk) settle(p.spans, {code: 'retryable', error: `${name}: ${message}`, retryAfterMs})
+          for (const p of chunk) settle(p.spans, {code: 'retryable', reason: `${name}: ${message}`, retryAfterMs})
         }
       }),
     )
@@ -286,13 +278,13 @@ export class CosmosSpanSink implements SpanSink {
     } catch (error) {
       const code = (error as {code?: number | string}).code
       // The item the create collided with is gone: the next attempt creates it.
-      if (code === 404) return {code: 'retryable', error: `${name}: the item to update disappeared (HTTP 404)`}
+      if (code === 404) return {code: 'retryable', reason: `${name}: the item to update disappeared (HTTP 404)`}
       if (typeof code === 'number') {
         const outcome = classifyStatus(code, false, (error as {retryAfterInMs?: number}).retryAfterInMs)
-        return {...outcome, error: `${name}: ${outcome.error}`}
+        return withContext(outcome, name)
       }
       this.tokens.delete(name)
-      return {code: 'retryable', error: `${name}: ${describeError(error)}`}
+      return {code: 'retryable', reason: `${name}: ${describeError(error)}`}
     }
   }
 
@@ -332,10 +324,10 @@ export class CosmosSpanSink implements SpanSink {
       const code = (error as {code?: number | string}).code
       if (typeof code === 'number') {
         const outcome = classifyStatus(code, false, (error as {retryAfterInMs?: number}).retryAfterInMs)
-        return {...outcome, error: `Collection: ${outcome.error}`}
+        return withContext(outcome, 'Collection')
       }
       this.tokens.delete('Collection')
-      return {code: 'retryable', error: `Collection: ${describeError(error)}`}
+      return {code: 'retryable', reason: `Collection: ${describeError(error)}`}
     }
   }
 

@@ -1,5 +1,6 @@
 import type {AccessToken, TokenCredential} from '@azure/identity'
 
+import type {ConfigReader} from '../../contract/destination.js'
 import {ExitCode, PfError} from '../../errors.js'
 
 /** `created_by` of Cosmos items: who wrote the trace, from the token's claims (never the token itself). */
@@ -14,10 +15,8 @@ export const credentialKey = 'azureml.credential'
 export const credentialModes = ['default', 'managed_identity'] as const
 export type CredentialMode = (typeof credentialModes)[number]
 
-export const credentialModeOf = (config: Record<string, unknown>): CredentialMode => {
-  const value = (config.azureml as Record<string, unknown> | undefined)?.credential
-  return value === 'managed_identity' ? 'managed_identity' : 'default'
-}
+export const credentialModeOf = (config: ConfigReader): CredentialMode =>
+  config.get('azureml.credential') === 'managed_identity' ? 'managed_identity' : 'default'
 
 /** Azure Resource Manager, or what PF_ARM_ENDPOINT says (sovereign clouds, tests). */
 export const armEndpoint = (env: NodeJS.ProcessEnv): string => (env.PF_ARM_ENDPOINT?.trim() || 'https://management.azure.com').replace(/\/+$/, '')
@@ -129,7 +128,7 @@ export class AzureSignIn {
 const signIns = new Map<string, AzureSignIn>()
 
 /** One sign-in per process and mode, so `az` runs once per command, not once per request. */
-export const signInFor = (config: Record<string, unknown>, env: NodeJS.ProcessEnv): AzureSignIn => {
+export const signInFor = (config: ConfigReader, env: NodeJS.ProcessEnv): AzureSignIn => {
   const mode = credentialModeOf(config)
   const key = `${mode}|${armEndpoint(env)}`
   let signIn = signIns.get(key)

@@ -1,4 +1,4 @@
-import type {LinkRef} from '../../tracing/destination.js'
+import type {LinkRef} from '../../contract/destination.js'
 import {type WorkspaceTriad, workspaceArmPath} from './workspace.js'
 
 /**

@@ -1,6 +1,6 @@
 import {ExitCode, PfError} from '../../errors.js'
-import {Resource} from '../../tracing/attributes.js'
-import type {DestinationContext, LinkRef, ResolvedDestination, SpanSink, TraceDestinationProvider} from '../../tracing/destination.js'
+import {Resource} from '../../contract/attributes.js'
+import type {DestinationContext, LinkRef, ResolvedDestination, SpanExporter, TraceDestinationProvider} from '../../contract/destination.js'
 import type {WorkspaceInfo} from './control-plane.js'
 import {portalLinks} from './portal.js'
 import {type WorkspaceTriad, findWorkspaceConfig, parseWorkspaceId, workspaceArmPath} from './workspace.js'
@@ -16,20 +16,20 @@ export interface AzureMlDestination extends ResolvedDestination {
 
 const isBare = (value: string) => value.trim().toLowerCase() === 'azureml'
 
-/** One sink per workspace per process: its Cosmos client, resource tokens and written-collection cache are reused. */
-const sinks = new Map<string, Promise<SpanSink>>()
+/** One exporter per workspace per process: its Cosmos client, resource tokens and written-collection cache are reused. */
+const exporters = new Map<string, Promise<SpanExporter>>()
 
-const userAgentOf = (config: Record<string, unknown>) => (typeof config.user_agent === 'string' ? config.user_agent : undefined)
 
 // Azure and Cosmos code is imported only on the paths that talk to Azure: loading the provider stays cheap.
 const azure = async (ctx: DestinationContext) => {
   const [{signInFor}, {ControlPlane, TransientAzureError}] = await Promise.all([import('./credential.js'), import('./control-plane.js')])
   const signIn = signInFor(ctx.config, ctx.env)
-  return {signIn, controlPlane: new ControlPlane(signIn, ctx.env, userAgentOf(ctx.config)), TransientAzureError}
+  return {signIn, controlPlane: new ControlPlane(signIn, ctx.env, ctx.config.string('user_agent')), TransientAzureError}
 }
 
 /** The built-in Azure ML workspace / Azure AI project destination (traces go to the workspace's Cosmos DB). */
-export const azuremlProvider: TraceDestinationProvider = {
+export const azuremlProvider: TraceDestinationProvider<AzureMlDestination> = {
+  contractVersion: 1,
   scheme: 'azureml',
   description: 'An Azure ML workspace or Azure AI project (traces go to its Cosmos DB, span data to its default blob datastore)',
   examples: [
@@ -88,12 +88,12 @@ export const azuremlProvider: TraceDestinationProvider = {
     }
   },
 
-  exporter(dest: ResolvedDestination, ctx: DestinationContext) {
-    let sink = sinks.get(dest.key)
-    if (!sink) {
-      sink = (async () => {
-        const {workspace, info} = dest as AzureMlDestination
-        const [{signIn, controlPlane}, {CosmosSpanSink}, {datastoreBlobs}, {SpanBlobWriter}] = await Promise.all([
+  exporter(dest: AzureMlDestination, ctx: DestinationContext) {
+    let exporter = exporters.get(dest.key)
+    if (!exporter) {
+      exporter = (async () => {
+        const {workspace, info} = dest
+        const [{signIn, controlPlane}, {CosmosSpanExporter}, {datastoreBlobs}, {SpanBlobWriter}] = await Promise.all([
           azure(ctx),
           import('./cosmos-writer.js'),
           import('./datastore.js'),
@@ -101,16 +101,16 @@ export const azuremlProvider: TraceDestinationProvider = {
         ])
         let known = info
         const blobs = new SpanBlobWriter(datastoreBlobs(controlPlane, signIn, workspace, ctx.env))
-        return new CosmosSpanSink(workspace, async () => (known ??= await controlPlane.workspace(workspace)), signIn, ctx.env, blobs)
+        return new CosmosSpanExporter(workspace, async () => (known ??= await controlPlane.workspace(workspace)), signIn, ctx.env, blobs)
       })()
-      sinks.set(dest.key, sink)
-      sink.catch(() => sinks.delete(dest.key))
+      exporters.set(dest.key, exporter)
+      exporter.catch(() => exporters.delete(dest.key))
     }
-    return sink
+    return exporter
   },
 
-  links(dest: ResolvedDestination, ref: LinkRef): string[] {
-    const {workspace, info, objectId} = dest as AzureMlDestination
+  links(dest: AzureMlDestination, ref: LinkRef): string[] {
+    const {workspace, info, objectId} = dest
     if (!info || info.kind === 'hub') return []
     // The collection id the items were written under (batch runs link to the run instead).
     const collectionId = objectId ? `${ref.collection}_${objectId}` : undefined

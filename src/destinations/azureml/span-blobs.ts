@@ -5,16 +5,13 @@
  */
 import pLimit from 'p-limit'
 
+import type {ExportOutcome} from '../../contract/destination.js'
 import {isPfError} from '../../errors.js'
 import {TransientAzureError} from './control-plane.js'
 import {type ReferenceSpan, spanBlobs} from './cosmos-items.js'
 import {type DatastoreBlobs, datastoreUri, describeStorageError} from './datastore.js'
 
-export interface BlobOutcome {
-  code: 'ok' | 'retryable' | 'fatal'
-  error?: string
-  retryAfterMs?: number
-}
+export type BlobOutcome = ExportOutcome
 
 /** Uploads in flight at once per process (a batch of 100 spans has at least 100 blobs). */
 const maxConcurrentUploads = 48
@@ -22,12 +19,12 @@ const maxConcurrentUploads = 48
 /** What the outbox does with a span whose blobs failed: wait for the storage, the role or the datastore to be fixed, or give up. */
 export const classifyBlobError = (error: unknown): BlobOutcome => {
   const message = `blob storage: ${describeStorageError(error)}`
-  if (error instanceof TransientAzureError) return {code: 'retryable', error: message, retryAfterMs: error.retryAfterMs}
+  if (error instanceof TransientAzureError) return {code: 'retryable', reason: message, retryAfterMs: error.retryAfterMs}
   // A missing role, a non-blob default datastore, a missing container: the user can fix these; the spans wait.
-  if (isPfError(error)) return {code: 'retryable', error: message, retryAfterMs: 10_000}
+  if (isPfError(error)) return {code: 'retryable', reason: message, retryAfterMs: 10_000}
   const status = (error as {statusCode?: number}).statusCode
-  if (status === 404) return {code: 'retryable', error: message, retryAfterMs: 10_000}
-  return {code: 'fatal', error: message}
+  if (status === 404) return {code: 'retryable', reason: message, retryAfterMs: 10_000}
+  return {code: 'fatal', reason: message}
 }
 
 export class SpanBlobWriter {

@@ -2,7 +2,7 @@ import {existsSync} from 'node:fs'
 
 import Database from 'better-sqlite3'
 
-import type {SpanRecord} from '../../tracing/destination.js'
+import type {SpanRecord} from '../contract/destination.js'
 import {type LineRunRow, type RunRow, TraceStore, storePath} from './store.js'
 
 export interface TraceFilter {

@@ -3,9 +3,9 @@ import path from 'node:path'
 
 import Database from 'better-sqlite3'
 
-import {ensurePrivateDir} from '../../config/files.js'
-import {Attr} from '../../tracing/attributes.js'
-import type {ResolvedDestination, SpanRecord} from '../../tracing/destination.js'
+import {ensurePrivateDir} from '../paths.js'
+import {Attr} from '../contract/attributes.js'
+import type {ResolvedDestination, SpanRecord} from '../contract/destination.js'
 import {migrations} from './schema.js'
 
 export const storeFileName = 'pf.sqlite'

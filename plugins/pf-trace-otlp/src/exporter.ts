@@ -1,10 +1,10 @@
-import type {ExportResult, SpanRecord, SpanSink} from 'pf/destination'
+import type {ExportResult, SpanExporter, SpanRecord} from 'pf/destination'
 
 import {toReadableSpans} from './readable-span.js'
 
 export type OtlpEncoding = 'protobuf' | 'json'
 
-export interface OtlpSinkOptions {
+export interface OtlpExporterOptions {
   url: string
   encoding: OtlpEncoding
   /** Called for every batch, so `${env:VAR}` placeholders are read at export time. May throw (unset variable). */
@@ -50,7 +50,7 @@ const networkReason = (error: unknown): string => {
  * ids, so a resend after a lost response can at worst repeat spans a backend can recognise by id.
  * Error texts name the URL and status, never header values.
  */
-export const createOtlpSink = async (options: OtlpSinkOptions): Promise<SpanSink> => {
+export const createOtlpExporter = async (options: OtlpExporterOptions): Promise<SpanExporter> => {
   const [{ProtobufTraceSerializer, JsonTraceSerializer}, {resourceFromAttributes}] = await Promise.all([
     import('@opentelemetry/otlp-transformer'),
     import('@opentelemetry/resources'),
@@ -66,13 +66,13 @@ export const createOtlpSink = async (options: OtlpSinkOptions): Promise<SpanSink
         headers = options.headers()
       } catch (error) {
         // A missing environment variable can be fixed; keep the spans pending until it is.
-        return {code: 'retryable', error: (error as Error).message}
+        return {code: 'retryable', reason: (error as Error).message}
       }
       let body: Uint8Array
       try {
         body = serializer.serializeRequest(toReadableSpans(spans, resourceFromAttributes))!
       } catch (error) {
-        return {code: 'fatal', error: `cannot encode spans for OTLP: ${(error as Error).message}`}
+        return {code: 'fatal', reason: `cannot encode spans for OTLP: ${(error as Error).message}`}
       }
       let response: Response
       try {
@@ -83,16 +83,16 @@ export const createOtlpSink = async (options: OtlpSinkOptions): Promise<SpanSink
           signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
         })
       } catch (error) {
-        return {code: 'retryable', error: `cannot reach ${where}: ${networkReason(error)}`}
+        return {code: 'retryable', reason: `cannot reach ${where}: ${networkReason(error)}`}
       }
       if (response.ok) {
         const rejected = await partiallyRejected(response, serializer)
         // Spans a receiver rejected in a 2xx will never be accepted: resending does not help, so they count as done.
-        return rejected ? {code: 'ok', error: `${where} dropped ${rejected} span(s) (partial success)`} : {code: 'ok'}
+        return rejected ? {code: 'ok', warning: `${where} dropped ${rejected} span(s) (partial success)`} : {code: 'ok'}
       }
       const reason = `${where} answered HTTP ${response.status}${await reasonFrom(response)}`
-      if (retryableStatus(response.status)) return {code: 'retryable', error: reason, retryAfterMs: retryAfterMs(response.headers.get('retry-after'))}
-      return {code: 'fatal', error: reason}
+      if (retryableStatus(response.status)) return {code: 'retryable', reason: reason, retryAfterMs: retryAfterMs(response.headers.get('retry-after'))}
+      return {code: 'fatal', reason: reason}
     },
   }
 }
