@@ -89,7 +89,8 @@ describe('azureml span data in blob storage (built CLI, Azurite, cosmosdb-server
       new Promise<any>((resolve, reject) => {
         const script = `
           const {azuremlProvider} = await import(${JSON.stringify(path.join(repoRoot, 'dist', 'destinations', 'azureml', 'provider.js'))})
-          const ctx = {cwd: process.cwd(), config: {}, env: process.env}
+          const {configReader} = await import(${JSON.stringify(path.join(repoRoot, 'dist', 'config', 'files.js'))})
+          const ctx = {cwd: process.cwd(), config: configReader({}), env: process.env}
           const sink = await azuremlProvider.exporter(await azuremlProvider.resolve(process.argv[1], ctx), ctx)
           const result = await sink.export(JSON.parse(process.argv[2]), {attempts: {}})
           await sink.shutdown?.()
