@@ -135,5 +135,5 @@ if (mode === 'pf' || mode === 'pf-no-blobs') {
 }
 const ms = performance.now() - started
 store.close()
-globalThis.gc?.(); process.stdout.write(JSON.stringify({ms, ...result, maxRssMb: process.resourceUsage().maxRSS / 1024, heapAfterGcMb: process.memoryUsage().heapUsed / 2**20, ext: process.memoryUsage().external / 2**20}) + '\n')
+globalThis.gc?.(); process.stdout.write(JSON.stringify({ms, ...result, cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000, maxRssMb: process.resourceUsage().maxRSS / 1024, heapAfterGcMb: process.memoryUsage().heapUsed / 2**20, ext: process.memoryUsage().external / 2**20}) + '\n')
 process.exit(0)

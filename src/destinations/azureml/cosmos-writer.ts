@@ -1,4 +1,4 @@
-import type {Container, CosmosClient, OperationInput} from '@azure/cosmos'
+import type {Container, CosmosClient, JSONObject, OperationInput} from '@azure/cosmos'
 import type {HttpClient} from '@azure/core-rest-pipeline'
 
 import {isPfError} from '../../errors.js'
@@ -7,7 +7,7 @@ import {
   type ContainerToken,
   ControlPlane,
   type TraceContainer,
-  TransientAzureError,
+  type TransientAzureError,
   type WorkspaceInfo,
 } from './control-plane.js'
 import {type AzureSignIn, type CreatedBy} from './credential.js'
@@ -37,6 +37,9 @@ const ok: Outcome = {code: 'ok'}
 const rank = {ok: 0, retryable: 1, fatal: 2} as const
 /** The worse of two outcomes: a span is delivered only when every item it needs is written. */
 const worse = (a: Outcome, b: Outcome): Outcome => (rank[b.code] > rank[a.code] ? b : a)
+
+/** Items are plain JSON; the SDK's JSONObject type just does not know their interfaces. */
+const asBody = (item: object): JSONObject => item as JSONObject
 
 /** Says which item a failure was about. */
 const withContext = (outcome: Outcome, item: string): Outcome => (outcome.code === 'ok' ? outcome : {...outcome, reason: `${item}: ${outcome.reason}`})
@@ -151,7 +154,7 @@ export class CosmosSpanExporter implements SpanExporter {
       const spanId = span.context.span_id
       // Blobs not written: nothing of this span goes to Cosmos now; the whole span is sent again.
       if (outcomes.get(spanId)!.code !== 'ok') continue
-      spanOps.push({op: {operationType: 'Create', partitionKey: collectionId, resourceBody: spanItem(ref, collectionId, createdBy, blobBaseUri) as any}, spans: [spanId]})
+      spanOps.push({op: {operationType: 'Create', partitionKey: collectionId, resourceBody: asBody(spanItem(ref, collectionId, createdBy, blobBaseUri))}, spans: [spanId]})
       const traceId = span.context.trace_id
       if (isAggregationSpan(span)) {
         // An aggregation node belongs to no line: no LineSummary item, no evaluation entry.
@@ -159,7 +162,7 @@ export class CosmosSpanExporter implements SpanExporter {
         // Create, or set the finished fields on the existing item: an upsert would wipe its `evaluations`.
         const item = finishedSummaryItem(span, collectionId, createdBy)
         summaryOps.push({
-          op: {operationType: 'Create', partitionKey: collectionId, resourceBody: item as any},
+          op: {operationType: 'Create', partitionKey: collectionId, resourceBody: asBody(item)},
           spans: [spanId],
           onConflict: {id: item.id, partitionKey: collectionId, operations: finishedSummaryPatch(item)},
         })
@@ -168,7 +171,7 @@ export class CosmosSpanExporter implements SpanExporter {
         const placeholder = placeholders.get(traceId)
         if (placeholder) placeholder.spans.push(spanId)
         else {
-          const planned = {op: {operationType: 'Create', partitionKey: collectionId, resourceBody: runningSummaryItem(span, collectionId, createdBy) as any}, spans: [spanId]} as PlannedOp
+          const planned = {op: {operationType: 'Create', partitionKey: collectionId, resourceBody: asBody(runningSummaryItem(span, collectionId, createdBy))}, spans: [spanId]} as PlannedOp
           placeholders.set(traceId, planned)
           summaryOps.push(planned)
         }
