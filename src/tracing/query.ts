@@ -154,7 +154,8 @@ export const spanTree = (spans: SpanRecord[]): SpanNode[] => {
 
 /** One trace: its spans and their tree. An unknown id is an error (exit 2). */
 export const showTrace = (traceId: string, options: {env?: NodeJS.ProcessEnv} = {}): TraceDetail => {
-  const id = traceId.trim().toLowerCase()
+  // The cloud copies show ids as `0x…` (prompt flow's form); the local store keeps bare hex: accept both.
+  const id = traceId.trim().toLowerCase().replace(/^0x/, '')
   const spans = withStore(options.env, [] as SpanRecord[], store => store.traceSpans(id))
   if (spans.length === 0)
     throw new PfError('trace_not_found', `No trace ${traceId} in the local store; \`pf trace list\` shows the recorded traces.`)

@@ -14,6 +14,7 @@
  */
 import {type ChildProcess, spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
+import {readFileSync} from 'node:fs'
 import https from 'node:https'
 import {createRequire} from 'node:module'
 import path from 'node:path'
@@ -89,6 +90,14 @@ export class Azurite {
     child.stdout!.resume()
     child.stderr!.resume()
     return this
+  }
+
+  /** CPU time the blob service has used so far, in ms (Linux /proc; for benchmarks). */
+  cpuMs(): number {
+    const pid = this.child?.pid
+    if (!pid) return 0
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * (1000 / 100) // utime + stime, in clock ticks of 10 ms
   }
 
   /** Stops the blob service (everything it held is gone: it keeps data in memory only). */

@@ -40,8 +40,9 @@ const driver = `
 const {ControlPlane} = await import(${JSON.stringify(path.join(repoRoot, 'src/destinations/azureml/control-plane.ts'))})
 const {signInFor} = await import(${JSON.stringify(path.join(repoRoot, 'src/destinations/azureml/credential.ts'))})
 const {datastoreBlobs} = await import(${JSON.stringify(path.join(repoRoot, 'src/destinations/azureml/datastore.ts'))})
+const {configReader} = await import(${JSON.stringify(path.join(repoRoot, 'src/config/files.ts'))})
 const ws = JSON.parse(process.env.TEST_WS)
-const signIn = signInFor({}, process.env)
+const signIn = signInFor(configReader({}), process.env)
 const blobs = datastoreBlobs(new ControlPlane(signIn, process.env), signIn, ws, process.env)
 try {
   for (const n of [1, 2]) await blobs.withContainer(c => c.getBlockBlobClient('dir/hello.txt').upload('hello ' + n, 7))

@@ -8,7 +8,7 @@ export default class TraceShow extends PfCommand {
   static description = 'Each span with its type, duration, status and token counts (own LLM usage, or the cumulative count of its subtree).'
   static examples = ['<%= config.bin %> trace show 4bf92f3577b34da6a3ce929d0e0e4736', '<%= config.bin %> trace show 4bf92f3577b34da6a3ce929d0e0e4736 --json']
   static args = {
-    traceId: Args.string({description: 'Trace id (32 hex digits, as `pf trace list` shows).', required: true}),
+    traceId: Args.string({description: 'Trace id (32 hex digits, as `pf trace list` shows; the portal\'s 0x form is accepted too).', required: true}),
   }
 
   async run(): Promise<TraceDetail> {

@@ -254,7 +254,9 @@ export class ControlPlane {
     let parsed: unknown = text
     try {
       parsed = text ? JSON.parse(text) : undefined
-    } catch {}
+    } catch {
+      // Not JSON (an HTML error page, plain text): kept as text.
+    }
     if (res.status === 429 || res.status >= 500)
       throw new TransientAzureError(`${what} failed: HTTP ${res.status} from ${new URL(url).host}`, retryAfterMsOf(res.headers))
     return {status: res.status, headers: res.headers, body: parsed}

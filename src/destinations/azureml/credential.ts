@@ -38,7 +38,8 @@ export const createdByFromToken = (token: string): CreatedBy => {
   return {
     object_id: text('oid') ?? text('sub') ?? 'unknown',
     tenant_id: text('tid') ?? '',
-    name: text('upn') ?? text('email') ?? text('unique_name') ?? text('name') ?? text('appid') ?? '',
+    // The reference: the `name` claim, else (a service principal) the `appid`.
+    name: text('name') ?? text('appid') ?? '',
   }
 }
 
