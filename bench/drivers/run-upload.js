@@ -15,7 +15,7 @@ import {repoRoot} from '../lib.js'
 const [home, runName, mode, target] = process.argv.slice(2)
 const dist = p => import(`${repoRoot}/dist/${p}`)
 const [{TraceStore}, {RunRecords}, {RunLayout}, {enqueueRunUploads, driveRunUploads}] = await Promise.all([
-  dist('destinations/local/store.js'),
+  dist('store/store.js'),
   dist('run/records.js'),
   dist('run/cloud-layout.js'),
   dist('run/upload-job.js'),

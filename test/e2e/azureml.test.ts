@@ -386,8 +386,8 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
     const db = new Database(path.join(home, 'pf.sqlite'))
     db.prepare(`UPDATE outbox SET state = 'pending', next_attempt_at = 0, delivered_at = NULL`).run()
     db.close()
-    // Every span goes again; the two runs' uploads stay pending (this fake workspace has no datastore; run tracking
-    // is tested in run-tracking.test.ts), so sync exits 3.
+    // Every span goes again; the two runs' uploads stay pending (this fake workspace has no artifact datastore,
+    // workspaceartifactstore; run tracking is tested in run-tracking.test.ts), so sync exits 3.
     const sync = await runPf(['trace', 'sync', '--json'], {home, env: env()})
     expect(sync.code, sync.stderr + sync.stdout).to.equal(3)
     expect(sync.json().error.destinations[0]).to.include({pending: 0, parked: 0})
