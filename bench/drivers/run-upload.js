@@ -14,12 +14,14 @@ import {repoRoot} from '../lib.js'
 
 const [home, runName, mode, target] = process.argv.slice(2)
 const dist = p => import(`${repoRoot}/dist/${p}`)
-const [{TraceStore}, {RunRecords}, {RunLayout}, {enqueueRunUploads, driveRunUploads}] = await Promise.all([
+const [{TraceStore}, {RunRecords}, {RunLayout}, {enqueueRunUploads, driveRunUploads}, {configReader}] = await Promise.all([
   dist('store/store.js'),
   dist('run/records.js'),
   dist('run/cloud-layout.js'),
   dist('run/upload-job.js'),
+  dist('config/files.js'),
 ])
+const config = configReader({})
 process.env.PF_HOME_DIRECTORY = home
 const store = TraceStore.open(home)
 const records = RunRecords.open()
@@ -28,11 +30,11 @@ records.close()
 
 if (mode === 'upload') {
   const {azuremlProvider} = await dist('destinations/azureml/provider.js')
-  const dest = await azuremlProvider.resolve(target, {cwd: process.cwd(), config: {}, env: process.env})
+  const dest = await azuremlProvider.resolve(target, {cwd: process.cwd(), config, env: process.env})
   store.db.prepare('DELETE FROM run_uploads WHERE run = ?').run(runName)
   enqueueRunUploads(store, runName, [dest])
   const start = performance.now()
-  const [report] = await driveRunUploads(store, [runName], {deadline: Date.now() + 600_000, config: {}})
+  const [report] = await driveRunUploads(store, [runName], {deadline: Date.now() + 600_000, config})
   const ms = performance.now() - start
   if (report.state !== 'done') throw new Error(`upload not done: ${report.error}`)
   const steps = JSON.parse(store.db.prepare('SELECT steps FROM run_uploads WHERE run = ?').pluck().get(runName))
