@@ -43,7 +43,9 @@ if (mode === 'upload') {
   const {ContainerClient, StorageSharedKeyCredential} = await import('@azure/storage-blob')
   const url = new URL(target)
   const account = url.pathname.split('/')[1]
-  const container = new ContainerClient(target, new StorageSharedKeyCredential(account, process.env.BENCH_ACCOUNT_KEY))
+  // The same retry options as pf's clients (datastore.ts), so both sides ride out a slow emulator alike.
+  const retryOptions = {maxTries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1000, tryTimeoutInMs: 120_000}
+  const container = new ContainerClient(target, new StorageSharedKeyCredential(account, process.env.BENCH_ACCOUNT_KEY), {retryOptions})
   const start = performance.now()
   const layout = await RunLayout.load(run, store)
   const iterator = layout.blobs()

@@ -5,6 +5,7 @@
  */
 import {isPfError} from '../errors.js'
 import type {ConfigReader, DestinationContext, ResolvedDestination} from '../contract/destination.js'
+import type {AzureMlDestination} from '../destinations/azureml/provider.js'
 import {pfHome} from '../paths.js'
 import {type UploadJob, RunUploadQueue} from '../store/run-uploads.js'
 import {TraceStore} from '../store/store.js'
@@ -109,7 +110,7 @@ export const driveRunUploads = async (store: TraceStore, runs: string[] | undefi
     }
     const ctx: DestinationContext = {cwd: options.cwd ?? process.cwd(), config: options.config, env: options.env ?? process.env}
     const {AzureMlRunUploader} = await import('../destinations/azureml/run-upload.js')
-    const uploader = new AzureMlRunUploader(dest as never, ctx)
+    const uploader = new AzureMlRunUploader(dest as AzureMlDestination, ctx)
     let ignoreBackoff = options.ignoreBackoff ?? false
     for (;;) {
       const claimed = queue.claim(job.run, job.destination, leaseMs, ignoreBackoff)
