@@ -274,7 +274,7 @@ export class RunLayout {
 }
 
 /** The flow definition file of a recorded flow folder (undefined when the folder is gone). */
-const flowFileOf = (flow: string): {file?: string; kind?: 'flex' | 'dag'} => {
+const flowFileOf = (flow: string): {file?: string; kind?: 'flex' | 'dag' | 'prompty'} => {
   try {
     return locateFlow(flow)
   } catch {
