@@ -56,6 +56,7 @@ export default async function azuremlBlobs({pairs}) {
     const storageCpu = azurite.cpuMs()
     const result = await runDriver([home, workspaceId(name), String(spans), mode], env)
     result.storageCpuMs = azurite.cpuMs() - storageCpu
+    process.stderr.write(`  ${mode} ${spans} spans: ${(result.ms / 1000).toFixed(1)} s, pf CPU ${(result.cpuMs / 1000).toFixed(1)} s, storage CPU ${(result.storageCpuMs / 1000).toFixed(1)} s, max RSS ${result.maxRssMb.toFixed(0)} MB\n`)
     await cosmos.client.database(name).delete()
     await container.delete() // Azurite keeps blobs in memory: free them between runs
     return result
