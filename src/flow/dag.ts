@@ -6,6 +6,7 @@ import {closest} from 'fastest-levenshtein'
 
 import {PfError} from '../errors.js'
 import {recordError, recordInputs, recordOutput} from '../sdk/trace.js'
+import {parseJsonOrText} from '../util/json.js'
 import {readFlowYaml, readInputSpecs, readSample} from './definition.js'
 import {coerceInput} from './inputs.js'
 import {importUserModule, resolveModuleFile} from './modules.js'
@@ -275,7 +276,7 @@ export const loadDagFlow = async (dir: string, file: string): Promise<LoadedFlow
       } else {
         const raw = given[`${ref.node}.output`] ?? given[ref.node]
         if (raw === undefined) throw new PfError('missing_input', `Node "${name}" input "${key}" needs the output of node "${ref.node}"; pass --inputs ${ref.node}=… (or ${key}=…).`)
-        values[key] = pick(typeof raw === 'string' && ref.path.length > 0 ? tryJson(raw) : raw, ref.path)
+        values[key] = pick(typeof raw === 'string' && ref.path.length > 0 ? parseJsonOrText(raw) : raw, ref.path)
       }
     }
     return runTraced(node, values)
@@ -351,10 +352,4 @@ export const loadDagFlow = async (dir: string, file: string): Promise<LoadedFlow
   }
 }
 
-const tryJson = (text: string): unknown => {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return text
-  }
-}
+

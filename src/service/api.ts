@@ -4,6 +4,7 @@ import path from 'node:path'
 import type {CollectionSummary, TraceCursor, TraceFilter, TraceReader} from '../store/reader.js'
 import type {LineRunRow, RunRow} from '../store/store.js'
 import type {SpanRecord} from '../contract/destination.js'
+import {parseJsonOrText} from '../util/json.js'
 
 /** An API error: an HTTP status and a stable code, answered as `{"error":{"code","message"}}`. */
 export class ApiError extends Error {
@@ -65,14 +66,7 @@ export interface RunDetail {
 const maxLimit = 200
 const statuses = ['Ok', 'Error', 'Unset']
 
-const parseJson = (text: string | null): unknown => {
-  if (text === null) return null
-  try {
-    return JSON.parse(text)
-  } catch {
-    return text
-  }
-}
+const parseJson = (text: string | null): unknown => (text === null ? null : parseJsonOrText(text))
 
 export const toSummary = (row: LineRunRow): TraceSummary => ({
   traceId: row.trace_id,

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3'
 import {ensurePrivateDir} from '../paths.js'
 import {Attr} from '../contract/attributes.js'
 import type {ResolvedDestination, SpanRecord} from '../contract/destination.js'
+import {secondsBetween} from '../util/span-time.js'
 import {migrations} from './schema.js'
 
 export const storeFileName = 'pf.sqlite'
@@ -65,8 +66,6 @@ export interface OutboxItem {
   attempts: number
   span: SpanRecord
 }
-
-const secondsBetween = (start: string, end: string) => (Date.parse(end) - Date.parse(start)) / 1000 + (Number(end.slice(23, 26)) - Number(start.slice(23, 26))) / 1e6
 
 const jsonOrNull = (value: unknown): string | null => (value === undefined ? null : typeof value === 'string' ? value : JSON.stringify(value))
 

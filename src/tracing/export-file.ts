@@ -6,7 +6,7 @@ import {pfHome} from '../paths.js'
 import {TraceStore} from '../store/store.js'
 import {PfError} from '../errors.js'
 import type {SpanRecord} from '../contract/destination.js'
-import {recordTimeMicros} from './span-record.js'
+import {spanTimeMicros} from '../util/span-time.js'
 
 export const exportFormats = ['jsonl', 'otlp-json'] as const
 export type ExportFormat = (typeof exportFormats)[number]
@@ -52,7 +52,7 @@ export const toAnyValue = (value: unknown): AnyValue => {
 
 const toKeyValues = (attributes: Record<string, unknown>): KeyValue[] => Object.entries(attributes).map(([key, value]) => ({key, value: toAnyValue(value)}))
 
-const nanos = (time: string): string => (BigInt(recordTimeMicros(time)) * 1000n).toString()
+const nanos = (time: string): string => (BigInt(spanTimeMicros(time)) * 1000n).toString()
 
 const otlpKinds: Record<string, number> = {'SpanKind.INTERNAL': 1, 'SpanKind.SERVER': 2, 'SpanKind.CLIENT': 3, 'SpanKind.PRODUCER': 4, 'SpanKind.CONSUMER': 5}
 const otlpStatus: Record<string, number> = {Unset: 0, Ok: 1, Error: 2}

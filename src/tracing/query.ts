@@ -3,7 +3,7 @@ import {type LineRunRow, TraceStore, type TraceSelector} from '../store/store.js
 import {PfError} from '../errors.js'
 import {Attr} from '../contract/attributes.js'
 import type {SpanRecord} from '../contract/destination.js'
-import {recordTimeMicros} from './span-record.js'
+import {spanTimeMicros} from '../util/span-time.js'
 
 /**
  * Reading and deleting what the local store holds (`pf trace list/show/delete`). Every function opens the store
@@ -136,13 +136,13 @@ export const spanTree = (spans: SpanRecord[]): SpanNode[] => {
       spanType: (s.attributes[Attr.spanType] as string | undefined) ?? null,
       status: s.status.status_code,
       startTime: s.start_time,
-      duration: (recordTimeMicros(s.end_time) - recordTimeMicros(s.start_time)) / 1000,
+      duration: (spanTimeMicros(s.end_time) - spanTimeMicros(s.start_time)) / 1000,
       usage: tokensOf(s.attributes, Attr.usagePrompt, Attr.usageCompletion, Attr.usageTotal),
       cumulative: tokensOf(s.attributes, Attr.cumulativePrompt, Attr.cumulativeCompletion, Attr.cumulativeTotal),
       children: [],
     })
   const roots: SpanNode[] = []
-  const ordered = [...spans].sort((a, b) => recordTimeMicros(a.start_time) - recordTimeMicros(b.start_time))
+  const ordered = [...spans].sort((a, b) => spanTimeMicros(a.start_time) - spanTimeMicros(b.start_time))
   for (const s of ordered) {
     const node = nodes.get(s.context.span_id)!
     const parent = s.parent_id ? nodes.get(s.parent_id) : undefined

@@ -19,9 +19,6 @@ export const formatHrTime = ([seconds, nanos]: HrTime): string => {
 let lastSecond = Number.NaN
 let lastSecondText = ''
 
-/** Microseconds since the epoch of a span record time (the inverse of formatHrTime, to the microsecond). */
-export const recordTimeMicros = (time: string): number => Date.parse(time.slice(0, 19) + 'Z') * 1000 + Number(time.slice(20, 26).padEnd(6, '0'))
-
 const kindNames = ['SpanKind.INTERNAL', 'SpanKind.SERVER', 'SpanKind.CLIENT', 'SpanKind.PRODUCER', 'SpanKind.CONSUMER']
 const statusNames = ['Unset', 'Ok', 'Error'] as const
 

@@ -14,7 +14,6 @@ import {
   evaluationPatch,
   finishedSummaryItem,
   finishedSummaryPatch,
-  latencySeconds,
   mainLineOf,
   mainLineQuery,
   maxItemBytes,
@@ -24,6 +23,7 @@ import {
   summarizeIo,
 } from '../../src/destinations/azureml/cosmos-items.js'
 import {configReader} from '../../src/config/files.js'
+import {secondsBetween, spanTimeMicros} from '../../src/util/span-time.js'
 import {classifyStatus, containerOfPath} from '../../src/destinations/azureml/cosmos-writer.js'
 import {armEndpoint, createdByFromToken, credentialModeOf} from '../../src/destinations/azureml/credential.js'
 import {azuremlProvider} from '../../src/destinations/azureml/provider.js'
@@ -167,7 +167,9 @@ describe('azureml: Cosmos items', () => {
   })
 
   it('computes latency to the microsecond', () => {
-    expect(latencySeconds('2026-01-01T00:00:59.999999Z', '2026-01-01T00:01:00.000001Z')).to.be.closeTo(0.000002, 1e-9)
+    expect(secondsBetween('2026-01-01T00:00:59.999999Z', '2026-01-01T00:01:00.000001Z')).to.be.closeTo(0.000002, 1e-9)
+    expect(secondsBetween('2026-01-01T00:00:00.5', '2026-01-01T00:00:01.25Z')).to.be.closeTo(0.75, 1e-9)
+    expect(spanTimeMicros('2026-01-01T00:00:00.123456789Z') % 1_000_000).to.equal(123456)
   })
 })
 

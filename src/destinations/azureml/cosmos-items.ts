@@ -4,6 +4,8 @@
  */
 import {Attr, Resource} from '../../contract/attributes.js'
 import type {SpanRecord} from '../../contract/destination.js'
+import {parseJsonOrText} from '../../util/json.js'
+import {secondsBetween} from '../../util/span-time.js'
 import type {CreatedBy} from './credential.js'
 
 /** Cosmos DB's item size limit. */
@@ -207,14 +209,7 @@ export const summarizeValue = (value: unknown): unknown => {
   return value
 }
 
-const parseJson = (value: unknown): unknown => {
-  if (typeof value !== 'string') return value ?? {}
-  try {
-    return JSON.parse(value)
-  } catch {
-    return value
-  }
-}
+const parseJson = (value: unknown): unknown => (typeof value === 'string' ? parseJsonOrText(value) : (value ?? {}))
 
 export const summarizeIo = (value: unknown): unknown => {
   const parsed = parseJson(value)
@@ -254,12 +249,6 @@ const lineIdentity = (span: SpanRecord): Pick<LineSummaryItem, 'batch_run_id' | 
     return {line_run_id: null, batch_run_id: String(a[Attr.batchRunId]), line_number: String(a[Attr.lineNumber])}
   if (a[Attr.lineRunId] !== undefined) return {line_run_id: String(a[Attr.lineRunId]), batch_run_id: null, line_number: null}
   return {line_run_id: null, batch_run_id: null, line_number: null}
-}
-
-/** Seconds between two `…%fZ` timestamps, to the microsecond. */
-export const latencySeconds = (start: string, end: string): number => {
-  const micros = (t: string) => Date.parse(t.slice(0, 19) + 'Z') * 1000 + Number((t.split('.')[1] ?? '0').replace('Z', '').padEnd(6, '0').slice(0, 6))
-  return (micros(end) - micros(start)) / 1e6
 }
 
 /**
@@ -312,7 +301,7 @@ export const finishedSummaryItem = (root: SpanRecord, collectionId: string, crea
     start_time: summaryTime(root.start_time),
     end_time: summaryTime(root.end_time),
     status: root.status.status_code,
-    latency: latencySeconds(root.start_time, root.end_time),
+    latency: secondsBetween(root.start_time, root.end_time),
     name: root.name,
     kind: String(a[Attr.spanType] ?? ''),
     created_by: createdBy,
