@@ -50,14 +50,17 @@ export default async function azuremlBlobs({pairs}) {
     const name = `bench-blobs-${++runs}`
     azure.workspaces.set(name, {traceCosmosStatus: 'Initialized', databaseName: name, datastores: [azurite.datastore({containerName: name})]})
     await cosmos.createTraceStore(name)
-    const container = await azurite.createContainer(name)
+    // A fresh (in-memory) Azurite per run: after long runs with many deleted blobs it stalls for minutes.
+    await azurite.stop()
+    await azurite.start()
+    await azurite.createContainer(name)
     const home = tempDir('pf-bench-home-')
     await runDriver([home, workspaceId(name), String(spans), 'prepare'], env)
     const storageCpu = azurite.cpuMs()
     const result = await runDriver([home, workspaceId(name), String(spans), mode], env)
     result.storageCpuMs = azurite.cpuMs() - storageCpu
+    process.stderr.write(`  ${mode} ${spans} spans: ${(result.ms / 1000).toFixed(1)} s, pf CPU ${(result.cpuMs / 1000).toFixed(1)} s, storage CPU ${(result.storageCpuMs / 1000).toFixed(1)} s, max RSS ${result.maxRssMb.toFixed(0)} MB\n`)
     await cosmos.client.database(name).delete()
-    await container.delete() // Azurite keeps blobs in memory: free them between runs
     return result
   }
   // PF_BENCH_BLOB_SPANS scales the case down on a busy machine (the figures name the count they used).

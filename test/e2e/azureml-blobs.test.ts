@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {spawn} from 'node:child_process'
+import {type ChildProcess, spawn} from 'node:child_process'
 import {cpSync, existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 
@@ -178,6 +178,44 @@ describe('azureml span data in blob storage (built CLI, Azurite, cosmosdb-server
     const collectionId = `many-spans_${user.oid}`
     for (const span of local) expect(blobs.has(`${blobDir(collectionId, span)}span.json`), span.name).to.equal(true)
     expect(blobs.size).to.equal(local.reduce((n, s) => n + 1 + s.events.length, 0))
+  })
+
+  it('loses and duplicates nothing when pf is SIGKILLed while it uploads span data (pf trace sync finishes)', async () => {
+    await useWorkspace('ws-kill')
+    const container = azurite.container('c-ws-kill')
+    let child: ChildProcess | undefined
+    const exited = new Promise<NodeJS.Signals | null>(resolve => {
+      child = spawn(process.execPath, [pfBin, 'flow', 'test', '--flow', flow('many-spans'), '--inputs', 'count=300', 'size=2000'], {
+        cwd: home,
+        env: {...process.env, PF_HOME_DIRECTORY: home, ...env()},
+        stdio: 'ignore',
+      })
+      child.on('close', (_code, signal) => resolve(signal))
+    })
+    // Kill as soon as the first blobs are in: uploads (and items) are under way.
+    for (;;) {
+      const first = await container.listBlobsFlat().next()
+      if (!first.done) break
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+    child!.kill('SIGKILL')
+    expect(await exited).to.equal('SIGKILL')
+    const local = localSpans(home)
+    expect(local).to.have.length(301)
+    expect(outboxStates(home).pending ?? 0, 'spans were still to be sent when pf died').to.be.greaterThan(0)
+
+    const sync = await runPf(['trace', 'sync', '--timeout', '120', '--json'], {home, env: env(), timeoutMs: 150_000})
+    expect(sync.code, sync.stderr + sync.stdout).to.equal(0)
+    expect(outboxStates(home)).to.deep.equal({delivered: 301})
+    const items = await cosmos.items('db-ws-kill', 'Span')
+    const ids = items.map(i => i.id)
+    expect(new Set(ids).size, 'no duplicated item').to.equal(ids.length)
+    expect(ids.sort()).to.deep.equal(local.map(s => hex(s.context.span_id)).sort())
+    const blobs = await azurite.blobs('c-ws-kill')
+    const collectionId = `many-spans_${user.oid}`
+    expect([...blobs.keys()].filter(k => k.endsWith('/span.json')).sort()).to.deep.equal(local.map(s => `${blobDir(collectionId, s)}span.json`).sort())
+    expect(blobs.size).to.equal(local.reduce((n, s) => n + 1 + s.events.length, 0))
+    for (const span of local) expect(JSON.parse(blobs.get(`${blobDir(collectionId, span)}span.json`)!.toString('utf8')).attributes.inputs, span.name).to.equal(span.attributes.inputs)
   })
 
   it('falls back to the datastore secrets when the storage refuses the Azure AD token (403)', async () => {

@@ -1,5 +1,6 @@
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
+import net from 'node:net'
 import path from 'node:path'
 
 import {blobAccountUrl, datastoreUri, parseDatastore} from '../../src/destinations/azureml/datastore.js'
@@ -52,9 +53,28 @@ try {
 }
 `
 
-const runDriver = (env: NodeJS.ProcessEnv): Promise<any> =>
+/** pf's span blob writer for one small span, in a child process; prints its outcome and how long it took. */
+const spanDriver = `
+const {ControlPlane} = await import(${JSON.stringify(path.join(repoRoot, 'src/destinations/azureml/control-plane.ts'))})
+const {signInFor} = await import(${JSON.stringify(path.join(repoRoot, 'src/destinations/azureml/credential.ts'))})
+const {datastoreBlobs} = await import(${JSON.stringify(path.join(repoRoot, 'src/destinations/azureml/datastore.ts'))})
+const {SpanBlobWriter} = await import(${JSON.stringify(path.join(repoRoot, 'src/destinations/azureml/span-blobs.ts'))})
+const {configReader} = await import(${JSON.stringify(path.join(repoRoot, 'src/config/files.ts'))})
+const ws = JSON.parse(process.env.TEST_WS)
+const signIn = signInFor(configReader({}), process.env)
+const writer = new SpanBlobWriter(datastoreBlobs(new ControlPlane(signIn, process.env), signIn, ws, process.env))
+const ref = {name: 's', context: {trace_id: '0x' + 'a'.repeat(32), span_id: '0x' + 'b'.repeat(16), trace_state: ''}, kind: 1, parent_id: null,
+  start_time: '2026-01-01T00:00:00.000000Z', end_time: '2026-01-01T00:00:01.000000Z', status: {status_code: 'Ok', description: ''},
+  attributes: {}, events: [], links: [], resource: {attributes: {}, schema_url: ''}}
+const started = Date.now()
+const outcome = await writer.write('c1', ref)
+console.log(JSON.stringify({...outcome, ms: Date.now() - started}))
+process.exit(0)
+`
+
+const runDriver = (env: NodeJS.ProcessEnv, code = driver): Promise<any> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', driver], {cwd: repoRoot, env: {...process.env, ...env}})
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {cwd: repoRoot, env: {...process.env, ...env}})
     let out = ''
     let err = ''
     child.stdout.on('data', d => (out += d))
@@ -129,6 +149,25 @@ describe('azureml: datastore blobs (Azurite with --oauth basic, fake ARM)', func
     const result = await runDriver(env())
     expect(result).to.include({ok: false, code: 'datastore_not_blob'})
     expect(result.message).to.contain('Default datastore files is AzureFile, not AzureBlob.')
+  })
+
+  it('gives up an upload the storage never answers (retryable), so the export never hangs', async function () {
+    this.timeout(120_000)
+    azure.workspaces.set('ws1', {datastores: [azurite.datastore()]})
+    // Accepts connections and never says a word (not even the TLS handshake).
+    const sockets: net.Socket[] = []
+    const silent = net.createServer(socket => sockets.push(socket))
+    await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))
+    try {
+      const port = (silent.address() as net.AddressInfo).port
+      const result = await runDriver({...env(), PF_BLOB_ENDPOINT: `https://127.0.0.1:${port}/{account}`}, spanDriver)
+      expect(result, JSON.stringify(result)).to.include({code: 'retryable'})
+      expect(result.reason).to.match(/^blob storage: /)
+      expect(result.ms).to.be.within(29_000, 60_000)
+    } finally {
+      for (const socket of sockets) socket.destroy()
+      silent.close()
+    }
   })
 
   it('reports storage that does not answer as transient (the outbox retries it)', async () => {

@@ -179,7 +179,11 @@ export class DatastoreBlobs {
     const current = this.resolved
     if (current) {
       // Keep a settled, fresh resolution; a stale one is replaced (the datastore may have changed).
-      return current.then(r => (Date.now() - r.fetchedAt < datastoreTtlMs ? r : ((this.resolved = undefined), this.resolve())))
+      return current.then(r => {
+        if (Date.now() - r.fetchedAt < datastoreTtlMs) return r
+        if (this.resolved === current) this.resolved = undefined // the first caller to see it stale renews it
+        return this.resolve()
+      })
     }
     const next = (async (): Promise<Resolved> => {
       const body = await this.plane.datastore(this.workspace, this.options.datastore)

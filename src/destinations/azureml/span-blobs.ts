@@ -16,6 +16,12 @@ export type BlobOutcome = ExportOutcome
 /** Uploads in flight at once per process (a batch of 100 spans has at least 100 blobs). */
 const maxConcurrentUploads = 48
 
+/**
+ * How long one upload may take before it is given up (and retried later): a storage that accepts connections but
+ * never answers must not hold the export, and so the command, forever. 30 s, plus 2 s per MB for large spans.
+ */
+export const uploadTimeoutMs = (bytes: number): number => 30_000 + Math.ceil(bytes / 1_000_000) * 2_000
+
 /** What the outbox does with a span whose blobs failed: wait for the storage, the role or the datastore to be fixed, or give up. */
 export const classifyBlobError = (error: unknown): BlobOutcome => {
   const message = `blob storage: ${describeStorageError(error)}`
@@ -45,7 +51,10 @@ export class SpanBlobWriter {
           this.limit(() =>
             this.blobs.withContainer(container => {
               const data = Buffer.from(body, 'utf8')
-              return container.getBlockBlobClient(path).uploadData(data, {blobHTTPHeaders: {blobContentType: 'application/json'}})
+              return container.getBlockBlobClient(path).uploadData(data, {
+                blobHTTPHeaders: {blobContentType: 'application/json'},
+                abortSignal: AbortSignal.timeout(uploadTimeoutMs(data.length)),
+              })
             }),
           ),
         ),
