@@ -1,9 +1,11 @@
-// Exports synthetic spans from a pf store to an Azure ML trace store and prints {ms, delivered, pending, parked, maxRssMb}.
-// Usage: node azureml-export.js <pf home> <workspace id> <spans> <prepare|pf|sequential> [batch run name]
+// Exports synthetic spans from a pf store to an Azure ML workspace and prints {ms, delivered, pending, parked, maxRssMb}.
+// Usage: node azureml-export.js <pf home> <workspace id> <spans> <prepare|pf|pf-no-blobs|sequential> [batch run name]
 // `prepare`: records the spans in the store, queued for the workspace (run it first, in its own process, so the
 // export's peak memory is the export's own). `pf`: pf's outbox drainer + azureml exporter (what `pf trace sync`
-// runs). `sequential`: one create request per span, one after another, same SDK and resource tokens (the baseline).
-// Needs PF_ARM_ENDPOINT and an `az` on PATH (a fake one in benchmarks and tests), like pf itself.
+// runs: span data to the default datastore, then the Cosmos items). `pf-no-blobs`: the same exporter writing the
+// Cosmos items only. `sequential`: one create request per span, one after another, same SDK and resource tokens.
+// PF_BENCH_SPAN_EVENTS=1: each span carries its inputs and output events, as pf's function spans do.
+// Needs PF_ARM_ENDPOINT (and PF_BLOB_ENDPOINT for `pf`) and an `az` on PATH (fake ones in benchmarks and tests), like pf.
 import {randomBytes} from 'node:crypto'
 
 import {repoRoot} from '../lib.js'
@@ -24,6 +26,7 @@ const dest = await azuremlProvider.resolve(workspace, ctx)
 const store = TraceStore.open(home)
 store.saveDestination(dest)
 
+const withEvents = process.env.PF_BENCH_SPAN_EVENTS === '1'
 const hex = bytes => randomBytes(bytes).toString('hex')
 const time = (offsetMs) => new Date(Date.UTC(2026, 0, 1) + offsetMs).toISOString().replace('Z', '123Z')
 /** Lines of 10 spans (a Flow root and 9 function calls), recorded in chunks so memory does not grow with `count`. */
@@ -53,7 +56,12 @@ const makeSpans = function* () {
           output: JSON.stringify({answer: 'A toolkit for LLM apps. '.repeat(12)}),
           ...lineAttrs,
         },
-        events: [],
+        events: withEvents
+          ? [
+              {name: 'promptflow.function.inputs', timestamp: time(line * 1000 + i), attributes: {payload: JSON.stringify({question: 'What is prompt flow?'.repeat(8), index: i})}},
+              {name: 'promptflow.function.output', timestamp: time(line * 1000 + i + 5), attributes: {payload: JSON.stringify({answer: 'A toolkit for LLM apps. '.repeat(12)})}},
+            ]
+          : [],
         links: [],
         resource: {attributes: {'service.name': 'promptflow', collection: 'bench', ...dest.resource}, schema_url: ''},
       }
@@ -80,19 +88,31 @@ if (mode === 'prepare') {
 
 const started = performance.now()
 let result
-if (mode === 'pf') {
-  const drainer = new OutboxDrainer(store, dest, () => azuremlProvider.exporter(dest, ctx))
+if (mode === 'pf' || mode === 'pf-no-blobs') {
+  let sink = () => azuremlProvider.exporter(dest, ctx)
+  if (mode === 'pf-no-blobs') {
+    const [{signInFor}, {ControlPlane}, {CosmosSpanExporter}] = await Promise.all([
+      dist('destinations/azureml/credential.js'),
+      dist('destinations/azureml/control-plane.js'),
+      dist('destinations/azureml/cosmos-writer.js'),
+    ])
+    const signIn = signInFor(configReader({}), process.env)
+    const plane = new ControlPlane(signIn, process.env)
+    const cosmosOnly = new CosmosSpanExporter(dest.workspace, () => plane.workspace(dest.workspace), signIn, process.env)
+    sink = () => cosmosOnly
+  }
+  const drainer = new OutboxDrainer(store, dest, sink)
   const report = await drainer.drainUntil(Date.now() + 600_000)
   result = {delivered: report.delivered, pending: report.pending, parked: report.parked}
 } else {
   // The baseline: the same items, each sent by its own create request, waiting for each answer.
-  const [{signInFor}, {ControlPlane}, {spanItem, collectionIdOf}, {CosmosClient}] = await Promise.all([
+  const [{signInFor}, {ControlPlane}, {spanItem, collectionIdOf, referenceSpan}, {CosmosClient}] = await Promise.all([
     dist('destinations/azureml/credential.js'),
     dist('destinations/azureml/control-plane.js'),
     dist('destinations/azureml/cosmos-items.js'),
     import('@azure/cosmos'),
   ])
-  const signIn = signInFor({}, process.env)
+  const signIn = signInFor(configReader({}), process.env)
   const plane = new ControlPlane(signIn, process.env)
   const info = await plane.workspace(dest.workspace)
   const token = await plane.containerToken(dest.workspace, info, 'Span')
@@ -104,7 +124,8 @@ if (mode === 'pf') {
     const items = store.claimOutbox(dest.key, 500, 600_000)
     if (items.length === 0) break
     for (const item of items) {
-      await container.items.create(spanItem(item.span, collectionIdOf(item.span, createdBy.object_id), createdBy))
+      const collectionId = collectionIdOf(item.span, createdBy.object_id)
+      await container.items.create(spanItem(referenceSpan(item.span, collectionId), collectionId, createdBy))
       delivered++
     }
     store.settleOutbox(dest.key, items.map(i => ({traceId: i.traceId, spanId: i.spanId, outcome: 'delivered'})))
@@ -114,5 +135,5 @@ if (mode === 'pf') {
 }
 const ms = performance.now() - started
 store.close()
-globalThis.gc?.(); process.stdout.write(JSON.stringify({ms, ...result, maxRssMb: process.resourceUsage().maxRSS / 1024, heapAfterGcMb: process.memoryUsage().heapUsed / 2**20, ext: process.memoryUsage().external / 2**20}) + '\n')
+globalThis.gc?.(); process.stdout.write(JSON.stringify({ms, ...result, cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000, maxRssMb: process.resourceUsage().maxRSS / 1024, heapAfterGcMb: process.memoryUsage().heapUsed / 2**20, ext: process.memoryUsage().external / 2**20}) + '\n')
 process.exit(0)

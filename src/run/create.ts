@@ -16,7 +16,7 @@ import {Attr, Resource} from '../contract/attributes.js'
 import {startViewerForLinks} from '../service/lifecycle.js'
 import {currentLineAttributes} from '../tracing/line-context.js'
 import type {ServiceEndpoint, TraceLinks} from '../tracing/links.js'
-import {type ExportReport, TracingSession, exportWaitMs} from '../tracing/session.js'
+import {type ExportReport, TracingSession, endIfHeldOpen, exportWaitMs} from '../tracing/session.js'
 import {currentProcess} from '../util/process.js'
 import {parseYaml} from '../util/yaml.js'
 import {type DataLine, type DataSource, openData} from './data.js'
@@ -27,6 +27,7 @@ import {type RecordedLine, columnsOf, completedLineNumbers, readRecordedLines} f
 import {type ColumnMapping, applyMapping, buildMapping, mappingText} from './mapping.js'
 import {runAggregation} from './metrics.js'
 import {type Run, RunRecords, runExists} from './records.js'
+import {type UploadReport, enqueueRunUploads, finishRunUpload} from './upload-job.js'
 
 export interface CreateRunOptions {
   flow?: string
@@ -56,6 +57,8 @@ export interface CreateRunOptions {
   exportWaitSeconds?: number
   /** Seconds a line may take before it is recorded as failed (default: PF_LINE_TIMEOUT_SEC, else 600). */
   lineTimeoutSeconds?: number
+  /** Seconds to wait for the run upload (run tracking) before leaving it to `pf run sync`. */
+  uploadWaitSeconds?: number
   /** Seconds in-flight lines get to finish after a cancel. */
   cancelGraceSeconds?: number
   cwd?: string
@@ -67,6 +70,8 @@ export interface CreateRunResult {
   run: Run
   links?: TraceLinks
   export: ExportReport[]
+  /** The run's upload to each workspace destination (run tracking). */
+  upload?: UploadReport[]
 }
 
 export const defaultWorkers = 16
@@ -214,11 +219,16 @@ export const createRun = async (registry: RegistryLoader, options: CreateRunOpti
     records.close()
     throw error
   }
+  let result: CreateRunResult
   try {
-    return await execute(registry, prepared, records, {...options, workers, cwd}, observer)
+    result = await execute(registry, prepared, records, {...options, workers, cwd}, observer)
   } finally {
     records.close()
   }
+  const uploadWaitMs = result.run.status === 'Canceled' ? 0 : (options.uploadWaitSeconds ?? 60) * 1000
+  const upload = await finishRunUpload(result.run.name, {waitMs: uploadWaitMs, config, cwd, progress: observer.upload})
+  endIfHeldOpen(result.export)
+  return {...result, upload}
 }
 
 const prepare = async (spec: RunSpec, records: RunRecords, outputBase: string, config: ConfigReader): Promise<Prepared> => {
@@ -427,7 +437,9 @@ const finalizeRun = async (
   folder.writeMeta(run)
   folder.close()
 
-  const exportReports = session ? await session.finish(canceled ? 0 : exportWaitMs(config, options.exportWaitSeconds), {exitIfHeld: true}) : []
+  if (session) enqueueRunUploads(session.store, name, session.remotes.map(r => r.destination))
+  // No exit on a held export here: the run's upload (createRun) still has to happen; createRun releases it after.
+  const exportReports = session ? await session.finish(canceled ? 0 : exportWaitMs(config, options.exportWaitSeconds)) : []
   const links = session ? await session.links({run: name, collection: name}, startViewer) : undefined
   return {run, links, export: exportReports}
 }

@@ -25,6 +25,8 @@ export interface RunObserver {
   line?(event: LineEvent): void
   /** Aborting cancels the run (Ctrl-C, SIGTERM, SIGHUP); a string reason (e.g. "SIGTERM") goes into the run's record. */
   signal?: AbortSignal
+  /** A step of the run's upload to the workspace (its last step). */
+  upload?(message: string): void
 }
 
 export interface LineOutcome {

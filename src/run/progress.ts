@@ -25,6 +25,7 @@ export const createReporter = async (options: ReporterOptions): Promise<{observe
     )
   }
   let started = Date.now()
+  let uploading = false
   return {
     observer: {
       started(run) {
@@ -39,9 +40,22 @@ export const createReporter = async (options: ReporterOptions): Promise<{observe
           options.stream(JSON.stringify(result) + '\n')
         }
       },
+      // The upload to the workspace is the run's last step: the bar ends and a status line follows it.
+      upload(message: string) {
+        if (bar) {
+          bar.stop()
+          bar = undefined
+        }
+        if (options.stream) options.stream(JSON.stringify({upload: message}) + '\n')
+        else if (options.bar) {
+          process.stderr.write(`\r\x1b[KUpload to the workspace: ${message}`)
+          uploading = true
+        }
+      },
     },
     stop() {
       bar?.stop()
+      if (uploading) process.stderr.write('\n')
     },
   }
 }

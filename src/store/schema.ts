@@ -133,4 +133,25 @@ export const migrations: string[] = [
   CREATE INDEX line_runs_latency_page ON line_runs (latency, trace_id);
   CREATE INDEX line_runs_tokens_page ON line_runs (COALESCE(total_tokens, -1), trace_id);
   `,
+  // 5: run uploads (run tracking): one durable job per (run, remote destination). `steps` holds what is done,
+  // with its result (asset ids, metrics sent, portal URL), so a crash or outage resumes at the first step not done.
+  `
+  CREATE TABLE run_uploads (
+    run             TEXT NOT NULL,
+    destination     TEXT NOT NULL,
+    state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done')),
+    steps           TEXT NOT NULL DEFAULT '{}',
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+    claimed_until   INTEGER NOT NULL DEFAULT 0,
+    -- The pid holding the lease: a lease of a process that died is taken back at once.
+    claimed_by      INTEGER,
+    last_error      TEXT,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    done_at         INTEGER,
+    PRIMARY KEY (run, destination)
+  ) WITHOUT ROWID;
+  CREATE INDEX run_uploads_pending ON run_uploads (state, next_attempt_at);
+  `,
 ]

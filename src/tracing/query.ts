@@ -170,7 +170,8 @@ const minPrefix = 6
  * shows ids, 32 digits are a lot to type). An unknown or ambiguous id is an error (exit 2).
  */
 export const showTrace = (traceId: string, options: {env?: NodeJS.ProcessEnv} = {}): TraceDetail => {
-  const given = traceId.trim().toLowerCase()
+  // The cloud copies show ids as `0x…` (prompt flow's form); the local store keeps bare hex: accept both.
+  const given = traceId.trim().toLowerCase().replace(/^0x/, '')
   if (!/^[0-9a-f]+$/.test(given) || given.length > 32)
     throw new PfError('invalid_arguments', `"${traceId}" is not a trace id: 32 hex digits (or a unique prefix of ${minPrefix} or more), as \`pf trace list\` shows.`)
   const {id, spans} = withStore(options.env, {id: given, spans: [] as SpanRecord[]}, store => {

@@ -155,12 +155,18 @@ export class TracingSession {
       }),
     )
     this.store.close()
-    // An export that never answers keeps its socket open, and with it a finished command. A pf command (not a user
-    // process that called startTrace) ends once nothing but that socket is left; its spans wait in the outbox and
-    // the claim of this dead process is taken back at once by the next pf command.
-    if (options.exitIfHeld && reports.some(r => r.inFlight)) setTimeout(() => process.exit(), 250).unref()
+    if (options.exitIfHeld) endIfHeldOpen(reports)
     return reports
   }
+}
+
+/**
+ * An export that never answers keeps its socket open, and with it a finished command. A pf command (not a user
+ * process that called startTrace) ends once nothing but that socket is left; its spans wait in the outbox and the
+ * claim of this dead process is taken back at once by the next pf command. Call it when the command's work is done.
+ */
+export const endIfHeldOpen = (reports: ExportReport[]): void => {
+  if (reports.some(r => r.inFlight)) setTimeout(() => process.exit(), 250).unref()
 }
 
 /** Resolves each remote entry of trace.destination through its provider (`local` is the store itself). */

@@ -5,11 +5,15 @@ import path from 'node:path'
 
 import Database from 'better-sqlite3'
 
+import {Azurite} from '../helpers/azurite.js'
 import {pfBin, repoRoot, runPf, tempDir} from '../helpers/cli.js'
 import {CosmosAccount, type Fault, FaultProxy, testTls} from '../helpers/cosmos.js'
 import {FakeAzure, type FakeWorkspace, fakeAzCli, resourceGroup, subscription, user, userToken, workspaceId} from '../helpers/fake-azure.js'
 
 const fixtures = path.join(repoRoot, 'test', 'fixtures', 'flows')
+
+/** Ids as the workspace's items carry them (the local store keeps pf's bare hex). */
+const hex = (id: string) => `0x${id}`
 
 /** Every local span of the pf home's store, as stored (the full record). */
 const localSpans = (home: string): any[] => {
@@ -38,36 +42,42 @@ const copyFlow = (fixture: string, parent: string, name = fixture): string => {
   return dir
 }
 
-describe('azureml destination (built CLI, fake Azure control plane, real cosmosdb-server)', function () {
+describe('azureml destination (built CLI, fake Azure control plane, real cosmosdb-server, Azurite)', function () {
   this.timeout(120_000)
   let azure: FakeAzure
   let cosmos: CosmosAccount
+  let azurite: Azurite
   let home: string
   let azDir: string
 
   const env = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
     PATH: `${azDir}:${process.env.PATH}`,
     PF_ARM_ENDPOINT: azure.url,
+    PF_BLOB_ENDPOINT: azurite.blobEndpoint,
     NODE_EXTRA_CA_CERTS: testTls().certFile,
     ...extra,
   })
 
   const addWorkspace = async (name: string, settings: FakeWorkspace = {}) => {
-    const ws: FakeWorkspace = {traceCosmosStatus: 'Initialized', databaseName: `db-${name}`, ...settings}
+    // Its default datastore: a container of its own on the Azurite account.
+    const ws: FakeWorkspace = {traceCosmosStatus: 'Initialized', databaseName: `db-${name}`, datastores: [azurite.datastore({containerName: `c-${name}`})], ...settings}
     azure.workspaces.set(name, ws)
     await cosmos.createTraceStore(ws.databaseName!)
+    await azurite.createContainer(`c-${name}`)
     return ws
   }
 
   before(async () => {
     cosmos = await new CosmosAccount().start()
     azure = await new FakeAzure().start()
+    azurite = await new Azurite().start()
     azure.cosmosEndpoint = cosmos.endpoint
     azDir = fakeAzCli()
   })
   after(async () => {
     await azure.stop()
     await cosmos.stop()
+    await azurite.stop()
   })
   beforeEach(() => {
     home = tempDir('pf-home-')
@@ -161,18 +171,35 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       const local = localSpans(home)
       expect(local).to.have.length(6)
       const spans = await cosmos.items('db-ws-main', 'Span')
-      expect(spans.map(s => s.id).sort()).to.deep.equal(local.map(s => s.context.span_id).sort())
-      const createdBy = {object_id: user.oid, tenant_id: user.tid, name: user.upn}
+      expect(spans.map(s => s.id).sort()).to.deep.equal(local.map(s => hex(s.context.span_id)).sort())
+      const createdBy = {object_id: user.oid, tenant_id: user.tid, name: 'Dev User'}
+      const blobs = await azurite.blobs('c-ws-main')
+      const blobBase = `azureml://subscriptions/${subscription}/resourcegroups/${resourceGroup}/workspaces/ws-main/datastores/workspaceblobstore/paths/`
+      // The reference's forms: 0x ids, OTLP kind, status with its description, integers as strings.
+      const protobuf = (attributes: Record<string, unknown>) =>
+        Object.fromEntries(Object.entries(attributes).map(([k, v]) => [k, typeof v === 'number' && Number.isInteger(v) ? String(v) : v]))
       for (const record of local) {
-        const item = spans.find(s => s.id === record.context.span_id)
-        expect(item).to.include({partition_key: collectionId, collection_id: collectionId, name: record.name, kind: record.kind, parent_id: record.parent_id})
+        const item = spans.find(s => s.id === hex(record.context.span_id))
+        expect(item).to.include({partition_key: collectionId, collection_id: collectionId, name: record.name, kind: 1})
+        if (record.parent_id) expect(item.parent_id).to.equal(hex(record.parent_id))
+        else expect(item).not.to.have.property('parent_id')
+        expect(item).not.to.have.property('links')
         expect(item.created_by).to.deep.equal(createdBy)
-        expect(item.context).to.deep.equal(record.context)
+        expect(item.context).to.deep.equal({trace_id: hex(record.context.trace_id), span_id: hex(record.context.span_id), trace_state: ''})
         expect(item.start_time).to.equal(record.start_time).and.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/)
         expect(item.end_time).to.equal(record.end_time)
-        expect(item.status).to.deep.equal(record.status)
-        expect(item.attributes).to.deep.equal(record.attributes)
-        expect(item.events).to.deep.equal(record.events)
+        expect(item.status).to.deep.equal({status_code: record.status.status_code, description: record.status.description ?? ''})
+        expect(item.attributes).to.deep.equal(protobuf(record.attributes))
+        // The events' data lives in blob storage; the item keeps their names and times.
+        expect(item.events).to.deep.equal(record.events.map((e: any) => ({...e, attributes: {}})))
+        const dir = `.promptflow/.trace/${collectionId}/${hex(record.context.trace_id)}/${hex(record.context.span_id)}/`
+        expect(item.span_json_uri).to.equal(`${blobBase}${dir}span.json`)
+        expect(item.external_event_data_uris).to.deep.equal(record.events.map((_: unknown, i: number) => `${blobBase}${dir}${i}`))
+        const spanJson = JSON.parse(blobs.get(`${dir}span.json`)!.toString('utf8'))
+        expect(spanJson).to.deep.include({name: record.name, context: item.context, kind: 1, parent_id: item.parent_id ?? null, status: item.status, resource: item.resource})
+        expect(spanJson.attributes).to.deep.equal(protobuf(record.attributes))
+        expect(spanJson.events).to.deep.equal(record.events.map((e: any) => ({...e, attributes: protobuf(e.attributes)})))
+        record.events.forEach((e: any, i: number) => expect(JSON.parse(blobs.get(`${dir}${i}`)!.toString('utf8'))).to.deep.equal({...e, attributes: protobuf(e.attributes)}))
         expect(item.resource.attributes).to.include({
           'service.name': 'promptflow',
           collection: 'flex-basic',
@@ -182,23 +209,26 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
           'workspace.name': 'ws-main',
         })
       }
+      // Exactly the blobs of these spans: span.json and one per event.
+      expect(blobs.size).to.equal(local.reduce((n, r) => n + 1 + r.events.length, 0))
       const summaries = await cosmos.items('db-ws-main', 'LineSummary')
       expect(summaries).to.have.length(2)
-      const summary = summaries.find(s => s.id === out.traceId)
+      const summary = summaries.find(s => s.id === hex(out.traceId))
       const root = local.find(s => s.context.trace_id === out.traceId && s.parent_id === null)
       expect(summary).to.include({
         partition_key: collectionId,
         collection_id: collectionId,
         session_id: 'flex-basic',
-        trace_id: out.traceId,
-        root_span_id: root.context.span_id,
+        trace_id: hex(out.traceId),
+        root_span_id: hex(root.context.span_id),
         status: 'Ok',
         name: 'answer',
         kind: 'Flow',
         line_run_id: out.lineRunId,
         batch_run_id: null,
-        start_time: root.start_time,
-        end_time: root.end_time,
+        line_number: null,
+        start_time: root.start_time.replace(/Z$/, ''),
+        end_time: root.end_time.replace(/Z$/, ''),
       })
       expect(summary.inputs).to.deep.equal({question: 'hello', times: 2})
       expect(summary.outputs).to.deep.equal({answer: 'HELLO HELLO', length: 5})
@@ -217,6 +247,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
         const bytes = readFileSync(path.join(home, file)).toString('latin1')
         expect(bytes, file).not.to.contain(userToken.split('.')[1])
         expect(bytes, file).not.to.contain('sig=fake-')
+        expect(bytes, file).not.to.contain(azurite.accountKey)
       }
     })
 
@@ -311,7 +342,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
     expect(spans).to.have.length(30)
     expect(spans.every(s => s.partition_key === 'run_20260101_000000' && s.collection_id === 'run_20260101_000000')).to.equal(true)
     const lines = await cosmos.items('db-ws-batch', 'LineSummary')
-    expect(lines.map(l => l.line_number).sort()).to.deep.equal([0, 1, 2])
+    expect(lines.map(l => l.line_number).sort()).to.deep.equal(['0', '1', '2'])
     for (const line of lines) expect(line).to.include({batch_run_id: 'run_20260101_000000', line_run_id: null, partition_key: 'run_20260101_000000', status: 'Ok', kind: 'Flow'})
     expect(await cosmos.items('db-ws-batch', 'Collection')).to.have.length(0)
   })
@@ -327,10 +358,10 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
     expect(result.stderr).to.contain(`Portal: https://ml.azure.com/prompts/trace/run/cloud_run/details?wsid=${wsid}`)
     expect(result.stderr).to.match(/^Trace: http:\/\/127\.0\.0\.1:\d+\/v1\.0\/ui\/traces\/\?#run=cloud_run/m)
     const spans = await cosmos.items('db-ws-run', 'Span')
-    expect(spans.map(s => s.id).sort()).to.deep.equal(localSpans(home).map(s => s.context.span_id).sort())
+    expect(spans.map(s => s.id).sort()).to.deep.equal(localSpans(home).map(s => hex(s.context.span_id)).sort())
     expect(spans.every(s => s.partition_key === 'cloud_run')).to.equal(true)
     const lines = await cosmos.items('db-ws-run', 'LineSummary')
-    expect(lines.map(l => l.line_number).sort()).to.deep.equal([0, 1, 2])
+    expect(lines.map(l => l.line_number).sort()).to.deep.equal(['0', '1', '2'])
     expect(await cosmos.items('db-ws-run', 'Collection')).to.have.length(0)
   })
 
@@ -356,44 +387,39 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
 
     const local = localSpans(home)
     const spans = await cosmos.items('db-ws-eval', 'Span')
-    expect(spans.map(s => s.id).sort()).to.deep.equal(local.map(s => s.context.span_id).sort())
+    expect(spans.map(s => s.id).sort()).to.deep.equal(local.map(s => hex(s.context.span_id)).sort())
     const summaries = await cosmos.items('db-ws-eval', 'LineSummary')
     const baseLines = summaries.filter(s => s.batch_run_id === 'base_run').sort((a, b) => a.line_number - b.line_number)
     const evalLines = summaries.filter(s => s.batch_run_id === 'eval_run' && s.line_number !== null).sort((a, b) => a.line_number - b.line_number)
-    expect(baseLines.map(l => l.line_number)).to.deep.equal([0, 1, 2])
+    expect(baseLines.map(l => l.line_number)).to.deep.equal(['0', '1', '2'])
     // The evaluation's own lines keep their items (partitioned by the evaluation run), with no evaluations of their own.
-    expect(evalLines.map(l => l.line_number)).to.deep.equal([0, 1, 2])
-    const createdBy = {object_id: user.oid, tenant_id: user.tid, name: user.upn}
+    expect(evalLines.map(l => l.line_number)).to.deep.equal(['0', '1', '2'])
     for (const line of evalLines) {
       expect(line).to.include({partition_key: 'eval_run', status: 'Ok'})
       expect(line.evaluations).to.deep.equal({})
     }
     baseLines.forEach((line, n) => {
       const evalLine = evalLines[n]
-      const evalRoot = local.find(s => s.context.trace_id === evalLine.trace_id && s.parent_id === null)
       expect(line).to.include({partition_key: 'base_run', status: 'Ok', name: 'answer'})
       expect(line.outputs).to.deep.equal({answer: `${rows[n].question.toUpperCase()} ${rows[n].question.toUpperCase()}`, length: 1})
       expect(Object.keys(line.evaluations)).to.deep.equal(['eval_run'])
-      expect(line.evaluations.eval_run).to.deep.equal({
-        outputs: {correct: n !== 1},
-        trace_id: evalLine.trace_id,
-        root_span_id: evalRoot.context.span_id,
-        status: 'Ok',
-        name: evalRoot.name,
-        collection_id: 'eval_run',
-        created_by: createdBy,
-        batch_run_id: 'eval_run',
-        line_number: n,
-        line_run_id: null,
-      })
+      // As the reference records it: the evaluation line's whole summary item, without its own evaluations.
+      const {evaluations, _etag, _ts, _rid, _self, _attachments, ...own} = evalLine
+      expect(line.evaluations.eval_run).to.deep.equal(own)
+      expect(line.evaluations.eval_run).to.include({batch_run_id: 'eval_run', line_number: String(n), line_run_id: null, collection_id: 'eval_run'})
+      expect(line.evaluations.eval_run.outputs).to.deep.equal({correct: n !== 1})
     })
 
     // Sending everything again (as after a crash) changes nothing: the base lines keep their evaluations.
     const db = new Database(path.join(home, 'pf.sqlite'))
     db.prepare(`UPDATE outbox SET state = 'pending', next_attempt_at = 0, delivered_at = NULL`).run()
     db.close()
+    // Every span goes again; the two runs' uploads stay pending (this fake workspace has no artifact datastore,
+    // workspaceartifactstore; run tracking is tested in run-tracking.test.ts), so sync exits 3.
     const sync = await runPf(['trace', 'sync', '--json'], {home, env: env()})
-    expect(sync.code, sync.stderr + sync.stdout).to.equal(0)
+    expect(sync.code, sync.stderr + sync.stdout).to.equal(3)
+    expect(sync.json().error.destinations[0]).to.include({pending: 0, parked: 0})
+    expect(sync.json().error.uploads.map((u: any) => [u.run, u.state])).to.deep.equal([['base_run', 'pending'], ['eval_run', 'pending']])
     expect(outboxStates(home)).to.deep.equal({delivered: local.length})
     const again = await cosmos.items('db-ws-eval', 'LineSummary')
     const strip = (items: any[]) => items.map(({_etag, _ts, _rid, _self, _attachments, ...rest}) => rest).sort((a, b) => a.id.localeCompare(b.id))
@@ -441,16 +467,16 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
     expect(waiting.code).to.equal('retryable')
     expect(waiting.spans['e'.repeat(16)]).to.deep.equal({code: 'retryable', reason: 'LineSummary: evaluation waits for the evaluated line: line 0 of run late_base is not in the trace store yet'})
     // Its own items are written meanwhile.
-    expect((await cosmos.items('db-ws-wait', 'LineSummary')).map(l => l.id)).to.deep.equal(['e'.repeat(32)])
+    expect((await cosmos.items('db-ws-wait', 'LineSummary')).map(l => l.id)).to.deep.equal([hex('e'.repeat(32))])
     // The last attempt delivers it without the entry.
     expect((await exportSpans([evalOfBatch], {['e'.repeat(16)]: 7})).code).to.equal('ok')
     // Once the base line is there, a retry records the evaluation on it (partition: the base run).
     const baseLine = root('b'.repeat(32), 'b'.repeat(16), 'answer', {batch_run_id: 'late_base', line_number: 0, line_run_id: 'late_base_0', output: '{"answer":"HI"}'})
     expect((await exportSpans([baseLine], {})).code).to.equal('ok')
     expect((await exportSpans([evalOfBatch], {['e'.repeat(16)]: 1})).code).to.equal('ok')
-    const baseItem = (await cosmos.items('db-ws-wait', 'LineSummary')).find(l => l.id === 'b'.repeat(32))
+    const baseItem = (await cosmos.items('db-ws-wait', 'LineSummary')).find(l => l.id === hex('b'.repeat(32)))
     expect(baseItem.partition_key).to.equal('late_base')
-    expect(baseItem.evaluations.late_eval).to.include({trace_id: 'e'.repeat(32), batch_run_id: 'late_eval', line_number: 0})
+    expect(baseItem.evaluations.late_eval).to.include({trace_id: hex('e'.repeat(32)), batch_run_id: 'late_eval', line_number: '0'})
     expect(baseItem.evaluations.late_eval.outputs).to.deep.equal({correct: true})
 
     // A flow-test trace evaluated by a single evaluation (referenced.line_run_id; key: the evaluation flow's name).
@@ -459,11 +485,11 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
     expect((await exportSpans([main], {})).code).to.equal('ok')
     expect((await exportSpans([evalOfTrace], {})).code).to.equal('ok')
     const summaries = await cosmos.items('db-ws-wait', 'LineSummary')
-    const mainItem = summaries.find(l => l.id === 'a'.repeat(32))
+    const mainItem = summaries.find(l => l.id === hex('a'.repeat(32)))
     expect(Object.keys(mainItem.evaluations)).to.deep.equal(['grade'])
-    expect(mainItem.evaluations.grade).to.include({trace_id: 'f'.repeat(32), root_span_id: 'f'.repeat(16), status: 'Ok', name: 'grade', line_run_id: 'line-eval', batch_run_id: null})
+    expect(mainItem.evaluations.grade).to.include({trace_id: hex('f'.repeat(32)), root_span_id: hex('f'.repeat(16)), status: 'Ok', name: 'grade', line_run_id: 'line-eval', batch_run_id: null})
     expect(mainItem.evaluations.grade.outputs).to.deep.equal({score: 'x'.repeat(500), detail: '[...]'})
-    expect(summaries.find(l => l.id === 'f'.repeat(32)).evaluations).to.deep.equal({})
+    expect(summaries.find(l => l.id === hex('f'.repeat(32))).evaluations).to.deep.equal({})
   })
 
   describe('nothing lost, nothing duplicated', () => {
@@ -481,11 +507,17 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       const spans = await cosmos.items(database, 'Span')
       const ids = spans.map(s => s.id)
       expect(new Set(ids).size, 'no duplicated span items').to.equal(ids.length)
-      expect(ids.sort()).to.deep.equal(local.map(s => s.context.span_id).sort())
-      const traces = new Set(local.map(s => s.context.trace_id))
+      expect(ids.sort()).to.deep.equal(local.map(s => hex(s.context.span_id)).sort())
+      const traces = new Set(local.map(s => hex(s.context.trace_id)))
       const summaries = await cosmos.items(database, 'LineSummary')
       expect(summaries.map(s => s.id).sort()).to.deep.equal([...traces].sort())
       for (const s of summaries) expect(s.status, 'the finished line wins over placeholders').to.equal('Ok')
+      // Every span's data in blob storage too (span.json and one blob per event), each once.
+      const blobs = await azurite.blobs(`c-${database.replace(/^db-/, '')}`)
+      expect([...blobs.keys()].filter(k => k.endsWith('/span.json')).sort()).to.deep.equal(
+        local.map(s => `.promptflow/.trace/${spans[0].collection_id}/${hex(s.context.trace_id)}/${hex(s.context.span_id)}/span.json`).sort(),
+      )
+      expect(blobs.size).to.equal(local.reduce((n, s) => n + 1 + s.events.length, 0))
       expect(outboxStates(home)).to.deep.equal({delivered: local.length})
       return local.length
     }

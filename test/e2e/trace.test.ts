@@ -128,6 +128,10 @@ describe('pf trace list/show/delete/export (built CLI)', () => {
     expect(json.tree[0]).to.include({name: 'answer', spanType: 'Flow', status: 'Ok'})
     expect(json.tree[0].children.map((c: any) => c.name)).to.deep.equal(['lookup', 'shout'])
     expect(json.tree[0].duration).to.be.greaterThan(0)
+    // The id as the workspace's items show it (0x…, upper case too) finds the same trace, shown in pf's form.
+    const cloudForm = (await runPf(['trace', 'show', `0x${flow.traceId.toUpperCase()}`, '--json'], {home})).json()
+    expect(cloudForm.traceId).to.equal(flow.traceId)
+    expect(cloudForm.spans).to.have.length(3)
 
     const run = seedRunLine(home, 'run_a', 0, '2026-01-01T00:00:00.000001Z')
     const tokens = await runPf(['trace', 'show', run], {home})

@@ -9,6 +9,7 @@ import type {AddressInfo} from 'node:net'
 import path from 'node:path'
 
 import {tempDir} from './cli.js'
+import {FakeRunTracking} from './fake-run-tracking.js'
 
 export interface FakeWorkspace {
   kind?: 'Default' | 'Project' | 'Hub'
@@ -23,7 +24,41 @@ export interface FakeWorkspace {
   databaseName?: string
   /** Answer resource tokens as a JSON string inside JSON (the reference accepts both). */
   tokenAsString?: boolean
+  /** The workspace's datastores (ARM `…/datastores`); the first with `isDefault` is the default one. */
+  datastores?: FakeDatastore[]
 }
+
+export interface FakeDatastore {
+  name: string
+  isDefault?: boolean
+  /** ARM `properties.datastoreType`: `AzureBlob`, `AzureFile`, `AzureDataLakeGen2`… */
+  type?: string
+  accountName: string
+  containerName: string
+  /** `properties.endpoint` (default `core.windows.net`; tests point pf at Azurite with PF_BLOB_ENDPOINT). */
+  endpoint?: string
+  /** What `listSecrets` answers: the secrets, or an HTTP status (403: the login may not list them). */
+  secrets?: {secretsType: 'AccountKey'; key: string} | {secretsType: 'Sas'; sasToken: string} | number
+}
+
+/** An AzureBlob datastore as ARM describes it (api-version 2023-04-01-preview). */
+export const armDatastore = (ds: FakeDatastore, workspacePath: string) => ({
+  id: `${workspacePath}/datastores/${ds.name}`,
+  name: ds.name,
+  type: 'Microsoft.MachineLearningServices/workspaces/datastores',
+  properties: {
+    datastoreType: ds.type ?? 'AzureBlob',
+    isDefault: ds.isDefault ?? false,
+    accountName: ds.accountName,
+    containerName: ds.containerName,
+    endpoint: ds.endpoint ?? 'core.windows.net',
+    protocol: 'https',
+    serviceDataAccessAuthIdentity: 'WorkspaceSystemAssignedIdentity',
+    credentials: {credentialsType: typeof ds.secrets === 'object' ? ds.secrets.secretsType : 'None'},
+    subscriptionId: subscription,
+    resourceGroup,
+  },
+})
 
 export interface RecordedCall {
   method: string
@@ -49,6 +84,8 @@ export const userToken = fakeJwt({...user, name: 'Dev User'})
 export class FakeAzure {
   readonly workspaces = new Map<string, FakeWorkspace>()
   readonly calls: RecordedCall[] = []
+  /** Run tracking: the runs uploaded to the workspaces, every request body, injectable faults. */
+  readonly tracking = new FakeRunTracking()
   private readonly operations = new Map<string, {workspace: string; polls: number}>()
   private server!: http.Server
   /** Where resource tokens point (the Cosmos server, or a proxy in front of it). */
@@ -83,8 +120,13 @@ export class FakeAzure {
   private handle(req: http.IncomingMessage, res: http.ServerResponse) {
     const url = new URL(req.url ?? '/', this.url)
     this.calls.push({method: req.method ?? '', path: url.pathname + url.search, authorization: req.headers.authorization})
+    if (req.headers.authorization !== `Bearer ${userToken}`) {
+      req.resume()
+      return this.json(res, 401, {error: {code: 'Unauthorized', message: 'bad token'}})
+    }
+    // Run tracking's services (artifact, BulkRuns, metric, data, history) read request bodies: see fake-run-tracking.ts.
+    if (FakeRunTracking.claims(url.pathname)) return this.tracking.handle(req, res, url.pathname, name => this.workspaces.has(name))
     req.resume()
-    if (req.headers.authorization !== `Bearer ${userToken}`) return this.json(res, 401, {error: {code: 'Unauthorized', message: 'bad token'}})
 
     const op = /^\/operations\/([^/]+)$/.exec(url.pathname)
     if (op) {
@@ -105,6 +147,7 @@ export class FakeAzure {
     if (!ws || ws.armStatus === 404) return this.json(res, 404, {error: {code: 'ResourceNotFound', message: `workspace ${name} not found`}})
     if (ws.armStatus === 403) return this.json(res, 403, {error: {code: 'AuthorizationFailed', message: 'no access'}})
 
+    if (!flowApi && rest.startsWith('/datastores')) return this.datastores(req, res, url, ws, url.pathname.slice(0, url.pathname.length - rest.length), rest)
     if (!flowApi) {
       if (req.method !== 'GET' || rest !== '' || !url.searchParams.get('api-version')) return this.json(res, 400, {error: {message: 'bad ARM request'}})
       return this.json(res, 200, {
@@ -144,28 +187,69 @@ export class FakeAzure {
     }
     return this.json(res, 404, {error: {message: `no route ${req.method} ${rest}`}})
   }
+
+  /** ARM datastore routes: list (`isDefault=true` filter), get, listSecrets. */
+  private datastores(req: http.IncomingMessage, res: http.ServerResponse, url: URL, ws: FakeWorkspace, workspacePath: string, rest: string) {
+    if (url.searchParams.get('api-version') !== '2023-04-01-preview') return this.json(res, 400, {error: {message: 'unsupported api-version'}})
+    const all = ws.datastores ?? []
+    if (req.method === 'GET' && rest === '/datastores') {
+      const wanted = url.searchParams.get('isDefault') === 'true' ? all.filter(d => d.isDefault) : all
+      return this.json(res, 200, {value: wanted.map(d => armDatastore(d, workspacePath))})
+    }
+    const one = /^\/datastores\/([^/]+)(\/listSecrets)?$/.exec(rest)
+    const ds = one && all.find(d => d.name === decodeURIComponent(one[1]))
+    if (!one || !ds) return this.json(res, 404, {error: {code: 'UserError', message: `datastore not found: ${rest}`}})
+    if (req.method === 'GET' && !one[2]) return this.json(res, 200, armDatastore(ds, workspacePath))
+    if (req.method === 'POST' && one[2]) {
+      if (typeof ds.secrets === 'number') return this.json(res, ds.secrets, {error: {code: 'AuthorizationFailed', message: 'may not list secrets'}})
+      if (!ds.secrets) return this.json(res, 200, {secretsType: 'None'})
+      return this.json(res, 200, ds.secrets)
+    }
+    return this.json(res, 405, {error: {message: 'method not allowed'}})
+  }
 }
 
 /**
- * A folder holding a fake `az`: `az account get-access-token` prints what the real one prints, or (loggedOut)
- * the real one's "Please run 'az login'" error. Put it first on PATH.
+ * A storage-scoped token (aud https://storage.azure.com, an Azure AD issuer, a lifetime) for the same user: what
+ * Azurite's `--oauth basic` checks. `denied`: an audience of another account, which the storage refuses with 403
+ * (as it refuses a login without "Storage Blob Data Contributor").
  */
-export const fakeAzCli = (options: {loggedOut?: boolean; token?: string} = {}): string => {
+export const storageToken = (options: {denied?: boolean} = {}) => {
+  const now = Math.floor(Date.now() / 1000)
+  return fakeJwt({
+    ...user,
+    name: 'Dev User',
+    aud: options.denied ? 'https://someoneelse.blob.core.windows.net' : 'https://storage.azure.com',
+    iss: `https://sts.windows.net/${user.tid}/`,
+    iat: now - 60,
+    nbf: now - 60,
+    exp: now + 3600,
+  })
+}
+
+/**
+ * A folder holding a fake `az`: `az account get-access-token` prints what the real one prints (an ARM token, or a
+ * storage token when asked for the storage resource), or (loggedOut) the real one's "Please run 'az login'"
+ * error. Put it first on PATH.
+ */
+export const fakeAzCli = (options: {loggedOut?: boolean; token?: string; storageDenied?: boolean} = {}): string => {
   const dir = path.join(tempDir('pf-fake-az-'), 'bin')
   mkdirSync(dir)
   const expiresOn = Math.floor(Date.now() / 1000) + 3600
-  const answer = JSON.stringify({
-    accessToken: options.token ?? userToken,
-    expiresOn: new Date(expiresOn * 1000).toISOString().replace('T', ' ').slice(0, 19) + '.000000',
-    expires_on: expiresOn,
-    subscription,
-    tenant: user.tid,
-    tokenType: 'Bearer',
-  })
-  writeFileSync(path.join(dir, 'answer.json'), answer)
+  const answer = (accessToken: string) =>
+    JSON.stringify({
+      accessToken,
+      expiresOn: new Date(expiresOn * 1000).toISOString().replace('T', ' ').slice(0, 19) + '.000000',
+      expires_on: expiresOn,
+      subscription,
+      tenant: user.tid,
+      tokenType: 'Bearer',
+    })
+  writeFileSync(path.join(dir, 'answer.json'), answer(options.token ?? userToken))
+  writeFileSync(path.join(dir, 'storage.json'), answer(storageToken({denied: options.storageDenied})))
   const script = options.loggedOut
     ? `#!/bin/sh\necho "ERROR: Please run 'az login' to setup account." >&2\nexit 1\n`
-    : `#!/bin/sh\ncase "$*" in\n  *get-access-token*) cat "${path.join(dir, 'answer.json')}" ;;\n  *) echo "ERROR: fake az knows only get-access-token" >&2; exit 2 ;;\nesac\n`
+    : `#!/bin/sh\ncase "$*" in\n  *get-access-token*storage.azure.com*) cat "${path.join(dir, 'storage.json')}" ;;\n  *get-access-token*) cat "${path.join(dir, 'answer.json')}" ;;\n  *) echo "ERROR: fake az knows only get-access-token" >&2; exit 2 ;;\nesac\n`
   writeFileSync(path.join(dir, 'az'), script)
   chmodSync(path.join(dir, 'az'), 0o755)
   return dir

@@ -9,7 +9,7 @@ import {
 import {
   collectionIdOf,
   collectionItem,
-  cutUtf8,
+  cutChars,
   evaluationKey,
   evaluationPatch,
   finishedSummaryItem,
@@ -17,6 +17,7 @@ import {
   mainLineOf,
   mainLineQuery,
   maxItemBytes,
+  referenceSpan,
   runningSummaryItem,
   spanItem,
   summarizeIo,
@@ -53,26 +54,27 @@ describe('azureml: Cosmos items', () => {
   })
 
   it('builds the Span item: span id as id, collection id as partition key, created_by, collection.id resource', () => {
-    const item = spanItem(span(), 'my_flow_oid-1', createdBy)
-    expect(item).to.include({id: 'b'.repeat(16), partition_key: 'my_flow_oid-1', collection_id: 'my_flow_oid-1', name: 'answer'})
+    const item = spanItem(referenceSpan(span(), 'my_flow_oid-1'), 'my_flow_oid-1', createdBy)
+    expect(item).to.include({id: '0x' + 'b'.repeat(16), partition_key: 'my_flow_oid-1', collection_id: 'my_flow_oid-1', name: 'answer'})
     expect(item.created_by).to.deep.equal(createdBy)
     expect(item.resource.attributes).to.include({collection: 'my_flow', 'collection.id': 'my_flow_oid-1'})
   })
 
-  it('cuts string attribute values at 8 KiB (UTF-8, whole characters) and keeps items under 2 MB', () => {
-    const long = 'é'.repeat(10_000) // 20 000 bytes
-    const cut = cutUtf8(long, 8192)
-    expect(Buffer.byteLength(cut)).to.be.at.most(8192)
-    expect(cut).to.match(/^é+…\[truncated\]$/)
-    expect(cutUtf8('short', 8192)).to.equal('short')
-    const item = spanItem(span({}, {inputs: long}), 'c', createdBy)
-    expect(Buffer.byteLength(item.attributes.inputs as string)).to.be.at.most(8192)
+  it('cuts string attribute values at 8192 characters (code points, no marker) and keeps items under 2 MB', () => {
+    expect(cutChars('é'.repeat(10_000))).to.equal('é'.repeat(8192))
+    expect(cutChars('😀'.repeat(9000))).to.equal('😀'.repeat(8192))
+    expect(cutChars('short')).to.equal('short')
+    const ref = (s: SpanRecord) => referenceSpan(s, 'c')
+    const item = spanItem(ref(span({}, {inputs: 'x'.repeat(10_000)})), 'c', createdBy)
+    expect(item.attributes!.inputs).to.equal('x'.repeat(8192))
 
     const many = Object.fromEntries(Array.from({length: 400}, (_, i) => [`attr.${i}`, 'x'.repeat(8000)]))
     const events = Array.from({length: 40}, () => ({name: 'promptflow.function.inputs', timestamp: '2026-01-01T00:00:00.000000Z', attributes: {payload: 'y'.repeat(50_000)}}))
-    const big = spanItem(span({events}, many), 'c', createdBy)
-    expect(Buffer.byteLength(JSON.stringify(big))).to.be.below(maxItemBytes)
-    expect(big.attributes.span_type).to.equal('Flow')
+    for (const base of [undefined, 'azureml://x/paths/']) {
+      const big = spanItem(ref(span({events}, many)), 'c', createdBy, base)
+      expect(Buffer.byteLength(JSON.stringify(big))).to.be.below(maxItemBytes)
+      expect(big.attributes!.span_type).to.equal('Flow')
+    }
   })
 
   it('summarizes line inputs/outputs: strings cut at 500, lists and dicts folded', () => {
@@ -83,13 +85,13 @@ describe('azureml: Cosmos items', () => {
   it('writes a Running placeholder for child spans and the finished line for the root', () => {
     const child = span({parent_id: 'c'.repeat(16), context: {trace_id: 'a'.repeat(32), span_id: 'd'.repeat(16), trace_state: ''}})
     const running = runningSummaryItem(child, 'col', createdBy)
-    expect(running).to.include({id: 'a'.repeat(32), partition_key: 'col', status: 'Running', session_id: 'my_flow', line_run_id: 'line-1', batch_run_id: null})
+    expect(running).to.include({id: '0x' + 'a'.repeat(32), partition_key: 'col', status: 'Running', session_id: 'my_flow', line_run_id: 'line-1', batch_run_id: null})
     const root = finishedSummaryItem(
       span({}, {'__computed__.cumulative_token_count.completion': 5, '__computed__.cumulative_token_count.prompt': 7, '__computed__.cumulative_token_count.total': 12}),
       'col',
       createdBy,
     )
-    expect(root).to.include({id: 'a'.repeat(32), root_span_id: 'b'.repeat(16), status: 'Ok', name: 'answer', kind: 'Flow', outputs: 'HI'})
+    expect(root).to.include({id: '0x' + 'a'.repeat(32), root_span_id: '0x' + 'b'.repeat(16), status: 'Ok', name: 'answer', kind: 'Flow', outputs: 'HI'})
     expect(root.inputs).to.deep.equal({question: 'hi'})
     expect(root.latency).to.be.closeTo(1.2501, 1e-9)
     expect(root.cumulative_token_count).to.deep.equal({completion: 5, prompt: 7, total: 12})
@@ -99,17 +101,17 @@ describe('azureml: Cosmos items', () => {
   it('identifies batch lines by batch_run_id + line_number', () => {
     const batch = span({}, {line_run_id: undefined, batch_run_id: 'run-7', line_number: 4})
     delete batch.attributes.line_run_id
-    expect(finishedSummaryItem(batch, 'run-7', createdBy)).to.include({batch_run_id: 'run-7', line_number: 4, line_run_id: null, partition_key: 'run-7'})
+    expect(finishedSummaryItem(batch, 'run-7', createdBy)).to.include({batch_run_id: 'run-7', line_number: '4', line_run_id: null, partition_key: 'run-7'})
   })
 
   it('finds the line an evaluation line evaluated: base run + line number, else the referenced line run', () => {
     const batchEval = span({}, {batch_run_id: 'eval_1', line_number: 3, line_run_id: 'eval_1_3', 'referenced.batch_run_id': 'base', 'referenced.line_run_id': 'base_3'})
-    expect(mainLineOf(batchEval)).to.deep.equal({batchRunId: 'base', lineNumber: 3})
+    expect(mainLineOf(batchEval)).to.deep.equal({batchRunId: 'base', lineNumber: '3'})
     expect(mainLineQuery(mainLineOf(batchEval)!)).to.deep.equal({
       query: 'SELECT c.id, c.partition_key, c.status FROM c WHERE c.batch_run_id = @run AND c.line_number = @line',
       parameters: [
         {name: '@run', value: 'base'},
-        {name: '@line', value: 3},
+        {name: '@line', value: '3'},
       ],
       partitionKey: 'base',
     })
@@ -126,32 +128,21 @@ describe('azureml: Cosmos items', () => {
     expect(mainLineOf(span({}, {batch_run_id: 'eval_1', line_run_id: 'eval_1_aggregation', 'referenced.batch_run_id': 'base'}))).to.equal(undefined)
   })
 
-  it('records an evaluation under the evaluation run (else the evaluation flow) with a set patch, outputs cut', () => {
+  it('records an evaluation under the evaluation run (else the evaluation flow): add, the whole summary minus evaluations', () => {
     const batchEval = span(
       {name: 'grade', status: {status_code: 'Error'}},
       {batch_run_id: 'eval/1~x', line_number: 2, output: JSON.stringify({reason: 'y'.repeat(700), scores: [1, 2], detail: {a: 1}, ok: false}), 'referenced.batch_run_id': 'base'},
     )
     delete batchEval.attributes.line_run_id
     expect(evaluationKey(batchEval)).to.equal('eval/1~x')
-    expect(evaluationPatch(batchEval, 'eval/1~x', createdBy)).to.deep.equal([
-      {
-        op: 'set',
-        // JSON Pointer: "~" → "~0", "/" → "~1".
-        path: '/evaluations/eval~11~0x',
-        value: {
-          outputs: {reason: 'y'.repeat(500), scores: '[...]', detail: '{...}', ok: false},
-          trace_id: 'a'.repeat(32),
-          root_span_id: 'b'.repeat(16),
-          status: 'Error',
-          name: 'grade',
-          collection_id: 'eval/1~x',
-          created_by: createdBy,
-          batch_run_id: 'eval/1~x',
-          line_number: 2,
-          line_run_id: null,
-        },
-      },
-    ])
+    const {evaluations, ...summary} = finishedSummaryItem(batchEval, 'eval/1~x', createdBy)
+    expect(evaluations).to.deep.equal({})
+    const patch = evaluationPatch(batchEval, 'eval/1~x', createdBy)
+    // JSON Pointer: "~" → "~0", "/" → "~1".
+    expect(patch).to.deep.equal([{op: 'add', path: '/evaluations/eval~11~0x', value: summary}])
+    expect(patch[0].value).to.include({batch_run_id: 'eval/1~x', line_number: '2', line_run_id: null, status: 'Error', name: 'grade'})
+    expect(patch[0].value.outputs).to.deep.equal({reason: 'y'.repeat(500), scores: '[...]', detail: '{...}', ok: false})
+    expect(patch[0].value).not.to.have.property('evaluations')
     const traceEval = span({name: 'grade'}, {line_run_id: 'line-eval', 'referenced.line_run_id': 'line-main'})
     expect(evaluationKey(traceEval)).to.equal('grade')
     expect(evaluationPatch(traceEval, 'grade_oid-1', createdBy)[0].value).to.include({line_run_id: 'line-eval', batch_run_id: null, line_number: null, outputs: 'HI'})
@@ -202,7 +193,7 @@ describe('azureml: write outcomes', () => {
 
 describe('azureml: sign-in and control plane', () => {
   it('takes created_by from the token claims without verifying', () => {
-    expect(createdByFromToken(fakeJwt({oid: 'o', tid: 't', upn: 'u@x', name: 'N'}))).to.deep.equal({object_id: 'o', tenant_id: 't', name: 'u@x'})
+    expect(createdByFromToken(fakeJwt({oid: 'o', tid: 't', upn: 'u@x', name: 'N'}))).to.deep.equal({object_id: 'o', tenant_id: 't', name: 'N'})
     expect(createdByFromToken(fakeJwt({oid: 'o', tid: 't', appid: 'app'}))).to.deep.equal({object_id: 'o', tenant_id: 't', name: 'app'})
     expect(createdByFromToken('not-a-jwt').object_id).to.equal('unknown')
   })

@@ -8,6 +8,7 @@ import {parseRunChanges} from '../../run/manage.js'
 import {parseMappingFlags} from '../../run/mapping.js'
 import {onInterrupt} from '../../run/interrupt.js'
 import {createReporter} from '../../run/progress.js'
+import {deliveryPendingError, describeUploads, withUploadedLinks} from '../../run/upload-report.js'
 import {describeExport, describeLinks} from '../../tracing/report.js'
 
 export default class RunCreate extends PfCommand {
@@ -46,6 +47,8 @@ Every line is traced under the run. Exits 1 when lines failed (the run is Failed
     set: Flags.string({description: 'display_name=…, description=… or tags.<key>=<value>, as the reference takes them (repeatable).', multiple: true, helpValue: 'KEY=VALUE'}),
     'line-timeout': Flags.integer({description: 'Seconds a line may run before it is recorded as failed (default: PF_LINE_TIMEOUT_SEC, else 600).', min: 1}),
     'export-wait': Flags.integer({description: 'Seconds to wait for remote destinations at the end before leaving the rest to `pf trace sync` (default: trace.export_wait, 1).', min: 0}),
+    'upload-wait': Flags.integer({description: 'Seconds to wait for the run upload to the workspace before leaving it to `pf run sync`.', default: 60, min: 0}),
+    wait: Flags.boolean({description: 'Exit 3 when the run succeeded but its spans or its upload to the workspace are still pending (for CI).'}),
   }
 
   async run(): Promise<CreateRunResult> {
@@ -80,6 +83,7 @@ Every line is traced under the run. Exits 1 when lines failed (the run is Failed
           description: changes?.description,
           exportWaitSeconds: flags['export-wait'],
           lineTimeoutSeconds: flags['line-timeout'],
+          uploadWaitSeconds: flags['upload-wait'],
         },
         {...reporter.observer, signal: interrupt.signal},
       )
@@ -91,9 +95,9 @@ Every line is traced under the run. Exits 1 when lines failed (the run is Failed
       const {run} = result
       this.note(`Run ${run.name}: ${run.status}, ${run.completed_lines} completed, ${run.failed_lines} failed of ${run.total_lines} lines (${run.duration?.toFixed(1)} s).`)
       this.note(`Outputs: ${run.output_path}`)
-      for (const line of [...describeLinks(result.links), ...describeExport(result.export)]) this.note(line)
+      for (const line of [...describeLinks(withUploadedLinks(result)), ...describeExport(result.export), ...describeUploads(result.upload, {portalUrl: false})]) this.note(line)
     }
-    const failure = runOutcomeError(result, interrupt.exitCode())
+    const failure = runOutcomeError(result, interrupt.exitCode()) ?? (flags.wait ? deliveryPendingError(result) : undefined)
     if (failure) throw failure
     return result
   }

@@ -29,6 +29,8 @@ export interface ContainerToken {
 export type TraceContainer = 'Span' | 'LineSummary' | 'Collection'
 
 const workspaceApiVersion = '2024-04-01'
+/** The ARM api-version the reference uses for datastores. */
+export const datastoreApiVersion = '2023-04-01-preview'
 const requestTimeoutMs = 60_000
 
 export const describeWorkspace = (ws: WorkspaceTriad) =>
@@ -200,7 +202,43 @@ export class ControlPlane {
     }
   }
 
-  private async request(method: string, url: string, what: string, body?: unknown): Promise<HttpResult> {
+  /**
+   * A datastore of the workspace as ARM describes it (`undefined` name = the workspace's default datastore,
+   * `GET …/datastores?isDefault=true`, first item). The caller checks its type (see datastore.ts).
+   */
+  async datastore(ws: WorkspaceTriad, name?: string): Promise<unknown> {
+    const base = `${armEndpoint(this.env)}${workspaceArmPath(ws)}/datastores`
+    const what = name ? `reading datastore "${name}" of ${describeWorkspace(ws)}` : `reading the default datastore of ${describeWorkspace(ws)}`
+    const url = name
+      ? `${base}/${encodeURIComponent(name)}?api-version=${datastoreApiVersion}`
+      : `${base}?api-version=${datastoreApiVersion}&isDefault=true`
+    const res = await this.request('GET', url, what)
+    if (res.status === 404 && name)
+      throw new PfError('datastore_not_found', `${describeWorkspace(ws)} has no datastore "${name}".`, ExitCode.failure)
+    if (res.status === 403)
+      throw new PfError('workspace_forbidden', `Your Azure login may not read the datastores of ${describeWorkspace(ws)} (HTTP 403); ask for a role on it.`, ExitCode.failure)
+    this.expectOk(res, what)
+    if (name) return res.body
+    const first = (res.body as {value?: unknown[]} | undefined)?.value?.[0]
+    if (!first) throw new PfError('datastore_not_found', `${describeWorkspace(ws)} has no default datastore.`, ExitCode.failure)
+    return first
+  }
+
+  /**
+   * The datastore's secrets (`POST …/datastores/{name}/listSecrets`): `{secretsType: 'AccountKey', key}` or
+   * `{secretsType: 'Sas', sasToken}`. `undefined` when the login may not list them (403) or the datastore has none.
+   */
+  async datastoreSecrets(ws: WorkspaceTriad, name: string): Promise<Record<string, unknown> | undefined> {
+    const what = `listing the secrets of datastore "${name}"`
+    const url = `${armEndpoint(this.env)}${workspaceArmPath(ws)}/datastores/${encodeURIComponent(name)}/listSecrets?api-version=${datastoreApiVersion}`
+    const res = await this.request('POST', url, what, {})
+    if (res.status === 403 || res.status === 404 || res.status === 400) return undefined
+    this.expectOk(res, what)
+    return (res.body ?? undefined) as Record<string, unknown> | undefined
+  }
+
+  /** One authenticated JSON call; 429/5xx/no answer → TransientAzureError, any other status is returned. */
+  async request(method: string, url: string, what: string, body?: unknown): Promise<HttpResult> {
     const token = await this.signIn.armToken()
     const headers: Record<string, string> = {authorization: `Bearer ${token}`, accept: 'application/json'}
     if (body !== undefined) headers['content-type'] = 'application/json'
@@ -216,7 +254,9 @@ export class ControlPlane {
     let parsed: unknown = text
     try {
       parsed = text ? JSON.parse(text) : undefined
-    } catch {}
+    } catch {
+      // Not JSON (an HTML error page, plain text): kept as text.
+    }
     if (res.status === 429 || res.status >= 500)
       throw new TransientAzureError(`${what} failed: HTTP ${res.status} from ${new URL(url).host}`, retryAfterMsOf(res.headers))
     return {status: res.status, headers: res.headers, body: parsed}

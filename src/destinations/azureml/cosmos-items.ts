@@ -10,8 +10,8 @@ import type {CreatedBy} from './credential.js'
 
 /** Cosmos DB's item size limit. */
 export const maxItemBytes = 2 * 1024 * 1024
-/** Attribute string values are cut to this many UTF-8 bytes. */
-export const maxAttributeBytes = 8 * 1024
+/** Span item attribute string values are cut to this many characters (the reference's `v[:8192]`, no marker). */
+export const maxAttributeChars = 8192
 /** LineSummary inputs/outputs: top-level strings are cut to this many characters. */
 export const maxSummaryChars = 500
 
@@ -21,21 +21,52 @@ export const localLocation = 0
 
 export const defaultCollection = 'default'
 
-const truncatedMark = '…[truncated]'
+/** Where a span's data goes in the workspace's default datastore (the reference's layout). */
+export const traceBlobPrefix = '.promptflow/.trace'
 
-/** Cuts a string to at most `maxBytes` UTF-8 bytes without splitting a character. */
-export const cutUtf8 = (value: string, maxBytes: number): string => {
-  if (value.length * 3 <= maxBytes || Buffer.byteLength(value, 'utf8') <= maxBytes) return value
-  const room = maxBytes - Buffer.byteLength(truncatedMark, 'utf8')
-  let cut = Buffer.from(value, 'utf8').subarray(0, Math.max(0, room)).toString('utf8')
-  // A character cut in half decodes to U+FFFD at the end: drop it.
-  if (cut.endsWith('\uFFFD') && !value.startsWith(cut)) cut = cut.slice(0, -1)
-  return cut + truncatedMark
+/** Cuts a string to its first `max` characters (code points, as Python counts them), no marker. */
+export const cutChars = (value: string, max = maxAttributeChars): string => {
+  if (value.length <= max) return value
+  let units = 0
+  for (let chars = 0; chars < max && units < value.length; chars++) {
+    const code = value.charCodeAt(units)
+    units += code >= 0xd800 && code <= 0xdbff && units + 1 < value.length ? 2 : 1
+  }
+  return value.slice(0, units)
 }
 
-const cutValues = (attributes: Record<string, unknown>, maxBytes: number): Record<string, unknown> => {
+const cutValues = (attributes: Record<string, unknown>): Record<string, unknown> => {
   const out: Record<string, unknown> = {}
-  for (const [key, value] of Object.entries(attributes)) out[key] = typeof value === 'string' ? cutUtf8(value, maxBytes) : value
+  for (const [key, value] of Object.entries(attributes)) out[key] = typeof value === 'string' ? cutChars(value) : value
+  return out
+}
+
+/** `0x` + hex, as the reference's collector writes ids; an id already in that form is kept. */
+export const hexId = (id: string): string => (id.startsWith('0x') ? id : `0x${id}`)
+
+/** The OTLP span kind numbers (0 unspecified, 1 internal, 2 server, 3 client, 4 producer, 5 consumer). */
+const otlpKinds: Record<string, number> = {
+  'SpanKind.INTERNAL': 1,
+  'SpanKind.SERVER': 2,
+  'SpanKind.CLIENT': 3,
+  'SpanKind.PRODUCER': 4,
+  'SpanKind.CONSUMER': 5,
+}
+export const otlpKind = (kind: string): number => otlpKinds[kind] ?? 0
+
+/**
+ * An attribute value as the reference gets it through OTLP protobuf JSON: integers are int64, written as strings
+ * (`"18"`); doubles, booleans and strings stay as they are; arrays element by element.
+ */
+export const protobufValue = (value: unknown): unknown => {
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? String(value) : value
+  if (Array.isArray(value)) return value.map(protobufValue)
+  return value
+}
+
+const protobufValues = (attributes: Record<string, unknown>): Record<string, unknown> => {
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(attributes)) out[key] = protobufValue(value)
   return out
 }
 
@@ -50,49 +81,123 @@ export const collectionNameOf = (span: SpanRecord): string => String(span.resour
 
 export const isBatchSpan = (span: SpanRecord): boolean => span.attributes[Attr.batchRunId] !== undefined
 
+/** A span of an aggregation node (`is_aggregation`): it belongs to no line, so it gets no LineSummary. */
+export const isAggregationSpan = (span: SpanRecord): boolean => {
+  const value = span.attributes.is_aggregation
+  return value === true || value === 'true' || value === 'True'
+}
+
 const itemBytes = (item: unknown) => Buffer.byteLength(JSON.stringify(item), 'utf8')
 
-export interface SpanItem extends Omit<SpanRecord, 'resource'> {
+/** A span as the reference's collector holds it (and writes it to `span.json`): 0x ids, OTLP kind, protobuf values. */
+export interface ReferenceSpan {
+  name: string
+  context: {trace_id: string; span_id: string; trace_state: string}
+  kind: number
+  parent_id: string | null
+  start_time: string
+  end_time: string
+  status: {status_code: string; description: string}
+  attributes: Record<string, unknown>
+  events: Array<{name: string; timestamp: string; attributes: Record<string, unknown>}>
+  links: Array<{context: {trace_id: string; span_id: string}; attributes: Record<string, unknown>}>
+  resource: {attributes: Record<string, unknown>; schema_url: string}
+}
+
+export const referenceSpan = (span: SpanRecord, collectionId: string): ReferenceSpan => ({
+  name: span.name,
+  context: {trace_id: hexId(span.context.trace_id), span_id: hexId(span.context.span_id), trace_state: span.context.trace_state ?? ''},
+  kind: otlpKind(span.kind),
+  parent_id: span.parent_id ? hexId(span.parent_id) : null,
+  start_time: span.start_time,
+  end_time: span.end_time,
+  status: {status_code: span.status.status_code, description: span.status.description ?? ''},
+  attributes: protobufValues(span.attributes),
+  events: span.events.map(e => ({name: e.name, timestamp: e.timestamp, attributes: protobufValues(e.attributes)})),
+  links: span.links.map(l => ({context: {trace_id: hexId(l.context.trace_id), span_id: hexId(l.context.span_id)}, attributes: protobufValues(l.attributes)})),
+  resource: {attributes: {...protobufValues(span.resource.attributes), [Resource.collectionId]: collectionId}, schema_url: span.resource.schema_url ?? ''},
+})
+
+/** `.promptflow/.trace/{collection_id}/{trace_id}/{span_id}/` (ids in 0x form, as in the item). */
+export const spanBlobDir = (collectionId: string, ref: ReferenceSpan): string =>
+  `${traceBlobPrefix}/${collectionId}/${ref.context.trace_id}/${ref.context.span_id}/`
+
+/** The blobs of one span: `span.json` (the whole span, nothing cut) and one blob per event (`0`, `1`, …). */
+export const spanBlobs = (collectionId: string, ref: ReferenceSpan): Array<{path: string; body: string}> => {
+  const dir = spanBlobDir(collectionId, ref)
+  return [
+    {path: `${dir}span.json`, body: JSON.stringify(ref)},
+    ...ref.events.map((event, i) => ({path: `${dir}${i}`, body: JSON.stringify(event)})),
+  ]
+}
+
+/** Python's truthiness, which decides the fields of the reference's Span item (`{k: v … if v}`). */
+const isEmpty = (value: unknown): boolean =>
+  value === null ||
+  value === undefined ||
+  value === '' ||
+  value === 0 ||
+  value === false ||
+  (Array.isArray(value) && value.length === 0) ||
+  (typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0)
+
+export interface SpanItem {
   id: string
   partition_key: string
   collection_id: string
   created_by: CreatedBy
-  resource: SpanRecord['resource']
+  name: string
+  context: ReferenceSpan['context']
+  kind?: number
+  parent_id?: string
+  start_time: string
+  end_time?: string
+  status: ReferenceSpan['status']
+  attributes?: Record<string, unknown>
+  events?: ReferenceSpan['events']
+  links?: ReferenceSpan['links']
+  resource: ReferenceSpan['resource']
+  external_event_data_uris?: string[]
+  span_json_uri?: string
 }
 
 /**
- * A `Span` item: the span record with string attribute values cut at 8 KiB, kept under the 2 MB item limit
- * (event payloads, then attributes, give way first). The full span stays in the local store.
+ * A `Span` item as the reference writes it: the span with string attribute values cut at 8192 characters and,
+ * when its data went to blob storage (`blobBaseUri`, the datastore's `azureml://…/paths/`), each event's
+ * attributes emptied, `external_event_data_uris` and `span_json_uri`; empty fields left out. Always under the
+ * 2 MB item limit: should thousands of attributes still not fit, pf's own are kept (the whole span is in blob).
  */
-export const spanItem = (span: SpanRecord, collectionId: string, createdBy: CreatedBy): SpanItem => {
-  const item: SpanItem = {
-    name: span.name,
-    context: span.context,
-    kind: span.kind,
-    parent_id: span.parent_id,
-    start_time: span.start_time,
-    end_time: span.end_time,
-    status: span.status,
-    attributes: cutValues(span.attributes, maxAttributeBytes),
-    events: span.events.map(e => ({...e, attributes: cutValues(e.attributes, maxAttributeBytes)})),
-    links: span.links,
-    resource: {attributes: {...span.resource.attributes, [Resource.collectionId]: collectionId}, schema_url: span.resource.schema_url},
-    id: span.context.span_id,
+export const spanItem = (ref: ReferenceSpan, collectionId: string, createdBy: CreatedBy, blobBaseUri?: string): SpanItem => {
+  const dir = blobBaseUri === undefined ? '' : blobBaseUri + spanBlobDir(collectionId, ref)
+  const full: Record<string, unknown> = {
+    name: ref.name,
+    context: ref.context,
+    kind: ref.kind,
+    parent_id: ref.parent_id,
+    start_time: ref.start_time,
+    end_time: ref.end_time,
+    status: ref.status,
+    attributes: cutValues(ref.attributes),
+    events: ref.events.map(e => ({...e, attributes: blobBaseUri === undefined ? cutValues(e.attributes) : {}})),
+    links: ref.links,
+    resource: ref.resource,
     partition_key: collectionId,
     collection_id: collectionId,
+    id: ref.context.span_id,
     created_by: createdBy,
+    external_event_data_uris: blobBaseUri === undefined ? [] : ref.events.map((_, i) => `${dir}${i}`),
+    span_json_uri: blobBaseUri === undefined ? undefined : `${dir}span.json`,
   }
+  const item = Object.fromEntries(Object.entries(full).filter(([, v]) => !isEmpty(v))) as unknown as SpanItem
   // Leave room for the system properties Cosmos adds (_rid, _etag, …).
   const limit = maxItemBytes - 16 * 1024
   if (itemBytes(item) <= limit) return item
-  item.events = item.events.map(e => ({...e, attributes: {}}))
-  if (itemBytes(item) <= limit) return item
-  item.attributes = cutValues(item.attributes, 256)
+  if (item.events) item.events = item.events.map(e => ({...e, attributes: {}}))
   if (itemBytes(item) <= limit) return item
   // Thousands of attributes: keep pf's own (they drive the portal) and drop the rest.
-  const own = new Set<string>(Object.values(Attr))
-  item.attributes = Object.fromEntries(Object.entries(item.attributes).filter(([key]) => own.has(key)))
-  item.links = []
+  const own = new Set<string>([...Object.values(Attr), 'is_aggregation', 'execution_target', 'node_name'])
+  item.attributes = Object.fromEntries(Object.entries(item.attributes ?? {}).filter(([key]) => own.has(key)))
+  delete item.links
   return item
 }
 
@@ -119,20 +224,21 @@ export interface LineSummaryItem {
   session_id: string
   trace_id: string
   collection_id: string
-  root_span_id: string
+  root_span_id: string | null
   inputs: unknown
   outputs: unknown
   start_time: string
-  end_time: string
+  end_time: string | null
   status: string
-  latency: number
-  name: string
-  kind: string
+  latency: number | null
+  name: string | null
+  kind: string | null
   created_by: CreatedBy
   cumulative_token_count: {completion: number; prompt: number; total: number} | null | Record<string, never>
   evaluations: Record<string, unknown>
   batch_run_id: string | null
-  line_number: number | null
+  /** A string: the reference reads it from protobuf JSON, where int64 values are strings. */
+  line_number: string | null
   line_run_id: string | null
 }
 
@@ -140,49 +246,60 @@ export interface LineSummaryItem {
 const lineIdentity = (span: SpanRecord): Pick<LineSummaryItem, 'batch_run_id' | 'line_number' | 'line_run_id'> => {
   const a = span.attributes
   if (a[Attr.batchRunId] !== undefined && a[Attr.lineNumber] !== undefined)
-    return {line_run_id: null, batch_run_id: String(a[Attr.batchRunId]), line_number: Number(a[Attr.lineNumber])}
+    return {line_run_id: null, batch_run_id: String(a[Attr.batchRunId]), line_number: String(a[Attr.lineNumber])}
   if (a[Attr.lineRunId] !== undefined) return {line_run_id: String(a[Attr.lineRunId]), batch_run_id: null, line_number: null}
   return {line_run_id: null, batch_run_id: null, line_number: null}
 }
 
+/**
+ * A span time as LineSummary holds it: Python's `isoformat()` of a naive UTC time, i.e. without `Z`, and
+ * without the fraction when it is zero (`2026-01-01T00:00:01.250200`, `2026-01-01T00:00:01`).
+ */
+export const summaryTime = (time: string): string => {
+  const bare = time.replace(/Z$/, '')
+  const [seconds, fraction = ''] = bare.split('.')
+  const micros = fraction.padEnd(6, '0').slice(0, 6)
+  return /^0+$/.test(micros) ? seconds : `${seconds}.${micros}`
+}
+
 /** The placeholder a child span writes (create; an existing item wins) so a running line shows up. */
 export const runningSummaryItem = (span: SpanRecord, collectionId: string, createdBy: CreatedBy): LineSummaryItem => ({
-  id: span.context.trace_id,
+  id: hexId(span.context.trace_id),
   partition_key: collectionId,
   session_id: collectionNameOf(span),
-  trace_id: span.context.trace_id,
+  trace_id: hexId(span.context.trace_id),
   collection_id: collectionId,
-  root_span_id: '',
+  root_span_id: null,
   inputs: {},
   outputs: {},
-  start_time: span.start_time,
-  end_time: '',
+  start_time: summaryTime(span.start_time),
+  end_time: null,
   status: runningStatus,
-  latency: 0,
-  name: '',
-  kind: '',
+  latency: null,
+  name: null,
+  kind: null,
   created_by: createdBy,
   cumulative_token_count: {},
   evaluations: {},
   ...lineIdentity(span),
 })
 
-/** The finished line, written (upsert) by the root span over any placeholder. */
+/** The finished line, written by the root span over any placeholder. */
 export const finishedSummaryItem = (root: SpanRecord, collectionId: string, createdBy: CreatedBy): LineSummaryItem => {
   const a = root.attributes
-  const count = (key: string) => Number(a[key] ?? 0) || 0
+  const count = (key: string) => Math.trunc(Number(a[key] ?? 0)) || 0
   const total = count(Attr.cumulativeTotal)
   return {
-    id: root.context.trace_id,
+    id: hexId(root.context.trace_id),
     partition_key: collectionId,
     session_id: collectionNameOf(root),
-    trace_id: root.context.trace_id,
+    trace_id: hexId(root.context.trace_id),
     collection_id: collectionId,
-    root_span_id: root.context.span_id,
+    root_span_id: hexId(root.context.span_id),
     inputs: summarizeIo(a[Attr.inputs]),
     outputs: summarizeIo(a[Attr.output]),
-    start_time: root.start_time,
-    end_time: root.end_time,
+    start_time: summaryTime(root.start_time),
+    end_time: summaryTime(root.end_time),
     status: root.status.status_code,
     latency: secondsBetween(root.start_time, root.end_time),
     name: root.name,
@@ -220,20 +337,20 @@ export const collectionItem = (collectionId: string, name: string, createdBy: Cr
  * evaluation references the base run (its LineSummary items are partitioned by the run name and the evaluated
  * line has the same line number); an evaluation of a single trace references that trace's line_run_id.
  */
-export type MainLineRef = {batchRunId: string; lineNumber: number} | {lineRunId: string}
+export type MainLineRef = {batchRunId: string; lineNumber: string} | {lineRunId: string}
 
 export const mainLineOf = (root: SpanRecord): MainLineRef | undefined => {
-  if (root.parent_id !== null) return undefined
+  if (root.parent_id !== null || isAggregationSpan(root)) return undefined
   const a = root.attributes
   const present = (v: unknown) => v !== undefined && v !== null && v !== ''
   if (present(a[Attr.referencedBatchRunId]) && present(a[Attr.lineNumber]))
-    return {batchRunId: String(a[Attr.referencedBatchRunId]), lineNumber: Number(a[Attr.lineNumber])}
+    return {batchRunId: String(a[Attr.referencedBatchRunId]), lineNumber: String(a[Attr.lineNumber])}
   if (present(a[Attr.referencedLineRunId])) return {lineRunId: String(a[Attr.referencedLineRunId])}
   return undefined
 }
 
-/** The query that finds the main line's LineSummary item (and the partition to ask, when known). */
-export const mainLineQuery = (ref: MainLineRef): {query: string; parameters: Array<{name: string; value: string | number}>; partitionKey?: string} =>
+/** The query that finds the main line's LineSummary item (and the partition to ask, when known); line numbers are strings. */
+export const mainLineQuery = (ref: MainLineRef): {query: string; parameters: Array<{name: string; value: string}>; partitionKey?: string} =>
   'batchRunId' in ref
     ? {
         query: 'SELECT c.id, c.partition_key, c.status FROM c WHERE c.batch_run_id = @run AND c.line_number = @line',
@@ -245,20 +362,8 @@ export const mainLineQuery = (ref: MainLineRef): {query: string; parameters: Arr
       }
     : {query: 'SELECT c.id, c.partition_key, c.status FROM c WHERE c.line_run_id = @line', parameters: [{name: '@line', value: ref.lineRunId}]}
 
-/** What the main line's `evaluations` object holds for one evaluation. */
-export interface LineEvaluation {
-  outputs: unknown
-  trace_id: string
-  root_span_id: string
-  status: string
-  /** The evaluation line's display name (its root span's name: the evaluation flow's name). */
-  name: string
-  collection_id: string
-  created_by: CreatedBy
-  batch_run_id: string | null
-  line_number: number | null
-  line_run_id: string | null
-}
+/** What the main line's `evaluations` object holds for one evaluation: the evaluation line's summary item without its own `evaluations`. */
+export type LineEvaluation = Omit<LineSummaryItem, 'evaluations'>
 
 /** The key in the main line's `evaluations`: the evaluation run's name, or the evaluation flow's name outside a run. */
 export const evaluationKey = (root: SpanRecord): string => {
@@ -266,23 +371,20 @@ export const evaluationKey = (root: SpanRecord): string => {
   return run !== undefined && run !== null && run !== '' ? String(run) : root.name
 }
 
-export const lineEvaluation = (root: SpanRecord, collectionId: string, createdBy: CreatedBy): LineEvaluation => ({
-  outputs: summarizeIo(root.attributes[Attr.output]),
-  trace_id: root.context.trace_id,
-  root_span_id: root.context.span_id,
-  status: root.status.status_code,
-  name: root.name,
-  collection_id: collectionId,
-  created_by: createdBy,
-  ...lineIdentity(root),
-})
+export const lineEvaluation = (root: SpanRecord, collectionId: string, createdBy: CreatedBy): LineEvaluation => {
+  const {evaluations: _, ...summary} = finishedSummaryItem(root, collectionId, createdBy)
+  return summary
+}
 
 /** A JSON Pointer segment (RFC 6901): run names may hold `/` or `~`. */
 const pointerSegment = (key: string): string => key.replaceAll('~', '~0').replaceAll('/', '~1')
 
-/** The partial update that records an evaluation on the main line: `set` is idempotent (a resend writes the same value). */
-export const evaluationPatch = (root: SpanRecord, collectionId: string, createdBy: CreatedBy): Array<{op: 'set'; path: string; value: LineEvaluation}> => [
-  {op: 'set', path: `/evaluations/${pointerSegment(evaluationKey(root))}`, value: lineEvaluation(root, collectionId, createdBy)},
+/**
+ * The partial update that records an evaluation on the main line, as the reference writes it: `add` (which
+ * replaces an existing entry, so a resend writes the same value).
+ */
+export const evaluationPatch = (root: SpanRecord, collectionId: string, createdBy: CreatedBy): Array<{op: 'add'; path: string; value: LineEvaluation}> => [
+  {op: 'add', path: `/evaluations/${pointerSegment(evaluationKey(root))}`, value: lineEvaluation(root, collectionId, createdBy)},
 ]
 
 /**

@@ -1,4 +1,4 @@
-import type {Container, CosmosClient, OperationInput} from '@azure/cosmos'
+import type {Container, CosmosClient, JSONObject, OperationInput} from '@azure/cosmos'
 import type {HttpClient} from '@azure/core-rest-pipeline'
 
 import {isPfError} from '../../errors.js'
@@ -7,7 +7,7 @@ import {
   type ContainerToken,
   ControlPlane,
   type TraceContainer,
-  TransientAzureError,
+  type TransientAzureError,
   type WorkspaceInfo,
 } from './control-plane.js'
 import {type AzureSignIn, type CreatedBy} from './credential.js'
@@ -18,13 +18,17 @@ import {
   evaluationPatch,
   finishedSummaryItem,
   finishedSummaryPatch,
+  isAggregationSpan,
   isBatchSpan,
   mainLineOf,
   mainLineQuery,
   runningStatus,
+  referenceSpan,
   runningSummaryItem,
   spanItem,
 } from './cosmos-items.js'
+import {describeStorageError} from './datastore.js'
+import type {SpanBlobWriter} from './span-blobs.js'
 import type {WorkspaceTriad} from './workspace.js'
 
 type Outcome = ExportOutcome
@@ -33,6 +37,9 @@ const ok: Outcome = {code: 'ok'}
 const rank = {ok: 0, retryable: 1, fatal: 2} as const
 /** The worse of two outcomes: a span is delivered only when every item it needs is written. */
 const worse = (a: Outcome, b: Outcome): Outcome => (rank[b.code] > rank[a.code] ? b : a)
+
+/** Items are plain JSON; the SDK's JSONObject type just does not know their interfaces. */
+const asBody = (item: object): JSONObject => item as JSONObject
 
 /** Says which item a failure was about. */
 const withContext = (outcome: Outcome, item: string): Outcome => (outcome.code === 'ok' ? outcome : {...outcome, reason: `${item}: ${outcome.reason}`})
@@ -68,7 +75,8 @@ interface PlannedOp {
 }
 
 /**
- * Writes spans to a workspace's trace store: `Span` items (create; 409 = already there), `LineSummary` items
+ * Writes spans to a workspace: first each span's data to the default datastore (span.json and its events, see
+ * span-blobs.ts), then `Span` items (create; 409 = already there), `LineSummary` items
  * (placeholder create from child spans; the root span creates the finished line, or sets its fields on an existing
  * item so its `evaluations` stay; an evaluation line's root also sets its entry in the evaluated line's
  * `evaluations`) and `Collection` items (not for batch runs), through Cosmos bulk requests with per-container
@@ -92,6 +100,8 @@ export class CosmosSpanExporter implements SpanExporter {
     private readonly info: () => Promise<WorkspaceInfo>,
     private readonly signIn: AzureSignIn,
     env: NodeJS.ProcessEnv,
+    /** Where span data goes (the workspace's default datastore); without it items carry their events (cut). */
+    private readonly spanBlobs?: SpanBlobWriter,
   ) {
     this.controlPlane = new ControlPlane(signIn, env)
   }
@@ -109,6 +119,30 @@ export class CosmosSpanExporter implements SpanExporter {
     const db = database.cosmos.database(database.databaseName)
     const objectId = createdBy.object_id
 
+    // Span data first: a span's item is written only once its blobs are, so the item never points at nothing.
+    const outcomes = new Map<string, Outcome>(spans.map(s => [s.context.span_id, ok]))
+    const settle = (ids: string[], outcome: Outcome) => {
+      for (const id of ids) outcomes.set(id, worse(outcomes.get(id) ?? ok, outcome))
+    }
+    const prepared = spans.map(span => {
+      const collectionId = collectionIdOf(span, objectId)
+      return {span, collectionId, ref: referenceSpan(span, collectionId)}
+    })
+    let blobBaseUri: string | undefined
+    if (this.spanBlobs) {
+      try {
+        blobBaseUri = await this.spanBlobs.baseUri()
+      } catch (error) {
+        return {code: 'retryable', reason: `blob storage: ${describeStorageError(error)}`, retryAfterMs: (error as TransientAzureError).retryAfterMs}
+      }
+      await Promise.all(
+        prepared.map(async ({span, collectionId, ref}) => {
+          const outcome = await this.spanBlobs!.write(collectionId, ref)
+          if (outcome.code !== 'ok') settle([span.context.span_id], outcome)
+        }),
+      )
+    }
+
     const spanOps: PlannedOp[] = []
     const summaryOps: PlannedOp[] = []
     const placeholders = new Map<string, PlannedOp>()
@@ -116,16 +150,19 @@ export class CosmosSpanExporter implements SpanExporter {
     const collections = new Map<string, {name: string; spans: string[]}>()
     const evaluations: Array<{root: SpanRecord; collectionId: string}> = []
 
-    for (const span of spans) {
+    for (const {span, collectionId, ref} of prepared) {
       const spanId = span.context.span_id
-      const collectionId = collectionIdOf(span, objectId)
-      spanOps.push({op: {operationType: 'Create', partitionKey: collectionId, resourceBody: spanItem(span, collectionId, createdBy) as any}, spans: [spanId]})
+      // Blobs not written: nothing of this span goes to Cosmos now; the whole span is sent again.
+      if (outcomes.get(spanId)!.code !== 'ok') continue
+      spanOps.push({op: {operationType: 'Create', partitionKey: collectionId, resourceBody: asBody(spanItem(ref, collectionId, createdBy, blobBaseUri))}, spans: [spanId]})
       const traceId = span.context.trace_id
-      if (span.parent_id === null) {
+      if (isAggregationSpan(span)) {
+        // An aggregation node belongs to no line: no LineSummary item, no evaluation entry.
+      } else if (span.parent_id === null) {
         // Create, or set the finished fields on the existing item: an upsert would wipe its `evaluations`.
         const item = finishedSummaryItem(span, collectionId, createdBy)
         summaryOps.push({
-          op: {operationType: 'Create', partitionKey: collectionId, resourceBody: item as any},
+          op: {operationType: 'Create', partitionKey: collectionId, resourceBody: asBody(item)},
           spans: [spanId],
           onConflict: {id: item.id, partitionKey: collectionId, operations: finishedSummaryPatch(item)},
         })
@@ -134,7 +171,7 @@ export class CosmosSpanExporter implements SpanExporter {
         const placeholder = placeholders.get(traceId)
         if (placeholder) placeholder.spans.push(spanId)
         else {
-          const planned = {op: {operationType: 'Create', partitionKey: collectionId, resourceBody: runningSummaryItem(span, collectionId, createdBy) as any}, spans: [spanId]} as PlannedOp
+          const planned = {op: {operationType: 'Create', partitionKey: collectionId, resourceBody: asBody(runningSummaryItem(span, collectionId, createdBy))}, spans: [spanId]} as PlannedOp
           placeholders.set(traceId, planned)
           summaryOps.push(planned)
         }
@@ -146,11 +183,7 @@ export class CosmosSpanExporter implements SpanExporter {
       }
     }
 
-    const outcomes = new Map<string, Outcome>(spans.map(s => [s.context.span_id, ok]))
     const traceOf = new Map(spans.map(s => [s.context.span_id, s.context.trace_id]))
-    const settle = (ids: string[], outcome: Outcome) => {
-      for (const id of ids) outcomes.set(id, worse(outcomes.get(id) ?? ok, outcome))
-    }
     await Promise.all([
       this.bulk(db.container('Span'), 'Span', spanOps, settle),
       this.bulk(db.container('LineSummary'), 'LineSummary', summaryOps, settle),

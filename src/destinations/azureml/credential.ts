@@ -38,7 +38,8 @@ export const createdByFromToken = (token: string): CreatedBy => {
   return {
     object_id: text('oid') ?? text('sub') ?? 'unknown',
     tenant_id: text('tid') ?? '',
-    name: text('upn') ?? text('email') ?? text('unique_name') ?? text('name') ?? text('appid') ?? '',
+    // The reference: the `name` claim, else (a service principal) the `appid`.
+    name: text('name') ?? text('appid') ?? '',
   }
 }
 
@@ -111,6 +112,23 @@ export class AzureSignIn {
     })
     this.cached = await this.pending
     return this.cached.token
+  }
+
+  /**
+   * The credential itself, for SDKs that ask for their own scope (blob storage asks for
+   * `https://storage.azure.com/.default`; the SDK caches and renews that token in memory).
+   */
+  async tokenCredential(): Promise<TokenCredential> {
+    const credential = await (this.credential ??= this.createCredential())
+    return {
+      getToken: async (scopes, options) => {
+        try {
+          return await credential.getToken(scopes, options)
+        } catch (error) {
+          throw this.signInError(error as Error)
+        }
+      },
+    }
   }
 
   async createdBy(): Promise<CreatedBy> {

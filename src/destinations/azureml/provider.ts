@@ -31,7 +31,7 @@ const azure = async (ctx: DestinationContext) => {
 export const azuremlProvider: TraceDestinationProvider<AzureMlDestination> = {
   contractVersion: 1,
   scheme: 'azureml',
-  description: 'An Azure ML workspace or Azure AI project (traces go to its Cosmos DB)',
+  description: 'An Azure ML workspace or Azure AI project (traces go to its Cosmos DB, span data to its default blob datastore)',
   examples: [
     'azureml',
     'azureml://subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.MachineLearningServices/workspaces/<ws>',
@@ -101,9 +101,15 @@ export const azuremlProvider: TraceDestinationProvider<AzureMlDestination> = {
     if (!exporter) {
       exporter = (async () => {
         const {workspace, info} = dest
-        const [{signIn, controlPlane}, {CosmosSpanExporter}] = await Promise.all([azure(ctx), import('./cosmos-writer.js')])
+        const [{signIn, controlPlane}, {CosmosSpanExporter}, {datastoreBlobs}, {SpanBlobWriter}] = await Promise.all([
+          azure(ctx),
+          import('./cosmos-writer.js'),
+          import('./datastore.js'),
+          import('./span-blobs.js'),
+        ])
         let known = info
-        return new CosmosSpanExporter(workspace, async () => (known ??= await controlPlane.workspace(workspace)), signIn, ctx.env)
+        const blobs = new SpanBlobWriter(datastoreBlobs(controlPlane, signIn, workspace, ctx.env))
+        return new CosmosSpanExporter(workspace, async () => (known ??= await controlPlane.workspace(workspace)), signIn, ctx.env, blobs)
       })()
       exporters.set(dest.key, exporter)
       exporter.catch(() => exporters.delete(dest.key))
