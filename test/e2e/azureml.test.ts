@@ -546,7 +546,8 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
     })
 
     it('loses and duplicates nothing when pf is SIGKILLed mid-export (pf trace sync finishes)', async function () {
-      this.timeout(180_000)
+      // Every span's blobs go to Azurite before its item: more work than the Cosmos items alone.
+      this.timeout(300_000)
       await addWorkspace('ws-kill')
       writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-kill')}\n`)
       // The first write reaches Cosmos but its answer never reaches pf; later writes hang: pf dies waiting.
