@@ -103,4 +103,11 @@ export const migrations: string[] = [
   );
   CREATE INDEX runs_created ON runs (created_at DESC);
   `,
+  // 3: who holds an outbox claim ("pid:start"), so a claim of a process that died is taken back at once, not after its
+  // lease; and the earliest retry the receiver allowed (Retry-After), which `pf trace sync` honours while it skips
+  // pf's own backoff.
+  `
+  ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+  ALTER TABLE outbox ADD COLUMN retry_not_before INTEGER NOT NULL DEFAULT 0;
+  `,
 ]

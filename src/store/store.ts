@@ -6,6 +6,7 @@ import Database from 'better-sqlite3'
 import {ensurePrivateDir} from '../paths.js'
 import {Attr} from '../contract/attributes.js'
 import type {ResolvedDestination, SpanRecord} from '../contract/destination.js'
+import {type ProcessIdentity, currentProcess, isProcessRunning} from '../util/process.js'
 import {secondsBetween} from '../util/span-time.js'
 import {migrations} from './schema.js'
 
@@ -73,6 +74,13 @@ const jsonOrNull = (value: unknown): string | null => (value === undefined ? nul
  * The local trace store: one SQLite file (WAL) under the pf home, user-only. Several pf processes may write at
  * once; every write is one IMMEDIATE transaction with a busy timeout.
  */
+/** An outbox claim's owner as stored: `pid:start` (start empty where the OS does not tell it). */
+const claimOwner = (who: ProcessIdentity): string => `${who.pid}:${who.start ?? ''}`
+const parseClaimOwner = (owner: string): ProcessIdentity => {
+  const [pid, start] = owner.split(':')
+  return {pid: Number(pid), start: start ? Number(start) : undefined}
+}
+
 export class TraceStore {
   readonly db: Database.Database
   private readonly insertSpan: Database.Statement
@@ -175,7 +183,8 @@ export class TraceStore {
 
   /**
    * Claims up to `limit` due outbox items of one destination for `leaseMs` (another process will not take them
-   * meanwhile; a crashed process's lease simply expires).
+   * meanwhile). The claim names this process (pid and start time): `releaseDeadClaims` takes back the claims of a
+   * process that died at once; the lease is only the last resort (a process on another machine sharing the home).
    */
   claimOutbox(destination: string, limit: number, leaseMs: number): OutboxItem[] {
     const now = Date.now()
@@ -193,24 +202,65 @@ export class TraceStore {
              ORDER BY o.created_at, o.trace_id, o.span_id`,
           )
           .all(destination, now, now, limit) as Array<{trace_id: string; span_id: string; attempts: number; data: string}>
-        const claim = this.db.prepare('UPDATE outbox SET claimed_until = ? WHERE destination = ? AND trace_id = ? AND span_id = ?')
-        for (const r of rows) claim.run(now + leaseMs, destination, r.trace_id, r.span_id)
+        const claim = this.db.prepare('UPDATE outbox SET claimed_until = ?, claimed_by = ? WHERE destination = ? AND trace_id = ? AND span_id = ?')
+        const owner = claimOwner(currentProcess())
+        for (const r of rows) claim.run(now + leaseMs, owner, destination, r.trace_id, r.span_id)
         return rows.map(r => ({traceId: r.trace_id, spanId: r.span_id, attempts: r.attempts, span: JSON.parse(r.data) as SpanRecord}))
       })
       .immediate()
   }
 
+  /**
+   * Takes back the live claims on `destination`'s outbox held by processes that are gone (SIGKILL, crash), so their
+   * items are due again now instead of when the lease ends. Returns how many items were released.
+   */
+  releaseDeadClaims(destination: string): number {
+    const now = Date.now()
+    const owners = this.db
+      .prepare(`SELECT DISTINCT claimed_by FROM outbox WHERE destination = ? AND state = 'pending' AND claimed_until > ? AND claimed_by IS NOT NULL`)
+      .pluck()
+      .all(destination, now) as string[]
+    const self = claimOwner(currentProcess())
+    const dead = owners.filter(owner => owner !== self && !isProcessRunning(parseClaimOwner(owner)))
+    if (dead.length === 0) return 0
+    const release = this.db.prepare(`UPDATE outbox SET claimed_until = 0, claimed_by = NULL WHERE destination = ? AND state = 'pending' AND claimed_by = ? AND claimed_until > ?`)
+    return this.db.transaction(() => dead.reduce((n, owner) => n + release.run(destination, owner, now).changes, 0)).immediate()
+  }
+
+  /** Drops what waits for `destination` (pending and parked items; the spans stay in the store). Returns how many. */
+  discardOutbox(destination: string): number {
+    return this.db.prepare(`DELETE FROM outbox WHERE destination = ? AND state IN ('pending', 'parked')`).run(destination).changes
+  }
+
+  /**
+   * Makes every pending item of `destination` due now (`pf trace sync`: the user says the destination is back),
+   * skipping pf's own backoff but not a Retry-After the receiver asked for.
+   */
+  retryNow(destination: string): void {
+    this.db
+      .prepare(`UPDATE outbox SET next_attempt_at = retry_not_before WHERE destination = ? AND state = 'pending' AND next_attempt_at > retry_not_before`)
+      .run(destination)
+  }
+
   /** Settles claimed items: delivered, retried later (with backoff), or parked with the reason. */
   settleOutbox(
     destination: string,
-    outcomes: Array<{traceId: string; spanId: string; outcome: 'delivered' | 'retry' | 'parked'; error?: string; retryAt?: number}>,
+    outcomes: Array<{
+      traceId: string
+      spanId: string
+      outcome: 'delivered' | 'retry' | 'parked'
+      error?: string
+      retryAt?: number
+      /** The receiver's own Retry-After (ms epoch): even `pf trace sync` does not send sooner. */
+      notBefore?: number
+    }>,
   ): void {
     const now = Date.now()
     const delivered = this.db.prepare(
       `UPDATE outbox SET state = 'delivered', delivered_at = ?, claimed_until = 0, last_error = NULL, attempts = attempts + 1 WHERE destination = ? AND trace_id = ? AND span_id = ?`,
     )
     const retry = this.db.prepare(
-      `UPDATE outbox SET next_attempt_at = ?, claimed_until = 0, last_error = ?, attempts = attempts + 1 WHERE destination = ? AND trace_id = ? AND span_id = ?`,
+      `UPDATE outbox SET next_attempt_at = ?, retry_not_before = ?, claimed_until = 0, last_error = ?, attempts = attempts + 1 WHERE destination = ? AND trace_id = ? AND span_id = ?`,
     )
     const parked = this.db.prepare(
       `UPDATE outbox SET state = 'parked', claimed_until = 0, last_error = ?, attempts = attempts + 1 WHERE destination = ? AND trace_id = ? AND span_id = ?`,
@@ -219,7 +269,7 @@ export class TraceStore {
       .transaction(() => {
         for (const o of outcomes) {
           if (o.outcome === 'delivered') delivered.run(now, destination, o.traceId, o.spanId)
-          else if (o.outcome === 'retry') retry.run(o.retryAt ?? now, o.error ?? null, destination, o.traceId, o.spanId)
+          else if (o.outcome === 'retry') retry.run(o.retryAt ?? now, o.notBefore ?? 0, o.error ?? null, destination, o.traceId, o.spanId)
           else parked.run(o.error ?? 'rejected', destination, o.traceId, o.spanId)
         }
       })

@@ -4,10 +4,7 @@ import type {ReadableSpan, Span, SpanProcessor} from '@opentelemetry/sdk-trace-b
 import type {TraceStore} from '../store/store.js'
 import type {SpanRecord} from '../contract/destination.js'
 import {currentLineAttributes} from './line-context.js'
-import {type TokenCounts, ownUsage, toSpanRecord} from './span-record.js'
-
-const addCounts = (a: TokenCounts | undefined, b: TokenCounts | undefined): TokenCounts | undefined =>
-  !a ? b : !b ? a : {completion: a.completion + b.completion, prompt: a.prompt + b.prompt, total: a.total + b.total}
+import {TokenRollup, toSpanRecord} from './span-record.js'
 
 /**
  * Records every finished span in the local store, with an outbox row for each remote destination in the same
@@ -18,8 +15,9 @@ export class StoreSpanProcessor implements SpanProcessor {
   private buffer: SpanRecord[] = []
   private timer: NodeJS.Timeout | undefined
   private timerDue = 0
-  /** Token counts reported by finished children, waiting for their parent to end. */
-  private readonly childUsage = new Map<string, TokenCounts>()
+  private readonly tokens = new TokenRollup()
+  /** Callers of `whenRecorded` waiting for the spans buffered at their call to be in the store. */
+  private waiting: Array<{resolve: () => void; reject: (error: Error) => void}> = []
 
   constructor(
     private readonly store: TraceStore,
@@ -39,12 +37,8 @@ export class StoreSpanProcessor implements SpanProcessor {
   }
 
   onEnd(span: ReadableSpan): void {
-    const spanId = span.spanContext().spanId
-    const cumulative = addCounts(ownUsage(span.attributes as Record<string, unknown>), this.childUsage.get(spanId))
-    this.childUsage.delete(spanId)
     const parentId = span.parentSpanContext?.spanId
-    if (parentId && cumulative) this.childUsage.set(parentId, addCounts(this.childUsage.get(parentId), cumulative)!)
-    this.buffer.push(toSpanRecord(span, cumulative))
+    this.buffer.push(this.tokens.add(toSpanRecord(span)))
     if (this.buffer.length >= (this.options.maxBatch ?? 512)) {
       this.flushNow()
       return
@@ -57,17 +51,45 @@ export class StoreSpanProcessor implements SpanProcessor {
     if (this.timer && this.timerDue <= due) return
     if (this.timer) clearTimeout(this.timer)
     this.timerDue = due
-    this.timer = setTimeout(() => this.flushNow(), delay).unref()
+    this.timer = setTimeout(() => {
+      // A failed write (e.g. disk full) reaches the waiters; a timer has nobody else to tell.
+      try {
+        this.flushNow()
+      } catch {
+        // Already handed to the waiters (flushNow rejects them).
+      }
+    }, delay).unref()
+  }
+
+  /**
+   * Resolves once every span ended so far is in the store (with the next batch write, not a transaction of its
+   * own), so a batch run can write a line's record only after the line's spans: a crash never leaves a line
+   * recorded as finished without its trace. Rejects when that write fails.
+   */
+  whenRecorded(): Promise<void> {
+    if (this.buffer.length === 0) return Promise.resolve()
+    // Someone waits for this write: the (unref'd) timer must keep the process alive until it fires.
+    this.timer?.ref()
+    return new Promise((resolve, reject) => this.waiting.push({resolve, reject}))
   }
 
   flushNow(): void {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
-    if (this.buffer.length === 0) return
-    const batch = this.buffer
-    this.buffer = []
-    this.store.recordSpans(batch, this.remoteDestinations)
-    this.options.onRecorded?.(batch)
+    const waiting = this.waiting
+    this.waiting = []
+    if (this.buffer.length > 0) {
+      const batch = this.buffer
+      this.buffer = []
+      try {
+        this.store.recordSpans(batch, this.remoteDestinations)
+      } catch (error) {
+        for (const w of waiting) w.reject(error as Error)
+        throw error
+      }
+      this.options.onRecorded?.(batch)
+    }
+    for (const w of waiting) w.resolve()
   }
 
   async forceFlush(): Promise<void> {
