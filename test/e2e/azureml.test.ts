@@ -303,7 +303,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
 
       const sync = await runPf(['trace', 'sync', '--json'], {home, env: env()})
       expect(sync.code, sync.stderr + sync.stdout).to.equal(0)
-      expect((await cosmos.items('db-ws-signin', 'Span')).map(s => s.id).sort()).to.deep.equal(localSpans(home).map(s => s.context.span_id).sort())
+      expect((await cosmos.items('db-ws-signin', 'Span')).map(s => s.id).sort()).to.deep.equal(localSpans(home).map(s => hex(s.context.span_id)).sort())
     })
 
     for (const [name, extra, cause] of [
