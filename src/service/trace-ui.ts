@@ -41,7 +41,7 @@ export const traceUi = async (options: TraceUiOptions): Promise<TraceUiResult> =
 }
 
 /** Launches the platform's URL opener, detached; false when there is none. */
-const openBrowser = (url: string): boolean => {
+export const openBrowser = (url: string): boolean => {
   // Never through a shell (`cmd /c start` would parse & | ^ in the URL): each opener takes the URL as one argument.
   const [cmd, args] =
     process.platform === 'darwin'

@@ -86,6 +86,11 @@ export class TraceStore {
   private readonly insertSpan: Database.Statement
   private readonly insertLineRun: Database.Statement
   private readonly insertOutbox: Database.Statement
+  private readonly insertSearch: Database.Statement
+  private readonly storedStart: Database.Statement
+  private readonly unindexReplaced: Database.Statement
+  /** Low bits of search rowids: per process from a random start, so writers rarely pick the same one. */
+  private searchSequence = Math.floor(Math.random() * 0x100000)
   private readonly recordTransaction: Database.Transaction<(spans: SpanRecord[], remoteDestinations: string[], now: number) => void>
 
   static open(home: string): TraceStore {
@@ -119,6 +124,10 @@ export class TraceStore {
       VALUES (@trace_id, @root_span_id, @line_run_id, @collection, @run, @line_number, @name, @kind, @status, @start_time, @end_time,
        @latency, @inputs, @outputs, @error, @prompt_tokens, @completion_tokens, @total_tokens)`)
     this.insertOutbox = db.prepare(`INSERT OR IGNORE INTO outbox (destination, trace_id, span_id, created_at) VALUES (?, ?, ?, ?)`)
+    this.insertSearch = db.prepare('INSERT INTO span_search (rowid, name, body, attrs, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?)')
+    // A span stored again (same ids) replaces the row: its old search document goes first.
+    this.storedStart = db.prepare('SELECT start_time FROM spans WHERE trace_id = ? AND span_id = ?').pluck()
+    this.unindexReplaced = db.prepare('DELETE FROM span_search WHERE rowid >= ? AND rowid < ? AND trace_id = ? AND span_id = ?')
     this.recordTransaction = db.transaction((spans: SpanRecord[], remotes: string[], now: number) => this.writeSpans(spans, remotes, now))
   }
 
@@ -150,6 +159,12 @@ export class TraceStore {
       const resource = span.resource.attributes
       const run = (attrs[Attr.batchRunId] as string | undefined) ?? null
       const collection = String(resource.collection ?? 'default')
+      const {trace_id: traceId, span_id: spanId} = span.context
+      const previousStart = this.storedStart.get(traceId, spanId) as string | undefined
+      if (previousStart !== undefined) {
+        const base = searchKeyBase(previousStart)
+        this.unindexReplaced.run(base, base + searchKeySpan, traceId, spanId)
+      }
       this.insertSpan.run({
         trace_id: span.context.trace_id,
         span_id: span.context.span_id,
@@ -164,8 +179,25 @@ export class TraceStore {
         line_run_id: (attrs[Attr.lineRunId] as string | undefined) ?? null,
         data: JSON.stringify(span),
       })
+      this.indexForSearch(span)
       for (const destination of remoteDestinations) this.insertOutbox.run(destination, span.context.trace_id, span.context.span_id, now)
       if (span.parent_id === null) this.insertLineRun.run(lineRunOf(span, collection, run))
+    }
+  }
+
+  /** Writes a span's search document under a free rowid of its start millisecond (see schema migration 4). */
+  private indexForSearch(span: SpanRecord): void {
+    const doc = searchDocument(span)
+    const base = searchKeyBase(span.start_time)
+    for (let attempt = 0; ; attempt++) {
+      this.searchSequence = (this.searchSequence + 1) % 0x100000
+      try {
+        this.insertSearch.run(base + BigInt(this.searchSequence), span.name, doc.body, doc.attrs, span.context.trace_id, span.context.span_id)
+        return
+      } catch (error) {
+        // Another span of the same millisecond has this rowid: take the next sequence number.
+        if ((error as {code?: string}).code !== 'SQLITE_CONSTRAINT_PRIMARYKEY' || attempt >= 1000) throw error
+      }
     }
   }
 
@@ -354,6 +386,7 @@ export class TraceStore {
         if (dryRun) result = {traces, spans: count('spans'), lineRuns: count('line_runs'), outbox: count('outbox')}
         else {
           const remove = (table: string) => this.db.prepare(`DELETE FROM ${table} WHERE trace_id IN (SELECT trace_id FROM temp.doomed_traces)`).run().changes
+          this.db.prepare('DELETE FROM span_search WHERE trace_id IN (SELECT trace_id FROM temp.doomed_traces)').run()
           result = {traces, outbox: remove('outbox'), lineRuns: remove('line_runs'), spans: remove('spans')}
         }
         this.db.exec('DROP TABLE temp.doomed_traces')
@@ -388,6 +421,33 @@ const filterClause = (filter: TraceFilter): {where: string; params: string[]} =>
     params.push(filter.run)
   }
   return {where: conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '', params}
+}
+
+/** Search rowids of spans that start in one millisecond: [base, base + searchKeySpan). */
+export const searchKeySpan = 1n << 20n
+
+/** The first search rowid of a span start time (stored format): its epoch milliseconds << 20. */
+export const searchKeyBase = (startTime: string): bigint => BigInt(Date.parse(startTime.slice(0, 23) + 'Z') || 0) << 20n
+
+/** Characters of inputs / output, and of any other attribute value, that the search index reads. */
+const searchBodyCap = 65_536
+const searchAttributeCap = 1024
+
+/**
+ * A span's search document (schema migration 4): inputs and output in `body`; every other scalar attribute as a
+ * "key value" line in `attrs`, but for pf's computed token sums (numbers nobody searches for as text).
+ */
+export const searchDocument = (span: SpanRecord): {body: string; attrs: string} => {
+  const body: string[] = []
+  const attrs: string[] = []
+  for (const [key, value] of Object.entries(span.attributes)) {
+    const type = typeof value
+    if (type !== 'string' && type !== 'number' && type !== 'boolean') continue
+    if (key === Attr.inputs || key === Attr.output) {
+      if (type === 'string') body.push((value as string).slice(0, searchBodyCap))
+    } else if (!key.startsWith('__computed__.')) attrs.push(`${key} ${String(value).slice(0, searchAttributeCap)}`)
+  }
+  return {body: body.join('\n'), attrs: attrs.join('\n')}
 }
 
 const lineRunOf = (span: SpanRecord, collection: string, run: string | null): LineRunRow => {
