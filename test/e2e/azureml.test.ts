@@ -303,7 +303,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
 
       const sync = await runPf(['trace', 'sync', '--json'], {home, env: env()})
       expect(sync.code, sync.stderr + sync.stdout).to.equal(0)
-      expect((await cosmos.items('db-ws-signin', 'Span')).map(s => s.id).sort()).to.deep.equal(localSpans(home).map(s => s.context.span_id).sort())
+      expect((await cosmos.items('db-ws-signin', 'Span')).map(s => s.id).sort()).to.deep.equal(localSpans(home).map(s => hex(s.context.span_id)).sort())
     })
 
     for (const [name, extra, cause] of [
@@ -578,7 +578,8 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
     })
 
     it('loses and duplicates nothing when pf is SIGKILLed mid-export (pf trace sync finishes)', async function () {
-      this.timeout(180_000)
+      // Every span's blobs go to Azurite before its item: more work than the Cosmos items alone.
+      this.timeout(300_000)
       await addWorkspace('ws-kill')
       writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-kill')}\n  export_wait: 30\n`)
       // The first write reaches Cosmos but its answer never reaches pf; later writes hang: pf dies waiting.
