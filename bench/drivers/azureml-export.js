@@ -92,7 +92,7 @@ if (mode === 'pf') {
     dist('destinations/azureml/cosmos-items.js'),
     import('@azure/cosmos'),
   ])
-  const signIn = signInFor({}, process.env)
+  const signIn = signInFor(ctx.config, process.env)
   const plane = new ControlPlane(signIn, process.env)
   const info = await plane.workspace(dest.workspace)
   const token = await plane.containerToken(dest.workspace, info, 'Span')
