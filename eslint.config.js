@@ -8,7 +8,8 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
-    languageOptions: {parserOptions: {projectService: true, tsconfigRootDir: import.meta.dirname}},
+    // test/tsconfig.json covers src, tests and examples; the plugin has its own (its `pf/destination` path).
+    languageOptions: {parserOptions: {project: ['./test/tsconfig.json', './plugins/pf-trace-otlp/tsconfig.json'], tsconfigRootDir: import.meta.dirname}},
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/consistent-type-imports': ['error', {fixStyle: 'inline-type-imports'}],
@@ -24,7 +25,7 @@ export default tseslint.config(
   },
   {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
-    languageOptions: {globals: {process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', fetch: 'readonly', AbortSignal: 'readonly', __dirname: 'readonly', require: 'readonly', module: 'writable'}},
+    languageOptions: {globals: {process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', fetch: 'readonly', AbortSignal: 'readonly', performance: 'readonly', __dirname: 'readonly', require: 'readonly', module: 'writable'}},
     rules: {'@typescript-eslint/no-require-imports': 'off', 'no-unused-vars': ['error', {argsIgnorePattern: '^_'}]},
   },
 )

@@ -1,7 +1,8 @@
 import path from 'node:path'
 
 import {PfError} from '../errors.js'
-import {readFlowYaml, readInputSpecs, readSample} from './definition.js'
+import {logMetric} from '../sdk/metrics.js'
+import {readChatSpec, readFlowYaml, readInputSpecs, readSample} from './definition.js'
 import {importUserModule, resolveModuleFile} from './modules.js'
 import type {LoadedFlow} from './types.js'
 
@@ -31,6 +32,7 @@ export const loadFlexFlow = async (dir: string, file: string, initValues: Record
   const initSpecs = readInputSpecs(def.init, file, 'init')
   const isClass = /^class[\s{]/.test(Function.prototype.toString.call(target))
   let invoke: (inputs: Record<string, unknown>) => Promise<unknown>
+  let classAggregate: ((lines: Array<{output: unknown}>) => Promise<unknown>) | undefined
   if (isClass) {
     const init: Record<string, unknown> = {}
     for (const [name, spec] of Object.entries(initSpecs)) {
@@ -42,6 +44,16 @@ export const loadFlexFlow = async (dir: string, file: string, initValues: Record
     if (typeof instance.call !== 'function')
       throw new PfError('flow_entry_not_found', `${file}: class ${exportName} has no "call" method; a class entry is called through call(inputs).`)
     invoke = async inputs => instance.call!(inputs)
+    // prompt flow's class entries aggregate with __aggregate__(line_results): the list of line outputs.
+    const aggregateMethod = (instance as {__aggregate__?: (results: unknown[]) => unknown}).__aggregate__
+    // Its returned mapping is logged as the run's metrics, as the reference's script executor does.
+    if (typeof aggregateMethod === 'function')
+      classAggregate = async lines => {
+        const result = await aggregateMethod.call(instance, lines.map(l => l.output))
+        if (result && typeof result === 'object' && !Array.isArray(result))
+          for (const [name, value] of Object.entries(result)) if (typeof value === 'number') logMetric(name, value)
+        return result
+      }
   } else {
     invoke = async inputs => (target as (inputs: Record<string, unknown>) => unknown)(inputs)
   }
@@ -52,9 +64,11 @@ export const loadFlexFlow = async (dir: string, file: string, initValues: Record
     file,
     name: exportName,
     inputs: readInputSpecs(def.inputs, file),
+    chat: readChatSpec(readInputSpecs(def.inputs, file), def.outputs),
     sample: readSample(def.sample, dir, file),
     modules: [moduleFile],
     invoke,
-    aggregate: typeof aggregateFn === 'function' ? async lines => aggregateFn(lines) : undefined,
+    // pf's extension: a module-level `aggregate(lines)` export receives {inputs, output} per line.
+    aggregate: classAggregate ?? (typeof aggregateFn === 'function' ? async lines => aggregateFn(lines) : undefined),
   }
 }

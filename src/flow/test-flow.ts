@@ -5,6 +5,7 @@ import {ExitCode, PfError} from '../errors.js'
 import type {TraceLinks} from '../tracing/links.js'
 import type {RegistryLoader} from '../tracing/registry.js'
 import {type ExportReport, TracingSession, collectionForFlow} from '../tracing/session.js'
+import {redirectConsole} from './console.js'
 import {type LineError, runLine} from './executor.js'
 import {resolveInputs} from './inputs.js'
 import {loadFlow} from './load.js'
@@ -14,6 +15,9 @@ export interface FlowTestOptions {
   inputs: Record<string, unknown>
   init?: Record<string, unknown>
   node?: string
+  /** `${node.variant_id}` (DAG flows). */
+  variant?: string
+  environmentVariables?: Record<string, unknown>
   /** Seconds to wait for remote destinations at the end. */
   exportWaitSeconds: number
   cwd?: string
@@ -38,21 +42,34 @@ export const userStack = (error: LineError, flowDir: string): string | undefined
   return frames.length > 0 ? frames.join('\n') : undefined
 }
 
-/** `pf flow test`: one line of a flow, traced to the configured destinations. */
-export const testFlow = async (registry: RegistryLoader, options: FlowTestOptions): Promise<FlowTestResult> => {
+/** What `pf flow test` (one line, or a chat) works with: the loaded flow and its tracing session. */
+export const openFlowSession = async (registry: RegistryLoader, options: FlowTestOptions) => {
   const cwd = options.cwd ?? process.cwd()
   const {reader: config} = await new ConfigService(registry, cwd).load()
   await TracingSession.preload(config)
-  const flow = await loadFlow(path.resolve(cwd, options.flow), {init: options.init})
+  const flow = await loadFlow(path.resolve(cwd, options.flow), {init: options.init, variant: options.variant, environmentVariables: options.environmentVariables})
+  const collection = collectionForFlow(flow.dir)
+  const startSession = () => TracingSession.start({registry, config, collection, cwd, flowDir: flow.dir})
+  return {flow, collection, startSession}
+}
+
+/** `pf flow test`: one line of a flow, traced to the configured destinations. */
+export const testFlow = async (registry: RegistryLoader, options: FlowTestOptions): Promise<FlowTestResult> => {
+  const {flow, collection, startSession} = await openFlowSession(registry, options)
   if (options.node && flow.kind !== 'dag') throw new PfError('invalid_arguments', '--node runs one node of a DAG flow; this is a flex flow.')
   if (options.node && !flow.nodes?.includes(options.node))
     throw new PfError('invalid_arguments', `No node "${options.node}" in ${flow.file}; nodes are: ${(flow.nodes ?? []).join(', ')}.`)
   // A single node takes its own inputs (or the flow inputs / node outputs it references), not the flow's.
   const inputs = options.node ? options.inputs : resolveInputs(flow, options.inputs)
-  const collection = collectionForFlow(flow.dir)
-  const session = await TracingSession.start({registry, config, collection, cwd, flowDir: flow.dir})
+  const session = await startSession()
 
-  const line = await runLine(flow, inputs, {node: options.node})
+  const restoreConsole = redirectConsole(text => process.stderr.write(text))
+  let line: Awaited<ReturnType<typeof runLine>>
+  try {
+    line = await runLine(flow, inputs, {node: options.node})
+  } finally {
+    restoreConsole()
+  }
 
   const exportReports = session ? await session.finish(options.exportWaitSeconds * 1000) : []
   const links = session && line.traceId ? await session.links({collection, traceId: line.traceId}) : undefined

@@ -4,11 +4,21 @@ export interface InputSpec {
   type?: InputType
   default?: unknown
   description?: string
+  /** prompt flow's chat markers (chat flows: the question and the history input). */
+  is_chat_input?: boolean
+  is_chat_history?: boolean
+}
+
+/** A chat flow's inputs and output (`is_chat_input`, `is_chat_history` or an input named chat_history, `is_chat_output`). */
+export interface ChatSpec {
+  input?: string
+  history?: string
+  output?: string
 }
 
 /** A flow ready to run lines: flex (a function or class) or DAG (nodes). */
 export interface LoadedFlow {
-  kind: 'flex' | 'dag'
+  kind: 'flex' | 'dag' | 'prompty'
   /** Absolute flow folder. */
   dir: string
   /** The flow definition file (flow.flex.yaml / flow.dag.yaml). */
@@ -20,6 +30,12 @@ export interface LoadedFlow {
   sample?: Record<string, unknown>
   /** DAG flows: the node names (for `--node`). */
   nodes?: string[]
+  /** Chat markers of the flow's inputs and outputs, when it has any. */
+  chat?: ChatSpec
+  /** DAG flows: the `--variant` in use (`${node.variant_id}`), if one was chosen. */
+  variant?: string
+  /** Problems that do not stop the flow (unknown keys…), printed once on stderr when the flow loads. */
+  warnings?: string[]
   /** The user modules the flow imported (their module format decides which openai build is instrumented). */
   modules?: string[]
   /**

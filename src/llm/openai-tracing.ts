@@ -55,6 +55,14 @@ const scrubError = (error: unknown, apiKey: string | undefined): Error => {
   return err
 }
 
+/** prompt flow's `llm.generated_message` (attribute and event): the first choice's message, or its text. */
+const recordGeneratedMessage = (span: Span, message: unknown): void => {
+  if (message === undefined) return
+  const payload = JSON.stringify(message)
+  span.setAttribute('llm.generated_message', payload)
+  span.addEvent('promptflow.llm.generated_message', {payload})
+}
+
 const endWithError = (span: Span, error: Error): void => {
   const status = (error as {status?: unknown}).status
   if (typeof status === 'number') span.setAttribute('http.response.status_code', status)
@@ -110,7 +118,9 @@ const traceStream = (span: Span, stream: any, kind: ResourceKind, hideUsageChunk
     if (collector.model) span.setAttribute('llm.response.model', collector.model)
     recordUsage(span, collector.usage)
     if (error) return endWithError(span, scrubError(error, apiKey))
-    recordOutput(span, collector.output())
+    const output = collector.output()
+    recordGeneratedMessage(span, kind === 'chat' ? (typeof output === 'string' ? {role: 'assistant', content: output} : {role: 'assistant', ...(output as object)}) : output)
+    recordOutput(span, output)
     span.end()
   }
   stream.iterator = async function* () {
@@ -164,6 +174,7 @@ const wrapCreate = (original: Create, kind: ResourceKind): Create => {
         return traceStream(span, data, kind, hideUsageChunk, apiKey)
       if (data?.model) span.setAttribute('llm.response.model', String(data.model))
       recordUsage(span, data?.usage)
+      if (kind !== 'embedding') recordGeneratedMessage(span, kind === 'chat' ? data?.choices?.[0]?.message : data?.choices?.[0]?.text)
       recordOutput(span, kind === 'embedding' ? summarizeEmbeddings(data) : data)
       span.end()
       return data

@@ -7,12 +7,14 @@ import type {RegistryLoader} from '../tracing/registry.js'
 import {ConfigService} from '../config/service.js'
 import type {ConfigReader} from '../contract/destination.js'
 import {ExitCode, PfError} from '../errors.js'
+import {redirectConsole} from '../flow/console.js'
 import {type LineError, runLine, toLineError} from '../flow/executor.js'
 import {resolveInputs} from '../flow/inputs.js'
 import {loadFlow} from '../flow/load.js'
 import {userStack} from '../flow/test-flow.js'
 import type {LoadedFlow} from '../flow/types.js'
 import {Attr, Resource} from '../contract/attributes.js'
+import {currentLineAttributes} from '../tracing/line-context.js'
 import type {TraceLinks} from '../tracing/links.js'
 import {type ExportReport, TracingSession} from '../tracing/session.js'
 import {parseYaml} from '../util/yaml.js'
@@ -30,6 +32,14 @@ export interface CreateRunOptions {
   /** `--column-mapping` entries (override the YAML file's). */
   columnMapping?: Record<string, unknown>
   name?: string
+  /** `${node.variant_id}` of a DAG flow (`variant:` in the run file). */
+  variant?: string
+  /** `--init` / `init:`: a flex class entry's init values. */
+  init?: Record<string, unknown>
+  /** `--environment-variables` / `environment_variables:` (values may be `${env:NAME}`). */
+  environmentVariables?: Record<string, unknown>
+  /** `--connections node.key=value` / `connections:` ({node: {connection, deployment_name…}}). */
+  connections?: Record<string, Record<string, unknown>>
   displayName?: string
   workers?: number
   /** Base run of an evaluation run. */
@@ -76,6 +86,10 @@ interface RunSpec {
   data?: string
   columnMapping: Record<string, unknown>
   name?: string
+  variant?: string
+  init?: Record<string, unknown>
+  environmentVariables?: Record<string, unknown>
+  connections?: Record<string, Record<string, unknown>>
   displayName?: string
   run?: string
   resumeFrom?: string
@@ -111,11 +125,28 @@ const readRunFile = async (file: string): Promise<RunSpec> => {
     data: data_ && path.resolve(dir, data_),
     columnMapping: mapping as Record<string, unknown>,
     name: text_('name'),
+    variant: text_('variant'),
+    init: mappingOf(spec, 'init', file),
+    environmentVariables: mappingOf(spec, 'environment_variables', file),
+    connections: mappingOf(spec, 'connections', file) as Record<string, Record<string, unknown>> | undefined,
     displayName: text_('display_name'),
     run: text_('run'),
     resumeFrom: text_('resume_from'),
     tags: Object.fromEntries(Object.entries(tags as Record<string, unknown>).map(([k, v]) => [k, String(v)])),
   }
+}
+
+const mappingOf = (spec: Record<string, unknown>, key: string, file: string): Record<string, unknown> | undefined => {
+  const v = spec[key]
+  if (v === undefined || v === null) return undefined
+  if (typeof v !== 'object' || Array.isArray(v)) throw new PfError('run_file_invalid', `${file}: "${key}" must be a mapping.`)
+  return v as Record<string, unknown>
+}
+
+const mergeConnections = (...all: Array<Record<string, Record<string, unknown>> | undefined>): Record<string, Record<string, unknown>> => {
+  const out: Record<string, Record<string, unknown>> = {}
+  for (const overrides of all) for (const [node, values] of Object.entries(overrides ?? {})) out[node] = {...out[node], ...values}
+  return out
 }
 
 const timestamp = (d = new Date()): string => d.toISOString().replace(/[-:]/g, '').replace('T', '_').replace(/\.(\d+)Z$/, '_$1')
@@ -154,6 +185,10 @@ export const createRun = async (registry: RegistryLoader, options: CreateRunOpti
     data: options.data ? path.resolve(cwd, options.data) : fromFile.data,
     columnMapping: {...fromFile.columnMapping, ...options.columnMapping},
     name: options.name ?? fromFile.name,
+    variant: options.variant ?? fromFile.variant,
+    init: {...fromFile.init, ...options.init},
+    environmentVariables: {...fromFile.environmentVariables, ...options.environmentVariables},
+    connections: mergeConnections(fromFile.connections, options.connections),
     displayName: options.displayName ?? fromFile.displayName,
     run: options.run ?? fromFile.run,
     resumeFrom: options.resumeFrom ?? fromFile.resumeFrom,
@@ -193,6 +228,7 @@ const prepare = async (spec: RunSpec, records: RunRecords, outputBase: string, c
     spec.data = earlier.data ?? undefined
     spec.run = earlier.run ?? undefined
     spec.columnMapping = earlier.column_mapping
+    if (typeof earlier.properties.node_variant === 'string') spec.variant ??= earlier.properties.node_variant
     resume = {run: earlier, completed: await completedLineNumbers(earlier.output_path)}
   }
   let baseRun: Prepared['baseRun']
@@ -208,7 +244,7 @@ const prepare = async (spec: RunSpec, records: RunRecords, outputBase: string, c
   if (!spec.data) throw new PfError('invalid_arguments', 'Missing --data: pass a .jsonl or .csv file (or --run to evaluate a base run\'s data).')
   // OpenTelemetry loads before user code (see TracingSession.preload).
   await TracingSession.preload(config)
-  const flow = await loadFlow(spec.flow)
+  const flow = await loadFlow(spec.flow, {variant: spec.variant, init: spec.init, environmentVariables: spec.environmentVariables, connections: spec.connections})
   const name = spec.name ?? generateName(flow.dir, records, outputBase)
   return {flow, spec: {...spec, name}, name, outputBase, config, baseRun, resume}
 }
@@ -254,7 +290,7 @@ const execute = async (
       totalLines: data.total,
       outputPath,
       tags: spec.tags,
-      properties: {pid: process.pid, workers: options.workers, ...(resume ? {reused_lines: reusedCount} : {})},
+      properties: {pid: process.pid, workers: options.workers, ...(resume ? {reused_lines: reusedCount} : {}), ...(flow.variant ? {node_variant: flow.variant} : {})},
     })
     inserted = true
     folder = RunFolder.create(outputPath)
@@ -369,7 +405,7 @@ const runLines = async ({
     let inputs: Record<string, unknown>
     try {
       if (baseRun && !base?.outputs) throw new PfError('base_line_missing', `Base run ${baseRun.run.name} has no outputs for line ${lineNumber} (it failed or did not run).`)
-      const given = applyMapping(mapping, row, base && {inputs: base.inputs ?? {}, outputs: base.outputs ?? {}})
+      const given = applyMapping(mapping, row, base && {inputs: base.inputs ?? {}, outputs: base.outputs ?? {}}, lineNumber)
       const missing = Object.keys(flow.inputs).filter(k => !(k in given) && flow.inputs[k].default === undefined && flow.sample?.[k] === undefined)
       if (missing.length > 0)
         throw new PfError('missing_input', `Line ${lineNumber} has no value for ${missing.map(k => `"${k}" (${mappingText(mapping)[k] ?? 'unmapped'})`).join(', ')}.`)
@@ -391,10 +427,15 @@ const runLines = async ({
     for await (const line of data.lines()) if (!reusedSet.has(line.lineNumber)) yield line
   }
 
+  // What the flow's code prints goes to the run's logs, with its line number (stdout is pf's: --json, --stream).
+  const restoreConsole = redirectConsole(text => {
+    const lineNumber = currentLineAttributes()?.[Attr.lineNumber]
+    folder.log(`${lineNumber === undefined ? 'Flow' : `Line ${lineNumber}`}: ${text.trimEnd()}`)
+  })
   const {canceled, abandoned} = await runConcurrently(pending(), options.workers, runOne, {
     signal: observer.signal,
     graceMs: (options.cancelGraceSeconds ?? 3) * 1000,
-  })
+  }).finally(restoreConsole)
   ended = true
 
   let metrics: Record<string, number> | undefined

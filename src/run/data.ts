@@ -12,7 +12,7 @@ export interface DataLine {
   row: DataRow
 }
 
-/** A validated data file: its columns (from the first record or the header), its record count, and a reader. */
+/** A validated data file: its columns (every key any record has, in first-seen order), its record count, and a reader. */
 export interface DataSource {
   file: string
   format: 'jsonl' | 'csv'
@@ -76,12 +76,14 @@ export const openData = async (dataPath: string): Promise<DataSource> => {
   const format = ext === '.jsonl' ? 'jsonl' : ext === '.csv' ? 'csv' : undefined
   if (!format) throw new PfError('data_unsupported', `Data file ${file} must be .jsonl (one JSON object per line) or .csv (with a header row).`)
   let total = 0
-  let columns: string[] | undefined
+  // A JSON Lines record may have keys the first one lacks (prompt flow's data has optional columns).
+  const seen = new Set<string>()
   for await (const {row} of recordsOf(file, format)) {
-    columns ??= Object.keys(row)
+    for (const key of Object.keys(row)) seen.add(key)
     total++
   }
-  if (total === 0 || !columns) throw new PfError('data_empty', `Data file ${file} has no ${format === 'csv' ? 'rows below its header' : 'lines'}; a run needs at least one.`)
+  const columns = [...seen]
+  if (total === 0) throw new PfError('data_empty', `Data file ${file} has no ${format === 'csv' ? 'rows below its header' : 'lines'}; a run needs at least one.`)
   return {
     file,
     format,

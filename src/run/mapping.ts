@@ -6,7 +6,7 @@ import type {DataRow} from './data.js'
 
 /** Where one flow input comes from: a data column, the base run's outputs/inputs, or a constant. */
 export type MappingSource =
-  | {kind: 'data' | 'run.outputs' | 'run.inputs'; column: string; path: string[]; text: string}
+  | {kind: 'data' | 'run.outputs' | 'run.inputs'; column: string; path: string[]; text: string; implicit?: boolean}
   | {kind: 'literal'; value: unknown}
 
 export type ColumnMapping = Record<string, MappingSource>
@@ -91,12 +91,12 @@ export const buildMapping = (flow: LoadedFlow, given: Record<string, unknown>, c
   }
   if (declared.length === 0) {
     // No declared inputs: the flow takes the whole data row (plus any mapped values).
-    for (const column of columns.data) mapping[column] ??= {kind: 'data', column, path: [], text: `\${data.${column}}`}
+    for (const column of columns.data) mapping[column] ??= {kind: 'data', column, path: [], text: `\${data.${column}}`, implicit: true}
     return mapping
   }
   for (const input of declared) {
     if (input in mapping) continue
-    if (columns.data.includes(input)) mapping[input] = {kind: 'data', column: input, path: [], text: `\${data.${input}}`}
+    if (columns.data.includes(input)) mapping[input] = {kind: 'data', column: input, path: [], text: `\${data.${input}}`, implicit: true}
     else if (flow.inputs[input].default === undefined && flow.sample?.[input] === undefined)
       throw new PfError(
         'unknown_column',
@@ -118,8 +118,11 @@ const dig = (value: unknown, path: string[]): unknown => {
   return node
 }
 
-/** The raw inputs of one line (coerced to the declared types later, by resolveInputs). */
-export const applyMapping = (mapping: ColumnMapping, row: DataRow, base?: {inputs: DataRow; outputs: DataRow}): Record<string, unknown> => {
+/**
+ * The raw inputs of one line (coerced to the declared types later, by resolveInputs). A line that lacks a column
+ * the mapping names explicitly fails (that line only); a column taken by name may be absent (the input's default).
+ */
+export const applyMapping = (mapping: ColumnMapping, row: DataRow, base?: {inputs: DataRow; outputs: DataRow}, lineNumber?: number): Record<string, unknown> => {
   const inputs: Record<string, unknown> = {}
   for (const [input, source] of Object.entries(mapping)) {
     if (source.kind === 'literal') {
@@ -127,6 +130,12 @@ export const applyMapping = (mapping: ColumnMapping, row: DataRow, base?: {input
       continue
     }
     const from = source.kind === 'data' ? row : source.kind === 'run.outputs' ? base?.outputs : base?.inputs
+    if (source.kind === 'data' && !source.implicit && !(source.column in row))
+      throw new PfError(
+        'missing_column',
+        `Line ${lineNumber ?? '?'} has no column "${source.column}" (input "${input}" is mapped to ${source.text}); other lines have it.`,
+        1,
+      )
     if (!from || !(source.column in from)) continue
     const value = dig(from[source.column], source.path)
     if (value !== undefined) inputs[input] = value

@@ -21,7 +21,8 @@ export const runAggregation = async (
   lines: Array<{inputs: Record<string, unknown>; output: unknown}>,
   runName: string,
 ): Promise<AggregationResult> => {
-  const attributes = {[Attr.batchRunId]: runName, [Attr.lineRunId]: `${runName}_aggregation`}
+  // prompt flow marks aggregation spans is_aggregation (and, like every span, with the execution target).
+  const attributes = {[Attr.batchRunId]: runName, [Attr.lineRunId]: `${runName}_aggregation`, is_aggregation: true, execution_target: flow.kind}
   let error: LineError | undefined
   const {metrics} = await collectMetrics(() =>
     withLineAttributes(attributes, () =>

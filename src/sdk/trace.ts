@@ -45,9 +45,10 @@ export const inputsOf = (params: string[], args: unknown[]): Record<string, unkn
   return inputs
 }
 
-export const recordInputs = (span: Span, fnName: string, spanType: SpanType, inputs: unknown): void => {
+/** `fnName` undefined: no `function` attribute (prompt flow's DAG root span has none). */
+export const recordInputs = (span: Span, fnName: string | undefined, spanType: SpanType, inputs: unknown): void => {
   const payload = toJsonAttribute(inputs)
-  span.setAttributes({[Attr.framework]: frameworkName, [Attr.spanType]: spanType, [Attr.function]: fnName, [Attr.inputs]: payload})
+  span.setAttributes({[Attr.framework]: frameworkName, [Attr.spanType]: spanType, ...(fnName === undefined ? {} : {[Attr.function]: fnName}), [Attr.inputs]: payload})
   span.addEvent(Events.inputs, {payload})
 }
 

@@ -1,7 +1,7 @@
 import {type Context, context, createContextKey} from '@opentelemetry/api'
 
 /** Attributes every span of one line carries (prompt flow's line_run_id, batch_run_id, line_number, …). */
-export type LineAttributes = Record<string, string | number>
+export type LineAttributes = Record<string, string | number | boolean>
 
 const lineKey = createContextKey('pf.line-attributes')
 

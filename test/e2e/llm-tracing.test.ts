@@ -52,7 +52,8 @@ describe('LLM calls through the openai package are traced (built CLI)', () => {
     expect(JSON.parse(llm.attributes.output).choices[0].message.content).to.equal('Echo: What is pf?')
     // "You answer briefly. What is pf?" = 6 words, "Echo: What is pf?" = 4.
     expect(llm.attributes).to.include({'llm.usage.prompt_tokens': 6, 'llm.usage.completion_tokens': 4, 'llm.usage.total_tokens': 10})
-    expect(llm.record.events.map((e: any) => e.name)).to.deep.equal(['promptflow.function.inputs', 'promptflow.function.output'])
+    expect(llm.record.events.map((e: any) => e.name)).to.deep.equal(['promptflow.function.inputs', 'promptflow.llm.generated_message', 'promptflow.function.output'])
+    expect(JSON.parse(llm.attributes['llm.generated_message'])).to.deep.include({role: 'assistant', content: 'Echo: What is pf?'})
     for (const name of ['openai_chat', 'ask', 'chat']) expect(tokens(byName[name].attributes), name).to.deep.equal({prompt: 6, completion: 4, total: 10})
     expect(byName.buildMessages.attributes).to.not.have.property('__computed__.cumulative_token_count.total')
     const line = readLineRuns(home)[0]
@@ -68,6 +69,8 @@ describe('LLM calls through the openai package are traced (built CLI)', () => {
     expect(fake.requests[0].body.stream_options).to.deep.equal({include_usage: true})
     const llm = readSpans(home).find(s => s.name === 'openai_chat')!
     expect(JSON.parse(llm.attributes.output)).to.equal('Echo: Stream this please')
+    // prompt flow's llm.generated_message: the message the stream built.
+    expect(JSON.parse(llm.attributes['llm.generated_message'])).to.deep.equal({role: 'assistant', content: 'Echo: Stream this please'})
     expect(llm.attributes).to.include({'llm.usage.prompt_tokens': 6, 'llm.usage.completion_tokens': 4, 'llm.usage.total_tokens': 10})
     expect(llm.record.status.status_code).to.equal('Ok')
     expect(readLineRuns(home)[0]).to.include({total_tokens: 10})

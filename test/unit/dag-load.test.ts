@@ -147,7 +147,7 @@ ${code('a', '      text: ${q}')}`)
     type: python
     source: {type: code, path: a.py}
 `)
-    expect(python.message).to.contain('pf runs TypeScript/JavaScript code nodes')
+    expect(python.message).to.contain('node "a" is the Python tool a.py; pf runs it as a.ts (or .js) next to it')
     const noModel = await loadError(`nodes:
   - name: a
     type: llm
@@ -177,5 +177,65 @@ ${code('a', '      text: ${inputs.q}')}${code('a', '      text: ${inputs.q}')}`)
 nodes:
 ${code('a', '      text: ${inputs.q}', '    aggregation: true\n')}${code('b', '      text: ${a.output}')}`)
     expect(agg.message).to.contain('node "b" input "text" references aggregation node "a"')
+  })
+
+  it('rejects bad variants, activate, additional_includes, environment and environment_variables, naming the field', async () => {
+    const node = code('a', '      text: ${inputs.q}')
+    const cases: Array<[string, string]> = [
+      [`inputs: {q: string}\nnodes:\n  - name: v\n    use_variants: true\n`, 'node "v" has "use_variants: true" but node_variants has no entry "v"'],
+      [`inputs: {q: string}\nnodes:\n  - name: v\n    use_variants: true\nnode_variants:\n  v:\n    variants: {}\n`, 'node_variants.v needs "default_variant_id"'],
+      [`inputs: {q: string}\nnodes:\n  - name: v\n    use_variants: true\nnode_variants:\n  v:\n    default_variant_id: v0\n    variants: {v1: {node: {type: prompt}}}\n`, 'node_variants.v has no variant "v0" with a "node"; its variants are: v1'],
+      [`inputs: {q: string}\nnodes:\n${node}node_variants: [1]\n`, '"node_variants" must be a mapping'],
+      [`inputs: {q: string}\nnodes:\n${code('b', '      text: ${inputs.q}', '    activate: {when: yes}\n')}`, 'node "b": "activate" needs "when" (a reference) and "is"'],
+      [`inputs: {q: string}\nnodes:\n${node}additional_includes: ../x\n`, '"additional_includes" must be a list of file or folder paths'],
+      [`inputs: {q: string}\nnodes:\n${node}additional_includes: [../nope.txt]\n`, 'additional_includes entry ../nope.txt not found'],
+      [`inputs: {q: string}\nnodes:\n${node}environment: requirements.txt\n`, '"environment" must be a mapping'],
+      [`inputs: {q: string}\nnodes:\n${node}environment_variables: [A]\n`, '"environment_variables" must be a mapping'],
+      [`inputs: {q: string}\nnodes:\n${code('b', "      text: ${a.output.x[y]}")}`, 'has reference ${a.output.x[y]}'],
+    ]
+    for (const [yaml, message] of cases) expect((await loadError(yaml)).message, yaml).to.contain(message)
+  })
+
+  it('accepts $schema and environment, warns about unknown top-level keys by name', async () => {
+    const {dir, file} = flowWith(`$schema: https://azuremlschemas.azureedge.net/promptflow/latest/Flow.schema.json
+environment: {python_requirements_txt: requirements.txt}
+inputs: {q: string}
+nodez: []
+nodes:
+${code('a', '      text: ${inputs.q}')}`)
+    const flow = await loadDagFlow(dir, file)
+    expect(flow.warnings).to.deep.equal([`${file}: unknown top-level key "nodez" ignored.`])
+  })
+
+  it('an output that cannot be stored as JSON, or a property of a non-object, is an error naming the node', async () => {
+    const flowOf = (nodeFn: string, output: string) =>
+      flowWith(
+        `inputs:
+  q: string
+outputs:
+  out:
+    reference: ${output}
+nodes:
+  - name: odd
+    type: typescript
+    source: {type: code, path: odd.ts}
+    function: ${nodeFn}
+    inputs:
+      q: \${inputs.q}
+`,
+        {'odd.ts': 'export const big = () => ({n: 10n})\nexport const text = () => "plain"\nexport const cycle = () => { const o: any = {}; o.self = o; return o }\n'},
+      )
+    const failure = async (nodeFn: string, output: string): Promise<string | undefined> => {
+      const {dir, file} = flowOf(nodeFn, output)
+      const flow = await loadDagFlow(dir, file)
+      return flow.invoke({q: 'x'}).then(
+        () => undefined,
+        e => (e as Error).message,
+      )
+    }
+    expect(await failure('big', '${odd.output}')).to.match(/^Node "odd" returned a value that cannot be stored as JSON \(.*BigInt/)
+    expect(await failure('cycle', '${odd.output}')).to.match(/^Node "odd" returned a value that cannot be stored as JSON \(.*circular/)
+    expect(await failure('text', '${odd.output.deep.x}')).to.equal('${odd.output.deep.x}: node "odd" output has no property "deep" (its output is string).')
+    expect(await failure('text', '${odd.output}')).to.equal(undefined)
   })
 })

@@ -43,3 +43,25 @@ describe('column mapping', () => {
     expect(parseMappingFlags(['q=${data.a=b}'])).to.deep.equal({q: '${data.a=b}'})
   })
 })
+
+describe('data columns and missing values', () => {
+  it('columns are every key of any line; a line lacking an explicitly mapped column fails alone, naming its line', async () => {
+    const {openData} = await import('../../src/run/data.js')
+    const {writeFileSync} = await import('node:fs')
+    const {tempDir} = await import('../helpers/cli.js')
+    const file = `${tempDir()}/data.jsonl`
+    // prompt flow's chat-with-pdf data: only some lines have "language".
+    writeFileSync(file, '{"question": "q0"}\n{"question": "q1", "language": "fr"}\n{"question": "q2"}\n')
+    const data = await openData(file)
+    expect(data.columns).to.deep.equal(['question', 'language'])
+    const inputs = flow({question: {type: 'string'}, language: {type: 'string', default: 'en'}})
+    const byName = buildMapping(inputs, {}, {data: data.columns})
+    expect(applyMapping(byName, {question: 'q1', language: 'fr'}, undefined, 1)).to.deep.equal({question: 'q1', language: 'fr'})
+    // Taken by name: a line without it gets the input's default (no value here; resolveInputs applies it).
+    expect(applyMapping(byName, {question: 'q0'}, undefined, 0)).to.deep.equal({question: 'q0'})
+    const explicit = buildMapping(inputs, {language: '${data.language}'}, {data: data.columns})
+    const error = errorOf(() => applyMapping(explicit, {question: 'q2'}, undefined, 2))
+    expect(error.code).to.equal('missing_column')
+    expect(error.message).to.equal('Line 2 has no column "language" (input "language" is mapped to ${data.language}); other lines have it.')
+  })
+})

@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {PfCommand} from '../../base-command.js'
 import {parseAssignments} from '../../flow/inputs.js'
+import {parseConnectionOverrides} from '../../flow/load.js'
 import {type CreateRunResult, createRun, defaultWorkers, runOutcomeError} from '../../run/create.js'
 import {parseMappingFlags} from '../../run/mapping.js'
 import {createReporter} from '../../run/progress.js'
@@ -27,6 +28,10 @@ Every line is traced under the run. Exits 1 when lines failed (the run is Failed
       multiple: true,
       helpValue: 'NAME=VALUE',
     }),
+    variant: Flags.string({description: "Node variant of a DAG flow to use, as '${NODE.VARIANT_ID}'."}),
+    init: Flags.string({description: 'Init value of a flex class entry as NAME=VALUE (repeatable).', multiple: true, helpValue: 'NAME=VALUE'}),
+    'environment-variables': Flags.string({description: 'Environment variable for the flow as NAME=VALUE; VALUE may be ${env:OTHER} (repeatable).', multiple: true, helpValue: 'NAME=VALUE'}),
+    connections: Flags.string({description: 'llm node override as NODE.connection=NAME or NODE.deployment_name=… (repeatable).', multiple: true, helpValue: 'NODE.KEY=VALUE'}),
     name: Flags.string({description: 'Run name (unique; default: <flow folder>_<timestamp>).'}),
     'display-name': Flags.string({description: 'Display name of the run.'}),
     workers: Flags.integer({description: 'Lines run at once.', default: defaultWorkers, min: 1}),
@@ -62,6 +67,10 @@ Every line is traced under the run. Exits 1 when lines failed (the run is Failed
           data: flags.data,
           columnMapping: parseMappingFlags(flags['column-mapping']),
           name: flags.name,
+          variant: flags.variant,
+          init: parseAssignments(flags.init, '--init'),
+          environmentVariables: parseAssignments(flags['environment-variables'], '--environment-variables'),
+          connections: parseConnectionOverrides(flags.connections),
           displayName: flags['display-name'],
           workers: flags.workers,
           run: flags.run,
