@@ -4,7 +4,7 @@ import path from 'node:path'
 import {median, repoRoot} from '../lib.js'
 
 const worker = path.join(repoRoot, 'bench', 'workers', 'store-ingest.js')
-const target = 50_000
+const target = 90_000
 
 const ingest = (mode, total, batch = 500) => {
   const result = spawnSync(process.execPath, [worker, mode, String(total), String(batch)], {encoding: 'utf8'})
