@@ -30,7 +30,7 @@ if (variant === 'pf') {
     dist('tracing/session.js'),
     dist('config/files.js'),
     dist('tracing/registry.js'),
-    dist('llm/instrument.js'),
+    dist('tracing/openai-instrument.js'),
     dist('store/store.js'),
   ])
   const registry = registryLoader(async () => ({successes: [], failures: []}))

@@ -50,7 +50,7 @@ export const loadFlow = async (flowPath: string, options: LoadFlowOptions = {}):
   for (const warning of flow.warnings ?? []) process.stderr.write(`Warning: ${warning}\n`)
   // LLM calls the flow makes through the openai package become LLM spans (patched after the flow's modules
   // loaded, so a flow that already imported openai costs no extra import).
-  const {instrumentFlowModules} = await import('../llm/instrument.js')
+  const {instrumentFlowModules} = await import('../tracing/openai-instrument.js')
   await instrumentFlowModules(dir, flow.modules ?? [])
   return flow
 }

@@ -2,6 +2,7 @@ import path from 'node:path'
 
 import {ConfigService} from '../config/service.js'
 import {ExitCode, PfError} from '../errors.js'
+import {startViewerForLinks} from '../service/lifecycle.js'
 import type {TraceLinks} from '../tracing/links.js'
 import type {RegistryLoader} from '../tracing/registry.js'
 import {type ExportReport, TracingSession, collectionForFlow} from '../tracing/session.js'
@@ -50,12 +51,12 @@ export const openFlowSession = async (registry: RegistryLoader, options: FlowTes
   const flow = await loadFlow(path.resolve(cwd, options.flow), {init: options.init, variant: options.variant, environmentVariables: options.environmentVariables})
   const collection = collectionForFlow(flow.dir)
   const startSession = () => TracingSession.start({registry, config, collection, cwd, flowDir: flow.dir})
-  return {flow, collection, startSession}
+  return {flow, collection, config, startSession}
 }
 
 /** `pf flow test`: one line of a flow, traced to the configured destinations. */
 export const testFlow = async (registry: RegistryLoader, options: FlowTestOptions): Promise<FlowTestResult> => {
-  const {flow, collection, startSession} = await openFlowSession(registry, options)
+  const {flow, collection, config, startSession} = await openFlowSession(registry, options)
   if (options.node && flow.kind !== 'dag') throw new PfError('invalid_arguments', '--node runs one node of a DAG flow; this is a flex flow.')
   if (options.node && !flow.nodes?.includes(options.node))
     throw new PfError('invalid_arguments', `No node "${options.node}" in ${flow.file}; nodes are: ${(flow.nodes ?? []).join(', ')}.`)
@@ -72,7 +73,7 @@ export const testFlow = async (registry: RegistryLoader, options: FlowTestOption
   }
 
   const exportReports = session ? await session.finish(options.exportWaitSeconds * 1000) : []
-  const links = session && line.traceId ? await session.links({collection, traceId: line.traceId}) : undefined
+  const links = session && line.traceId ? await session.links({collection, traceId: line.traceId}, () => startViewerForLinks(config)) : undefined
   const result: FlowTestResult = {
     flow: flow.dir,
     status: line.status,

@@ -3,7 +3,7 @@ import {fileURLToPath} from 'node:url'
 
 import {type ResolvedConnection, resolveConnection} from '../connections/service.js'
 import {PfError} from '../errors.js'
-import {instrumentOpenAI} from './instrument.js'
+import {instrumentOpenAI} from '../tracing/openai-instrument.js'
 import {type CompiledTemplate, type PromptResult, parseChat, renderEscaped} from './templates.js'
 
 /**

@@ -14,8 +14,9 @@ import {loadFlow} from '../flow/load.js'
 import {userStack} from '../flow/test-flow.js'
 import type {LoadedFlow} from '../flow/types.js'
 import {Attr, Resource} from '../contract/attributes.js'
+import {startViewerForLinks} from '../service/lifecycle.js'
 import {currentLineAttributes} from '../tracing/line-context.js'
-import type {TraceLinks} from '../tracing/links.js'
+import type {ServiceEndpoint, TraceLinks} from '../tracing/links.js'
 import {type ExportReport, TracingSession} from '../tracing/session.js'
 import {parseYaml} from '../util/yaml.js'
 import {type DataLine, type DataRow, type DataSource, openData, readJsonLines} from './data.js'
@@ -300,7 +301,8 @@ const execute = async (
     throw error
   }
   try {
-    return await runLines({flow, name, baseRun, resume, data, mapping, outputPath, run, folder, session, records, options, observer})
+    const startViewer = () => startViewerForLinks(config)
+    return await runLines({flow, name, baseRun, resume, data, mapping, outputPath, run, folder, session, records, options, observer, startViewer})
   } catch (error) {
     // pf's own failure mid-run: the run must not stay Running.
     records.abort(name, {code: 'internal_error', message: (error as Error).message})
@@ -324,6 +326,7 @@ const runLines = async ({
   records,
   options,
   observer,
+  startViewer,
 }: {
   flow: LoadedFlow
   name: string
@@ -338,6 +341,8 @@ const runLines = async ({
   records: RunRecords
   options: CreateRunOptions & {workers: number; cwd: string}
   observer: RunObserver
+  /** Starts the viewer for the run's link (interactive terminals only). */
+  startViewer: () => Promise<ServiceEndpoint | undefined>
 }): Promise<CreateRunResult> => {
   const meta = () => records.get(name)
   folder.writeMeta(meta())
@@ -463,7 +468,7 @@ const runLines = async ({
   folder.close()
 
   const exportReports = session ? await session.finish(canceled ? 0 : options.exportWaitSeconds * 1000) : []
-  const links = session ? await session.links({run: name, collection: name}) : undefined
+  const links = session ? await session.links({run: name, collection: name}, startViewer) : undefined
   return {run, links, export: exportReports}
 }
 

@@ -1,22 +1,16 @@
 import {type Span, SpanStatusCode, trace as otelTrace} from '@opentelemetry/api'
 
-import {Attr, Events, type SpanType, frameworkName} from '../contract/attributes.js'
-import {maskSecrets} from '../tracing/masking.js'
+import type {SpanType} from '../contract/attributes.js'
+import {recordError, recordInputs, recordOutput} from '../tracing/span-io.js'
+
+// Where they lived first: the flow executor, metrics and LLM instrumentation import them from here too.
+export {recordError, recordInputs, recordOutput, toJsonAttribute} from '../tracing/span-io.js'
 
 export interface TraceOptions {
   /** Span name; default: the function's name. */
   name?: string
   /** prompt flow span_type: Function (default), LLM, Flow, Tool, … */
   spanType?: SpanType
-}
-
-/** Serializes a value for a span attribute, masking secrets. */
-export const toJsonAttribute = (value: unknown): string => {
-  try {
-    return JSON.stringify(maskSecrets(value) ?? null)
-  } catch {
-    return JSON.stringify(String(value))
-  }
 }
 
 const simpleIdentifier = /^[A-Za-z_$][\w$]*$/
@@ -43,26 +37,6 @@ export const inputsOf = (params: string[], args: unknown[]): Record<string, unkn
     inputs[name && simpleIdentifier.test(name) ? name : `arg${i}`] = arg
   })
   return inputs
-}
-
-/** `fnName` undefined: no `function` attribute (prompt flow's DAG root span has none). */
-export const recordInputs = (span: Span, fnName: string | undefined, spanType: SpanType, inputs: unknown): void => {
-  const payload = toJsonAttribute(inputs)
-  span.setAttributes({[Attr.framework]: frameworkName, [Attr.spanType]: spanType, ...(fnName === undefined ? {} : {[Attr.function]: fnName}), [Attr.inputs]: payload})
-  span.addEvent(Events.inputs, {payload})
-}
-
-export const recordOutput = (span: Span, output: unknown): void => {
-  const payload = toJsonAttribute(output)
-  span.setAttribute(Attr.output, payload)
-  span.addEvent(Events.output, {payload})
-  span.setStatus({code: SpanStatusCode.OK})
-}
-
-export const recordError = (span: Span, error: unknown): void => {
-  const err = error instanceof Error ? error : new Error(String(error))
-  span.recordException(err)
-  span.setStatus({code: SpanStatusCode.ERROR, message: `${err.name}: ${err.message}`})
 }
 
 const isPromiseLike = (v: unknown): v is PromiseLike<unknown> => Boolean(v) && typeof (v as PromiseLike<unknown>).then === 'function'

@@ -2,10 +2,12 @@ import {spawn} from 'node:child_process'
 import {closeSync, openSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
+import {fileURLToPath} from 'node:url'
 
-import {ensurePrivateDir} from '../paths.js'
+import {ensurePrivateDir, pfHome} from '../paths.js'
+import type {ConfigReader} from '../contract/destination.js'
 import {ExitCode, PfError} from '../errors.js'
-import {type ServiceEndpoint, defaultServicePort, isProcessAlive, serviceFilePath} from '../tracing/links.js'
+import {type ServiceEndpoint, collectorUrl, defaultServicePort, isProcessAlive, serviceFilePath} from '../tracing/links.js'
 import {healthPath, uiPath} from './paths.js'
 
 export const serviceLogPath = (home: string): string => path.join(home, 'service.log')
@@ -17,6 +19,10 @@ export interface ServiceStatus {
   pid?: number
   /** The viewer's home page, when running. */
   url?: string
+  /** Where OpenTelemetry SDKs send traces (OTLP/HTTP, protobuf or JSON), when running. */
+  otlpEndpoint?: string
+  /** The environment line that points an OpenTelemetry SDK at it. */
+  otlpEnv?: string
   /** service.json named a process that is gone or is not the viewer (it was left behind by a crash). */
   stale?: boolean
 }
@@ -24,6 +30,11 @@ export interface ServiceStatus {
 const hostForUrl = (host: string) => (host.includes(':') ? `[${host}]` : host)
 
 export const viewerBaseUrl = (endpoint: Pick<ServiceEndpoint, 'host' | 'port'>): string => `http://${hostForUrl(endpoint.host)}:${endpoint.port}${uiPath}`
+
+const otlpFields = (endpoint: Pick<ServiceEndpoint, 'host' | 'port'>) => {
+  const otlpEndpoint = collectorUrl(endpoint)
+  return {otlpEndpoint, otlpEnv: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=${otlpEndpoint}`}
+}
 
 /** `service.host` as the address to listen on: `[::1]` → `::1`. */
 export const listenHost = (configured: unknown): string => String(configured ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1')
@@ -77,7 +88,7 @@ export const serviceStatus = async (home: string): Promise<ServiceStatus> => {
   if (!data || typeof data.port !== 'number' || typeof data.host !== 'string' || typeof data.pid !== 'number') return data ? {running: false, stale: true} : {running: false}
   const endpoint = {host: data.host, port: data.port, pid: data.pid}
   if (!isProcessAlive(endpoint.pid) || (await healthPid(endpoint)) !== endpoint.pid) return {running: false, stale: true}
-  return {running: true, ...endpoint, url: viewerBaseUrl(endpoint)}
+  return {running: true, ...endpoint, url: viewerBaseUrl(endpoint), ...otlpFields(endpoint)}
 }
 
 export interface StartOptions {
@@ -165,4 +176,20 @@ export const stopService = async (home: string, graceMs = 5000): Promise<StopRes
   if (isProcessAlive(pid)) process.kill(pid, 'SIGKILL')
   removeServiceFile(home, pid)
   return {stopped: true, pid}
+}
+
+/** pf's own executable, which `pf service start` runs detached (`bin/run.js` of this package). */
+const pfBin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'run.js')
+
+/**
+ * Starts the viewer in the background for a link pf is about to print (interactive terminals only, see
+ * isInteractive). Returns where it listens, or undefined when it could not start (the link then says how).
+ */
+export const startViewerForLinks = async (config: ConfigReader): Promise<ServiceEndpoint | undefined> => {
+  try {
+    const started = await startService({home: pfHome(), pfBin, host: listenHost(config.string('service.host'))})
+    return started.running ? {host: started.host!, port: started.port!, pid: started.pid} : undefined
+  } catch {
+    return undefined
+  }
 }

@@ -1,3 +1,5 @@
+import type {RegistryLoader} from '../tracing/registry.js'
+import {Collector} from './collector.js'
 import {removeServiceFile, writeServiceFile} from './lifecycle.js'
 import {type RunningViewer, startViewerServer} from './server.js'
 
@@ -7,6 +9,8 @@ export interface RunOptions {
   port: number
   /** When `port` is taken, listen on any free port instead of failing (the default port only). */
   anyPort: boolean
+  /** For the OTLP collector: the destinations (plugins included) collected spans are sent on to. */
+  registry: RegistryLoader
 }
 
 /**
@@ -15,22 +19,25 @@ export interface RunOptions {
  */
 export const runService = async (options: RunOptions): Promise<RunningViewer> => {
   let viewer: RunningViewer
+  const collector = new Collector({home: options.home, registry: options.registry, cwd: process.cwd(), env: process.env})
+  const serverOptions = {home: options.home, host: options.host, port: options.port, collector}
   try {
-    viewer = await startViewerServer(options)
+    viewer = await startViewerServer(serverOptions)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    if (code === 'EADDRINUSE' && options.anyPort) viewer = await startViewerServer({...options, port: 0})
+    if (code === 'EADDRINUSE' && options.anyPort) viewer = await startViewerServer({...serverOptions, port: 0})
     else if (code === 'EADDRINUSE') throw new Error(`port ${options.port} on ${options.host} is in use; choose another with --port.`)
     else throw error
   }
   writeServiceFile(options.home, {host: options.host, port: viewer.port, pid: process.pid})
-  console.log(`${new Date().toISOString()} pf trace viewer listening on http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${viewer.port} (pid ${process.pid})`)
+  console.log(`${new Date().toISOString()} pf trace viewer and OTLP collector listening on http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${viewer.port} (pid ${process.pid})`)
   let stopping = false
   const stop = async (signal: string) => {
     if (stopping) return
     stopping = true
     removeServiceFile(options.home, process.pid)
     await viewer.close()
+    await collector.close()
     console.log(`${new Date().toISOString()} pf trace viewer stopped (${signal})`)
     process.exit(0)
   }

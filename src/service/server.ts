@@ -6,7 +6,7 @@ import {fileURLToPath} from 'node:url'
 
 import {TraceReader} from '../store/reader.js'
 import {ApiError, ViewerApi} from './api.js'
-import {healthPath, uiPath} from './paths.js'
+import {collectorPath, healthPath, uiPath} from './paths.js'
 
 /** The static pages, shipped with the package next to dist/ (`web/`). */
 export const webRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'web')
@@ -41,6 +41,8 @@ export interface ViewerServerOptions {
   home: string
   host: string
   port: number
+  /** The OTLP trace receiver on the same port (`POST /v1/traces`, see collector.ts); absent: 404. */
+  collector?: {handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>}
 }
 
 export interface RunningViewer {
@@ -59,7 +61,9 @@ export const startViewerServer = async (options: ViewerServerOptions): Promise<R
   const api = new ViewerApi(reader)
   let port = options.port
   const server = http.createServer((req, res) => {
-    handle(req, res, api, port).catch(error => sendError(res, error))
+    const toCollector = options.collector && req.url?.split('?')[0] === collectorPath && isLoopbackHost(req.headers.host, port)
+    const handled = toCollector ? options.collector!.handle(req, res) : handle(req, res, api, port)
+    handled.catch(error => sendError(res, error))
   })
   // A keep-alive browser connection must not hold `close()` open.
   server.keepAliveTimeout = 2000

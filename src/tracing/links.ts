@@ -45,6 +45,10 @@ export const readServiceEndpoint = (home: string): ServiceEndpoint | undefined =
   return undefined
 }
 
+/** The local service's OTLP collector (`POST /v1/traces`): what OTEL_EXPORTER_OTLP_TRACES_ENDPOINT should say. */
+export const collectorUrl = (endpoint: Pick<ServiceEndpoint, 'host' | 'port'>): string =>
+  `http://${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}/v1/traces`
+
 /** `http://{host}:{port}/v1.0/ui/traces/?#run={run}` or `?#collection={c}`, with `&uiTraceId={id}` for one trace. */
 export const localTraceUrl = (endpoint: Pick<ServiceEndpoint, 'host' | 'port'>, ref: LinkRef): string => {
   const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host
@@ -58,6 +62,17 @@ export interface TraceLinks {
   local: string
   /** Whether the viewer is running (else `pf service start` starts it). */
   viewerRunning: boolean
+  /** pf started the viewer in the background for this link (interactive terminals only). */
+  viewerStarted?: boolean
   /** Portal links of remote destinations (Azure ML / AI Foundry). */
   portal: string[]
+}
+
+/**
+ * A person at a terminal (stderr, where links go, is a TTY) and not CI: pf may start the viewer in the background
+ * for a link, as prompt flow does. Never in CI or when output is piped: there pf says how to start it instead.
+ */
+export const isInteractive = (env: NodeJS.ProcessEnv = process.env): boolean => {
+  const ci = env.CI?.trim().toLowerCase()
+  return Boolean(process.stderr.isTTY) && (!ci || ci === 'false' || ci === '0')
 }

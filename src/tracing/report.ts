@@ -4,9 +4,11 @@ import type {ExportReport} from './session.js'
 /** Human lines for the links a traced command prints (stderr, so stdout stays the flow's output). */
 export const describeLinks = (links: TraceLinks | undefined): string[] => {
   if (!links) return []
-  const lines = links.viewerRunning
-    ? [`Trace: ${links.local}`]
-    : [`Trace: ${links.local} (start the viewer with \`pf service start\`)`]
+  const lines = links.viewerStarted
+    ? [`Trace: ${links.local} (started the trace viewer in the background; \`pf service stop\` stops it)`]
+    : links.viewerRunning
+      ? [`Trace: ${links.local}`]
+      : [`Trace: ${links.local} (start the viewer with \`pf service start\`)`]
   for (const url of links.portal) lines.push(`Portal: ${url}`)
   return lines
 }

@@ -7,7 +7,7 @@ import {TraceStore} from '../store/store.js'
 import {PfError} from '../errors.js'
 import {Resource, serviceName} from '../contract/attributes.js'
 import type {ConfigReader, DestinationContext, LinkRef, ResolvedDestination} from '../contract/destination.js'
-import {type TraceLinks, defaultServicePort, localTraceUrl, readServiceEndpoint} from './links.js'
+import {type ServiceEndpoint, type TraceLinks, defaultServicePort, isInteractive, localTraceUrl, readServiceEndpoint} from './links.js'
 import {type DrainResult, OutboxDrainer} from './outbox.js'
 import {
   type RegisteredProvider,
@@ -105,13 +105,23 @@ export class TracingSession {
     return new TracingSession(store, provider.getTracer('promptflow'), remoteEntries, provider)
   }
 
-  /** The local viewer's link and the portal links remote destinations offer for a collection/run/trace. */
-  async links(ref: LinkRef): Promise<TraceLinks> {
-    const endpoint = readServiceEndpoint(pfHome())
+  /**
+   * The local viewer's link and the portal links remote destinations offer for a collection/run/trace. On an
+   * interactive terminal with no viewer running, `startViewer` (given by the caller: the service lives above
+   * this layer) starts one in the background first, so the link works.
+   */
+  async links(ref: LinkRef, startViewer?: () => Promise<ServiceEndpoint | undefined>): Promise<TraceLinks> {
+    let endpoint = readServiceEndpoint(pfHome())
+    let viewerStarted = false
+    if (!endpoint && startViewer && isInteractive()) {
+      endpoint = await startViewer()
+      viewerStarted = endpoint !== undefined
+    }
     const portal = await Promise.all(this.remotes.map(r => r.provider.links?.(r.destination, ref) ?? []))
     return {
       local: localTraceUrl(endpoint ?? {host: '127.0.0.1', port: defaultServicePort}, ref),
       viewerRunning: endpoint !== undefined,
+      ...(viewerStarted ? {viewerStarted} : {}),
       portal: portal.flat(),
     }
   }

@@ -2,6 +2,7 @@ import type {ReadableSpan} from '@opentelemetry/sdk-trace-base'
 
 import {Attr} from '../contract/attributes.js'
 import type {SpanRecord} from '../contract/destination.js'
+import {normalizeLlmSpan} from './genai.js'
 import {isSecretName, maskString, masked} from './masking.js'
 
 type HrTime = [number, number]
@@ -36,7 +37,8 @@ const secretAttribute = (key: string): boolean => {
 }
 const secretAttributes = new Map<string, boolean>()
 
-const maskAttributes = (attributes: Record<string, unknown>): Record<string, unknown> => {
+/** Masks secret-looking attribute values (by name, and key-like strings in any value). */
+export const maskAttributes = (attributes: Record<string, unknown>): Record<string, unknown> => {
   const out: Record<string, unknown> = {}
   for (const key in attributes) {
     const value = attributes[key]
@@ -62,17 +64,47 @@ export const ownUsage = (attributes: Record<string, unknown>): TokenCounts | und
   return {completion: c, prompt: p, total: Number.isNaN(total) ? c + p : total}
 }
 
+const addCounts = (a: TokenCounts | undefined, b: TokenCounts | undefined): TokenCounts | undefined =>
+  !a ? b : !b ? a : {completion: a.completion + b.completion, prompt: a.prompt + b.prompt, total: a.total + b.total}
+
 /**
- * Converts a finished OTel span to the span record pf stores and exports. `cumulative` are the token counts of
- * this span and its descendants (computed by the span processor).
+ * Rolls token counts up the span tree as spans finish (children before their parent): each span gets the counts
+ * of itself and its descendants as `__computed__.cumulative_token_count.*`. Counts of children whose parent has
+ * not finished yet wait in memory (bounded: the oldest are dropped past `maxWaiting`, e.g. parents never sent).
  */
-export const toSpanRecord = (span: ReadableSpan, cumulative?: TokenCounts): SpanRecord => {
-  const attributes = maskAttributes(span.attributes as Record<string, unknown>)
-  if (cumulative) {
-    attributes[Attr.cumulativeCompletion] = cumulative.completion
-    attributes[Attr.cumulativePrompt] = cumulative.prompt
-    attributes[Attr.cumulativeTotal] = cumulative.total
+export class TokenRollup {
+  private readonly waiting = new Map<string, TokenCounts>()
+
+  constructor(private readonly maxWaiting = 100_000) {}
+
+  add(record: SpanRecord): SpanRecord {
+    const id = record.context.span_id
+    const cumulative = addCounts(ownUsage(record.attributes), this.waiting.get(id))
+    this.waiting.delete(id)
+    if (record.parent_id && cumulative) {
+      this.waiting.set(record.parent_id, addCounts(this.waiting.get(record.parent_id), cumulative)!)
+      if (this.waiting.size > this.maxWaiting) this.waiting.delete(this.waiting.keys().next().value!)
+    }
+    return setCumulative(record, cumulative)
   }
+}
+
+/** Records the token counts of a span and its descendants (prompt flow's `__computed__.cumulative_token_count.*`). */
+export const setCumulative = (record: SpanRecord, cumulative: TokenCounts | undefined): SpanRecord => {
+  if (cumulative) {
+    record.attributes[Attr.cumulativeCompletion] = cumulative.completion
+    record.attributes[Attr.cumulativePrompt] = cumulative.prompt
+    record.attributes[Attr.cumulativeTotal] = cumulative.total
+  }
+  return record
+}
+
+/**
+ * Converts a finished OTel span to the span record pf stores and exports. An LLM call traced by another
+ * framework (GenAI / AI SDK / OpenInference attributes) also gets prompt flow's names (see llm/genai.ts).
+ */
+export const toSpanRecord = (span: ReadableSpan): SpanRecord => {
+  const attributes = maskAttributes(normalizeLlmSpan(span.attributes as Record<string, unknown>, span.events as Array<{name: string; attributes: Record<string, unknown>}>))
   const ctx = span.spanContext()
   const status = span.status
   return {

@@ -4,10 +4,7 @@ import type {ReadableSpan, Span, SpanProcessor} from '@opentelemetry/sdk-trace-b
 import type {TraceStore} from '../store/store.js'
 import type {SpanRecord} from '../contract/destination.js'
 import {currentLineAttributes} from './line-context.js'
-import {type TokenCounts, ownUsage, toSpanRecord} from './span-record.js'
-
-const addCounts = (a: TokenCounts | undefined, b: TokenCounts | undefined): TokenCounts | undefined =>
-  !a ? b : !b ? a : {completion: a.completion + b.completion, prompt: a.prompt + b.prompt, total: a.total + b.total}
+import {TokenRollup, toSpanRecord} from './span-record.js'
 
 /**
  * Records every finished span in the local store, with an outbox row for each remote destination in the same
@@ -18,8 +15,7 @@ export class StoreSpanProcessor implements SpanProcessor {
   private buffer: SpanRecord[] = []
   private timer: NodeJS.Timeout | undefined
   private timerDue = 0
-  /** Token counts reported by finished children, waiting for their parent to end. */
-  private readonly childUsage = new Map<string, TokenCounts>()
+  private readonly tokens = new TokenRollup()
 
   constructor(
     private readonly store: TraceStore,
@@ -39,12 +35,8 @@ export class StoreSpanProcessor implements SpanProcessor {
   }
 
   onEnd(span: ReadableSpan): void {
-    const spanId = span.spanContext().spanId
-    const cumulative = addCounts(ownUsage(span.attributes as Record<string, unknown>), this.childUsage.get(spanId))
-    this.childUsage.delete(spanId)
     const parentId = span.parentSpanContext?.spanId
-    if (parentId && cumulative) this.childUsage.set(parentId, addCounts(this.childUsage.get(parentId), cumulative)!)
-    this.buffer.push(toSpanRecord(span, cumulative))
+    this.buffer.push(this.tokens.add(toSpanRecord(span)))
     if (this.buffer.length >= (this.options.maxBatch ?? 512)) {
       this.flushNow()
       return

@@ -62,13 +62,21 @@ describe('pf service (built CLI)', function () {
     expect(await health(started.port)).to.equal(200)
 
     const status = await runPf(['service', 'status', '--json'], {home})
-    expect(status.json()).to.deep.equal({running: true, host: '127.0.0.1', port: started.port, pid: started.pid, url: started.url})
-    expect((await runPf(['service', 'status'], {home})).stdout).to.equal(`Running: ${started.url} (pid ${started.pid})\n`)
+    const otlpEndpoint = `http://127.0.0.1:${started.port}/v1/traces`
+    expect(started).to.include({otlpEndpoint, otlpEnv: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=${otlpEndpoint}`})
+    expect(status.json()).to.deep.equal({
+      running: true, host: '127.0.0.1', port: started.port, pid: started.pid, url: started.url, otlpEndpoint, otlpEnv: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=${otlpEndpoint}`,
+    })
+    expect((await runPf(['service', 'status'], {home})).stdout).to.equal(
+      `Running: ${started.url} (pid ${started.pid})\nOTLP collector: ${otlpEndpoint}\n  export OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=${otlpEndpoint}\n`,
+    )
 
     const again = await runPf(['service', 'start', '--json'], {home})
     expect(again.json()).to.include({reused: true, pid: started.pid, port: started.port})
     const human = await runPf(['service', 'start'], {home})
-    expect(human.stdout).to.equal(`Already running: ${started.url} (pid ${started.pid})\n`)
+    expect(human.stdout).to.equal(
+      `Already running: ${started.url} (pid ${started.pid})\nOTLP collector: ${otlpEndpoint}; point OpenTelemetry SDKs at it with:\n  export OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=${otlpEndpoint}\n`,
+    )
 
     const otherPort = await runPf(['service', 'start', '--port', String(started.port + 1), '--json'], {home})
     expect(otherPort.code).to.equal(2)

@@ -1,6 +1,7 @@
 import type {ExportResult, SpanExporter, SpanRecord} from 'pf/destination'
 
 import {toReadableSpans} from './readable-span.js'
+import {type HttpAnswer, postBody} from './transport.js'
 
 export type OtlpEncoding = 'protobuf' | 'json'
 
@@ -9,6 +10,10 @@ export interface OtlpExporterOptions {
   encoding: OtlpEncoding
   /** Called for every batch, so `${env:VAR}` placeholders are read at export time. May throw (unset variable). */
   headers: () => Record<string, string>
+  /** Send bodies gzip-compressed (Content-Encoding: gzip; every OTLP/HTTP receiver must accept it). */
+  gzip?: boolean
+  /** For https: NODE_EXTRA_CA_CERTS is read from here. */
+  env?: NodeJS.ProcessEnv
   timeoutMs?: number
 }
 
@@ -25,10 +30,10 @@ const retryAfterMs = (header: string | null): number | undefined => {
 }
 
 /** The receiver's own explanation from a JSON error body (google.rpc.Status `message`), one line, short. */
-const reasonFrom = async (response: Response): Promise<string> => {
+const reasonFrom = (answer: HttpAnswer): string => {
   try {
-    if (!(response.headers.get('content-type') ?? '').includes('json')) return ''
-    const message = ((await response.json()) as {message?: unknown}).message
+    if (!(answer.headers['content-type'] ?? '').includes('json')) return ''
+    const message = (JSON.parse(answer.body.toString('utf8')) as {message?: unknown}).message
     return typeof message === 'string' && message.trim() ? `: ${message.replace(/\s+/g, ' ').trim().slice(0, 200)}` : ''
   } catch {
     return ''
@@ -36,15 +41,18 @@ const reasonFrom = async (response: Response): Promise<string> => {
 }
 
 const networkReason = (error: unknown): string => {
-  const err = error as Error & {cause?: {code?: string; message?: string}}
+  const err = error as Error & {code?: string}
   if (err.name === 'TimeoutError' || err.name === 'AbortError') return 'timed out'
-  return err.cause?.message || err.cause?.code || err.message
+  return err.message || err.code || String(error)
 }
 
 /**
  * Sends pf span batches to one OTLP/HTTP endpoint. Encoding is OpenTelemetry's own (otlp-transformer's
  * ProtobufTraceSerializer / JsonTraceSerializer, the encoders the OTLP exporters use); retries are pf's (its
  * durable outbox), so this makes exactly one request per batch and only says whether to retry.
+ *
+ * Bodies are gzip-compressed when asked (the default for https); https trusts Node's CAs, the system's and
+ * NODE_EXTRA_CA_CERTS (see transport.ts).
  *
  * Delivery is at least once: a batch is sent again only when no 2xx was seen for it, with the same trace and span
  * ids, so a resend after a lost response can at worst repeat spans a backend can recognise by id.
@@ -74,35 +82,36 @@ export const createOtlpExporter = async (options: OtlpExporterOptions): Promise<
       } catch (error) {
         return {code: 'fatal', reason: `cannot encode spans for OTLP: ${(error as Error).message}`}
       }
-      let response: Response
+      let answer: HttpAnswer
       try {
-        response = await fetch(where, {
-          method: 'POST',
+        answer = await postBody(where, body, {
           headers: {...headers, 'content-type': contentType},
-          body: new Uint8Array(body),
-          signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+          gzip: options.gzip ?? false,
+          timeoutMs: options.timeoutMs ?? 10_000,
+          env: options.env ?? process.env,
         })
       } catch (error) {
         return {code: 'retryable', reason: `cannot reach ${where}: ${networkReason(error)}`}
       }
-      if (response.ok) {
-        const rejected = await partiallyRejected(response, serializer)
+      if (answer.status >= 200 && answer.status < 300) {
+        const rejected = partiallyRejected(answer.body, serializer)
         // Spans a receiver rejected in a 2xx will never be accepted: resending does not help, so they count as done.
         return rejected ? {code: 'ok', warning: `${where} dropped ${rejected} span(s) (partial success)`} : {code: 'ok'}
       }
-      const reason = `${where} answered HTTP ${response.status}${await reasonFrom(response)}`
-      if (retryableStatus(response.status)) return {code: 'retryable', reason: reason, retryAfterMs: retryAfterMs(response.headers.get('retry-after'))}
-      return {code: 'fatal', reason: reason}
+      const reason = `${where} answered HTTP ${answer.status}${reasonFrom(answer)}`
+      const retryAfter = answer.headers['retry-after']
+      if (retryableStatus(answer.status)) return {code: 'retryable', reason, retryAfterMs: retryAfterMs(typeof retryAfter === 'string' ? retryAfter : null)}
+      return {code: 'fatal', reason}
     },
   }
 }
 
-const partiallyRejected = async (
-  response: Response,
+const partiallyRejected = (
+  body: Buffer,
   serializer: {deserializeResponse(data: Uint8Array): {partialSuccess?: {rejectedSpans?: number | string}}},
-): Promise<number> => {
+): number => {
   try {
-    const data = new Uint8Array(await response.arrayBuffer())
+    const data = new Uint8Array(body)
     if (data.length === 0) return 0
     return Number(serializer.deserializeResponse(data).partialSuccess?.rejectedSpans ?? 0)
   } catch {

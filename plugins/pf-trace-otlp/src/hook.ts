@@ -12,8 +12,19 @@ const headersSpec: ConfigKeySpec = {
   parse: parseHeadersSetting,
 }
 
-/** `otlp://host[:port][/path]` → the OTLP/HTTP URL spans are POSTed to. */
-const endpointOf = (value: string, scheme: string): string => {
+const compressionKey = 'trace.otlp.compression'
+const compressionSpec: ConfigKeySpec = {
+  key: compressionKey,
+  description: 'Request bodies to OTLP destinations: gzip or none (default: gzip for https destinations, none for http)',
+  parse(value: string) {
+    const v = value.trim().toLowerCase()
+    if (v === 'gzip' || v === 'none') return v
+    throw new Error(`Invalid value "${value}" for ${compressionKey}; accepted: gzip, none.`)
+  },
+}
+
+/** `otlp://host[:port][/path]` → the OTLP/HTTP URL spans are POSTed to (`https://` for the `+https` schemes). */
+const endpointOf = (value: string, scheme: string, tls: boolean): string => {
   let url: URL
   try {
     url = new URL(value.trim())
@@ -25,7 +36,9 @@ const endpointOf = (value: string, scheme: string): string => {
   if (url.username || url.password) throw new Error(`put credentials in ${headersKey} (e.g. authorization=\${env:OTLP_TOKEN}), not in the URL`)
   if (url.search || url.hash) throw new Error(`"${value}" may not have a query or fragment; expected ${scheme}://host:port[/path]`)
   const path = url.pathname && url.pathname !== '/' ? url.pathname : defaultPath
-  return `http://${url.port ? url.host : `${url.host}:${defaultPort}`}${path}`
+  // Hosted backends listen on https's own port; a local collector on OTLP/HTTP's 4318.
+  const port = url.port || (tls ? '' : defaultPort)
+  return `${tls ? 'https' : 'http'}://${url.hostname}${port ? `:${port}` : ''}${path}`
 }
 
 interface OtlpDestination extends ResolvedDestination {
@@ -33,30 +46,43 @@ interface OtlpDestination extends ResolvedDestination {
   encoding: OtlpEncoding
 }
 
-const provider = (scheme: string, encoding: OtlpEncoding, what: string): TraceDestinationProvider<OtlpDestination> => ({
+const provider = (scheme: string, encoding: OtlpEncoding, tls: boolean): TraceDestinationProvider<OtlpDestination> => ({
   contractVersion: 1,
   scheme,
-  description: `An OpenTelemetry collector over OTLP/HTTP (${what})`,
-  examples: [`${scheme}://host:4318[/v1/traces]`],
-  configKeys: [headersSpec],
+  description: `An OpenTelemetry collector or backend over OTLP/HTTP (${encoding === 'json' ? 'JSON' : 'protobuf'}${tls ? ', TLS' : ''})`,
+  examples: [tls ? `${scheme}://host[:port][/v1/traces]` : `${scheme}://host:4318[/v1/traces]`],
+  configKeys: [headersSpec, compressionSpec],
   // The collector may be down when the destination is set: spans wait in pf's outbox, so only the form is checked.
   async validate(value: string) {
-    endpointOf(value, scheme)
+    endpointOf(value, scheme, tls)
   },
   async resolve(value: string): Promise<OtlpDestination> {
-    const url = endpointOf(value, scheme)
+    const url = endpointOf(value, scheme, tls)
     // No header values here: pf stores resolved destinations (for `pf trace sync`).
     return {scheme, value, key: `${scheme}:${url}`, url, encoding}
   },
   async exporter({url, encoding}: OtlpDestination, ctx: DestinationContext) {
     const {createOtlpExporter} = await import('./exporter.js')
-    return createOtlpExporter({url, encoding, headers: () => resolveHeaders(ctx.config.string(headersKey), ctx.env)})
+    const compression = ctx.config.string(compressionKey) ?? (url.startsWith('https:') ? 'gzip' : 'none')
+    return createOtlpExporter({
+      url,
+      encoding,
+      gzip: compression === 'gzip',
+      env: ctx.env,
+      headers: () => resolveHeaders(ctx.config.string(headersKey), ctx.env),
+    })
   },
 })
 
-export const providers = [provider('otlp', 'protobuf', 'protobuf'), provider('otlp+json', 'json', 'JSON')]
+/** otlp:// and otlp+json:// speak plain HTTP (a local collector); the +https forms TLS (hosted backends). */
+export const providers = [
+  provider('otlp', 'protobuf', false),
+  provider('otlp+json', 'json', false),
+  provider('otlp+https', 'protobuf', true),
+  provider('otlp+json+https', 'json', true),
+]
 
-/** pf's `trace-destination` hook: this plugin adds otlp:// and otlp+json:// destinations. */
+/** pf's `trace-destination` hook: this plugin adds otlp://, otlp+json://, otlp+https:// and otlp+json+https:// destinations. */
 export default async function traceDestination(): Promise<TraceDestinationProvider[]> {
   return providers
 }

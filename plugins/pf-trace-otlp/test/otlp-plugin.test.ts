@@ -59,9 +59,16 @@ describe('pf-trace-otlp (plugin package)', () => {
   })
   afterEach(() => receiver.close())
 
-  it('claims otlp:// and otlp+json:// and checks the form only', async () => {
-    expect(providers.map(p => p.scheme)).to.deep.equal(['otlp', 'otlp+json'])
-    const [otlp, json] = providers
+  it('claims otlp://, otlp+json://, otlp+https:// and otlp+json+https:// and checks the form only', async () => {
+    expect(providers.map(p => p.scheme)).to.deep.equal(['otlp', 'otlp+json', 'otlp+https', 'otlp+json+https'])
+    const [otlp, json, secure, secureJson] = providers
+    // https forms: https's own port unless one is given.
+    expect(await secure.resolve('otlp+https://api.honeycomb.example', ctx())).to.include({url: 'https://api.honeycomb.example/v1/traces', encoding: 'protobuf'})
+    expect(await secureJson.resolve('otlp+json+https://cloud.langfuse.example/api/public/otel/v1/traces', ctx())).to.include({
+      url: 'https://cloud.langfuse.example/api/public/otel/v1/traces',
+      encoding: 'json',
+    })
+    expect(await secure.resolve('otlp+https://127.0.0.1:8443', ctx())).to.include({url: 'https://127.0.0.1:8443/v1/traces'})
     const resolved = await otlp.resolve('otlp://collector.example:4318', ctx())
     expect(resolved).to.include({scheme: 'otlp', url: 'http://collector.example:4318/v1/traces', key: 'otlp:http://collector.example:4318/v1/traces'})
     expect(await otlp.resolve('otlp://collector', ctx())).to.include({url: 'http://collector:4318/v1/traces'})
@@ -133,7 +140,7 @@ describe('pf-trace-otlp (plugin package)', () => {
     const down = await (await exporterFor(`otlp://${receiver.url}`)).export([record()], firstTry)
     if (down.code !== 'retryable') expect.fail(`expected retryable, got ${JSON.stringify(down)}`)
     // ECONNREFUSED, or a reset when a pooled keep-alive socket to the closed receiver is picked first.
-    expect(down.reason, down.reason).to.match(/^cannot reach .*(ECONNREFUSED|other side closed|ECONNRESET)/)
+    expect(down.reason, down.reason).to.match(/^cannot reach .*(ECONNREFUSED|other side closed|ECONNRESET|socket hang up)/)
   })
 
   it('keeps spans pending while a header variable is unset, and never puts header values in errors', async () => {
@@ -154,14 +161,54 @@ describe('pf-trace-otlp (plugin package)', () => {
     expect(await exporter.export([record(), child], firstTry)).to.deep.equal({code: 'ok', warning: `http://${receiver.url}/v1/traces dropped 1 span(s) (partial success)`})
   })
 
+  for (const encoding of ['protobuf', 'json'] as const) {
+    it(`https (${encoding}): trusts NODE_EXTRA_CA_CERTS, gzips bodies by default; an untrusted certificate is a retryable error`, async () => {
+      const {testTls} = await import('../../../test/helpers/cosmos.js')
+      const tls = testTls()
+      const secure = await OtlpReceiver.start(0, tls)
+      try {
+        const scheme = encoding === 'json' ? 'otlp+json+https' : 'otlp+https'
+        const untrusted = await (await exporterFor(`${scheme}://${secure.url}`, {}, {})).export([record()], firstTry)
+        expect(untrusted.code).to.equal('retryable')
+        expect(untrusted.code === 'retryable' && untrusted.reason).to.match(/^cannot reach https:\/\/127\.0\.0\.1:\d+\/v1\/traces: .*(self-signed|self signed|unable to verify)/i)
+        expect(secure.spans).to.have.length(0)
+
+        const exporter = await exporterFor(`${scheme}://${secure.url}`, {}, {NODE_EXTRA_CA_CERTS: tls.certFile})
+        expect(await exporter.export([record(), child], firstTry)).to.deep.equal({code: 'ok'})
+        const accepted = secure.requests.filter(r => r.accepted)
+        expect(accepted).to.have.length(1)
+        expect(accepted[0].headers['content-encoding']).to.equal('gzip')
+        expect(accepted[0].spans.map(s => s.name)).to.deep.equal(['my_flow', 'llm_call'])
+
+        // trace.otlp.compression=none turns gzip off.
+        const plain = await exporterFor(`${scheme}://${secure.url}`, {trace: {otlp: {compression: 'none'}}}, {NODE_EXTRA_CA_CERTS: tls.certFile})
+        expect(await plain.export([record()], firstTry)).to.deep.equal({code: 'ok'})
+        expect(secure.requests.at(-1)!.headers['content-encoding']).to.equal(undefined)
+      } finally {
+        await secure.close()
+      }
+    })
+  }
+
+  it('gzips plain-HTTP bodies when trace.otlp.compression=gzip, and rejects other compression values', async () => {
+    const spec = providers[0].configKeys!.find(k => k.key === 'trace.otlp.compression')!
+    expect(spec.parse!(' GZIP ')).to.equal('gzip')
+    expect(() => spec.parse!('br')).to.throw(/accepted: gzip, none/)
+    const exporter = await exporterFor(`otlp://${receiver.url}`, {trace: {otlp: {compression: 'gzip'}}})
+    expect(await exporter.export([record()], firstTry)).to.deep.equal({code: 'ok'})
+    expect(receiver.requests[0].headers['content-encoding']).to.equal('gzip')
+    expect(receiver.requests[0].spans[0].name).to.equal('my_flow')
+  })
+
   it('ships compiled JavaScript that knows pf only through pf/destination types', () => {
     const pkg = JSON.parse(readFileSync(path.join(pluginRoot, 'package.json'), 'utf8'))
     expect(pkg.peerDependencies).to.have.property('pf')
     expect(pkg.oclif.hooks['trace-destination']).to.equal('./dist/hook.js')
-    for (const file of readdirSync(path.join(pluginRoot, 'dist'))) {
+    // Declarations (.d.ts) may name pf/destination's types; the JavaScript may not import pf at all.
+    for (const file of readdirSync(path.join(pluginRoot, 'dist')).filter(f => f.endsWith('.js'))) {
       const source = readFileSync(path.join(pluginRoot, 'dist', file), 'utf8')
       const specifiers = [...source.matchAll(/(?:from|import\()\s*['"]([^'"]+)['"]/g)].map(m => m[1])
-      for (const spec of specifiers) expect(spec, `${file} imports ${spec}`).to.match(/^(\.\/[\w-]+\.js|@opentelemetry\/(otlp-transformer|resources))$/)
+      for (const spec of specifiers) expect(spec, `${file} imports ${spec}`).to.match(/^(\.\/[\w-]+\.js|@opentelemetry\/(otlp-transformer|resources)|node:[a-z]+)$/)
     }
   })
 })

@@ -4,7 +4,9 @@
  * opentelemetry-proto field numbers, JSON with JSON.parse (OTLP/JSON: hex ids, string int64s).
  */
 import {type IncomingHttpHeaders, type Server, createServer} from 'node:http'
+import {createServer as createHttpsServer} from 'node:https'
 import type {AddressInfo} from 'node:net'
+import {gunzipSync} from 'node:zlib'
 
 // Deep import: the reader is not on the package's index, but it is the transformer's own protobuf wire reader.
 import {ProtobufReader} from '@opentelemetry/otlp-transformer/build/src/common/protobuf/protobuf-reader.js'
@@ -208,11 +210,14 @@ export class OtlpReceiver {
   reply: Reply = {status: 200}
   private server: Server | undefined
 
-  private constructor(public port: number) {}
+  private constructor(
+    public port: number,
+    private readonly tls?: {cert: string; key: string},
+  ) {}
 
-  /** Starts on `port` (0: any free port). */
-  static async start(port = 0): Promise<OtlpReceiver> {
-    const receiver = new OtlpReceiver(port)
+  /** Starts on `port` (0: any free port); over TLS with the given certificate. Gzip bodies are inflated. */
+  static async start(port = 0, tls?: {cert: string; key: string}): Promise<OtlpReceiver> {
+    const receiver = new OtlpReceiver(port, tls)
     await receiver.listen()
     return receiver
   }
@@ -227,11 +232,12 @@ export class OtlpReceiver {
   }
 
   async listen(): Promise<void> {
-    const server = createServer((req, res) => {
+    const handler = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
       const chunks: Buffer[] = []
       req.on('data', c => chunks.push(c))
       req.on('end', () => {
-        const body = Buffer.concat(chunks)
+        const raw = Buffer.concat(chunks)
+        const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw
         const contentType = req.headers['content-type'] ?? ''
         const reply = this.reply
         const spans = contentType.includes('json') ? decodeJsonRequest(body.toString('utf8')) : decodeProtobufRequest(new Uint8Array(body))
@@ -239,7 +245,8 @@ export class OtlpReceiver {
         res.writeHead(reply.status, {'content-type': contentType.includes('json') ? 'application/json' : 'application/x-protobuf', ...reply.headers})
         res.end(reply.body ?? (contentType.includes('json') ? '{}' : ''))
       })
-    })
+    }
+    const server: Server = this.tls ? createHttpsServer(this.tls, handler) : createServer(handler)
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(this.port, '127.0.0.1', () => resolve())

@@ -17,7 +17,7 @@ export default class ServiceRun extends PfCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(ServiceRun)
     try {
-      await runService({home: pfHome(), host: flags.host, port: flags.port, anyPort: flags['any-port']})
+      await runService({home: pfHome(), host: flags.host, port: flags.port, anyPort: flags['any-port'], registry: this.registry})
     } catch (error) {
       throw new PfError('service_start_failed', (error as Error).message, ExitCode.failure)
     }

@@ -1,8 +1,9 @@
 import {type Span, SpanStatusCode, context, trace as otelTrace} from '@opentelemetry/api'
 
-import {recordInputs, recordOutput} from '../sdk/trace.js'
 import {Attr} from '../contract/attributes.js'
-import {maskString, masked} from '../tracing/masking.js'
+import {genAiOperation, genAiRequestAttributes, genAiResponseAttributes} from './genai.js'
+import {maskString, masked} from './masking.js'
+import {recordInputs, recordOutput} from './span-io.js'
 
 /**
  * LLM spans for calls made through the `openai` package: the `create` methods of the chat completions,
@@ -28,7 +29,7 @@ interface Usage {
   total_tokens?: number
 }
 
-type Create = (this: {_client?: {apiKey?: unknown}}, body: Record<string, any>, options?: unknown) => any
+type Create = (this: {_client?: {apiKey?: unknown; constructor?: {name?: string}}}, body: Record<string, any>, options?: unknown) => any
 
 const recordUsage = (span: Span, usage: Usage | undefined | null): void => {
   if (!usage) return
@@ -117,6 +118,7 @@ const traceStream = (span: Span, stream: any, kind: ResourceKind, hideUsageChunk
     ended = true
     if (collector.model) span.setAttribute('llm.response.model', collector.model)
     recordUsage(span, collector.usage)
+    span.setAttributes(genAiResponseAttributes(collector.model, collector.usage))
     if (error) return endWithError(span, scrubError(error, apiKey))
     const output = collector.output()
     recordGeneratedMessage(span, kind === 'chat' ? (typeof output === 'string' ? {role: 'assistant', content: output} : {role: 'assistant', ...(output as object)}) : output)
@@ -154,6 +156,8 @@ const wrapCreate = (original: Create, kind: ResourceKind): Create => {
     const apiKey = typeof this?._client?.apiKey === 'string' ? (this._client.apiKey as string) : undefined
     recordInputs(span, names.fn, names.spanType, body)
     if (body?.model) span.setAttribute('llm.request.model', String(body.model))
+    // OpenTelemetry's GenAI names beside prompt flow's, so OTLP backends show the span as an LLM call.
+    span.setAttributes(genAiRequestAttributes(genAiOperation[kind], body?.model, this?._client?.constructor?.name === 'AzureOpenAI'))
     let request = body
     let hideUsageChunk = false
     if (body?.stream === true && kind !== 'embedding' && body.stream_options === undefined) {
@@ -174,6 +178,7 @@ const wrapCreate = (original: Create, kind: ResourceKind): Create => {
         return traceStream(span, data, kind, hideUsageChunk, apiKey)
       if (data?.model) span.setAttribute('llm.response.model', String(data.model))
       recordUsage(span, data?.usage)
+      span.setAttributes(genAiResponseAttributes(data?.model, data?.usage))
       if (kind !== 'embedding') recordGeneratedMessage(span, kind === 'chat' ? data?.choices?.[0]?.message : data?.choices?.[0]?.text)
       recordOutput(span, kind === 'embedding' ? summarizeEmbeddings(data) : data)
       span.end()
