@@ -74,10 +74,11 @@ export default async function peerOpenai({pairs, quick}) {
       met: true,
     })),
     {
-      name: 'Traced openai call overhead: pf vs the best peer of this run',
+      name: 'Traced openai call: pf vs the best peer of this run (time per call, overheads in the cells)',
       baseline: `${best}: +${us[best].toFixed(0)} µs/call`,
       measured: `pf: +${us.pf.toFixed(0)} µs/call`,
-      ratio: us.pf / Math.max(us[best], 1),
+      // Per-call times, not overheads: on a busy machine an overhead can come out near zero or negative.
+      ratio: (plainUs + us.pf) / (plainUs + us[best]),
       target: '≤ 1× (while writing durably)',
       met: us.pf <= us[best],
     },
