@@ -5,8 +5,14 @@ export const ExitCode = {
   failure: 1,
   /** The user's input is wrong: a flag, a key, a value, a file. Nothing was changed. */
   usage: 2,
-  /** Interrupted (Ctrl-C). */
+  /** The work succeeded but delivery (spans, a run upload) is still pending and the user asked to wait for it. */
+  pending: 3,
+  /** Interrupted (Ctrl-C, SIGINT). */
   interrupted: 130,
+  /** Ended by SIGTERM (`timeout`, Docker, CI). */
+  terminated: 143,
+  /** Ended by SIGHUP (the terminal closed). */
+  hangup: 129,
 } as const
 
 /**

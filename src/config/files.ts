@@ -1,10 +1,12 @@
-import {chmodSync, existsSync, readFileSync} from 'node:fs'
+import {chmodSync, existsSync, readFileSync, statSync} from 'node:fs'
 import path from 'node:path'
 
 import type {ConfigReader, ConfigValue} from '../contract/destination.js'
 import {PfError} from '../errors.js'
 import {ensurePrivateDir, pfHome} from '../paths.js'
+import {withFileLock} from '../util/file-lock.js'
 import {parseYaml} from '../util/yaml.js'
+import {validateConfigData} from './keys.js'
 
 export const configFileName = 'pf.yaml'
 
@@ -25,15 +27,40 @@ export const findProjectConfig = (cwd: string, env: NodeJS.ProcessEnv = process.
 
 export type ConfigData = Record<string, unknown>
 
+/** A pf.yaml holds a handful of keys; anything this big is not a config file. */
+export const maxConfigBytes = 256 * 1024
+/** Values counted with aliases expanded: YAML aliases can make a small file expand to gigabytes ("billion laughs"). */
+const maxConfigNodes = 10_000
+
+/** Throws unless `data` is a finite tree of at most `maxConfigNodes` values (aliases counted as expanded). */
+const checkShape = (data: unknown, file: string): void => {
+  let nodes = 0
+  const ancestors = new Set<unknown>()
+  const visit = (node: unknown): void => {
+    if (++nodes > maxConfigNodes)
+      throw new PfError('config_malformed', `${file}: too many values once YAML aliases are expanded (over ${maxConfigNodes}); a pf.yaml holds a few keys — fix or remove the file.`)
+    if (!node || typeof node !== 'object') return
+    if (ancestors.has(node)) throw new PfError('config_malformed', `${file}: a YAML alias refers to itself (an alias cycle); fix or remove the file.`)
+    ancestors.add(node)
+    for (const child of Object.values(node)) visit(child)
+    ancestors.delete(node)
+  }
+  visit(data)
+}
+
 /**
  * Reads one pf.yaml. A missing file is empty; a malformed one is an error naming the file and line
- * (pf never rewrites a file it cannot read).
+ * (pf never rewrites a file it cannot read). With `validate` (the default) every known key's value passes the same
+ * checks as `pf config set`; writers skip that so `pf config set/unset` can repair a file with a bad value.
  */
-export const readConfigFile = async (file: string): Promise<ConfigData> => {
+export const readConfigFile = async (file: string, options: {validate?: boolean} = {}): Promise<ConfigData> => {
   let text: string
   try {
+    if (statSync(file).size > maxConfigBytes)
+      throw new PfError('config_malformed', `${file} is larger than ${maxConfigBytes / 1024} KiB; a pf.yaml holds a few keys — fix or remove the file.`)
     text = readFileSync(file, 'utf8')
   } catch (error) {
+    if (error instanceof PfError) throw error
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {}
     throw new PfError('config_unreadable', `Cannot read ${file}: ${(error as Error).message}`)
   }
@@ -42,6 +69,8 @@ export const readConfigFile = async (file: string): Promise<ConfigData> => {
   if (data === null || data === undefined) return {}
   if (typeof data !== 'object' || Array.isArray(data))
     throw new PfError('config_malformed', `${file}:1 must be a YAML mapping of keys (e.g. "trace:\\n  destination: local"); fix or remove the file.`)
+  checkShape(data, file)
+  if (options.validate !== false) validateConfigData(data as ConfigData, file)
   return data as ConfigData
 }
 
@@ -83,25 +112,28 @@ export const mergeConfig = (base: ConfigData, over: ConfigData): ConfigData => {
  * The file is read and validated first, so a malformed file is reported, never overwritten.
  */
 export const writeConfigFile = async (file: string, set: Record<string, unknown>, unset: string[] = []): Promise<void> => {
-  await readConfigFile(file)
   ensurePrivateDir(path.dirname(file))
-  const {default: Conf} = await import('conf')
-  const {dump, load} = await import('js-yaml')
-  const store = new Conf<ConfigData>({
-    cwd: path.dirname(file),
-    configName: path.basename(file, '.yaml'),
-    fileExtension: 'yaml',
-    serialize: value => dump(value),
-    deserialize: text => (load(text) ?? {}) as ConfigData,
-    configFileMode: 0o600,
-    clearInvalidConfig: false,
+  // Read-modify-write under the file's lock: concurrent `pf config set` runs of different keys all persist.
+  await withFileLock(file, async () => {
+    await readConfigFile(file, {validate: false})
+    const {default: Conf} = await import('conf')
+    const {dump, load} = await import('js-yaml')
+    const store = new Conf<ConfigData>({
+      cwd: path.dirname(file),
+      configName: path.basename(file, '.yaml'),
+      fileExtension: 'yaml',
+      serialize: value => dump(value),
+      deserialize: text => (load(text) ?? {}) as ConfigData,
+      configFileMode: 0o600,
+      clearInvalidConfig: false,
+    })
+    const next: ConfigData = structuredClone(store.store)
+    for (const [key, value] of Object.entries(set)) setPath(next, key, value)
+    for (const key of unset) deletePath(next, key)
+    store.store = next
+    // conf keeps an existing file's mode on rename targets it did not create; make sure it is user-only.
+    chmodSync(file, 0o600)
   })
-  const next: ConfigData = structuredClone(store.store)
-  for (const [key, value] of Object.entries(set)) setPath(next, key, value)
-  for (const key of unset) deletePath(next, key)
-  store.store = next
-  // conf keeps an existing file's mode on rename targets it did not create; make sure it is user-only.
-  chmodSync(file, 0o600)
 }
 
 const setPath = (data: ConfigData, key: string, value: unknown): void => {

@@ -15,7 +15,7 @@ import {
   userConfigPath,
   writeConfigFile,
 } from './files.js'
-import {type ConfigKey, coreKeys, findCoreKey, unknownKeyError} from './keys.js'
+import {type ConfigKey, coreKeys, findCoreKey, leafKeys, unknownKeyError, validateConfigData} from './keys.js'
 
 export interface LoadedConfig {
   merged: ConfigData
@@ -41,10 +41,15 @@ export interface SetOptions {
 }
 
 /** Reads the user pf.yaml and the nearest project pf.yaml (walking up from `cwd`), merged with the project winning. */
-export const loadConfig = async (cwd: string = process.cwd(), env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> => {
+export const loadConfig = async (
+  cwd: string = process.cwd(),
+  env: NodeJS.ProcessEnv = process.env,
+  /** `validate: false` only for writers, so `pf config set/unset` can repair a file holding an invalid value. */
+  options: {validate?: boolean} = {},
+): Promise<LoadedConfig> => {
   const userPath = userConfigPath(env)
   const projectPath = findProjectConfig(cwd, env)
-  const [user, project] = await Promise.all([readConfigFile(userPath), projectPath ? readConfigFile(projectPath) : undefined])
+  const [user, project] = await Promise.all([readConfigFile(userPath, options), projectPath ? readConfigFile(projectPath, options) : undefined])
   const merged = project ? mergeConfig(user, project) : user
   return {
     merged,
@@ -65,8 +70,20 @@ export class ConfigService {
     private readonly env: NodeJS.ProcessEnv = process.env,
   ) {}
 
-  load(): Promise<LoadedConfig> {
-    return loadConfig(this.cwd, this.env)
+  /** Like `loadConfig`, with the installed plugins' keys checked too (their parsers run on the values in the files). */
+  async load(options: {validate?: boolean} = {}): Promise<LoadedConfig> {
+    const loaded = await loadConfig(this.cwd, this.env, options)
+    if (options.validate !== false) await this.validatePluginKeys(loaded)
+    return loaded
+  }
+
+  /** Keys core does not know are checked with the installed plugins' parsers (plugins load only when such keys exist). */
+  private async validatePluginKeys({user, project}: LoadedConfig): Promise<void> {
+    const files = [user, ...(project ? [project] : [])]
+    const core = new Set(coreKeys.map(k => k.key))
+    if (!files.some(({data}) => leafKeys(data).some(key => !core.has(key)))) return
+    const pluginKeys = (await this.registry()).providers.flatMap(p => p.configKeys ?? [])
+    for (const {path: file, data} of files) validateConfigData(data, file, pluginKeys as ConfigKey[])
   }
 
   async get(key: string): Promise<ConfigValue> {
@@ -94,7 +111,7 @@ export class ConfigService {
     })
     // Every value is checked before the file is touched: one bad pair writes nothing.
     const values: ConfigData = {}
-    const context = await this.destinationContext(options)
+    const context = await this.destinationContext({...options, validate: false})
     for (const [key, raw] of parsed) {
       const spec = await this.keySpec(key)
       values[key] = spec.destination ? await this.validateDestination(raw, context) : spec.parse ? parseValue(spec, raw) : raw
@@ -107,7 +124,7 @@ export class ConfigService {
     if (keys.length === 0) throw new PfError('invalid_arguments', 'Nothing to unset; pass a KEY, e.g. pf config unset trace.destination.')
     for (const key of keys) await this.keySpec(key)
     const file = this.targetFile(options.path)
-    const data = await readConfigFile(file)
+    const data = await readConfigFile(file, {validate: false})
     const removed = keys.filter(key => getPath(data, key) !== undefined)
     if (removed.length > 0) await writeConfigFile(file, {}, removed)
     return {path: file, removed}
@@ -138,8 +155,10 @@ export class ConfigService {
     return normalized.join(',')
   }
 
-  async destinationContext(options: {timeoutMs?: number; progress?: (m: string) => void; flowDir?: string} = {}): Promise<DestinationContext> {
-    const {reader} = await this.load()
+  async destinationContext(
+    options: {timeoutMs?: number; progress?: (m: string) => void; flowDir?: string; validate?: boolean} = {},
+  ): Promise<DestinationContext> {
+    const {reader} = await this.load({validate: options.validate})
     return {cwd: this.cwd, flowDir: options.flowDir, config: reader, env: this.env, timeoutMs: options.timeoutMs, progress: options.progress}
   }
 

@@ -5,6 +5,7 @@ import {closest} from 'fastest-levenshtein'
 
 import {ensurePrivateDir, pfHome} from '../paths.js'
 import {ExitCode, PfError} from '../errors.js'
+import {withFileLock} from '../util/file-lock.js'
 import {parseYaml} from '../util/yaml.js'
 
 /**
@@ -58,21 +59,33 @@ export interface ConnectionView {
 export const maskedSecret = '******'
 const envReference = /^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$/
 const namePattern = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/
+/** Names that mean something to JavaScript objects; refused so no code path can ever confuse them with a connection. */
+const reservedNames = new Set(['__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString', 'valueOf'])
 
+/** Why `name` is not a usable connection name, or undefined when it is. */
+export const connectionNameProblem = (name: string): string | undefined => {
+  if (!namePattern.test(name)) return `connection name "${name.slice(0, 130)}" may only use letters, digits, "_", "-" and ".", starting with a letter, digit or "_"`
+  if (reservedNames.has(name)) return `"${name}" is a reserved name; choose another connection name`
+  return undefined
+}
+
+/** connections.json in memory: a Map, so a name is never an object key (no prototype surprises). */
 interface ConnectionFile {
   version: 1
-  connections: Record<string, Connection>
+  connections: Map<string, Connection>
 }
 
 export const connectionsFile = (env: NodeJS.ProcessEnv = process.env): string => path.join(pfHome(env), 'connections.json')
 
 const readAll = (env?: NodeJS.ProcessEnv): ConnectionFile => {
   const file = connectionsFile(env)
-  if (!existsSync(file)) return {version: 1, connections: {}}
+  if (!existsSync(file)) return {version: 1, connections: new Map()}
   try {
-    const data = JSON.parse(readFileSync(file, 'utf8')) as ConnectionFile
-    if (!data || typeof data.connections !== 'object') throw new Error('no "connections" mapping')
-    return data
+    const data = JSON.parse(readFileSync(file, 'utf8')) as {connections?: unknown}
+    if (!data || !data.connections || typeof data.connections !== 'object' || Array.isArray(data.connections)) throw new Error('no "connections" mapping')
+    // A hand-edited file with a reserved or malformed name: that entry is skipped, never used.
+    const entries = Object.entries(data.connections as Record<string, Connection>).filter(([name]) => connectionNameProblem(name) === undefined)
+    return {version: 1, connections: new Map(entries)}
   } catch (error) {
     throw new PfError('connections_unreadable', `Cannot read ${file}: ${(error as Error).message}; fix or remove the file.`, ExitCode.failure)
   }
@@ -83,7 +96,7 @@ const writeAll = (data: ConnectionFile, env?: NodeJS.ProcessEnv): void => {
   const file = connectionsFile(env)
   ensurePrivateDir(path.dirname(file))
   const temp = `${file}.${process.pid}.tmp`
-  writeFileSync(temp, JSON.stringify(data, null, 2) + '\n', {mode: 0o600})
+  writeFileSync(temp, JSON.stringify({version: data.version, connections: Object.fromEntries(data.connections)}, null, 2) + '\n', {mode: 0o600})
   chmodSync(temp, 0o600)
   renameSync(temp, file)
 }
@@ -99,7 +112,7 @@ export const toView = (c: Connection): ConnectionView => {
 }
 
 const unknownName = (name: string, all: ConnectionFile): PfError => {
-  const names = Object.keys(all.connections)
+  const names = [...all.connections.keys()]
   const near = names.length > 0 ? closest(name, names) : undefined
   return new PfError(
     'connection_not_found',
@@ -113,7 +126,8 @@ export const parseConnection = (data: unknown, file: string, nameOverride?: stri
   const raw = data as Record<string, unknown>
   const name = nameOverride ?? raw.name
   if (typeof name !== 'string' || name.trim() === '') throw new PfError('connection_invalid', `${file}: "name" is missing; add "name: my_connection" or pass --name.`)
-  if (!namePattern.test(name)) throw new PfError('connection_invalid', `${file}: connection name "${name}" may only use letters, digits, "_", "-" and ".".`)
+  const problem = connectionNameProblem(name)
+  if (problem) throw new PfError('connection_invalid', `${file}: ${problem}.`)
   const type = raw.type
   const types = Object.keys(schemas)
   if (typeof type !== 'string' || !(type in schemas))
@@ -161,34 +175,37 @@ export const createConnection = async (file: string, nameOverride?: string, env?
     throw new PfError('connection_file_not_found', code === 'ENOENT' ? `${source} does not exist; pass --file with a connection YAML file.` : `Cannot read ${source}: ${(error as Error).message}`)
   }
   const parsed = parseConnection(await parseYaml(text, source, 'connection_invalid'), source, nameOverride)
-  const all = readAll(env)
-  const now = new Date().toISOString()
-  const existing = all.connections[parsed.name]
-  const connection: Connection = {...parsed, created_date: existing?.created_date ?? now, last_modified_date: now}
-  all.connections[parsed.name] = connection
-  writeAll(all, env)
-  return {connection: toView(connection), created: !existing, path: connectionsFile(env)}
+  // Read-modify-write under the file's lock: concurrent `pf connection create` runs all persist.
+  return withFileLock(connectionsFile(env), () => {
+    const all = readAll(env)
+    const now = new Date().toISOString()
+    const existing = all.connections.get(parsed.name)
+    const connection: Connection = {...parsed, created_date: existing?.created_date ?? now, last_modified_date: now}
+    all.connections.set(parsed.name, connection)
+    writeAll(all, env)
+    return {connection: toView(connection), created: !existing, path: connectionsFile(env)}
+  })
 }
 
 export const listConnections = (env?: NodeJS.ProcessEnv): ConnectionView[] =>
-  Object.values(readAll(env).connections)
+  [...readAll(env).connections.values()]
     .sort((a, b) => a.name.localeCompare(b.name))
     .map(toView)
 
 export const showConnection = (name: string, env?: NodeJS.ProcessEnv): ConnectionView => {
   const all = readAll(env)
-  const c = all.connections[name]
+  const c = all.connections.get(name)
   if (!c) throw unknownName(name, all)
   return toView(c)
 }
 
-export const deleteConnection = (name: string, env?: NodeJS.ProcessEnv): {name: string; deleted: true} => {
-  const all = readAll(env)
-  if (!all.connections[name]) throw unknownName(name, all)
-  delete all.connections[name]
-  writeAll(all, env)
-  return {name, deleted: true}
-}
+export const deleteConnection = (name: string, env?: NodeJS.ProcessEnv): Promise<{name: string; deleted: true}> =>
+  withFileLock(connectionsFile(env), () => {
+    const all = readAll(env)
+    if (!all.connections.delete(name)) throw unknownName(name, all)
+    writeAll(all, env)
+    return {name, deleted: true as const}
+  })
 
 /** A connection with `${env:VAR}` values resolved, for making calls. Never print or trace it. */
 export interface ResolvedConnection {
@@ -200,7 +217,7 @@ export interface ResolvedConnection {
 /** Resolves a connection for use (at call time, so env changes are seen); an unset variable is an error naming it. */
 export const resolveConnection = (name: string, env: NodeJS.ProcessEnv = process.env): ResolvedConnection => {
   const all = readAll(env)
-  const c = all.connections[name]
+  const c = all.connections.get(name)
   if (!c) throw unknownName(name, all)
   const values: Record<string, string> = {}
   for (const [field, value] of Object.entries(c.values)) {

@@ -3,7 +3,7 @@ import {createInterface} from 'node:readline'
 
 import {Attr} from '../contract/attributes.js'
 import {PfError} from '../errors.js'
-import type {ExportReport} from '../tracing/session.js'
+import {type ExportReport, exportWaitMs} from '../tracing/session.js'
 import {redirectConsole} from './console.js'
 import {runLine} from './executor.js'
 import {resolveInputs} from './inputs.js'
@@ -28,7 +28,7 @@ export const chatWithFlow = async (
   options: FlowTestOptions,
   io: {input: NodeJS.ReadableStream; output: NodeJS.WritableStream} = {input: process.stdin, output: process.stdout},
 ): Promise<ChatResult> => {
-  const {flow, startSession} = await openFlowSession(registry, options)
+  const {flow, config, startSession} = await openFlowSession(registry, options)
   const chat = flow.chat
   if (!chat?.input)
     throw new PfError(
@@ -83,6 +83,6 @@ export const chatWithFlow = async (
   } finally {
     reader.close()
   }
-  const exportReports = session ? await session.finish(options.exportWaitSeconds * 1000) : []
+  const exportReports = session ? await session.finish(exportWaitMs(config, options.exportWaitSeconds), {exitIfHeld: true}) : []
   return {flow: flow.dir, sessionId, turns, export: exportReports}
 }

@@ -5,7 +5,7 @@ import {ExitCode, PfError} from '../errors.js'
 import {startViewerForLinks} from '../service/lifecycle.js'
 import type {TraceLinks} from '../tracing/links.js'
 import type {RegistryLoader} from '../tracing/registry.js'
-import {type ExportReport, TracingSession, collectionForFlow} from '../tracing/session.js'
+import {type ExportReport, TracingSession, collectionForFlow, exportWaitMs} from '../tracing/session.js'
 import {redirectConsole} from './console.js'
 import {type LineError, runLine} from './executor.js'
 import {resolveInputs} from './inputs.js'
@@ -19,8 +19,8 @@ export interface FlowTestOptions {
   /** `${node.variant_id}` (DAG flows). */
   variant?: string
   environmentVariables?: Record<string, unknown>
-  /** Seconds to wait for remote destinations at the end. */
-  exportWaitSeconds: number
+  /** Seconds to wait for remote destinations at the end (default: trace.export_wait). */
+  exportWaitSeconds?: number
   cwd?: string
 }
 
@@ -72,7 +72,7 @@ export const testFlow = async (registry: RegistryLoader, options: FlowTestOption
     restoreConsole()
   }
 
-  const exportReports = session ? await session.finish(options.exportWaitSeconds * 1000) : []
+  const exportReports = session ? await session.finish(exportWaitMs(config, options.exportWaitSeconds), {exitIfHeld: true}) : []
   const links = session && line.traceId ? await session.links({collection, traceId: line.traceId}, () => startViewerForLinks(config)) : undefined
   const result: FlowTestResult = {
     flow: flow.dir,

@@ -151,7 +151,10 @@ const clientFor = async (resolved: ResolvedLlmConnection): Promise<any> => {
       // No connection: the client reads its environment (OPENAI_* or AZURE_OPENAI_* and OPENAI_API_VERSION).
       if (!connection) return resolved.provider === 'AzureOpenAI' ? new openai.AzureOpenAI() : new openai.OpenAI()
       const v = connection.values
-      if (connection.type === 'azure_open_ai') return new openai.AzureOpenAI({apiKey: v.api_key, endpoint: v.api_base, apiVersion: v.api_version})
+      // The connection's endpoint wins over the environment: given as `baseURL` (what `endpoint` becomes), since the SDK
+      // otherwise reads OPENAI_BASE_URL and refuses an endpoint next to it.
+      if (connection.type === 'azure_open_ai')
+        return new openai.AzureOpenAI({apiKey: v.api_key, baseURL: `${v.api_base.replace(/\/+$/, '')}/openai`, apiVersion: v.api_version})
       return new openai.OpenAI({apiKey: v.api_key, baseURL: v.base_url || undefined, organization: v.organization || undefined})
     })()
     clients.set(key, client)

@@ -6,23 +6,24 @@ import {pfHome} from '../paths.js'
 import type {RegistryLoader} from '../tracing/registry.js'
 import {ConfigService} from '../config/service.js'
 import type {ConfigReader} from '../contract/destination.js'
-import {ExitCode, PfError} from '../errors.js'
+import {ExitCode, PfError, isPfError} from '../errors.js'
 import {redirectConsole} from '../flow/console.js'
-import {type LineError, runLine, toLineError} from '../flow/executor.js'
+import {type LineError, type LineResult, runLine, toLineError} from '../flow/executor.js'
 import {resolveInputs} from '../flow/inputs.js'
 import {loadFlow} from '../flow/load.js'
-import {userStack} from '../flow/test-flow.js'
 import type {LoadedFlow} from '../flow/types.js'
 import {Attr, Resource} from '../contract/attributes.js'
 import {startViewerForLinks} from '../service/lifecycle.js'
 import {currentLineAttributes} from '../tracing/line-context.js'
 import type {ServiceEndpoint, TraceLinks} from '../tracing/links.js'
-import {type ExportReport, TracingSession} from '../tracing/session.js'
+import {type ExportReport, TracingSession, exportWaitMs} from '../tracing/session.js'
+import {currentProcess} from '../util/process.js'
 import {parseYaml} from '../util/yaml.js'
-import {type DataLine, type DataRow, type DataSource, openData, readJsonLines} from './data.js'
+import {type DataLine, type DataSource, openData} from './data.js'
 import {runConcurrently} from './executor.js'
 import {RunFiles, RunFolder, runFolderPath} from './folder.js'
-import {type RecordedLine, columnsOf, completedLineNumbers, inputsRecord, outputOfRecord, outputsRecord, readRecordedLines, withoutLineNumber} from './line-records.js'
+import {LineRecorder, type RunObserver} from './line-recorder.js'
+import {type RecordedLine, columnsOf, completedLineNumbers, readRecordedLines} from './line-records.js'
 import {type ColumnMapping, applyMapping, buildMapping, mappingText} from './mapping.js'
 import {runAggregation} from './metrics.js'
 import {type Run, RunRecords, runExists} from './records.js'
@@ -49,29 +50,16 @@ export interface CreateRunOptions {
   /** A run YAML file (flow, data, column_mapping, run, name, display_name, tags); flags override it. */
   file?: string
   tags?: Record<string, string>
-  exportWaitSeconds: number
+  /** Seconds to wait for remote destinations at the end (default: trace.export_wait). */
+  exportWaitSeconds?: number
+  /** Seconds a line may take before it is recorded as failed (default: PF_LINE_TIMEOUT_SEC, else 600). */
+  lineTimeoutSeconds?: number
   /** Seconds in-flight lines get to finish after a cancel. */
   cancelGraceSeconds?: number
   cwd?: string
 }
 
-/** One finished line, as `--stream` and the progress bar see it. */
-export interface LineEvent {
-  lineNumber: number
-  status: 'Completed' | 'Failed'
-  output?: unknown
-  error?: LineError
-  done: number
-  failed: number
-  total: number
-}
-
-export interface RunObserver {
-  started?(run: Run): void
-  line?(event: LineEvent): void
-  /** Aborting cancels the run (Ctrl-C). */
-  signal?: AbortSignal
-}
+export type {LineEvent, RunObserver} from './line-recorder.js'
 
 export interface CreateRunResult {
   run: Run
@@ -291,7 +279,13 @@ const execute = async (
       totalLines: data.total,
       outputPath,
       tags: spec.tags,
-      properties: {pid: process.pid, workers: options.workers, ...(resume ? {reused_lines: reusedCount} : {}), ...(flow.variant ? {node_variant: flow.variant} : {})},
+      properties: {
+        pid: process.pid,
+        ...(currentProcess().start === undefined ? {} : {pid_start: currentProcess().start}),
+        workers: options.workers,
+        ...(resume ? {reused_lines: reusedCount} : {}),
+        ...(flow.variant ? {node_variant: flow.variant} : {}),
+      },
     })
     inserted = true
     folder = RunFolder.create(outputPath)
@@ -302,33 +296,19 @@ const execute = async (
   }
   try {
     const startViewer = () => startViewerForLinks(config)
-    return await runLines({flow, name, baseRun, resume, data, mapping, outputPath, run, folder, session, records, options, observer, startViewer})
+    return await runLines({flow, config, name, baseRun, resume, data, mapping, outputPath, run, folder, session, records, options, observer, startViewer})
   } catch (error) {
-    // pf's own failure mid-run: the run must not stay Running.
-    records.abort(name, {code: 'internal_error', message: (error as Error).message})
+    // pf's own failure mid-run (e.g. disk full): the run must not stay Running.
+    records.abort(name, isPfError(error) ? {code: error.code, message: error.message} : {code: 'internal_error', message: (error as Error).message})
     folder.close()
     await session?.finish(0)
     throw error
   }
 }
 
-const runLines = async ({
-  flow,
-  name,
-  baseRun,
-  resume,
-  data,
-  mapping,
-  outputPath,
-  run,
-  folder,
-  session,
-  records,
-  options,
-  observer,
-  startViewer,
-}: {
+interface RunContext {
   flow: LoadedFlow
+  config: ConfigReader
   name: string
   baseRun: Prepared['baseRun']
   resume: Prepared['resume']
@@ -343,67 +323,20 @@ const runLines = async ({
   observer: RunObserver
   /** Starts the viewer for the run's link (interactive terminals only). */
   startViewer: () => Promise<ServiceEndpoint | undefined>
-}): Promise<CreateRunResult> => {
-  const meta = () => records.get(name)
-  folder.writeMeta(meta())
+}
+
+/** Runs the lines (copying those a resumed run completed), then ends the run. */
+const runLines = async (ctx: RunContext): Promise<CreateRunResult> => {
+  const {flow, name, baseRun, resume, data, mapping, run, folder, session, records, options, observer} = ctx
+  folder.writeMeta(records.get(name))
   folder.log(`Run ${name} started: flow ${flow.dir}, data ${data.file} (${data.total} lines), ${options.workers} workers.`)
   observer.started?.(run)
 
-  let done = 0
-  let failed = 0
-  const aggregationLines = flow.aggregate ? new Map<number, {inputs: Record<string, unknown>; output: unknown}>() : undefined
-  // Lines an earlier run completed are copied (streamed from its files), not rerun.
-  const reusedSet = new Set<number>()
-  if (resume) {
-    const reusable = (row: DataRow) => typeof row.line_number === 'number' && row.line_number < data.total && resume.completed.has(row.line_number)
-    for await (const row of readJsonLines(path.join(resume.run.output_path, RunFiles.outputs))) {
-      const lineNumber = row.line_number as number
-      if (!reusable(row) || reusedSet.has(lineNumber)) continue
-      reusedSet.add(lineNumber)
-      folder.appendJson(RunFiles.outputs, row)
-      folder.log(`Line ${lineNumber}: completed in run ${resume.run.name}; reused.`)
-      aggregationLines?.set(lineNumber, {inputs: {}, output: outputOfRecord(row)})
-      done++
-    }
-    for await (const row of readJsonLines(path.join(resume.run.output_path, RunFiles.inputs))) {
-      if (!reusable(row)) continue
-      folder.appendJson(RunFiles.inputs, row)
-      const line = aggregationLines?.get(row.line_number as number)
-      if (line) line.inputs = withoutLineNumber(row)
-    }
-  }
-
-  let lastProgress = 0
-  const recordProgress = (force = false) => {
-    if (!force && Date.now() - lastProgress < 500) return
-    lastProgress = Date.now()
-    records.progress(name, done - failed, failed)
-  }
-
-  // Set when the run has ended: a line abandoned at cancel that finishes later is dropped.
-  let ended = false
-  const finishLine = (lineNumber: number, inputs: Record<string, unknown> | undefined, outcome: {output?: unknown; error?: LineError; lineRunId?: string; traceId?: string}) => {
-    if (ended) return
-    if (inputs) folder.appendJson(RunFiles.inputs, inputsRecord(lineNumber, inputs))
-    done++
-    if (outcome.error) {
-      failed++
-      const stack = userStack(outcome.error, flow.dir)
-      folder.appendJson(RunFiles.errors, {
-        line_number: lineNumber,
-        line_run_id: outcome.lineRunId,
-        trace_id: outcome.traceId,
-        error: {type: outcome.error.type, message: outcome.error.message, ...(stack ? {stack} : {})},
-      })
-      folder.log(`Line ${lineNumber}: failed: ${outcome.error.type}: ${outcome.error.message}`)
-    } else {
-      folder.appendJson(RunFiles.outputs, outputsRecord(lineNumber, outcome.output))
-      folder.log(`Line ${lineNumber}: completed.`)
-      aggregationLines?.set(lineNumber, {inputs: inputs ?? {}, output: outcome.output})
-    }
-    recordProgress()
-    observer.line?.({lineNumber, status: outcome.error ? 'Failed' : 'Completed', output: outcome.output, error: outcome.error, done, failed, total: data.total})
-  }
+  // A line that cannot be written (disk full) stops the run: no new lines start, the run ends Failed with that error.
+  const stop = new AbortController()
+  const recorder = new LineRecorder(name, flow, data.total, folder, records, observer, session && (() => session.spansRecorded()), () => stop.abort())
+  const reused = resume ? await recorder.copyResumed(resume) : new Set<number>()
+  const lineTimeoutMs = (options.lineTimeoutSeconds ?? lineTimeoutDefault()) * 1000
 
   const runOne = async ({lineNumber, row}: DataLine): Promise<void> => {
     const base = baseRun?.lines.get(lineNumber)
@@ -416,7 +349,7 @@ const runLines = async ({
         throw new PfError('missing_input', `Line ${lineNumber} has no value for ${missing.map(k => `"${k}" (${mappingText(mapping)[k] ?? 'unmapped'})`).join(', ')}.`)
       inputs = resolveInputs(flow, given)
     } catch (error) {
-      finishLine(lineNumber, undefined, {error: toLineError(error)})
+      recorder.finish(lineNumber, undefined, {error: toLineError(error)})
       return
     }
     const attributes: Record<string, string | number> = {[Attr.batchRunId]: name, [Attr.lineNumber]: lineNumber}
@@ -424,12 +357,12 @@ const runLines = async ({
       attributes[Attr.referencedBatchRunId] = baseRun.run.name
       attributes[Attr.referencedLineRunId] = lineRunIdOf(baseRun.run.name, lineNumber)
     }
-    const result = await runLine(flow, inputs, {attributes, lineRunId: lineRunIdOf(name, lineNumber)})
-    finishLine(lineNumber, inputs, result)
+    const result = await withLineTimeout(runLine(flow, inputs, {attributes, lineRunId: lineRunIdOf(name, lineNumber)}), lineTimeoutMs, lineNumber)
+    recorder.finish(lineNumber, inputs, result)
   }
 
   async function* pending(): AsyncGenerator<DataLine> {
-    for await (const line of data.lines()) if (!reusedSet.has(line.lineNumber)) yield line
+    for await (const line of data.lines()) if (!reused.has(line.lineNumber)) yield line
   }
 
   // What the flow's code prints goes to the run's logs, with its line number (stdout is pf's: --json, --stream).
@@ -438,16 +371,26 @@ const runLines = async ({
     folder.log(`${lineNumber === undefined ? 'Flow' : `Line ${lineNumber}`}: ${text.trimEnd()}`)
   })
   const {canceled, abandoned} = await runConcurrently(pending(), options.workers, runOne, {
-    signal: observer.signal,
+    signal: observer.signal ? AbortSignal.any([observer.signal, stop.signal]) : stop.signal,
     graceMs: (options.cancelGraceSeconds ?? 3) * 1000,
   }).finally(restoreConsole)
-  ended = true
+  await recorder.settle()
+  return finalizeRun(ctx, recorder, {canceled, abandoned})
+}
 
+/** Aggregation (unless canceled), the run's final status and meta.json, then the wait for remote destinations. */
+const finalizeRun = async (
+  {flow, config, name, data, outputPath, folder, session, records, options, observer, startViewer}: RunContext,
+  {done, failed, aggregationLines}: LineRecorder,
+  {canceled, abandoned}: {canceled: boolean; abandoned: number},
+): Promise<CreateRunResult> => {
   let metrics: Record<string, number> | undefined
   let runError: {code: string; message: string} | undefined
   if (canceled) {
-    folder.log(`Run ${name} canceled after ${done} of ${data.total} lines${abandoned > 0 ? `; ${abandoned} line(s) in flight were abandoned` : ''}.`)
-    runError = {code: 'run_canceled', message: `Canceled after ${done} of ${data.total} lines.`}
+    const reason = observer.signal?.reason
+    const how = typeof reason === 'string' ? `Canceled by ${reason}` : 'Canceled'
+    folder.log(`Run ${name} canceled (${how}) after ${done} of ${data.total} lines${abandoned > 0 ? `; ${abandoned} line(s) in flight were abandoned` : ''}.`)
+    runError = {code: 'run_canceled', message: `${how} after ${done} of ${data.total} lines.`}
   } else {
     if (aggregationLines && flow.aggregate) {
       const lines = [...aggregationLines.entries()].sort(([a], [b]) => a - b).map(([, line]) => line)
@@ -463,25 +406,51 @@ const runLines = async ({
   }
   const status = canceled ? 'Canceled' : runError ? 'Failed' : 'Completed'
   folder.log(`Run ${name} ${status}: ${done - failed} completed, ${failed} failed of ${data.total} lines.`)
-  run = records.finish(name, {status, completed: done - failed, failed, error: runError, metrics})
-  folder.writeMeta(meta())
+  const run = records.finish(name, {status, completed: done - failed, failed, error: runError, metrics})
+  folder.writeMeta(run)
   folder.close()
 
-  const exportReports = session ? await session.finish(canceled ? 0 : options.exportWaitSeconds * 1000) : []
+  const exportReports = session ? await session.finish(canceled ? 0 : exportWaitMs(config, options.exportWaitSeconds), {exitIfHeld: true}) : []
   const links = session ? await session.links({run: name, collection: name}, startViewer) : undefined
   return {run, links, export: exportReports}
+}
+
+/** prompt flow's per-line limit: 600 s, or PF_LINE_TIMEOUT_SEC (the reference's variable). */
+export const defaultLineTimeoutSeconds = 600
+const lineTimeoutDefault = (): number => {
+  const fromEnv = Number(process.env.PF_LINE_TIMEOUT_SEC)
+  return Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : defaultLineTimeoutSeconds
+}
+
+/**
+ * A line that has not ended after `ms` is recorded as failed with a timeout error and its worker moves on (JavaScript
+ * cannot stop the flow's code; whatever it still does is ignored, and its trace, never ended, is not recorded).
+ */
+const withLineTimeout = async (line: Promise<LineResult>, ms: number, lineNumber: number): Promise<LineResult | {error: LineError}> => {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<{error: LineError}>(resolve => {
+    timer = setTimeout(
+      () => resolve({error: {type: 'LineTimeoutError', message: `Line ${lineNumber} did not finish within ${ms / 1000} s (--line-timeout).`}}),
+      ms,
+    )
+  })
+  try {
+    return await Promise.race([line, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /** prompt flow's line run id of a batch line. */
 export const lineRunIdOf = (run: string, lineNumber: number): string => `${run}_${lineNumber}`
 
 /** The error a command raises for a run that did not complete (its `--json` error still carries the run). */
-export const runOutcomeError = (result: CreateRunResult): PfError | undefined => {
+export const runOutcomeError = (result: CreateRunResult, interruptedExit: number = ExitCode.interrupted): PfError | undefined => {
   const {run} = result
   if (run.status === 'Completed') return undefined
   const details = {run, links: result.links, export: result.export}
   if (run.status === 'Canceled')
-    return new PfError('run_canceled', `Run ${run.name} canceled after ${run.completed_lines + run.failed_lines} of ${run.total_lines} lines; outputs so far are in ${run.output_path}.`, ExitCode.interrupted, details)
+    return new PfError('run_canceled', `Run ${run.name} canceled after ${run.completed_lines + run.failed_lines} of ${run.total_lines} lines; outputs so far are in ${run.output_path}.`, interruptedExit, details)
   if (run.error?.code === 'aggregation_failed') return new PfError('run_failed', `Run ${run.name} failed: ${run.error.message}`, ExitCode.failure, details)
   return new PfError('run_failed', `Run ${run.name} failed: ${run.failed_lines} of ${run.total_lines} lines failed; see ${path.join(run.output_path, RunFiles.errors)}.`, ExitCode.failure, details)
 }

@@ -1,4 +1,4 @@
-import {closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync} from 'node:fs'
+import {closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync} from 'node:fs'
 import path from 'node:path'
 
 import {PfError} from '../errors.js'
@@ -45,7 +45,20 @@ export class RunFolder {
 
   private append(file: string, text: string): void {
     if (this.closed) return
-    writeSync(this.fd(file), text)
+    const fd = this.fd(file)
+    const size = fstatSync(fd).size
+    try {
+      // A nearly full disk takes part of a write without an error; only the next one fails.
+      if (writeSync(fd, text) < Buffer.byteLength(text)) throw Object.assign(new Error('short write'), {code: 'ENOSPC'})
+    } catch (error) {
+      // A record cut short (disk full) would leave a line no reader can parse: the file goes back to its last whole line.
+      try {
+        ftruncateSync(fd, size)
+      } catch {
+        // Nothing more to do: the write error below is what the user needs.
+      }
+      throw diskError(error, path.join(this.dir, file))
+    }
   }
 
   appendJson(file: string, value: unknown): void {
@@ -69,6 +82,14 @@ export class RunFolder {
     for (const fd of this.fds.values()) closeSync(fd)
     this.fds.clear()
   }
+}
+
+/** ENOSPC/EDQUOT (and SQLite's SQLITE_FULL) as one line a user can act on; other errors unchanged. */
+export const diskError = (error: unknown, file: string): unknown => {
+  const code = (error as NodeJS.ErrnoException).code
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL')
+    return new PfError('disk_full', `Disk full: cannot write ${file}; free some space, then \`pf run create --resume-from <run>\` reruns the lines that did not finish.`, 1)
+  return error
 }
 
 export const readMeta = (dir: string): Record<string, unknown> | undefined => {

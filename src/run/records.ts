@@ -1,6 +1,7 @@
 import {pfHome} from '../paths.js'
 import {type RunRow, type RunStatus, TraceStore} from '../store/store.js'
 import {PfError} from '../errors.js'
+import {isProcessRunning} from '../util/process.js'
 
 export type {RunStatus} from '../store/store.js'
 
@@ -91,7 +92,25 @@ export class RunRecords {
 
   find(name: string): Run | undefined {
     const row = this.db.prepare('SELECT * FROM runs WHERE name = ?').get(name) as RunRow | undefined
-    return row && toRun(row)
+    return row && this.settleIfOrphaned(toRun(row))
+  }
+
+  /**
+   * A run whose process is gone (killed with SIGKILL, out of memory, power loss) would show Running forever: it is
+   * marked Failed the first time it is read, keeping what it recorded. The run's pid and process start time tell a
+   * live run from one whose pid was reused.
+   */
+  private settleIfOrphaned(run: Run): Run {
+    if (run.status !== 'Running') return run
+    const {pid, pid_start: start} = run.properties as {pid?: unknown; pid_start?: unknown}
+    if (typeof pid !== 'number' || isProcessRunning({pid, start: typeof start === 'number' ? start : undefined})) return run
+    const error = {
+      code: 'process_ended',
+      message: `The pf process running it (pid ${pid}) ended before the run finished (killed or crashed); \`pf run create --resume-from ${run.name}\` reruns the lines it did not finish.`,
+    }
+    this.db.prepare(`UPDATE runs SET status = 'Failed', ended_at = ?, error = ? WHERE name = ? AND status = 'Running'`).run(new Date().toISOString(), JSON.stringify(error), run.name)
+    const row = this.db.prepare('SELECT * FROM runs WHERE name = ?').get(run.name) as RunRow
+    return toRun(row)
   }
 
   get(name: string): Run {
@@ -156,7 +175,7 @@ export class RunRecords {
     const rows = this.db
       .prepare(`SELECT * FROM runs WHERE archived = ? ORDER BY created_at DESC, name ${options.maxResults === undefined ? '' : 'LIMIT ?'}`)
       .all(...[options.archivedOnly ? 1 : 0, ...(options.maxResults === undefined ? [] : [options.maxResults])]) as RunRow[]
-    return rows.map(toRun)
+    return rows.map(row => this.settleIfOrphaned(toRun(row)))
   }
 
   setArchived(name: string, archived: boolean): Run {

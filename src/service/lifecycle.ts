@@ -4,6 +4,7 @@ import http from 'node:http'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
+import {isLoopbackHost} from '../config/keys.js'
 import {ensurePrivateDir, pfHome} from '../paths.js'
 import type {ConfigReader} from '../contract/destination.js'
 import {ExitCode, PfError} from '../errors.js'
@@ -36,8 +37,17 @@ const otlpFields = (endpoint: Pick<ServiceEndpoint, 'host' | 'port'>) => {
   return {otlpEndpoint, otlpEnv: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=${otlpEndpoint}`}
 }
 
-/** `service.host` as the address to listen on: `[::1]` → `::1`. */
-export const listenHost = (configured: unknown): string => String(configured ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1')
+/**
+ * `service.host` as the address to listen on: `[::1]` → `::1`. The viewer serves every trace without sign-in, so
+ * anything but a loopback address is refused here, whatever the source (a pf.yaml is validated too, this is the last
+ * gate before a socket opens).
+ */
+export const listenHost = (configured: unknown): string => {
+  const host = String(configured ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1')
+  if (!isLoopbackHost(host))
+    throw new PfError('invalid_value', `The trace viewer binds loopback addresses only (127.0.0.1, localhost, ::1); "${host}" would expose every trace to the network.`)
+  return host
+}
 
 const readServiceFile = (home: string): Partial<ServiceEndpoint> | undefined => {
   try {

@@ -1,6 +1,6 @@
 import type {RegistryLoader} from '../tracing/registry.js'
 import {Collector} from './collector.js'
-import {removeServiceFile, writeServiceFile} from './lifecycle.js'
+import {listenHost, removeServiceFile, writeServiceFile} from './lifecycle.js'
 import {type RunningViewer, startViewerServer} from './server.js'
 
 export interface RunOptions {
@@ -20,7 +20,7 @@ export interface RunOptions {
 export const runService = async (options: RunOptions): Promise<RunningViewer> => {
   let viewer: RunningViewer
   const collector = new Collector({home: options.home, registry: options.registry, cwd: process.cwd(), env: process.env})
-  const serverOptions = {home: options.home, host: options.host, port: options.port, collector}
+  const serverOptions = {home: options.home, host: listenHost(options.host), port: options.port, collector}
   try {
     viewer = await startViewerServer(serverOptions)
   } catch (error) {

@@ -6,6 +6,7 @@ import {fileURLToPath} from 'node:url'
 
 import {TraceReader} from '../store/reader.js'
 import {ApiError, ViewerApi} from './api.js'
+import {LiveFeed} from './live.js'
 import {collectorPath, healthPath, uiPath} from './paths.js'
 
 /** The static pages, shipped with the package next to dist/ (`web/`). */
@@ -59,10 +60,11 @@ export interface RunningViewer {
 export const startViewerServer = async (options: ViewerServerOptions): Promise<RunningViewer> => {
   const reader = TraceReader.open(options.home)
   const api = new ViewerApi(reader)
+  const live = new LiveFeed(reader.db)
   let port = options.port
   const server = http.createServer((req, res) => {
     const toCollector = options.collector && req.url?.split('?')[0] === collectorPath && isLoopbackHost(req.headers.host, port)
-    const handled = toCollector ? options.collector!.handle(req, res) : handle(req, res, api, port)
+    const handled = toCollector ? options.collector!.handle(req, res) : handle(req, res, api, live, port)
     handled.catch(error => sendError(res, error))
   })
   // A keep-alive browser connection must not hold `close()` open.
@@ -84,6 +86,7 @@ export const startViewerServer = async (options: ViewerServerOptions): Promise<R
     port,
     close: () =>
       new Promise<void>(resolve => {
+        live.close()
         server.close(() => {
           reader.close()
           resolve()
@@ -104,15 +107,7 @@ const sendError = (res: http.ServerResponse, error: unknown) => {
   sendJson(res, 500, {error: {code: 'internal_error', message: (error as Error).message.split('\n')[0]}})
 }
 
-const decodeSegment = (segment: string): string => {
-  try {
-    return decodeURIComponent(segment)
-  } catch {
-    throw new ApiError(400, 'invalid_path', 'The path is not valid URL encoding.')
-  }
-}
-
-const handle = async (req: http.IncomingMessage, res: http.ServerResponse, api: ViewerApi, port: number): Promise<void> => {
+const handle = async (req: http.IncomingMessage, res: http.ServerResponse, api: ViewerApi, live: LiveFeed, port: number): Promise<void> => {
   if (!isLoopbackHost(req.headers.host, port))
     return sendJson(res, 403, {error: {code: 'forbidden_host', message: 'The trace viewer answers only to 127.0.0.1, localhost or [::1].'}})
   if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, {error: {code: 'method_not_allowed', message: 'The viewer is read-only.'}}, {Allow: 'GET, HEAD'})
@@ -126,17 +121,9 @@ const handle = async (req: http.IncomingMessage, res: http.ServerResponse, api: 
   }
   if (route.startsWith(uiPath)) return serveStatic(res, route.slice(uiPath.length) || 'index.html')
 
-  if (route === '/v1.0/api/traces') return sendJson(res, 200, api.listTraces(url.searchParams))
-  let m = /^\/v1\.0\/api\/traces\/([^/]+)$/.exec(route)
-  if (m) {
-    const detail = api.trace(decodeSegment(m[1]))
-    const download = url.searchParams.get('download') === '1'
-    return sendJson(res, 200, detail, download ? {'Content-Disposition': `attachment; filename="trace-${decodeSegment(m[1]).toLowerCase()}.json"`} : {})
-  }
-  if (route === '/v1.0/api/runs') return sendJson(res, 200, api.runs(url.searchParams))
-  m = /^\/v1\.0\/api\/runs\/([^/]+)$/.exec(route)
-  if (m) return sendJson(res, 200, api.run(decodeSegment(m[1]), url.searchParams))
-  if (route === '/v1.0/api/collections') return sendJson(res, 200, api.collections())
+  if (route === '/v1.0/api/events') return live.subscribe(req, res, securityHeaders)
+  const answer = await api.answer(route, url.searchParams)
+  if (answer) return sendJson(res, 200, answer.body, answer.headers)
   throw new ApiError(404, 'not_found', `No such endpoint: ${route}`)
 }
 

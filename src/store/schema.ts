@@ -103,4 +103,34 @@ export const migrations: string[] = [
   );
   CREATE INDEX runs_created ON runs (created_at DESC);
   `,
+  // 3: who holds an outbox claim ("pid:start"), so a claim of a process that died is taken back at once, not after its
+  // lease; and the earliest retry the receiver allowed (Retry-After), which `pf trace sync` honours while it skips
+  // pf's own backoff.
+  `
+  ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+  ALTER TABLE outbox ADD COLUMN retry_not_before INTEGER NOT NULL DEFAULT 0;
+  `,
+  // 4: full-text search of spans (the viewer's search) and trace lists sorted by latency / tokens.
+  // One contentless FTS5 document per span, written by TraceStore in the transaction that stores the span
+  // (searchDocument in store.ts): its name; its inputs and output (the first 64 KB of each); "key value" lines of
+  // its other scalar attributes (for key=value filters); its trace and span ids, stored but not indexed. The
+  // rowid is the span's start in epoch ms << 20 | a sequence number, so hits come newest first and a first page
+  // of a search reads only the newest hits (TraceReader). Triggers building the document from the span JSON
+  // cost 3.5× the ingest time; in code it is the FTS insert alone (bench viewer-search).
+  // The backfill indexes the spans stored before this migration, the same way in SQL.
+  `
+  CREATE VIRTUAL TABLE span_search USING fts5(name, body, attrs, trace_id UNINDEXED, span_id UNINDEXED,
+    content='', contentless_delete=1, contentless_unindexed=1);
+  INSERT OR REPLACE INTO span_search (rowid, name, body, attrs, trace_id, span_id) SELECT
+    ((unixepoch(substr(s.start_time, 1, 19)) * 1000 + CAST(substr(s.start_time, 21, 3) AS INTEGER)) << 20) | (s.rowid & 1048575),
+    s.name,
+    (SELECT group_concat(substr(value, 1, 65536), char(10)) FROM json_each(s.data, '$.attributes') WHERE key IN ('inputs', 'output') AND type = 'text'),
+    (SELECT group_concat(key || ' ' || substr(value, 1, 1024), char(10)) FROM json_each(s.data, '$.attributes')
+       WHERE key NOT IN ('inputs', 'output') AND key NOT LIKE '\\_\\_computed\\_\\_.%' ESCAPE '\\' AND type IN ('text', 'integer', 'real', 'true', 'false')),
+    s.trace_id, s.span_id
+  FROM spans s;
+
+  CREATE INDEX line_runs_latency_page ON line_runs (latency, trace_id);
+  CREATE INDEX line_runs_tokens_page ON line_runs (COALESCE(total_tokens, -1), trace_id);
+  `,
 ]

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3'
 import {ensurePrivateDir} from '../paths.js'
 import {Attr} from '../contract/attributes.js'
 import type {ResolvedDestination, SpanRecord} from '../contract/destination.js'
+import {type ProcessIdentity, currentProcess, isProcessRunning} from '../util/process.js'
 import {secondsBetween} from '../util/span-time.js'
 import {migrations} from './schema.js'
 
@@ -73,11 +74,23 @@ const jsonOrNull = (value: unknown): string | null => (value === undefined ? nul
  * The local trace store: one SQLite file (WAL) under the pf home, user-only. Several pf processes may write at
  * once; every write is one IMMEDIATE transaction with a busy timeout.
  */
+/** An outbox claim's owner as stored: `pid:start` (start empty where the OS does not tell it). */
+const claimOwner = (who: ProcessIdentity): string => `${who.pid}:${who.start ?? ''}`
+const parseClaimOwner = (owner: string): ProcessIdentity => {
+  const [pid, start] = owner.split(':')
+  return {pid: Number(pid), start: start ? Number(start) : undefined}
+}
+
 export class TraceStore {
   readonly db: Database.Database
   private readonly insertSpan: Database.Statement
   private readonly insertLineRun: Database.Statement
   private readonly insertOutbox: Database.Statement
+  private readonly insertSearch: Database.Statement
+  private readonly storedStart: Database.Statement
+  private readonly unindexReplaced: Database.Statement
+  /** Low bits of search rowids: per process from a random start, so writers rarely pick the same one. */
+  private searchSequence = Math.floor(Math.random() * 0x100000)
   private readonly recordTransaction: Database.Transaction<(spans: SpanRecord[], remoteDestinations: string[], now: number) => void>
 
   static open(home: string): TraceStore {
@@ -111,6 +124,10 @@ export class TraceStore {
       VALUES (@trace_id, @root_span_id, @line_run_id, @collection, @run, @line_number, @name, @kind, @status, @start_time, @end_time,
        @latency, @inputs, @outputs, @error, @prompt_tokens, @completion_tokens, @total_tokens)`)
     this.insertOutbox = db.prepare(`INSERT OR IGNORE INTO outbox (destination, trace_id, span_id, created_at) VALUES (?, ?, ?, ?)`)
+    this.insertSearch = db.prepare('INSERT INTO span_search (rowid, name, body, attrs, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?)')
+    // A span stored again (same ids) replaces the row: its old search document goes first.
+    this.storedStart = db.prepare('SELECT start_time FROM spans WHERE trace_id = ? AND span_id = ?').pluck()
+    this.unindexReplaced = db.prepare('DELETE FROM span_search WHERE rowid >= ? AND rowid < ? AND trace_id = ? AND span_id = ?')
     this.recordTransaction = db.transaction((spans: SpanRecord[], remotes: string[], now: number) => this.writeSpans(spans, remotes, now))
   }
 
@@ -142,6 +159,12 @@ export class TraceStore {
       const resource = span.resource.attributes
       const run = (attrs[Attr.batchRunId] as string | undefined) ?? null
       const collection = String(resource.collection ?? 'default')
+      const {trace_id: traceId, span_id: spanId} = span.context
+      const previousStart = this.storedStart.get(traceId, spanId) as string | undefined
+      if (previousStart !== undefined) {
+        const base = searchKeyBase(previousStart)
+        this.unindexReplaced.run(base, base + searchKeySpan, traceId, spanId)
+      }
       this.insertSpan.run({
         trace_id: span.context.trace_id,
         span_id: span.context.span_id,
@@ -156,8 +179,25 @@ export class TraceStore {
         line_run_id: (attrs[Attr.lineRunId] as string | undefined) ?? null,
         data: JSON.stringify(span),
       })
+      this.indexForSearch(span)
       for (const destination of remoteDestinations) this.insertOutbox.run(destination, span.context.trace_id, span.context.span_id, now)
       if (span.parent_id === null) this.insertLineRun.run(lineRunOf(span, collection, run))
+    }
+  }
+
+  /** Writes a span's search document under a free rowid of its start millisecond (see schema migration 4). */
+  private indexForSearch(span: SpanRecord): void {
+    const doc = searchDocument(span)
+    const base = searchKeyBase(span.start_time)
+    for (let attempt = 0; ; attempt++) {
+      this.searchSequence = (this.searchSequence + 1) % 0x100000
+      try {
+        this.insertSearch.run(base + BigInt(this.searchSequence), span.name, doc.body, doc.attrs, span.context.trace_id, span.context.span_id)
+        return
+      } catch (error) {
+        // Another span of the same millisecond has this rowid: take the next sequence number.
+        if ((error as {code?: string}).code !== 'SQLITE_CONSTRAINT_PRIMARYKEY' || attempt >= 1000) throw error
+      }
     }
   }
 
@@ -175,7 +215,8 @@ export class TraceStore {
 
   /**
    * Claims up to `limit` due outbox items of one destination for `leaseMs` (another process will not take them
-   * meanwhile; a crashed process's lease simply expires).
+   * meanwhile). The claim names this process (pid and start time): `releaseDeadClaims` takes back the claims of a
+   * process that died at once; the lease is only the last resort (a process on another machine sharing the home).
    */
   claimOutbox(destination: string, limit: number, leaseMs: number): OutboxItem[] {
     const now = Date.now()
@@ -193,24 +234,65 @@ export class TraceStore {
              ORDER BY o.created_at, o.trace_id, o.span_id`,
           )
           .all(destination, now, now, limit) as Array<{trace_id: string; span_id: string; attempts: number; data: string}>
-        const claim = this.db.prepare('UPDATE outbox SET claimed_until = ? WHERE destination = ? AND trace_id = ? AND span_id = ?')
-        for (const r of rows) claim.run(now + leaseMs, destination, r.trace_id, r.span_id)
+        const claim = this.db.prepare('UPDATE outbox SET claimed_until = ?, claimed_by = ? WHERE destination = ? AND trace_id = ? AND span_id = ?')
+        const owner = claimOwner(currentProcess())
+        for (const r of rows) claim.run(now + leaseMs, owner, destination, r.trace_id, r.span_id)
         return rows.map(r => ({traceId: r.trace_id, spanId: r.span_id, attempts: r.attempts, span: JSON.parse(r.data) as SpanRecord}))
       })
       .immediate()
   }
 
+  /**
+   * Takes back the live claims on `destination`'s outbox held by processes that are gone (SIGKILL, crash), so their
+   * items are due again now instead of when the lease ends. Returns how many items were released.
+   */
+  releaseDeadClaims(destination: string): number {
+    const now = Date.now()
+    const owners = this.db
+      .prepare(`SELECT DISTINCT claimed_by FROM outbox WHERE destination = ? AND state = 'pending' AND claimed_until > ? AND claimed_by IS NOT NULL`)
+      .pluck()
+      .all(destination, now) as string[]
+    const self = claimOwner(currentProcess())
+    const dead = owners.filter(owner => owner !== self && !isProcessRunning(parseClaimOwner(owner)))
+    if (dead.length === 0) return 0
+    const release = this.db.prepare(`UPDATE outbox SET claimed_until = 0, claimed_by = NULL WHERE destination = ? AND state = 'pending' AND claimed_by = ? AND claimed_until > ?`)
+    return this.db.transaction(() => dead.reduce((n, owner) => n + release.run(destination, owner, now).changes, 0)).immediate()
+  }
+
+  /** Drops what waits for `destination` (pending and parked items; the spans stay in the store). Returns how many. */
+  discardOutbox(destination: string): number {
+    return this.db.prepare(`DELETE FROM outbox WHERE destination = ? AND state IN ('pending', 'parked')`).run(destination).changes
+  }
+
+  /**
+   * Makes every pending item of `destination` due now (`pf trace sync`: the user says the destination is back),
+   * skipping pf's own backoff but not a Retry-After the receiver asked for.
+   */
+  retryNow(destination: string): void {
+    this.db
+      .prepare(`UPDATE outbox SET next_attempt_at = retry_not_before WHERE destination = ? AND state = 'pending' AND next_attempt_at > retry_not_before`)
+      .run(destination)
+  }
+
   /** Settles claimed items: delivered, retried later (with backoff), or parked with the reason. */
   settleOutbox(
     destination: string,
-    outcomes: Array<{traceId: string; spanId: string; outcome: 'delivered' | 'retry' | 'parked'; error?: string; retryAt?: number}>,
+    outcomes: Array<{
+      traceId: string
+      spanId: string
+      outcome: 'delivered' | 'retry' | 'parked'
+      error?: string
+      retryAt?: number
+      /** The receiver's own Retry-After (ms epoch): even `pf trace sync` does not send sooner. */
+      notBefore?: number
+    }>,
   ): void {
     const now = Date.now()
     const delivered = this.db.prepare(
       `UPDATE outbox SET state = 'delivered', delivered_at = ?, claimed_until = 0, last_error = NULL, attempts = attempts + 1 WHERE destination = ? AND trace_id = ? AND span_id = ?`,
     )
     const retry = this.db.prepare(
-      `UPDATE outbox SET next_attempt_at = ?, claimed_until = 0, last_error = ?, attempts = attempts + 1 WHERE destination = ? AND trace_id = ? AND span_id = ?`,
+      `UPDATE outbox SET next_attempt_at = ?, retry_not_before = ?, claimed_until = 0, last_error = ?, attempts = attempts + 1 WHERE destination = ? AND trace_id = ? AND span_id = ?`,
     )
     const parked = this.db.prepare(
       `UPDATE outbox SET state = 'parked', claimed_until = 0, last_error = ?, attempts = attempts + 1 WHERE destination = ? AND trace_id = ? AND span_id = ?`,
@@ -219,7 +301,7 @@ export class TraceStore {
       .transaction(() => {
         for (const o of outcomes) {
           if (o.outcome === 'delivered') delivered.run(now, destination, o.traceId, o.spanId)
-          else if (o.outcome === 'retry') retry.run(o.retryAt ?? now, o.error ?? null, destination, o.traceId, o.spanId)
+          else if (o.outcome === 'retry') retry.run(o.retryAt ?? now, o.notBefore ?? 0, o.error ?? null, destination, o.traceId, o.spanId)
           else parked.run(o.error ?? 'rejected', destination, o.traceId, o.spanId)
         }
       })
@@ -304,6 +386,7 @@ export class TraceStore {
         if (dryRun) result = {traces, spans: count('spans'), lineRuns: count('line_runs'), outbox: count('outbox')}
         else {
           const remove = (table: string) => this.db.prepare(`DELETE FROM ${table} WHERE trace_id IN (SELECT trace_id FROM temp.doomed_traces)`).run().changes
+          this.db.prepare('DELETE FROM span_search WHERE trace_id IN (SELECT trace_id FROM temp.doomed_traces)').run()
           result = {traces, outbox: remove('outbox'), lineRuns: remove('line_runs'), spans: remove('spans')}
         }
         this.db.exec('DROP TABLE temp.doomed_traces')
@@ -338,6 +421,33 @@ const filterClause = (filter: TraceFilter): {where: string; params: string[]} =>
     params.push(filter.run)
   }
   return {where: conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '', params}
+}
+
+/** Search rowids of spans that start in one millisecond: [base, base + searchKeySpan). */
+export const searchKeySpan = 1n << 20n
+
+/** The first search rowid of a span start time (stored format): its epoch milliseconds << 20. */
+export const searchKeyBase = (startTime: string): bigint => BigInt(Date.parse(startTime.slice(0, 23) + 'Z') || 0) << 20n
+
+/** Characters of inputs / output, and of any other attribute value, that the search index reads. */
+const searchBodyCap = 65_536
+const searchAttributeCap = 1024
+
+/**
+ * A span's search document (schema migration 4): inputs and output in `body`; every other scalar attribute as a
+ * "key value" line in `attrs`, but for pf's computed token sums (numbers nobody searches for as text).
+ */
+export const searchDocument = (span: SpanRecord): {body: string; attrs: string} => {
+  const body: string[] = []
+  const attrs: string[] = []
+  for (const [key, value] of Object.entries(span.attributes)) {
+    const type = typeof value
+    if (type !== 'string' && type !== 'number' && type !== 'boolean') continue
+    if (key === Attr.inputs || key === Attr.output) {
+      if (type === 'string') body.push((value as string).slice(0, searchBodyCap))
+    } else if (!key.startsWith('__computed__.')) attrs.push(`${key} ${String(value).slice(0, searchAttributeCap)}`)
+  }
+  return {body: body.join('\n'), attrs: attrs.join('\n')}
 }
 
 const lineRunOf = (span: SpanRecord, collection: string, run: string | null): LineRunRow => {

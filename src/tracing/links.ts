@@ -2,6 +2,7 @@ import {readFileSync} from 'node:fs'
 import path from 'node:path'
 
 import type {LinkRef} from '../contract/destination.js'
+import {isProcessRunning} from '../util/process.js'
 
 /** prompt flow's default local service port. */
 export const defaultServicePort = 23333
@@ -15,20 +16,7 @@ export interface ServiceEndpoint {
 export const serviceFilePath = (home: string): string => path.join(home, 'service.json')
 
 /** Whether `pid` is a live process (a zombie, exited but not yet reaped, is not). */
-export const isProcessAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false
-  }
-  try {
-    // /proc/<pid>/stat: "pid (comm) S ..." where S is the state; Z = zombie. Absent off Linux.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
-  } catch {
-    return true
-  }
-}
+export const isProcessAlive = (pid: number): boolean => isProcessRunning({pid})
 
 /**
  * The trace viewer's endpoint as recorded by the running service (`<home>/service.json`), if any. A file left

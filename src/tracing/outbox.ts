@@ -18,6 +18,13 @@ export interface DrainResult {
   pending: number
 }
 
+/** Resolves at `deadline` (ms epoch); `cancel` clears the timer so it holds nothing open. */
+const sleepUntil = (deadline: number): {done: Promise<void>; cancel: () => void} => {
+  let timer: NodeJS.Timeout | undefined
+  const done = new Promise<void>(resolve => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))
+  return {done, cancel: () => clearTimeout(timer)}
+}
+
 
 const outcomeCodes = new Set(['ok', 'retryable', 'fatal'])
 
@@ -47,6 +54,12 @@ export class OutboxDrainer {
   private delivered = 0
   private parked = 0
   private lastError: string | undefined
+  /**
+   * Set when `drainUntil` gave up at its deadline with exports still in flight: their answers are dropped (the items
+   * stay claimed by this process, which releases them at once for the next pf process when it exits) and the store
+   * is not touched again.
+   */
+  private abandoned = false
   /** Wakes idle workers when a batch is settled: items claimed by a sibling worker may have become due again. */
   private wake: {promise: Promise<void>; resolve: () => void} | undefined
 
@@ -69,11 +82,38 @@ export class OutboxDrainer {
    * Sends until nothing is pending or `deadline` (ms epoch) passes, waiting out retry delays that end before
    * the deadline. Returns what was delivered and parked by this drainer, and what is still pending.
    */
-  async drainUntil(deadline: number): Promise<DrainResult & {lastError?: string}> {
-    if (this.running) await this.running
-    await this.loop(deadline, true)
+  async drainUntil(deadline: number): Promise<DrainResult & {lastError?: string; inFlight?: boolean}> {
+    // A destination that never answers must not hold the command past its deadline (an export has no time limit pf
+    // controls): the wait is a race between the work and the clock.
+    const clock = sleepUntil(deadline)
+    const work = (async () => {
+      if (this.running) await this.running
+      if (!this.abandoned) this.releaseDeadClaims()
+      if (!this.abandoned) await this.loop(deadline, true)
+    })()
+    const finished = await Promise.race([work.then(() => true), clock.done.then(() => false)])
+    clock.cancel()
+    if (!finished) {
+      this.abandoned = true
+      work.catch(() => {})
+    }
     const counts = this.store.outboxCounts(this.destination.key)[0]
-    return {delivered: this.delivered, parked: this.parked, pending: counts?.pending ?? 0, lastError: this.lastError}
+    return {
+      delivered: this.delivered,
+      parked: this.parked,
+      pending: counts?.pending ?? 0,
+      lastError: this.lastError ?? (finished ? undefined : 'no answer before the wait ended'),
+      ...(finished ? {} : {inFlight: true}),
+    }
+  }
+
+  private lastRelease = 0
+
+  /** Takes back dead processes' claims, at most once a second (it scans the destination's pending items). */
+  private releaseDeadClaims(): boolean {
+    if (Date.now() - this.lastRelease < 1000) return false
+    this.lastRelease = Date.now()
+    return this.store.releaseDeadClaims(this.destination.key) > 0
   }
 
   private async sleepUnlessSettled(ms: number): Promise<void> {
@@ -103,11 +143,13 @@ export class OutboxDrainer {
 
   private async worker(exporter: SpanExporter, deadline: number, waitForRetries: boolean): Promise<void> {
     const key = this.destination.key
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && !this.abandoned) {
       this.wanted = false
       const items = this.store.claimOutbox(key, this.options.batchSize ?? 100, this.options.leaseMs ?? 60_000)
       if (items.length === 0) {
         if (this.wanted) continue
+        // Items claimed by a pf process that died (SIGKILL, crash) are due now, not when its lease ends.
+        if (this.releaseDeadClaims()) continue
         if (!waitForRetries) return
         const due = this.store.nextDue(key)
         if (due === undefined || due >= deadline) return
@@ -121,6 +163,7 @@ export class OutboxDrainer {
       } catch (error) {
         result = {code: 'retryable', reason: error instanceof Error ? error.message : `export threw ${describeThrown(error)}`}
       }
+      if (this.abandoned) return
       const now = Date.now()
       const cap = this.options.maxBackoffMs ?? 60_000
       const outcomes = items.map(item => {
@@ -129,8 +172,9 @@ export class OutboxDrainer {
         if (note) this.lastError = note
         if (own.code === 'ok') return {traceId: item.traceId, spanId: item.spanId, outcome: 'delivered' as const}
         if (own.code === 'fatal') return {traceId: item.traceId, spanId: item.spanId, outcome: 'parked' as const, error: own.reason}
-        const delay = own.retryAfterMs ?? (result.code === 'retryable' ? result.retryAfterMs : undefined) ?? backoffMs(item.attempts, cap)
-        return {traceId: item.traceId, spanId: item.spanId, outcome: 'retry' as const, error: own.reason, retryAt: now + delay}
+        const asked = own.retryAfterMs ?? (result.code === 'retryable' ? result.retryAfterMs : undefined)
+        const retryAt = now + (asked ?? backoffMs(item.attempts, cap))
+        return {traceId: item.traceId, spanId: item.spanId, outcome: 'retry' as const, error: own.reason, retryAt, notBefore: asked === undefined ? undefined : retryAt}
       })
       this.store.settleOutbox(key, outcomes)
       this.wake?.resolve()

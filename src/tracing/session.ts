@@ -46,7 +46,16 @@ export interface ExportReport {
   parked: number
   pending: number
   lastError?: string
+  /** The wait ended with an export still unanswered (its spans count as pending). */
+  inFlight?: boolean
 }
+
+/** Seconds a command waits for remote destinations at its end when neither a flag nor trace.export_wait says. */
+export const defaultExportWaitSeconds = 1
+
+/** The end-of-command wait for remote destinations, in ms: the flag, else trace.export_wait, else 1 s. */
+export const exportWaitMs = (config: ConfigReader, flagSeconds?: number): number =>
+  (flagSeconds ?? Number(config.get('trace.export_wait') ?? defaultExportWaitSeconds)) * 1000
 
 /**
  * One command's tracing: the resolved destinations, the store, the OTel provider. `undefined` when
@@ -58,7 +67,13 @@ export class TracingSession {
     readonly tracer: Tracer,
     readonly remotes: RemoteDestination[],
     private readonly provider: {shutdown(): Promise<void>},
+    private readonly processor: {whenRecorded(): Promise<void>},
   ) {}
+
+  /** Resolves once every span ended so far is in the local store (see StoreSpanProcessor.whenRecorded). */
+  spansRecorded(): Promise<void> {
+    return this.processor.whenRecorded()
+  }
 
   /**
    * Loads OpenTelemetry ahead of user code: once a flow's TypeScript hook (tsx) is registered, every CommonJS
@@ -102,7 +117,7 @@ export class TracingSession {
     )
     const provider = new NodeTracerProvider({resource, spanProcessors: [processor]})
     provider.register()
-    return new TracingSession(store, provider.getTracer('promptflow'), remoteEntries, provider)
+    return new TracingSession(store, provider.getTracer('promptflow'), remoteEntries, provider, processor)
   }
 
   /**
@@ -130,16 +145,20 @@ export class TracingSession {
    * Ends the session: records what is buffered, then gives remote destinations until `waitMs` to take their
    * outbox. What is left stays pending for `pf trace sync`.
    */
-  async finish(waitMs: number): Promise<ExportReport[]> {
+  async finish(waitMs: number, options: {exitIfHeld?: boolean} = {}): Promise<ExportReport[]> {
     await this.provider.shutdown()
     const deadline = Date.now() + waitMs
     const reports = await Promise.all(
       this.remotes.map(async r => {
-        const result: DrainResult & {lastError?: string} = await r.drainer.drainUntil(deadline)
-        return {destination: r.destination.value, ...result}
+        const {inFlight, ...result}: DrainResult & {lastError?: string; inFlight?: boolean} = await r.drainer.drainUntil(deadline)
+        return {destination: r.destination.value, ...result, ...(inFlight ? {inFlight} : {})}
       }),
     )
     this.store.close()
+    // An export that never answers keeps its socket open, and with it a finished command. A pf command (not a user
+    // process that called startTrace) ends once nothing but that socket is left; its spans wait in the outbox and
+    // the claim of this dead process is taken back at once by the next pf command.
+    if (options.exitIfHeld && reports.some(r => r.inFlight)) setTimeout(() => process.exit(), 250).unref()
     return reports
   }
 }

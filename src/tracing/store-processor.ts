@@ -16,6 +16,8 @@ export class StoreSpanProcessor implements SpanProcessor {
   private timer: NodeJS.Timeout | undefined
   private timerDue = 0
   private readonly tokens = new TokenRollup()
+  /** Callers of `whenRecorded` waiting for the spans buffered at their call to be in the store. */
+  private waiting: Array<{resolve: () => void; reject: (error: Error) => void}> = []
 
   constructor(
     private readonly store: TraceStore,
@@ -49,17 +51,45 @@ export class StoreSpanProcessor implements SpanProcessor {
     if (this.timer && this.timerDue <= due) return
     if (this.timer) clearTimeout(this.timer)
     this.timerDue = due
-    this.timer = setTimeout(() => this.flushNow(), delay).unref()
+    this.timer = setTimeout(() => {
+      // A failed write (e.g. disk full) reaches the waiters; a timer has nobody else to tell.
+      try {
+        this.flushNow()
+      } catch {
+        // Already handed to the waiters (flushNow rejects them).
+      }
+    }, delay).unref()
+  }
+
+  /**
+   * Resolves once every span ended so far is in the store (with the next batch write, not a transaction of its
+   * own), so a batch run can write a line's record only after the line's spans: a crash never leaves a line
+   * recorded as finished without its trace. Rejects when that write fails.
+   */
+  whenRecorded(): Promise<void> {
+    if (this.buffer.length === 0) return Promise.resolve()
+    // Someone waits for this write: the (unref'd) timer must keep the process alive until it fires.
+    this.timer?.ref()
+    return new Promise((resolve, reject) => this.waiting.push({resolve, reject}))
   }
 
   flushNow(): void {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
-    if (this.buffer.length === 0) return
-    const batch = this.buffer
-    this.buffer = []
-    this.store.recordSpans(batch, this.remoteDestinations)
-    this.options.onRecorded?.(batch)
+    const waiting = this.waiting
+    this.waiting = []
+    if (this.buffer.length > 0) {
+      const batch = this.buffer
+      this.buffer = []
+      try {
+        this.store.recordSpans(batch, this.remoteDestinations)
+      } catch (error) {
+        for (const w of waiting) w.reject(error as Error)
+        throw error
+      }
+      this.options.onRecorded?.(batch)
+    }
+    for (const w of waiting) w.resolve()
   }
 
   async forceFlush(): Promise<void> {

@@ -138,7 +138,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
   })
 
   describe('export', () => {
-    const setDestination = (value: string) => writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${value}\n`, {mode: 0o600})
+    const setDestination = (value: string) => writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${value}\n  export_wait: 30\n`, {mode: 0o600})
 
     it('writes every span, the line summary and the collection with the spec shapes; prints portal links', async () => {
       await addWorkspace('ws-main', {tokenAsString: true})
@@ -255,15 +255,43 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       expect(b.every(s => s.resource.attributes['workspace.name'] === 'ws-b' && s.resource.attributes.collection === 'flow2')).to.equal(true)
     })
 
-    it('says to run `az login` when nobody is signed in (exit 1, one line)', async () => {
-      await addWorkspace('ws-main')
-      setDestination(workspaceId('ws-main'))
+    it('without sign-in, flow test still runs and records locally; spans wait with the reason until sync after `az login`', async () => {
+      await addWorkspace('ws-signin')
+      setDestination(workspaceId('ws-signin'))
       const flow = copyFlow('flex-basic', tempDir('pf-flows-'))
-      const result = await runPf(['flow', 'test', '--flow', flow], {home, env: env({PATH: `${fakeAzCli({loggedOut: true})}:${process.env.PATH}`})})
-      expect(result.code).to.equal(1)
-      expect(result.stderr.trim()).to.match(/^Error: Not signed in to Azure: run `az login`/)
-      expect(result.stderr.trim().split('\n')).to.have.length(1)
+      const loggedOut = env({PATH: `${fakeAzCli({loggedOut: true})}:${process.env.PATH}`})
+      const result = await runPf(['flow', 'test', '--flow', flow, '--export-wait', '1', '--json'], {home, env: loggedOut})
+      expect(result.code, result.stderr).to.equal(0)
+      expect(result.json().status).to.equal('Completed')
+      expect(localSpans(home)).to.have.length(3)
+      expect(result.json().export).to.have.length(1)
+      expect(result.json().export[0]).to.include({destination: workspaceId('ws-signin'), delivered: 0, pending: 3})
+      expect(result.json().export[0].lastError).to.match(/^Not signed in to Azure: run `az login`/)
+      const pending = await runPf(['trace', 'list', '--pending', '--json'], {home, env: loggedOut})
+      expect(pending.json()[0].lastError).to.match(/^Not signed in to Azure/)
+
+      const sync = await runPf(['trace', 'sync', '--json'], {home, env: env()})
+      expect(sync.code, sync.stderr + sync.stdout).to.equal(0)
+      expect((await cosmos.items('db-ws-signin', 'Span')).map(s => s.id).sort()).to.deep.equal(localSpans(home).map(s => s.context.span_id).sort())
     })
+
+    for (const [name, extra, cause] of [
+      ['no Azure CLI at all', {PATH: tempDir('pf-empty-path-')}, /Sign-in failed: the Azure CLI \(az\) is not installed\.$/],
+      [
+        'a workload identity whose token file is missing',
+        {PATH: tempDir('pf-empty-path-'), AZURE_TENANT_ID: 'tenant-1', AZURE_CLIENT_ID: 'client-1', AZURE_FEDERATED_TOKEN_FILE: '/nonexistent/token'},
+        /Sign-in failed: the Azure CLI \(az\) is not installed; workload identity \(AZURE_FEDERATED_TOKEN_FILE\) failed: .*\/nonexistent\/token/,
+      ],
+    ] as const)
+      it(`names the real sign-in cause: ${name} (one line; every attempt with --debug)`, async () => {
+        await addWorkspace('ws-main')
+        const human = await runPf(['config', 'set', `trace.destination=${workspaceId('ws-main')}`], {home, env: env(extra)})
+        expect(human.code).to.equal(1)
+        expect(human.stderr.trim().split('\n'), human.stderr).to.have.length(1)
+        expect(human.stderr.trim()).to.match(/^Error: Not signed in to Azure: run `az login`/).and.match(cause)
+        const debug = await runPf(['config', 'set', `trace.destination=${workspaceId('ws-main')}`, '--debug'], {home, env: env(extra)})
+        expect(debug.stderr).to.contain('Sign-in attempts:').and.contain('Azure CLI could not be found')
+      })
   })
 
   it('writes batch-run spans under the run name: LineSummary per line number, no Collection item', async () => {
@@ -290,7 +318,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
 
   it('`pf run create` exports every line under the run and prints the run portal link when it ends', async () => {
     await addWorkspace('ws-run')
-    writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-run')}\n`, {mode: 0o600})
+    writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-run')}\n  export_wait: 30\n`, {mode: 0o600})
     const data = path.join(tempDir(), 'data.jsonl')
     writeFileSync(data, ['first', 'second', 'third'].map(q => JSON.stringify({question: q})).join('\n') + '\n')
     const result = await runPf(['run', 'create', '--flow', path.join(fixtures, 'flex-basic'), '--data', data, '--name', 'cloud_run'], {home, env: env()})
@@ -308,7 +336,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
 
   it('records an evaluation run on the lines it evaluated (LineSummary evaluations) and exports its own lines', async () => {
     await addWorkspace('ws-eval')
-    writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-eval')}\n`, {mode: 0o600})
+    writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-eval')}\n  export_wait: 30\n`, {mode: 0o600})
     const data = path.join(tempDir(), 'data.jsonl')
     const rows = [
       {question: 'a', expected: 'A A'},
@@ -464,7 +492,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
 
     it('rides out 429 (retry-after honoured), 503 and dropped connections', async () => {
       await addWorkspace('ws-faults')
-      writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-faults')}\n`)
+      writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-faults')}\n  export_wait: 30\n`)
       const plan: Fault[] = [
         {status: 429, retryAfterMs: 400}, {status: 429, retryAfterMs: 400}, {status: 429, retryAfterMs: 400}, {status: 429, retryAfterMs: 400},
         {status: 503}, 'drop', 'drop-after-write', {status: 503}, 'drop-after-write', 'drop',
@@ -497,7 +525,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
 
     it('parks a span Cosmos rejects for good (4xx) with its reason; the rest is delivered', async () => {
       await addWorkspace('ws-reject')
-      writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-reject')}\n`)
+      writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-reject')}\n  export_wait: 30\n`)
       let rejected = false
       proxy.fault = req => {
         if (rejected || !req.isWrite || !req.path.includes('/colls/Span/')) return undefined
@@ -520,7 +548,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
     it('loses and duplicates nothing when pf is SIGKILLed mid-export (pf trace sync finishes)', async function () {
       this.timeout(180_000)
       await addWorkspace('ws-kill')
-      writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-kill')}\n`)
+      writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-kill')}\n  export_wait: 30\n`)
       // The first write reaches Cosmos but its answer never reaches pf; later writes hang: pf dies waiting.
       let child: ChildProcess | undefined
       let killed = false

@@ -139,11 +139,14 @@ describe('DAG flows (built CLI)', () => {
     expect(result.json().error.message).to.contain('FAKE_OPENAI_KEY is not set')
   })
 
-  it('uses an azure_open_ai connection (deployment path, api-version, api-key header)', async () => {
+  for (const withBaseUrl of [false, true])
+  it(`uses an azure_open_ai connection (deployment path, api-version, api-key header)${withBaseUrl ? ', even with OPENAI_BASE_URL set' : ''}`, async () => {
     const conn = path.join(tempDir(), 'azure.yaml')
-    writeFileSync(conn, `name: ignored\ntype: azure_open_ai\napi_key: \${env:FAKE_OPENAI_KEY}\napi_base: ${fake.origin}\napi_version: 2024-10-21\n`)
+    writeFileSync(conn, `name: ignored\ntype: azure_open_ai\napi_key: \${env:FAKE_OPENAI_KEY}\napi_base: ${fake.origin}/\napi_version: 2024-10-21\n`)
     expect((await runPf(['connection', 'create', '--file', conn, '--name', 'fake_openai'], {home})).code).to.equal(0)
-    const result = await runPf(['flow', 'test', '--flow', dagFlow, '--inputs', 'question=azure?', '--json'], {home, env: env()})
+    // The environment names another endpoint: the connection's own wins for that client.
+    const extra = withBaseUrl ? {OPENAI_BASE_URL: 'http://127.0.0.1:9/v1'} : {}
+    const result = await runPf(['flow', 'test', '--flow', dagFlow, '--inputs', 'question=azure?', '--json'], {home, env: {...env(), ...extra}})
     expect(result.code, result.stdout + result.stderr).to.equal(0)
     expect(result.json().output.answer).to.equal('Echo: azure?')
     const sent = fake.requests.at(-1)!

@@ -61,7 +61,7 @@ describe('docs/plugins.md example plugin', function () {
     expect(pending).to.be.greaterThan(0)
     status = 200
     const sync = await pf(['trace', 'sync', '--json'])
-    expect(sync.json().destinations).to.deep.equal([{destination: target, delivered: pending, parked: 0, pending: 0}])
+    expect(sync.json().destinations).to.deep.equal([{destination: target, configured: true, delivered: pending, parked: 0, pending: 0}])
 
     status = 400
     const refused = await pf(['flow', 'test', '--flow', flow, '--json'])

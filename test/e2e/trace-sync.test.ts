@@ -48,14 +48,14 @@ describe('pf trace sync through a destination plugin (built CLI)', () => {
     expect(table[1].split(/\s{2,}/)).to.deep.equal([`filetest://${spansFile}`, '6', '0', '0', 'destination down (test)'])
 
     const down = await pf(['trace', 'sync', '--timeout', '1', '--json'])
-    expect(down.code).to.equal(1)
+    expect(down.code).to.equal(3)
     expect(down.json().error).to.include({code: 'sync_incomplete'})
     expect(lines(spansFile)).to.deep.equal([])
 
     rmSync(spansFile + '.down')
     const up = await pf(['trace', 'sync', '--json'])
     expect(up.code, up.stderr).to.equal(0)
-    expect(up.json().destinations).to.deep.equal([{destination: `filetest://${spansFile}`, delivered: 6, parked: 0, pending: 0}])
+    expect(up.json().destinations).to.deep.equal([{destination: `filetest://${spansFile}`, configured: true, delivered: 6, parked: 0, pending: 0}])
     const local = storedSpanIds()
     expect(local).to.have.length(6)
     // Every local span arrived, and pf handed each to the destination exactly once.

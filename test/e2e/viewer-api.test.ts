@@ -215,10 +215,16 @@ describe('trace viewer API (HTTP over a seeded store)', () => {
     const reader = TraceReader.open(home)
     try {
       expect(() => reader.db.exec("DELETE FROM line_runs")).to.throw(/readonly/)
-      for (const filter of [{}, {collection: 'even'}, {run: 'run_a'}, {status: ['Error']}, {text: 'x'}]) {
-        const plan = reader.explainList(filter, {startTime: '2026-11-20T10:00:10.000000Z', traceId: 'f'.repeat(32)}).join(' | ')
+      for (const filter of [{}, {collection: 'even'}, {run: 'run_a'}, {status: ['Error']}, {sort: 'latency' as const}, {sort: 'tokens' as const}]) {
+        const plan = reader.explainList(filter, {key: filter.sort ? 1 : '2026-11-20T10:00:10.000000Z', traceId: 'f'.repeat(32)}).join(' | ')
         expect(plan, JSON.stringify(filter)).to.match(/USING (COVERING )?INDEX line_runs_/)
         expect(plan, JSON.stringify(filter)).not.to.contain('TEMP B-TREE')
+      }
+      // Sorted by latency or tokens, a search starts from the full-text index and reads only the matching traces' rows.
+      for (const filter of [{text: 'needle', sort: 'latency' as const}, {attributes: [{key: 'function', value: 'answer'}], sort: 'tokens' as const}]) {
+        const plan = reader.explainList(filter).join(' | ')
+        expect(plan, JSON.stringify(filter)).to.match(/SCAN (span_search|f) VIRTUAL TABLE INDEX/)
+        expect(plan, JSON.stringify(filter)).to.match(/SEARCH line_runs USING INDEX sqlite_autoindex_line_runs_1 \(trace_id=\?\)/)
       }
     } finally {
       reader.close()

@@ -49,7 +49,7 @@ export const runPf = (args: string[], options: PfOptions): Promise<PfResult> =>
   })
 
 /** The parent's environment without variables that would change pf's behaviour under test. */
-const cleanEnv = (): NodeJS.ProcessEnv => {
+export const cleanEnv = (): NodeJS.ProcessEnv => {
   const env = {...process.env}
   // npm_* come from `npm test`; they would point the npm that `pf plugins` runs at this repo.
   for (const key of Object.keys(env))

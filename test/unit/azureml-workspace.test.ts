@@ -2,7 +2,7 @@ import {expect} from 'chai'
 import {mkdirSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
-import {findWorkspaceConfig, parseWorkspaceId} from '../../src/destinations/azureml/workspace.js'
+import {findWorkspaceConfig, parseWorkspaceId, workspaceArmPath} from '../../src/destinations/azureml/workspace.js'
 import {tempDir} from '../helpers/cli.js'
 
 const id = (rg = 'resourceGroups') =>
@@ -43,5 +43,28 @@ describe('azureml workspace ids and config.json', () => {
     expect(() => findWorkspaceConfig(dir)).to.throw(new RegExp(`${path.join(dir, 'config.json')} is not valid JSON`))
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify({subscription_id: 's', resource_group: ''}))
     expect(() => findWorkspaceConfig(dir)).to.throw(/is missing resource_group, workspace_name/)
+  })
+
+  it('refuses ids that would change the ARM path, from config.json and from a destination string', () => {
+    const dir = tempDir()
+    for (const [field, value] of [
+      ['workspace_name', 'ws1/../../providers/Microsoft.Authorization/roleAssignments'],
+      ['workspace_name', '..'],
+      ['resource_group', 'rg?api-version=x'],
+      ['resource_group', 'rg.'],
+      ['subscription_id', 'sub#frag'],
+      ['workspace_name', 'ws%2F..'],
+    ]) {
+      writeFileSync(path.join(dir, 'config.json'), JSON.stringify({subscription_id: 's', resource_group: 'r', workspace_name: 'w', [field]: value}))
+      expect(() => findWorkspaceConfig(dir), `${field}=${value}`).to.throw(new RegExp(`config\\.json: ${field} .* is not a valid Azure id`))
+    }
+    expect(() => parseWorkspaceId(id().replace('ws-1', '..'))).to.throw(/workspace_name "\.\." is not a valid Azure id/)
+    expect(() => parseWorkspaceId(id().replace('rg-1', 'rg%2F..'))).to.throw(/resource_group/)
+  })
+
+  it('URL-encodes every id in the ARM path', () => {
+    expect(workspaceArmPath({subscriptionId: 's', resourceGroup: 'rg (dev)', workspaceName: 'w'})).to.equal(
+      '/subscriptions/s/resourceGroups/rg%20(dev)/providers/Microsoft.MachineLearningServices/workspaces/w',
+    )
   })
 })

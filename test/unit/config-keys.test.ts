@@ -8,6 +8,7 @@ describe('config keys', () => {
   it('knows the reference keys', () => {
     expect(coreKeys.map(k => k.key)).to.have.members([
       'trace.destination',
+      'trace.export_wait',
       'connection.provider',
       'run.output_path',
       'telemetry.enabled',

@@ -9,6 +9,22 @@ const placeholder = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g
 // RFC 9110 token characters.
 const headerName = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
+/**
+ * CR/LF would split a header (header injection); Node refuses characters above U+00FF only when the request is sent.
+ * Checked on `pf config set`, on values read from pf.yaml and on values resolved from the environment.
+ */
+// Control characters are what this check is about.
+/* eslint-disable no-control-regex */
+const valueProblem = (value: string): string | undefined =>
+  /[\r\n]/.test(value)
+    ? 'contains a line break (CR/LF)'
+    : /[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)
+      ? 'contains a control character'
+      : /[^\u0000-\u00ff]/.test(value)
+        ? 'contains characters outside Latin-1'
+        : undefined
+/* eslint-enable no-control-regex */
+
 interface HeaderEntry {
   name: string
   value: string
@@ -31,6 +47,8 @@ const splitEntries = (text: string): HeaderEntry[] =>
 export const parseHeadersSetting = (text: string): string => {
   const entries = splitEntries(text)
   for (const {name, value} of entries) {
+    const problem = valueProblem(value)
+    if (problem) throw new Error(`the value of header ${name} ${problem}; header values are printable ASCII`)
     const rest = value.replace(placeholder, '')
     if (rest.includes('${')) throw new Error(`header ${name} has a malformed placeholder; write \${env:VARIABLE}`)
   }
@@ -44,6 +62,10 @@ export const resolveHeaders = (setting: unknown, env: NodeJS.ProcessEnv): Record
   let entries: HeaderEntry[]
   try {
     entries = splitEntries(String(setting))
+    for (const {name, value} of entries) {
+      const problem = valueProblem(value)
+      if (problem) throw new Error(`the value of header ${name} ${problem}`)
+    }
   } catch (error) {
     throw new Error(`${headersKey}: ${(error as Error).message}`)
   }
@@ -51,6 +73,8 @@ export const resolveHeaders = (setting: unknown, env: NodeJS.ProcessEnv): Record
     headers[name] = value.replace(placeholder, (_, variable: string) => {
       const resolved = env[variable]
       if (resolved === undefined) throw new Error(`${headersKey}: environment variable ${variable} (header ${name}) is not set`)
+      const problem = valueProblem(resolved)
+      if (problem) throw new Error(`${headersKey}: environment variable ${variable} (header ${name}) ${problem}`)
       return resolved
     })
   }

@@ -19,7 +19,7 @@ export default class ConnectionDelete extends PfCommand {
         return {name: args.name, deleted: false}
       }
     }
-    const result = deleteConnection(args.name)
+    const result = await deleteConnection(args.name)
     this.log(`Deleted connection "${args.name}".`)
     return result
   }

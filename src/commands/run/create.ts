@@ -5,6 +5,7 @@ import {parseAssignments} from '../../flow/inputs.js'
 import {parseConnectionOverrides} from '../../flow/load.js'
 import {type CreateRunResult, createRun, defaultWorkers, runOutcomeError} from '../../run/create.js'
 import {parseMappingFlags} from '../../run/mapping.js'
+import {onInterrupt} from '../../run/interrupt.js'
 import {createReporter} from '../../run/progress.js'
 import {describeExport, describeLinks} from '../../tracing/report.js'
 
@@ -12,7 +13,8 @@ export default class RunCreate extends PfCommand {
   static summary = 'Run a flow over every line of a data file.'
   static description = `Runs the flow once per line of a .jsonl or .csv file, --workers lines at a time, and records the run
 (pf run list/show). Each flow input takes the data column of the same name unless --column-mapping says otherwise.
-Every line is traced under the run. Exits 1 when lines failed (the run is Failed), 130 when interrupted (Canceled).`
+Every line is traced under the run. Exits 1 when lines failed (the run is Failed); on Ctrl-C, SIGTERM or SIGHUP the run ends Canceled with its spans
+recorded, exit 130, 143 or 129.`
   static examples = [
     "<%= config.bin %> run create --flow ./my_flow --data data.jsonl",
     "<%= config.bin %> run create --flow ./my_flow --data data.csv --column-mapping question='${data.text}' --name my_run",
@@ -40,7 +42,8 @@ Every line is traced under the run. Exits 1 when lines failed (the run is Failed
     'resume-from': Flags.string({description: 'Rerun only the failed or missing lines of this run, into a new run.'}),
     file: Flags.string({char: 'f', description: 'Run YAML file (flow, data, column_mapping, run, name, display_name, tags); flags override it.'}),
     tag: Flags.string({description: 'Tag as KEY=VALUE (repeatable).', multiple: true, helpValue: 'KEY=VALUE'}),
-    'export-wait': Flags.integer({description: 'Seconds to wait for cloud export before leaving the rest to `pf trace sync`.', default: 10, min: 0}),
+    'line-timeout': Flags.integer({description: 'Seconds a line may run before it is recorded as failed (default: PF_LINE_TIMEOUT_SEC, else 600).', min: 1}),
+    'export-wait': Flags.integer({description: 'Seconds to wait for remote destinations at the end before leaving the rest to `pf trace sync` (default: trace.export_wait, 1).', min: 0}),
   }
 
   async run(): Promise<CreateRunResult> {
@@ -50,14 +53,8 @@ Every line is traced under the run. Exits 1 when lines failed (the run is Failed
       bar: Boolean(process.stderr.isTTY) && !json && !flags.stream,
       stream: flags.stream ? text => (json ? process.stderr : process.stdout).write(text) : undefined,
     })
-    // Ctrl-C: stop starting lines and let the run end as Canceled; a second Ctrl-C leaves at once.
-    const controller = new AbortController()
-    const onSigint = () => {
-      if (controller.signal.aborted) process.exit(130)
-      this.note('Canceling: no new lines start; waiting briefly for lines in flight…')
-      controller.abort()
-    }
-    process.on('SIGINT', onSigint)
+    // Ctrl-C, SIGTERM, SIGHUP: stop starting lines and let the run end as Canceled; a second signal leaves at once.
+    const interrupt = onInterrupt(signal => this.note(`${signal}: canceling; no new lines start, waiting briefly for lines in flight…`))
     let result: CreateRunResult
     try {
       result = await createRun(
@@ -78,12 +75,13 @@ Every line is traced under the run. Exits 1 when lines failed (the run is Failed
           file: flags.file,
           tags: parseAssignments(flags.tag, '--tag'),
           exportWaitSeconds: flags['export-wait'],
+          lineTimeoutSeconds: flags['line-timeout'],
         },
-        {...reporter.observer, signal: controller.signal},
+        {...reporter.observer, signal: interrupt.signal},
       )
     } finally {
       reporter.stop()
-      process.off('SIGINT', onSigint)
+      interrupt.dispose()
     }
     if (!json) {
       const {run} = result
@@ -91,7 +89,7 @@ Every line is traced under the run. Exits 1 when lines failed (the run is Failed
       this.note(`Outputs: ${run.output_path}`)
       for (const line of [...describeLinks(result.links), ...describeExport(result.export)]) this.note(line)
     }
-    const failure = runOutcomeError(result)
+    const failure = runOutcomeError(result, interrupt.exitCode())
     if (failure) throw failure
     return result
   }

@@ -43,7 +43,45 @@ export const createdByFromToken = (token: string): CreatedBy => {
 }
 
 const loginHelp =
-  'Not signed in to Azure: run `az login` (or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET for a service principal), then try again.'
+  'Not signed in to Azure: run `az login` (or set AZURE_TENANT_ID and AZURE_CLIENT_ID with AZURE_CLIENT_SECRET for a service principal, ' +
+  'or with AZURE_FEDERATED_TOKEN_FILE for workload identity), then try again.'
+
+/** The first line of an error message, without the SDK's troubleshooting links. */
+const firstLine = (message: string | undefined): string =>
+  (message ?? '').split('\n')[0].replace(/\s*(To troubleshoot|See the troubleshooting guide|Please visit)\b.*$/i, '').trim().slice(0, 300)
+
+const networkFailure = /ENOTFOUND|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN|getaddrinfo|fetch failed|network|socket hang up/i
+
+/**
+ * Why each credential of the chain could not sign in, in words a user can act on: no az CLI, az not logged in, a
+ * service principal or federated token rejected, the sign-in service unreachable. Credentials that were simply not
+ * configured (no AZURE_* variables) are left out.
+ */
+export const signInCauses = (error: Error, chain: CredentialKind[]): string[] => {
+  const errors = (error as Error & {errors?: Error[]}).errors ?? [error]
+  const causes = errors.map((e, i) => {
+    const message = e.message ?? ''
+    // Not configured at all (no AZURE_* variables): not a cause worth naming.
+    if (e.name === 'CredentialUnavailableError' && chain[i] !== 'cli') return ''
+    if (networkFailure.test(message)) return `the Azure sign-in service is unreachable (${firstLine(message)})`
+    switch (chain[i]) {
+      case 'cli':
+        if (/could not be found|not found|ENOENT/i.test(message)) return 'the Azure CLI (az) is not installed'
+        if (/az login/i.test(message)) return 'the Azure CLI is not signed in (`az login`)'
+        return `the Azure CLI could not give a token: ${firstLine(message)}`
+      case 'environment':
+        return `the service principal in AZURE_CLIENT_ID was refused: ${firstLine(message)}`
+      case 'workload':
+        return `workload identity (AZURE_FEDERATED_TOKEN_FILE) failed: ${firstLine(message)}`
+      default:
+        return firstLine(message)
+    }
+  })
+  return [...new Set(causes.filter(Boolean))]
+}
+
+/** The credentials of the default sign-in chain, in order. */
+export type CredentialKind = 'cli' | 'environment' | 'workload'
 
 /** Renews a cached token this long before it expires. */
 const renewBeforeMs = 5 * 60_000
@@ -55,6 +93,8 @@ const renewBeforeMs = 5 * 60_000
  */
 export class AzureSignIn {
   private credential: Promise<TokenCredential> | undefined
+  /** What each credential of the chain is, in order (to word its failure). */
+  private chain: CredentialKind[] = []
   private cached: AccessToken | undefined
   private pending: Promise<AccessToken> | undefined
 
@@ -95,15 +135,30 @@ export class AzureSignIn {
       const clientId = this.env.AZURE_CLIENT_ID
       return clientId ? new identity.ManagedIdentityCredential({clientId}) : new identity.ManagedIdentityCredential()
     }
-    return new identity.ChainedTokenCredential(new identity.AzureCliCredential(), new identity.EnvironmentCredential())
+    const chain: TokenCredential[] = [new identity.AzureCliCredential(), new identity.EnvironmentCredential()]
+    this.chain = ['cli', 'environment']
+    // CI runners (GitHub Actions OIDC, AKS workload identity) hand pf a federated token file instead of a secret.
+    const {AZURE_FEDERATED_TOKEN_FILE: tokenFilePath, AZURE_TENANT_ID: tenantId, AZURE_CLIENT_ID: clientId} = this.env
+    if (tokenFilePath && tenantId && clientId) {
+      chain.push(new identity.WorkloadIdentityCredential({tokenFilePath, tenantId, clientId}))
+      this.chain.push('workload')
+    }
+    return new identity.ChainedTokenCredential(...chain)
   }
 
+  /** One line with the real cause(s); `--debug` shows every credential's full answer. */
   private signInError(error: Error): PfError {
+    let result: PfError
     if (this.mode === 'managed_identity') {
-      const reason = (error.message ?? '').split('\n')[0].slice(0, 300)
-      return new PfError('azure_login_required', `Managed identity sign-in failed (${credentialKey}=managed_identity): ${reason}`, ExitCode.failure)
+      result = new PfError('azure_login_required', `Managed identity sign-in failed (${credentialKey}=managed_identity): ${firstLine(error.message)}`, ExitCode.failure)
+    } else {
+      const causes = signInCauses(error, this.chain)
+      const known = causes.length > 0 && !causes.every(c => /^the Azure CLI is not signed in/.test(c))
+      result = new PfError('azure_login_required', known ? `${loginHelp.replace(/, then try again\.$/, '')}. Sign-in failed: ${causes.join('; ')}.` : loginHelp, ExitCode.failure)
     }
-    return new PfError('azure_login_required', loginHelp, ExitCode.failure)
+    const every = ((error as Error & {errors?: Error[]}).errors ?? [error]).map(e => `  ${e.name}: ${e.message}`).join('\n')
+    result.stack = `${result.name}: ${result.message}\nSign-in attempts:\n${every}\n${(result.stack ?? '').split('\n').slice(1).join('\n')}`
+    return result
   }
 }
 

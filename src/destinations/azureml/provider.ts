@@ -65,21 +65,29 @@ export const azuremlProvider: TraceDestinationProvider<AzureMlDestination> = {
   async resolve(value: string, ctx: DestinationContext): Promise<AzureMlDestination> {
     const workspace = isBare(value) ? findWorkspaceConfig(ctx.flowDir ?? ctx.cwd).workspace : parseWorkspaceId(value)
     const {signIn, controlPlane, TransientAzureError} = await azure(ctx)
-    const createdBy = await signIn.createdBy()
-    let info: WorkspaceInfo | undefined
+    // Not signed in (or the sign-in service is unreachable) is a delivery problem, not a reason to drop the flow: it
+    // runs and is recorded locally, and its spans wait in the outbox with the sign-in error as their reason.
+    let createdBy: {object_id: string} | undefined
     try {
-      info = await controlPlane.workspace(workspace)
+      createdBy = await signIn.createdBy()
     } catch (error) {
-      // Azure unreachable: spans still queue locally and go out on a later `pf trace sync`.
-      if (!(error instanceof TransientAzureError)) throw error
+      if (!(error instanceof PfError && error.code === 'azure_login_required')) throw error
     }
+    let info: WorkspaceInfo | undefined
+    if (createdBy)
+      try {
+        info = await controlPlane.workspace(workspace)
+      } catch (error) {
+        // Azure unreachable: spans still queue locally and go out on a later `pf trace sync`.
+        if (!(error instanceof TransientAzureError)) throw error
+      }
     return {
       scheme: 'azureml',
       value,
       key: 'azureml:' + workspaceArmPath(workspace).toLowerCase(),
       workspace,
       info,
-      objectId: createdBy.object_id,
+      objectId: createdBy?.object_id,
       resource: {
         [Resource.subscriptionId]: workspace.subscriptionId,
         [Resource.resourceGroup]: workspace.resourceGroup,

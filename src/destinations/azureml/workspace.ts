@@ -22,11 +22,30 @@ export const parseWorkspaceId = (value: string): WorkspaceTriad => {
         `got ${value}`,
     )
   const [, subscriptionId, resourceGroup, workspaceName] = match
-  return {subscriptionId, resourceGroup, workspaceName}
+  return checkWorkspaceIds({subscriptionId, resourceGroup, workspaceName}, value)
+}
+
+/**
+ * Azure's naming rules for the three ids (subscription: a GUID-like token; resource group: letters, digits, `_ ( ) - .`,
+ * not ending in `.`; workspace: letters, digits, `_ -`). They go into authenticated ARM URLs, so a value such as
+ * `ws1/../../x` must never reach one: refused here, and every id is URL-encoded when a URL is built anyway.
+ */
+const idRules: Array<[keyof WorkspaceTriad, string, RegExp, string]> = [
+  ['subscriptionId', 'subscription_id', /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/, 'letters, digits and "-" (a subscription GUID)'],
+  ['resourceGroup', 'resource_group', /^[\p{L}\p{N}_().-]{0,89}[\p{L}\p{N}_()-]$/u, 'up to 90 letters, digits, "_", "(", ")", "-", "." (not ending in ".")'],
+  ['workspaceName', 'workspace_name', /^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$/, 'letters, digits, "_" and "-", starting with a letter or digit'],
+]
+
+export const checkWorkspaceIds = (ws: WorkspaceTriad, source: string): WorkspaceTriad => {
+  for (const [field, name, pattern, accepted] of idRules)
+    if (!pattern.test(ws[field]))
+      throw new PfError('invalid_value', `${source}: ${name} ${JSON.stringify(ws[field].slice(0, 100))} is not a valid Azure id; it may hold ${accepted}.`)
+  return ws
 }
 
 export const workspaceArmPath = (ws: WorkspaceTriad): string =>
-  `/subscriptions/${ws.subscriptionId}/resourceGroups/${ws.resourceGroup}/providers/Microsoft.MachineLearningServices/workspaces/${ws.workspaceName}`
+  `/subscriptions/${encodeURIComponent(ws.subscriptionId)}/resourceGroups/${encodeURIComponent(ws.resourceGroup)}` +
+  `/providers/Microsoft.MachineLearningServices/workspaces/${encodeURIComponent(ws.workspaceName)}`
 
 /** How far up `azureml` resolution walks from the flow folder (the reference's limit). */
 const maxLevels = 20
@@ -74,5 +93,5 @@ export const readWorkspaceConfig = (file: string): WorkspaceTriad => {
   const missing = fields.filter(f => typeof data?.[f] !== 'string' || data[f].trim() === '')
   if (missing.length > 0)
     throw new PfError('workspace_config_invalid', `${file} is missing ${missing.join(', ')}; a workspace config.json needs subscription_id, resource_group and workspace_name.`)
-  return {subscriptionId: data.subscription_id.trim(), resourceGroup: data.resource_group.trim(), workspaceName: data.workspace_name.trim()}
+  return checkWorkspaceIds({subscriptionId: data.subscription_id.trim(), resourceGroup: data.resource_group.trim(), workspaceName: data.workspace_name.trim()}, file)
 }
