@@ -1,6 +1,7 @@
 import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
 import {ExitCode, PfError, isPfError} from './errors.js'
+import {nearest} from './suggest.js'
 import type {DestinationRegistry, RegistryLoader} from './tracing/registry.js'
 
 /**
@@ -61,29 +62,130 @@ export abstract class PfCommand extends Command {
     }
   }
 
-  protected async catch(error: Error): Promise<any> {
+  /**
+   * The name a command acts on, from its NAME argument or from `--name`/`-n` (the reference's spelling, so its
+   * scripts run): exactly one of the two.
+   */
+  protected nameFrom(positional: string | undefined, flag: string | undefined, what: string): string {
+    const usage = `pf ${this.id?.replaceAll(':', ' ')}`
+    if (positional !== undefined && flag !== undefined && positional !== flag)
+      throw new PfError('invalid_arguments', `${usage} got two ${what} names (${positional} and --name ${flag}); pass one. Example: ${usage} --name ${flag}`)
+    const name = positional ?? flag
+    if (name === undefined || name.trim() === '')
+      throw new PfError('invalid_arguments', `${usage} needs a ${what} name: ${usage} NAME or ${usage} --name NAME.`)
+    return name
+  }
+
+  protected async catch(error: Error): Promise<void> {
     const err = error as Error & {oclif?: {exit?: number}}
-    const known = isPfError(error)
-    // oclif's own parse errors (unknown flag, missing arg) are user input errors too.
-    const parseError = !known && err.oclif?.exit === 2
-    const code = known ? error.code : parseError ? 'invalid_arguments' : 'internal_error'
-    const exitCode = known ? error.exitCode : parseError ? ExitCode.usage : (err.oclif?.exit ?? ExitCode.failure)
     if (err.oclif?.exit === 0) return // `this.exit(0)`
-    const message = firstLine(err.message)
-    const more = known ? error.humanDetail : undefined
+    // oclif's own parse errors (unknown flag, missing arg, bad value) are user input errors: say them in full.
+    const known = isPfError(error) ? error : err.oclif?.exit === 2 || isParseError(err) ? this.describeParseError(err) : undefined
+    const code = known ? known.code : 'internal_error'
+    const exitCode = known ? known.exitCode : (err.oclif?.exit ?? ExitCode.failure)
+    const message = known ? known.message : firstLine(err.message)
     if (this.jsonEnabled()) {
-      const details = known ? error.details : undefined
-      process.stdout.write(JSON.stringify({error: {code, message, ...details}}, null, 2) + '\n')
+      process.stdout.write(JSON.stringify({error: {code, message, ...known?.details}}, null, 2) + '\n')
     } else {
       process.stderr.write(`Error: ${message}\n`)
-      if (more) process.stderr.write(more + '\n')
+      if (known?.humanDetail) process.stderr.write(known.humanDetail + '\n')
     }
     if (this.debugEnabled && err.stack) process.stderr.write(err.stack + '\n')
-    else if (!known && !parseError) process.stderr.write('Run again with --debug for details.\n')
+    else if (!known) process.stderr.write('Run again with --debug for details.\n')
     // An ExitError makes oclif exit with our code without printing anything more.
     throw new Errors.ExitError(exitCode)
   }
+
+  /**
+   * Turns one of oclif's parse errors ("Missing 1 required arg:", "Parsing --port", "The following error occurred:")
+   * into one line that names the flag or argument, says what is wrong, and shows an example of the command.
+   */
+  private describeParseError(err: Error & {args?: ArgLike[] | string[]; flags?: string[]}): PfError {
+    const command = this.ctor as typeof PfCommand & {args?: Record<string, ArgLike>; flags?: Record<string, FlagLike>}
+    const flags: Record<string, FlagLike> = {...(command.flags ?? {}), ...(command.baseFlags ?? {}), json: {name: 'json'} as FlagLike}
+    const usage = `pf ${(this.id ?? '').replaceAll(':', ' ')}`.trim()
+    const text = plain(err.message)
+    let what: string
+    let about: string | undefined // the flag the example should show
+    let suggestion: string | undefined
+    if (err.constructor.name === 'RequiredArgsError') {
+      const missing = ((err.args ?? []) as ArgLike[]).map(a => `${a.name.toUpperCase()}${a.description ? ` (${trimDot(a.description)})` : ''}`)
+      what = `${usage} needs the argument${missing.length === 1 ? '' : 's'} ${missing.join(', ')}`
+    } else if (err.constructor.name === 'NonExistentFlagsError') {
+      const names = Object.entries(flags).flatMap(([name, f]) => [`--${name}`, ...(f.char ? [`-${f.char}`] : []), ...(f.aliases ?? []).map(a => `--${a}`)])
+      const unknown = (err.flags ?? []).map(f => f.split('=')[0])
+      suggestion = nearest(unknown[0], names)
+      what = `${usage} has no flag ${unknown.join(', ')}${suggestion ? `; did you mean ${suggestion}?` : ` (its flags: ${names.filter(n => n.startsWith('--')).join(', ')})`}`
+      about = suggestion?.replace(/^-+/, '')
+    } else if (err.constructor.name === 'UnexpectedArgsError') {
+      const takes = Object.keys(command.args ?? {}).map(a => a.toUpperCase())
+      what = `Unexpected argument${(err.args ?? []).length === 1 ? '' : 's'} ${((err.args ?? []) as string[]).join(' ')}: ${usage} takes ${takes.length === 0 ? 'no arguments' : takes.join(' ')}`
+    } else if (/^Parsing --/.test(text)) {
+      // "Parsing --port \n\tExpected an integer but received: abc\nSee more help with --help"
+      const flag = /^Parsing --(\S+)/.exec(text)![1]
+      const reason = text.split('\n').slice(1).map(l => l.trim()).filter(l => l && !l.startsWith('See more help')).join(' ')
+      what = `Invalid value for --${flag}: ${lowerFirst(trimDot(reason))}`
+      about = flag
+    } else if (/^Expected --\S+=/.test(text)) {
+      // "Expected --format=xml to be one of: jsonl, otlp-json"
+      about = /^Expected --([^=]+)=/.exec(text)![1]
+      what = `Invalid value for --${about}: ${lowerFirst(firstLine(text).replace(/^Expected --[^=]+=/, ''))}`.replace(/: (\S+) to be one of/, ': "$1" is not one of')
+    } else {
+      // Validation failures: one reason per line after "The following error(s) occurred:".
+      const reasons = text.split('\n').slice(1).map(l => l.trim()).filter(l => l && !l.startsWith('See more help'))
+      const sentences = reasons.map(reason => {
+        const required = /^Missing required flag (\S+)$/.exec(reason)
+        if (required) {
+          about ??= required[1]
+          return `${usage} needs --${required[1]}${describeFlag(flags[required[1]])}`
+        }
+        about ??= /--([\w-]+)/.exec(reason)?.[1]
+        return reason.replace(/^--(\S+?)(=\S+)? cannot also be provided when using --(\S+)$/, '--$1 cannot be used together with --$3')
+      })
+      what = sentences.length > 0 ? sentences.join('; ') : firstLine(text)
+    }
+    const example = exampleFor(command.examples, this.config.bin, about)
+    const message = `${what.endsWith('?') ? what : `${trimDot(what)}.`}${example ? ` Example: ${example}` : ''}`
+    return new PfError('invalid_arguments', message, ExitCode.usage, {...(suggestion ? {suggestion} : {}), ...(example ? {example} : {})})
+  }
 }
+
+interface ArgLike {
+  name: string
+  description?: string
+}
+interface FlagLike {
+  char?: string
+  aliases?: string[]
+  description?: string
+  options?: readonly string[]
+}
+
+const isParseError = (err: Error): boolean => /Parse|Args|Flag/.test(err.constructor.name) && err.constructor.name !== 'Error'
+
+// eslint-disable-next-line no-control-regex
+const plain = (text: string): string => text.replace(/\u001B\[[0-9;]*m/g, '')
+const trimDot = (text: string): string => text.trim().replace(/\.$/, '')
+const lowerFirst = (text: string): string => text.charAt(0).toLowerCase() + text.slice(1)
+
+const describeFlag = (flag: FlagLike | undefined): string => {
+  if (!flag) return ''
+  const parts = [flag.description ? trimDot(flag.description) : undefined, flag.options ? `one of ${flag.options.join(', ')}` : undefined]
+  const said = parts.filter(Boolean).join('; ')
+  return said ? ` (${said})` : ''
+}
+
+/** The command's first example that uses `flag` (else its first example), with the bin name filled in. */
+const exampleFor = (examples: unknown, bin: string, flag?: string): string | undefined => {
+  const list = (Array.isArray(examples) ? examples : [])
+    .map(e => (typeof e === 'string' ? e : (e as {command?: string}).command ?? ''))
+    .map(e => e.replaceAll('<%= config.bin %>', bin).split('  #')[0].trim())
+    .filter(Boolean)
+  return (flag ? list.find(e => new RegExp(`--${flag}\\b`).test(e)) : undefined) ?? list[0]
+}
+
+/** `--name`/`-n` beside a positional NAME (see PfCommand.nameFrom). */
+export const nameFlag = (what: string) => Flags.string({char: 'n', description: `${what} name (same as the NAME argument; the reference's spelling).`})
 
 export type PfFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof PfCommand)['baseFlags'] & T['flags']>
 

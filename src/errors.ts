@@ -36,3 +36,27 @@ export class PfError extends Error {
 
 export const isPfError = (error: unknown): error is PfError =>
   error instanceof Error && (error as PfError).name === 'PfError' && typeof (error as PfError).code === 'string'
+
+/** What the openai package's error classes mean, said to a user (the class name alone says little). */
+const apiErrorMeanings: Record<string, string> = {
+  APIConnectionError: 'could not reach the model API',
+  APIConnectionTimeoutError: 'the model API did not answer in time',
+  AuthenticationError: 'the model API refused the key (401)',
+  PermissionDeniedError: 'the model API refused access (403)',
+  NotFoundError: 'the model API does not know this model or deployment (404)',
+  RateLimitError: 'the model API is rate-limiting (429)',
+  BadRequestError: 'the model API rejected the request (400)',
+  UnprocessableEntityError: 'the model API rejected the request (422)',
+  InternalServerError: 'the model API failed (5xx)',
+}
+
+/**
+ * One line for an error a flow line ended with: pf's own errors (PfError) and plain Errors by their message, the
+ * model API's errors by what they mean, other classes (the user's TypeError, a custom error) as `Type: message`.
+ */
+export const describeLineError = (error: {type: string; message: string}): string => {
+  if (error.type === 'PfError' || error.type === 'Error') return error.message
+  const meaning = apiErrorMeanings[error.type]
+  if (meaning) return `${meaning}: ${error.message}`
+  return `${error.type}: ${error.message}`
+}

@@ -248,8 +248,8 @@ const renderSpanDetail = (span, container) => {
   const exceptions = span.events.filter(e => e.name === 'exception')
   if (span.status.status_code === 'Error' || exceptions.length > 0) {
     sections.push(
-      h('section', {class: 'error-box', role: 'alert'}, h('b', {}, 'Error: '), span.status.description ?? '',
-        exceptions.map(e => h('div', {}, h('div', {}, `${e.attributes['exception.type'] ?? ''}: ${e.attributes['exception.message'] ?? ''}`), e.attributes['exception.stacktrace'] ? h('pre', {}, e.attributes['exception.stacktrace']) : ''))),
+      h('section', {class: 'error-box', role: 'alert'}, h('b', {}, 'Error: '), errorMessage(span, exceptions[0]),
+        userFrames(exceptions[0]) ? h('details', {}, h('summary', {}, 'Where'), h('pre', {}, userFrames(exceptions[0]))) : ''),
     )
   }
   const messages = type === 'LLM' ? chatMessages(span) : []
@@ -485,7 +485,7 @@ const renderRun = async name => {
   const openLine = line => (location.hash = toHash(new URLSearchParams({run: name, uiTraceId: line.traceId})))
   const addLines = (lines, outputs) => {
     for (const line of lines) {
-      const output = line.outputs ?? outputs[String(line.lineNumber)] ?? line.error
+      const output = line.outputs ?? outputs[String(line.lineNumber)] ?? line.error?.message ?? line.error
       linesBody.append(
         h('tr', {class: 'row', tabindex: 0, 'data-trace-id': line.traceId, onclick: () => openLine(line), onkeydown: e => rowKeys(e, () => openLine(line))},
           h('td', {class: 'num'}, line.lineNumber ?? ''),
@@ -680,4 +680,24 @@ if (embedded) {
   window.addEventListener('hashchange', () => route())
   route()
   listen()
+}
+
+// A failed span's error, said once: the status description (e.g. "TypeError: boom"), else the exception's message.
+function errorMessage(span, exception) {
+  if (span.status.description) return span.status.description
+  if (!exception) return ''
+  const type = exception.attributes['exception.type']
+  const message = exception.attributes['exception.message'] ?? ''
+  return type && type !== 'Error' && type !== 'PfError' ? `${type}: ${message}` : message
+}
+
+// The stack frames of the user's own code: pf's (dist/), packages' and Node's frames are left out.
+function userFrames(exception) {
+  const stack = exception?.attributes['exception.stacktrace']
+  if (typeof stack !== 'string') return ''
+  return stack
+    .split('\n')
+    .filter(line => /^\s+at /.test(line) && !/[/\\](dist|node_modules)[/\\]|node:internal|\(node:/.test(line))
+    .map(line => line.trim())
+    .join('\n')
 }

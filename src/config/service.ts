@@ -33,6 +33,15 @@ export interface ConfigValue {
   path?: string
 }
 
+/** A key written to one pf.yaml while another file (a project pf.yaml nearer the current folder) decides its value. */
+export interface Shadowed {
+  key: string
+  /** The file that wins here, and the value it gives the key. */
+  path: string
+  value: unknown
+  source: 'project' | 'user'
+}
+
 export interface SetOptions {
   /** Folder whose pf.yaml to write (a project config); default: the user file. */
   path?: string
@@ -88,20 +97,30 @@ export class ConfigService {
 
   async get(key: string): Promise<ConfigValue> {
     const spec = await this.keySpec(key)
+    return resolveKey(await this.load(), key, spec.default)
+  }
+
+  /** Every key set in either file (and every core key's default), with its effective value and where it comes from. */
+  async sources(): Promise<ConfigValue[]> {
     const loaded = await this.load()
-    const fromProject = loaded.project && getPath(loaded.project.data, key)
-    if (fromProject !== undefined && loaded.project) return {key, value: fromProject, source: 'project', path: loaded.project.path}
-    const fromUser = getPath(loaded.user.data, key)
-    if (fromUser !== undefined) return {key, value: fromUser, source: 'user', path: loaded.user.path}
-    if (spec.default !== undefined) return {key, value: spec.default, source: 'default'}
-    return {key, value: null, source: 'unset'}
+    const keys = new Set([...leafKeys(loaded.user.data), ...leafKeys(loaded.project?.data ?? {}), ...coreKeys.filter(k => k.default !== undefined).map(k => k.key)])
+    return [...keys].sort().map(key => resolveKey(loaded, key, findCoreKey(key)?.default))
   }
 
   async show(): Promise<ConfigData> {
     return (await this.load()).merged
   }
 
-  async set(pairs: string[], options: SetOptions = {}): Promise<{path: string; values: ConfigData}> {
+  /** The keys among `keys` whose effective value here comes from a file other than `file`. */
+  async shadowed(keys: string[], file: string): Promise<Shadowed[]> {
+    const loaded = await this.load()
+    return keys
+      .map(key => resolveKey(loaded, key))
+      .filter(v => v.path !== undefined && path.resolve(v.path) !== path.resolve(file))
+      .map(v => ({key: v.key, path: v.path!, value: v.value, source: v.source as Shadowed['source']}))
+  }
+
+  async set(pairs: string[], options: SetOptions = {}): Promise<{path: string; values: ConfigData; shadowed: Shadowed[]}> {
     if (pairs.length === 0) throw new PfError('invalid_arguments', 'Nothing to set; pass KEY=VALUE, e.g. pf config set trace.destination=local.')
     const file = this.targetFile(options.path)
     const parsed: Array<[string, string]> = pairs.map(pair => {
@@ -117,17 +136,17 @@ export class ConfigService {
       values[key] = spec.destination ? await this.validateDestination(raw, context) : spec.parse ? parseValue(spec, raw) : raw
     }
     await writeConfigFile(file, values)
-    return {path: file, values}
+    return {path: file, values, shadowed: await this.shadowed(Object.keys(values), file)}
   }
 
-  async unset(keys: string[], options: {path?: string} = {}): Promise<{path: string; removed: string[]}> {
+  async unset(keys: string[], options: {path?: string} = {}): Promise<{path: string; removed: string[]; shadowed: Shadowed[]}> {
     if (keys.length === 0) throw new PfError('invalid_arguments', 'Nothing to unset; pass a KEY, e.g. pf config unset trace.destination.')
     for (const key of keys) await this.keySpec(key)
     const file = this.targetFile(options.path)
     const data = await readConfigFile(file, {validate: false})
     const removed = keys.filter(key => getPath(data, key) !== undefined)
     if (removed.length > 0) await writeConfigFile(file, {}, removed)
-    return {path: file, removed}
+    return {path: file, removed, shadowed: await this.shadowed(keys, file)}
   }
 
   /** Validates a trace.destination value through the registry and returns the value to store. */
@@ -181,6 +200,16 @@ export class ConfigService {
       throw new PfError('invalid_path', `--path ${dir}: ${folder} is not an existing folder; create it first or pass another folder.`)
     return path.join(folder, configFileName)
   }
+}
+
+/** The effective value of `key`: the project file over the user file over the default. */
+const resolveKey = (loaded: LoadedConfig, key: string, fallback?: unknown): ConfigValue => {
+  const fromProject = loaded.project && getPath(loaded.project.data, key)
+  if (fromProject !== undefined && loaded.project) return {key, value: fromProject, source: 'project', path: loaded.project.path}
+  const fromUser = getPath(loaded.user.data, key)
+  if (fromUser !== undefined) return {key, value: fromUser, source: 'user', path: loaded.user.path}
+  if (fallback !== undefined) return {key, value: fallback, source: 'default'}
+  return {key, value: null, source: 'unset'}
 }
 
 /** A plugin's key parser throws a plain Error (the contract); it is bad input like any other invalid value. */

@@ -164,8 +164,13 @@ export interface CreateResult {
   path: string
 }
 
-/** `pf connection create`: adds or replaces a connection from a YAML file. */
-export const createConnection = async (file: string, nameOverride?: string, env?: NodeJS.ProcessEnv): Promise<CreateResult> => {
+/** `pf connection create`: adds or replaces a connection from a YAML file (`overrides`: `--set field=value`, over the file). */
+export const createConnection = async (
+  file: string,
+  nameOverride?: string,
+  env?: NodeJS.ProcessEnv,
+  overrides: Record<string, string> = {},
+): Promise<CreateResult> => {
   const source = path.resolve(file)
   let text: string
   try {
@@ -174,7 +179,9 @@ export const createConnection = async (file: string, nameOverride?: string, env?
     const code = (error as NodeJS.ErrnoException).code
     throw new PfError('connection_file_not_found', code === 'ENOENT' ? `${source} does not exist; pass --file with a connection YAML file.` : `Cannot read ${source}: ${(error as Error).message}`)
   }
-  const parsed = parseConnection(await parseYaml(text, source, 'connection_invalid'), source, nameOverride)
+  const data = await parseYaml(text, source, 'connection_invalid')
+  const withOverrides = data && typeof data === 'object' && !Array.isArray(data) ? {...(data as Record<string, unknown>), ...overrides} : data
+  const parsed = parseConnection(withOverrides, source, nameOverride)
   // Read-modify-write under the file's lock: concurrent `pf connection create` runs all persist.
   return withFileLock(connectionsFile(env), () => {
     const all = readAll(env)
@@ -184,6 +191,23 @@ export const createConnection = async (file: string, nameOverride?: string, env?
     all.connections.set(parsed.name, connection)
     writeAll(all, env)
     return {connection: toView(connection), created: !existing, path: connectionsFile(env)}
+  })
+}
+
+/** `pf connection update`: changes fields of a stored connection (validated like a file; nothing written on error). */
+export const updateConnection = (name: string, changes: Record<string, string>, env?: NodeJS.ProcessEnv): Promise<CreateResult> => {
+  if (Object.keys(changes).length === 0) throw new PfError('invalid_arguments', 'Nothing to update; pass --set FIELD=VALUE, e.g. --set api_key=${env:OPENAI_API_KEY}.')
+  if ('name' in changes || 'type' in changes)
+    throw new PfError('invalid_arguments', `--set cannot change a connection's name or type; create a new connection with \`pf connection create\`.`)
+  return withFileLock(connectionsFile(env), () => {
+    const all = readAll(env)
+    const existing = all.connections.get(name)
+    if (!existing) throw unknownName(name, all)
+    const parsed = parseConnection({name, type: existing.type, ...existing.values, ...changes}, `connection "${name}"`)
+    const connection: Connection = {...parsed, created_date: existing.created_date, last_modified_date: new Date().toISOString()}
+    all.connections.set(name, connection)
+    writeAll(all, env)
+    return {connection: toView(connection), created: false, path: connectionsFile(env)}
   })
 }
 

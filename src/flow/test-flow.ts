@@ -1,7 +1,7 @@
 import path from 'node:path'
 
 import {ConfigService} from '../config/service.js'
-import {ExitCode, PfError} from '../errors.js'
+import {ExitCode, PfError, describeLineError} from '../errors.js'
 import {startViewerForLinks} from '../service/lifecycle.js'
 import type {TraceLinks} from '../tracing/links.js'
 import type {RegistryLoader} from '../tracing/registry.js'
@@ -37,9 +37,9 @@ export interface FlowTestResult {
   export: ExportReport[]
 }
 
-/** Keeps the frames of a user error that point into the flow folder (pf's own frames are noise to them). */
+/** Keeps the frames of a user error that point into the flow's own code (pf's and packages' frames are noise to them). */
 export const userStack = (error: LineError, flowDir: string): string | undefined => {
-  const frames = (error.stack ?? '').split('\n').filter(l => /^\s+at /.test(l) && l.includes(flowDir))
+  const frames = (error.stack ?? '').split('\n').filter(l => /^\s+at /.test(l) && l.includes(flowDir) && !/[/\\]node_modules[/\\]/.test(l))
   return frames.length > 0 ? frames.join('\n') : undefined
 }
 
@@ -88,7 +88,7 @@ export const testFlow = async (registry: RegistryLoader, options: FlowTestOption
   }
   if (line.status === 'Failed') {
     const {error, ...rest} = result
-    throw new PfError('flow_failed', `Flow failed: ${line.error!.type}: ${line.error!.message}`, ExitCode.failure, rest, userStack(line.error!, flow.dir))
+    throw new PfError('flow_failed', `Flow failed: ${describeLineError(line.error!)}`, ExitCode.failure, rest, userStack(line.error!, flow.dir))
   }
   return result
 }

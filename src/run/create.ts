@@ -6,7 +6,7 @@ import {pfHome} from '../paths.js'
 import type {RegistryLoader} from '../tracing/registry.js'
 import {ConfigService} from '../config/service.js'
 import type {ConfigReader} from '../contract/destination.js'
-import {ExitCode, PfError, isPfError} from '../errors.js'
+import {ExitCode, PfError, describeLineError, isPfError} from '../errors.js'
 import {redirectConsole} from '../flow/console.js'
 import {type LineError, type LineResult, runLine, toLineError} from '../flow/executor.js'
 import {resolveInputs} from '../flow/inputs.js'
@@ -50,6 +50,8 @@ export interface CreateRunOptions {
   /** A run YAML file (flow, data, column_mapping, run, name, display_name, tags); flags override it. */
   file?: string
   tags?: Record<string, string>
+  /** Stored in the run's properties, as `pf run update --set description=…` does. */
+  description?: string
   /** Seconds to wait for remote destinations at the end (default: trace.export_wait). */
   exportWaitSeconds?: number
   /** Seconds a line may take before it is recorded as failed (default: PF_LINE_TIMEOUT_SEC, else 600). */
@@ -140,6 +142,20 @@ const mergeConnections = (...all: Array<Record<string, Record<string, unknown>> 
 
 const timestamp = (d = new Date()): string => d.toISOString().replace(/[-:]/g, '').replace('T', '_').replace(/\.(\d+)Z$/, '_$1')
 
+const flowDirectoryMacro = '${flow_directory}'
+
+/**
+ * Where run folders go: run.output_path as the user wrote it (relative to the current folder; `${flow_directory}`
+ * is the flow's folder), else `<pf home>/.runs` — the reference's rules.
+ */
+const runsFolder = (configured: string | undefined, flow: string | undefined, cwd: string): string => {
+  if (!configured) return path.join(pfHome(), '.runs')
+  if (!configured.includes(flowDirectoryMacro)) return path.resolve(cwd, configured)
+  if (!flow) throw new PfError('invalid_value', `run.output_path uses ${flowDirectoryMacro}, which needs --flow; pass --flow or set run.output_path to a folder.`)
+  const flowDir = /\.ya?ml$/i.test(flow) ? path.dirname(flow) : flow
+  return path.resolve(cwd, configured.replaceAll(flowDirectoryMacro, flowDir))
+}
+
 /** `<flow folder>_<yyyymmdd_hhmmss_mmm>`, with a counter if that name is taken. */
 const generateName = (flowDir: string, records: RunRecords, outputBase: string): string => {
   const stem = path.basename(flowDir).replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^[^A-Za-z0-9]+/, '') || 'run'
@@ -189,7 +205,7 @@ export const createRun = async (registry: RegistryLoader, options: CreateRunOpti
     throw new PfError('invalid_run_name', `Run name "${spec.name}" may hold only letters, digits, "_", "-" and "." (starting with a letter or digit).`)
 
   const {reader: config} = await new ConfigService(registry, cwd).load()
-  const outputBase = path.resolve(cwd, config.string('run.output_path') ?? pfHome())
+  const outputBase = runsFolder(config.string('run.output_path'), spec.flow, cwd)
   const records = RunRecords.open()
   let prepared: Prepared
   try {
@@ -285,6 +301,7 @@ const execute = async (
         workers: options.workers,
         ...(resume ? {reused_lines: reusedCount} : {}),
         ...(flow.variant ? {node_variant: flow.variant} : {}),
+        ...(options.description === undefined ? {} : {description: options.description}),
       },
     })
     inserted = true
@@ -398,7 +415,7 @@ const finalizeRun = async (
       const aggregation = await runAggregation(flow, lines, name)
       metrics = aggregation.metrics
       if (aggregation.error) {
-        runError = {code: 'aggregation_failed', message: `Aggregation failed: ${aggregation.error.type}: ${aggregation.error.message}`}
+        runError = {code: 'aggregation_failed', message: `Aggregation failed: ${describeLineError(aggregation.error)}`}
         folder.log(runError.message)
       } else if (Object.keys(metrics).length > 0) folder.log(`Metrics: ${JSON.stringify(metrics)}`)
     }

@@ -11,8 +11,8 @@ export const RunFiles = {
   logs: 'logs.txt',
 } as const
 
-/** `<run.output_path or pf home>/.runs/<name>` */
-export const runFolderPath = (base: string, name: string): string => path.join(base, '.runs', name)
+/** A run's folder: `<runs folder>/<name>` (the runs folder: run.output_path, else `<pf home>/.runs`, as in the reference). */
+export const runFolderPath = (runsFolder: string, name: string): string => path.join(runsFolder, name)
 
 /**
  * A run's output folder (user-only). Every line is appended with a synchronous write as it ends, so a crash

@@ -1,5 +1,6 @@
 import path from 'node:path'
 
+import {describeLineError} from '../errors.js'
 import type {LineError} from '../flow/executor.js'
 import {userStack} from '../flow/test-flow.js'
 import type {LoadedFlow} from '../flow/types.js'
@@ -133,7 +134,7 @@ export class LineRecorder {
         trace_id: outcome.traceId,
         error: {type: outcome.error.type, message: outcome.error.message, ...(stack ? {stack} : {})},
       })
-      folder.log(`Line ${lineNumber}: failed: ${outcome.error.type}: ${outcome.error.message}`)
+      folder.log(`Line ${lineNumber}: failed: ${describeLineError(outcome.error)}`)
     } else {
       folder.appendJson(RunFiles.outputs, outputsRecord(lineNumber, outcome.output))
       folder.log(`Line ${lineNumber}: completed.`)

@@ -1,3 +1,4 @@
+import {describeLineError} from '../errors.js'
 import type {LineEvent, RunObserver} from './create.js'
 
 export interface ReporterOptions {
@@ -34,7 +35,7 @@ export const createReporter = async (options: ReporterOptions): Promise<{observe
         const seconds = (Date.now() - started) / 1000
         bar?.update(event.done, {failed: event.failed, rate: seconds > 0 ? (event.done / seconds).toFixed(1) : '0.0'})
         if (options.stream) {
-          const result = event.error ? {line_number: event.lineNumber, status: event.status, error: `${event.error.type}: ${event.error.message}`} : {line_number: event.lineNumber, status: event.status, output: event.output}
+          const result = event.error ? {line_number: event.lineNumber, status: event.status, error: describeLineError(event.error)} : {line_number: event.lineNumber, status: event.status, output: event.output}
           options.stream(JSON.stringify(result) + '\n')
         }
       },

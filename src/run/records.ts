@@ -76,6 +76,8 @@ export interface ListOptions {
   /** Undefined: all. */
   maxResults?: number
   archivedOnly?: boolean
+  /** Active and archived runs together. */
+  includeArchived?: boolean
 }
 
 /** Run records in the local store's `runs` table. */
@@ -172,9 +174,10 @@ export class RunRecords {
   }
 
   list(options: ListOptions = {}): Run[] {
+    const archived = options.includeArchived ? [0, 1] : [options.archivedOnly ? 1 : 0]
     const rows = this.db
-      .prepare(`SELECT * FROM runs WHERE archived = ? ORDER BY created_at DESC, name ${options.maxResults === undefined ? '' : 'LIMIT ?'}`)
-      .all(...[options.archivedOnly ? 1 : 0, ...(options.maxResults === undefined ? [] : [options.maxResults])]) as RunRow[]
+      .prepare(`SELECT * FROM runs WHERE archived IN (${archived.join(', ')}) ORDER BY created_at DESC, name ${options.maxResults === undefined ? '' : 'LIMIT ?'}`)
+      .all(...(options.maxResults === undefined ? [] : [options.maxResults])) as RunRow[]
     return rows.map(row => this.settleIfOrphaned(toRun(row)))
   }
 

@@ -333,6 +333,15 @@ export class TraceStore {
     return this.db.prepare(`SELECT * FROM line_runs ${where} ORDER BY start_time DESC, trace_id LIMIT ?`).all(...params, filter.limit) as LineRunRow[]
   }
 
+  /** Up to `limit` distinct trace ids that start with `prefix` (lower-case hex), for ids given in short. */
+  traceIdsWithPrefix(prefix: string, limit: number): string[] {
+    // trace_id is indexed; a range scan keeps this fast (no LIKE, whose escaping and collation vary).
+    return this.db
+      .prepare('SELECT DISTINCT trace_id FROM spans WHERE trace_id >= ? AND trace_id < ? ORDER BY trace_id LIMIT ?')
+      .pluck()
+      .all(prefix, prefix + 'g', limit) as string[]
+  }
+
   /** Every span of one trace, in start order. */
   traceSpans(traceId: string): SpanRecord[] {
     const rows = this.db.prepare('SELECT data FROM spans WHERE trace_id = ? ORDER BY start_time, span_id').all(traceId) as Array<{data: string}>
@@ -369,16 +378,18 @@ export class TraceStore {
    * before it): their spans, line runs and outbox rows, in one transaction. `dryRun` only counts.
    */
   deleteTraces(selector: TraceSelector, dryRun = false): {traces: number; spans: number; lineRuns: number; outbox: number} {
-    const [condition, param] =
+    const [condition, ...params] =
       'collection' in selector
-        ? ['SELECT DISTINCT trace_id FROM spans WHERE collection = ?', selector.collection]
+        ? selector.before === undefined
+          ? ['SELECT DISTINCT trace_id FROM spans WHERE collection = ?', selector.collection]
+          : ['SELECT trace_id FROM spans WHERE collection = ? GROUP BY trace_id HAVING MIN(start_time) < ?', selector.collection, selector.before]
         : 'run' in selector
           ? ['SELECT DISTINCT trace_id FROM spans WHERE run = ?', selector.run]
           : ['SELECT trace_id FROM spans GROUP BY trace_id HAVING MIN(start_time) < ?', selector.before]
     return this.db
       .transaction(() => {
         this.db.exec('DROP TABLE IF EXISTS temp.doomed_traces; CREATE TEMP TABLE doomed_traces (trace_id TEXT PRIMARY KEY)')
-        this.db.prepare(`INSERT INTO temp.doomed_traces ${condition}`).run(param)
+        this.db.prepare(`INSERT INTO temp.doomed_traces ${condition}`).run(...params)
         const count = (table: string) =>
           (this.db.prepare(`SELECT COUNT(*) FROM ${table} WHERE trace_id IN (SELECT trace_id FROM temp.doomed_traces)`).pluck().get() as number)
         const traces = this.db.prepare('SELECT COUNT(*) FROM temp.doomed_traces').pluck().get() as number
@@ -407,7 +418,8 @@ export interface TraceFilter {
 }
 
 /** Which traces a delete removes: exactly one criterion. `before` is an ISO 8601 UTC time. */
-export type TraceSelector = {collection: string} | {run: string} | {before: string}
+/** Whole traces of a collection (optionally only those started before a time), of a run, or started before a time. */
+export type TraceSelector = {collection: string; before?: string} | {run: string} | {before: string}
 
 const filterClause = (filter: TraceFilter): {where: string; params: string[]} => {
   const conditions: string[] = []

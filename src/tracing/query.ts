@@ -111,6 +111,8 @@ export interface SpanNode {
   usage: TokenTotals | null
   /** This span and its descendants (__computed__.cumulative_token_count.*). */
   cumulative: TokenTotals | null
+  /** Why the span failed: its status description, else its exception event's message. */
+  error?: string
   children: SpanNode[]
 }
 
@@ -139,6 +141,7 @@ export const spanTree = (spans: SpanRecord[]): SpanNode[] => {
       duration: (spanTimeMicros(s.end_time) - spanTimeMicros(s.start_time)) / 1000,
       usage: tokensOf(s.attributes, Attr.usagePrompt, Attr.usageCompletion, Attr.usageTotal),
       cumulative: tokensOf(s.attributes, Attr.cumulativePrompt, Attr.cumulativeCompletion, Attr.cumulativeTotal),
+      ...spanError(s),
       children: [],
     })
   const roots: SpanNode[] = []
@@ -152,10 +155,36 @@ export const spanTree = (spans: SpanRecord[]): SpanNode[] => {
   return roots
 }
 
-/** One trace: its spans and their tree. An unknown id is an error (exit 2). */
+const spanError = (s: SpanRecord): {error?: string} => {
+  if (s.status.status_code !== 'Error') return {}
+  const exception = s.events?.find(e => e.name === 'exception')?.attributes?.['exception.message']
+  const error = s.status.description || (typeof exception === 'string' ? exception : undefined)
+  return error ? {error} : {}
+}
+
+/** Shortest trace id prefix `pf trace show` takes (a shorter one matches too many traces to be useful). */
+const minPrefix = 6
+
+/**
+ * One trace: its spans and their tree. The id may be a unique prefix of at least six hex digits (as `pf trace list`
+ * shows ids, 32 digits are a lot to type). An unknown or ambiguous id is an error (exit 2).
+ */
 export const showTrace = (traceId: string, options: {env?: NodeJS.ProcessEnv} = {}): TraceDetail => {
-  const id = traceId.trim().toLowerCase()
-  const spans = withStore(options.env, [] as SpanRecord[], store => store.traceSpans(id))
+  const given = traceId.trim().toLowerCase()
+  if (!/^[0-9a-f]+$/.test(given) || given.length > 32)
+    throw new PfError('invalid_arguments', `"${traceId}" is not a trace id: 32 hex digits (or a unique prefix of ${minPrefix} or more), as \`pf trace list\` shows.`)
+  const {id, spans} = withStore(options.env, {id: given, spans: [] as SpanRecord[]}, store => {
+    let id = given
+    if (given.length < 32) {
+      if (given.length < minPrefix)
+        throw new PfError('invalid_arguments', `Trace id prefix "${traceId}" is too short; give at least ${minPrefix} hex digits.`)
+      const matches = store.traceIdsWithPrefix(given, 6)
+      if (matches.length > 1)
+        throw new PfError('ambiguous_trace_id', `Trace id prefix "${traceId}" matches ${matches.length > 5 ? 'more than 5' : matches.length} traces (${matches.slice(0, 5).join(', ')}); give more digits.`)
+      id = matches[0] ?? given
+    }
+    return {id, spans: store.traceSpans(id)}
+  })
   if (spans.length === 0)
     throw new PfError('trace_not_found', `No trace ${traceId} in the local store; \`pf trace list\` shows the recorded traces.`)
   return {traceId: id, spans, tree: spanTree(spans)}
@@ -183,15 +212,25 @@ const isoDate = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}
 /** Turns the delete flags into exactly one selector; anything else is a usage error. */
 export const parseSelection = (selection: DeleteSelection): TraceSelector => {
   const given = (['collection', 'run', 'before'] as const).filter(k => selection[k] !== undefined)
-  if (given.length !== 1)
-    throw new PfError('invalid_arguments', `Pass exactly one of --collection, --run or --before (got ${given.length === 0 ? 'none' : given.map(g => `--${g}`).join(', ')}).`)
-  if (selection.collection !== undefined) return {collection: selection.collection}
+  // As in the reference, --before (--started-before) narrows --collection; otherwise exactly one selector.
+  const combined = given.length === 2 && selection.collection !== undefined && selection.before !== undefined
+  if (given.length !== 1 && !combined)
+    throw new PfError(
+      'invalid_arguments',
+      `Pass one of --collection, --run or --before (or --collection with --before) (got ${given.length === 0 ? 'none' : given.map(g => `--${g}`).join(', ')}).`,
+    )
+  const before = selection.before === undefined ? undefined : parseBefore(selection.before)
+  if (selection.collection !== undefined) return before === undefined ? {collection: selection.collection} : {collection: selection.collection, before}
   if (selection.run !== undefined) return {run: selection.run}
-  const text = selection.before!.trim()
+  return {before: before!}
+}
+
+const parseBefore = (value: string): string => {
+  const text = value.trim()
   const time = isoDate.test(text) ? Date.parse(text.replace(' ', 'T')) : Number.NaN
   if (Number.isNaN(time))
-    throw new PfError('invalid_arguments', `--before "${selection.before}" is not a date; use YYYY-MM-DD (midnight UTC) or an ISO 8601 time such as 2026-01-31T12:00:00Z.`)
-  return {before: new Date(time).toISOString()}
+    throw new PfError('invalid_arguments', `--before "${value}" is not a date; use YYYY-MM-DD (midnight UTC) or an ISO 8601 time such as 2026-01-31T12:00:00Z.`)
+  return new Date(time).toISOString()
 }
 
 /**

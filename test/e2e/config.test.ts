@@ -38,7 +38,7 @@ describe('pf config (built CLI)', () => {
     expect(JSON.parse(show.stdout)).to.deep.equal({trace: {destination: 'local'}, telemetry: {enabled: false}})
 
     const unset = await runPf(['config', 'unset', 'trace.destination', '--json'], {home})
-    expect(unset.json()).to.deep.equal({path: userFile(), removed: ['trace.destination']})
+    expect(unset.json()).to.deep.equal({path: userFile(), removed: ['trace.destination'], shadowed: []})
     expect(readFileSync(userFile(), 'utf8')).to.equal('telemetry:\n  enabled: false\n')
     const afterUnset = await runPf(['config', 'get', 'trace.destination', '--json'], {home})
     expect(afterUnset.json()).to.include({value: 'local', source: 'default'})
@@ -71,6 +71,32 @@ describe('pf config (built CLI)', () => {
     expect(outside.stdout.trim()).to.equal('local')
   })
 
+  it('says which file wins when a project pf.yaml shadows the key just set in the user file; show --sources lists each key\'s source', async () => {
+    const project = tempDir('pf-project-')
+    const projectFile = path.join(project, 'pf.yaml')
+    await runPf(['config', 'set', 'user_agent=from-project', '--path', '.'], {home, cwd: project})
+    const set = await runPf(['config', 'set', 'user_agent=from-user', 'telemetry.enabled=true'], {home, cwd: project})
+    expect(set.code, set.stderr).to.equal(0)
+    expect(set.stdout).to.equal(`Set user_agent=from-user in ${userFile()}\nSet telemetry.enabled=true in ${userFile()}\n`)
+    expect(set.stderr).to.equal(
+      `Note: ${projectFile} sets user_agent=from-project and wins here (the nearest project pf.yaml wins over the user pf.yaml); to change it there: pf config set user_agent=… --path ${project}\n`,
+    )
+    const json = await runPf(['config', 'set', 'user_agent=from-user', '--json'], {home, cwd: project})
+    expect(json.json().shadowed).to.deep.equal([{key: 'user_agent', path: projectFile, value: 'from-project', source: 'project'}])
+    // Outside the project nothing shadows the user file: no note.
+    const outside = await runPf(['config', 'set', 'user_agent=from-user'], {home, cwd: tempDir()})
+    expect(outside.stderr).to.equal('')
+
+    const sources = await runPf(['config', 'show', '--sources', '--json'], {home, cwd: project})
+    expect(sources.json()).to.deep.include.members([
+      {key: 'user_agent', value: 'from-project', source: 'project', path: projectFile},
+      {key: 'telemetry.enabled', value: true, source: 'user', path: userFile()},
+      {key: 'service.host', value: '127.0.0.1', source: 'default'},
+    ])
+    const table = await runPf(['config', 'show', '--sources'], {home, cwd: project})
+    expect(table.stdout).to.match(new RegExp(`\\nuser_agent +from-project +project \\(${projectFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)\\n`))
+  })
+
   describe('bad input: one line, exit 2, JSON error, file untouched', () => {
     const before = 'trace:\n  destination: local\n'
     beforeEach(() => {
@@ -88,7 +114,7 @@ describe('pf config (built CLI)', () => {
       ['one bad pair among good ones', ['config', 'set', 'user_agent=x', 'telemetry.enabled=2'], 'invalid_value', /telemetry.enabled/],
       ['missing --path folder', ['config', 'set', 'user_agent=x', '--path', '/nonexistent/dir'], 'invalid_path', /not an existing folder/],
       ['unknown key on get', ['config', 'get', 'nope.key'], 'unknown_key', /Unknown config key "nope.key"/],
-      ['unknown flag', ['config', 'set', 'user_agent=x', '--bogus'], 'invalid_arguments', /Nonexistent flag: --bogus/],
+      ['unknown flag', ['config', 'set', 'user_agent=x', '--bogus'], 'invalid_arguments', /^pf config set has no flag --bogus \(its flags: --path, --timeout, --debug, --json\)\. Example: /],
     ]
     for (const [name, args, code, message] of cases) {
       it(name, async () => {

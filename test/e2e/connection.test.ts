@@ -38,6 +38,8 @@ describe('pf connection (built CLI)', () => {
     ])
     expect(list.json()[1]).to.include({api_base: 'https://example.openai.azure.com', api_version: '2024-10-21'})
     const human = await runPf(['connection', 'list'], {home})
+    expect(human.stdout.split('\n')[0]).to.match(/^NAME\s+TYPE\s+ENDPOINT$/)
+    expect(human.stdout).to.match(/\nrenamed\s+azure_open_ai\s+https:\/\/example\.openai\.azure\.com\n/)
     const show = await runPf(['connection', 'show', 'my_openai'], {home})
     expect(show.stdout).to.contain('api_key: ******')
     for (const r of [created, list, human, show]) expect(r.stdout + r.stderr).to.not.contain(secret)

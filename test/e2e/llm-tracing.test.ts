@@ -79,7 +79,7 @@ describe('LLM calls through the openai package are traced (built CLI)', () => {
   it('a failing call: exit 1, status and message printed, span Error with HTTP status, no API key anywhere', async () => {
     const result = await runPf(['flow', 'test', '--flow', flexLlm, '--inputs', 'question=hi', 'model=error-401'], {home, env: env()})
     expect(result.code).to.equal(1)
-    expect(result.stderr).to.contain('Flow failed: AuthenticationError: 401 Incorrect API key provided: ***')
+    expect(result.stderr).to.contain('Flow failed: the model API refused the key (401): 401 Incorrect API key provided: ***')
     expect(fake.requests[0].apiKey).to.equal(apiKey)
     const llm = readSpans(home).find(s => s.name === 'openai_chat')!
     expect(llm.record.status.status_code).to.equal('Error')

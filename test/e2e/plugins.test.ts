@@ -26,6 +26,9 @@ describe('pf plugins (built CLI)', function () {
 
     const list = await pf(['plugins'])
     expect(list.stdout).to.contain('pf-file-destination 1.0.0 (link)')
+    // --json: a short documented shape (docs/cli.md), not oclif's internal plugin objects.
+    const listJson = await pf(['plugins', '--json'])
+    expect(listJson.json()).to.deep.equal([{name: 'pf-file-destination', version: '1.0.0', type: 'link', root: path.join(fixtures, 'pf-file-destination')}])
     const inspect = await pf(['plugins', 'inspect', 'pf-file-destination'])
     expect(inspect.code, inspect.stderr).to.equal(0)
     expect(inspect.stdout).to.contain(`location ${path.join(fixtures, 'pf-file-destination')}`)

@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
-import {existsSync, readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
+import {cpSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import Database from 'better-sqlite3'
@@ -236,10 +236,19 @@ describe('pf run (built CLI)', function () {
     expect((await runPf(['config', 'set', `run.output_path=${outputBase}`], {home})).code).to.equal(0)
     const result = await create(['--file', path.join(dir, 'run.yaml'), '--name', 'y2', '--json'])
     expect(result.code, result.stdout).to.equal(0)
-    expect(result.json().run.output_path).to.equal(path.join(outputBase, '.runs', 'y2'))
+    expect(result.json().run.output_path).to.equal(path.join(outputBase, 'y2'))
     expect(result.json().run).to.include({name: 'y2', display_name: 'From YAML', status: 'Completed'})
     expect(result.json().run.tags).to.deep.equal({k: 'v'})
-    expect(jsonLines(path.join(outputBase, '.runs', 'y2', 'outputs.jsonl'))).to.deep.equal([{line_number: 0, answer: 'FROM YAML FROM YAML', length: 9}])
+    expect(jsonLines(path.join(outputBase, 'y2', 'outputs.jsonl'))).to.deep.equal([{line_number: 0, answer: 'FROM YAML FROM YAML', length: 9}])
+    // ${flow_directory} in run.output_path is the flow's folder (the reference's macro); no hidden .runs under it.
+    expect((await runPf(['config', 'set', 'run.output_path=${flow_directory}/my-runs'], {home})).code).to.equal(0)
+    const flowCopy = path.join(tempDir('pf-flow-copy-'), 'answer')
+    cpSync(answerFlow, flowCopy, {recursive: true})
+    const macro = await create(['--flow', flowCopy, '--data', path.join(dir, 'data.jsonl'), '--column-mapping', 'question=${data.q}', '--name', 'y3', '--json'])
+    expect(macro.code, macro.stdout).to.equal(0)
+    expect(macro.json().run.output_path).to.equal(path.join(flowCopy, 'my-runs', 'y3'))
+    expect(existsSync(path.join(flowCopy, 'my-runs', 'y3', 'outputs.jsonl'))).to.equal(true)
+    await runPf(['config', 'unset', 'run.output_path'], {home})
 
     writeFileSync(path.join(dir, 'bad.yaml'), 'flow: [unclosed\n')
     const bad = await create(['--file', path.join(dir, 'bad.yaml'), '--json'])

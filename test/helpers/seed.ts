@@ -118,7 +118,7 @@ export const runLineTrace = (options: {run: string; line: number; startMs: numbe
     inputs: {question: options.input},
     output: options.error ? undefined : options.output,
     events: options.error
-      ? [{name: 'exception', timestamp: stamp(options.startMs + 24), attributes: {'exception.type': 'TypeError', 'exception.message': options.error, 'exception.stacktrace': `TypeError: ${options.error}\n    at answer (flow.ts:12:9)`}}]
+      ? [{name: 'exception', timestamp: stamp(options.startMs + 24), attributes: {'exception.type': 'TypeError', 'exception.message': options.error, 'exception.stacktrace': `TypeError: ${options.error}\n    at answer (flow.ts:12:9)\n    at runLine (/opt/pf/dist/flow/executor.js:40:5)\n    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)`}}]
       : [],
   })
   return [child, root]

@@ -1,7 +1,9 @@
+import path from 'node:path'
+
 import {Flags} from '@oclif/core'
 
 import {PfCommand} from '../../base-command.js'
-import {ConfigService} from '../../config/service.js'
+import {ConfigService, type Shadowed} from '../../config/service.js'
 
 export default class ConfigSet extends PfCommand {
   static summary = 'Set config values in pf.yaml.'
@@ -31,6 +33,14 @@ Setting trace.destination to an azureml:// workspace checks the workspace and se
       progress: process.stderr.isTTY && !this.jsonEnabled() ? message => process.stderr.write(message + '\n') : undefined,
     })
     for (const [key, value] of Object.entries(result.values)) this.log(`Set ${key}=${String(value)} in ${result.path}`)
+    for (const s of result.shadowed) this.note(describeShadowed(s))
     return result
   }
+}
+
+/** Says which file wins when the one just written does not decide the key's value here. */
+export const describeShadowed = (s: Shadowed): string => {
+  const value = typeof s.value === 'string' ? s.value : JSON.stringify(s.value)
+  const why = s.source === 'project' ? 'the nearest project pf.yaml wins over the user pf.yaml' : 'the file written does not apply in this folder'
+  return `Note: ${s.path} sets ${s.key}=${value} and wins here (${why}); to change it there: pf config set ${s.key}=… --path ${path.dirname(s.path)}`
 }

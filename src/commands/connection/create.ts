@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {PfCommand} from '../../base-command.js'
 import {type CreateResult, createConnection} from '../../connections/service.js'
+import {parseAssignments} from '../../flow/inputs.js'
 
 export default class ConnectionCreate extends PfCommand {
   static summary = 'Create or replace a connection from a YAML file.'
@@ -11,15 +12,17 @@ Connections are stored user-only in <pf home>/connections.json; secrets are neve
   static examples = [
     '<%= config.bin %> connection create --file open_ai.yaml',
     '<%= config.bin %> connection create --file azure.yaml --name my_azure',
+    "<%= config.bin %> connection create -f open_ai.yaml --set api_key='${env:OPENAI_API_KEY}' base_url=https://api.openai.com/v1",
   ]
   static flags = {
     file: Flags.string({char: 'f', description: 'Connection YAML file (name, type and fields).', required: true}),
-    name: Flags.string({description: 'Connection name (overrides "name" in the file).'}),
+    name: Flags.string({char: 'n', description: 'Connection name (overrides "name" in the file).'}),
+    set: Flags.string({description: 'Field values over the file\'s, as FIELD=VALUE (repeatable).', multiple: true, helpValue: 'FIELD=VALUE'}),
   }
 
   async run(): Promise<CreateResult> {
     const {flags} = await this.parse(ConnectionCreate)
-    const result = await createConnection(flags.file, flags.name)
+    const result = await createConnection(flags.file, flags.name, undefined, parseAssignments(flags.set, '--set'))
     this.log(`${result.created ? 'Created' : 'Updated'} connection "${result.connection.name}" (${result.connection.type}).`)
     return result
   }

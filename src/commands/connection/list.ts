@@ -1,5 +1,6 @@
 import {PfCommand} from '../../base-command.js'
 import {type ConnectionView, listConnections} from '../../connections/service.js'
+import {formatTable} from '../../util/table.js'
 
 export default class ConnectionList extends PfCommand {
   static summary = 'List connections (secrets masked).'
@@ -9,7 +10,7 @@ export default class ConnectionList extends PfCommand {
     await this.parse(ConnectionList)
     const connections = listConnections()
     if (connections.length === 0) this.log('No connections; create one with `pf connection create --file conn.yaml`.')
-    for (const c of connections) this.log(`${c.name}\t${c.type}\t${c.base_url ?? c.api_base ?? ''}`.trimEnd())
+    else this.log(formatTable(['NAME', 'TYPE', 'ENDPOINT'], connections.map(c => [c.name, c.type, String(c.base_url ?? c.api_base ?? '')])))
     return connections
   }
 }

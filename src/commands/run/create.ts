@@ -4,6 +4,7 @@ import {PfCommand} from '../../base-command.js'
 import {parseAssignments} from '../../flow/inputs.js'
 import {parseConnectionOverrides} from '../../flow/load.js'
 import {type CreateRunResult, createRun, defaultWorkers, runOutcomeError} from '../../run/create.js'
+import {parseRunChanges} from '../../run/manage.js'
 import {parseMappingFlags} from '../../run/mapping.js'
 import {onInterrupt} from '../../run/interrupt.js'
 import {createReporter} from '../../run/progress.js'
@@ -11,16 +12,16 @@ import {describeExport, describeLinks} from '../../tracing/report.js'
 
 export default class RunCreate extends PfCommand {
   static summary = 'Run a flow over every line of a data file.'
-  static description = `Runs the flow once per line of a .jsonl or .csv file, --workers lines at a time, and records the run
-(pf run list/show). Each flow input takes the data column of the same name unless --column-mapping says otherwise.
-Every line is traced under the run. Exits 1 when lines failed (the run is Failed); on Ctrl-C, SIGTERM or SIGHUP the run ends Canceled with its spans
-recorded, exit 130, 143 or 129.`
+  static description = `Runs the flow once per line of a .jsonl or .csv file, --workers lines at a time, and records the run (pf run list/show).
+Each flow input takes the data column of the same name unless --column-mapping says otherwise.
+Every line is traced under the run. Exits 1 when lines failed (the run is Failed); on Ctrl-C, SIGTERM or SIGHUP the run ends Canceled with its spans recorded, exit 130, 143 or 129.`
   static examples = [
     "<%= config.bin %> run create --flow ./my_flow --data data.jsonl",
     "<%= config.bin %> run create --flow ./my_flow --data data.csv --column-mapping question='${data.text}' --name my_run",
     "<%= config.bin %> run create --flow ./eval_flow --data data.jsonl --run my_run --column-mapping answer='${run.outputs.answer}'",
     '<%= config.bin %> run create --file run.yaml --stream',
     '<%= config.bin %> run create --resume-from my_run',
+    "<%= config.bin %> run create --resume-from my_run --name my_run_2 --set display_name='A new run' description='my run' tags.Type=Test",
   ]
   static flags = {
     flow: Flags.string({description: 'Flow folder (or its flow.flex.yaml / flow.dag.yaml).'}),
@@ -37,11 +38,12 @@ recorded, exit 130, 143 or 129.`
     name: Flags.string({description: 'Run name (unique; default: <flow folder>_<timestamp>).'}),
     'display-name': Flags.string({description: 'Display name of the run.'}),
     workers: Flags.integer({description: 'Lines run at once.', default: defaultWorkers, min: 1}),
-    stream: Flags.boolean({description: "Print each line's result as it ends (stdout; stderr with --json)."}),
+    stream: Flags.boolean({char: 's', description: "Print each line's result as it ends (stdout; stderr with --json)."}),
     run: Flags.string({description: 'Base run to evaluate: column mappings may use ${run.outputs.x} and ${run.inputs.x}.'}),
     'resume-from': Flags.string({description: 'Rerun only the failed or missing lines of this run, into a new run.'}),
     file: Flags.string({char: 'f', description: 'Run YAML file (flow, data, column_mapping, run, name, display_name, tags); flags override it.'}),
     tag: Flags.string({description: 'Tag as KEY=VALUE (repeatable).', multiple: true, helpValue: 'KEY=VALUE'}),
+    set: Flags.string({description: 'display_name=…, description=… or tags.<key>=<value>, as the reference takes them (repeatable).', multiple: true, helpValue: 'KEY=VALUE'}),
     'line-timeout': Flags.integer({description: 'Seconds a line may run before it is recorded as failed (default: PF_LINE_TIMEOUT_SEC, else 600).', min: 1}),
     'export-wait': Flags.integer({description: 'Seconds to wait for remote destinations at the end before leaving the rest to `pf trace sync` (default: trace.export_wait, 1).', min: 0}),
   }
@@ -55,6 +57,7 @@ recorded, exit 130, 143 or 129.`
     })
     // Ctrl-C, SIGTERM, SIGHUP: stop starting lines and let the run end as Canceled; a second signal leaves at once.
     const interrupt = onInterrupt(signal => this.note(`${signal}: canceling; no new lines start, waiting briefly for lines in flight…`))
+    const changes = flags.set ? parseRunChanges(flags.set) : undefined
     let result: CreateRunResult
     try {
       result = await createRun(
@@ -68,12 +71,13 @@ recorded, exit 130, 143 or 129.`
           init: parseAssignments(flags.init, '--init'),
           environmentVariables: parseAssignments(flags['environment-variables'], '--environment-variables'),
           connections: parseConnectionOverrides(flags.connections),
-          displayName: flags['display-name'],
+          displayName: flags['display-name'] ?? changes?.displayName,
           workers: flags.workers,
           run: flags.run,
           resumeFrom: flags['resume-from'],
           file: flags.file,
-          tags: parseAssignments(flags.tag, '--tag'),
+          tags: {...changes?.tags, ...parseAssignments(flags.tag, '--tag')},
+          description: changes?.description,
           exportWaitSeconds: flags['export-wait'],
           lineTimeoutSeconds: flags['line-timeout'],
         },

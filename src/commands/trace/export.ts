@@ -6,8 +6,7 @@ import {type ExportFileReport, exportFormats, exportTraces} from '../../tracing/
 
 export default class TraceExport extends PfCommand {
   static summary = 'Export spans from the local store as JSON lines or OTLP/JSON.'
-  static description = `jsonl: one span per line (prompt flow's span JSON). otlp-json: one OTLP ExportTraceServiceRequest in JSON,
-which an OpenTelemetry collector accepts (POST /v1/traces). Writes to stdout, or to --output (user-only).`
+  static description = `jsonl: one span per line (prompt flow's span JSON). otlp-json: one OTLP ExportTraceServiceRequest in JSON, which an OpenTelemetry collector accepts (POST /v1/traces). Writes to stdout, or to --output (user-only).`
   static examples = [
     '<%= config.bin %> trace export --format jsonl > spans.jsonl',
     '<%= config.bin %> trace export --format otlp-json --collection my_flow --output traces.json',

@@ -6,8 +6,7 @@ import {formatTable} from '../../util/table.js'
 
 export default class TraceList extends PfCommand {
   static summary = 'List recent traces (line runs) in the local store, or spans waiting for a remote destination.'
-  static description = `Newest first. With --pending, lists each remote destination's outbox instead: how many spans wait
-to be sent (\`pf trace sync\` sends them), and the spans a destination refused for good, with its reason.`
+  static description = `Newest first. With --pending, lists each remote destination's outbox instead: how many spans wait to be sent (\`pf trace sync\` sends them), and the spans a destination refused for good, with its reason.`
   static examples = [
     '<%= config.bin %> trace list',
     '<%= config.bin %> trace list --collection my_flow --limit 5',
@@ -15,10 +14,10 @@ to be sent (\`pf trace sync\` sends them), and the spans a destination refused f
     '<%= config.bin %> trace list --pending',
   ]
   static flags = {
-    collection: Flags.string({description: 'Only traces of this collection (a flow folder name by default).', exclusive: ['pending']}),
-    run: Flags.string({description: 'Only lines of this batch run.', exclusive: ['pending']}),
+    collection: Flags.string({description: 'Only traces of this collection (a flow folder name by default).'}),
+    run: Flags.string({description: 'Only lines of this batch run.'}),
     limit: Flags.integer({description: 'At most this many rows (with --pending: parked spans).', default: 50, min: 1}),
-    pending: Flags.boolean({description: 'List the remote outbox (pending and refused spans per destination) instead.'}),
+    pending: Flags.boolean({description: 'List the remote outbox (pending and refused spans per destination) instead.', exclusive: ['collection', 'run']}),
   }
 
   async run(): Promise<LineRunSummary[] | PendingDestination[]> {

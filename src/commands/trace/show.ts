@@ -5,10 +5,15 @@ import {type SpanNode, type TokenTotals, type TraceDetail, showTrace} from '../.
 
 export default class TraceShow extends PfCommand {
   static summary = 'Show one trace as a tree of spans.'
-  static description = 'Each span with its type, duration, status and token counts (own LLM usage, or the cumulative count of its subtree).'
-  static examples = ['<%= config.bin %> trace show 4bf92f3577b34da6a3ce929d0e0e4736', '<%= config.bin %> trace show 4bf92f3577b34da6a3ce929d0e0e4736 --json']
+  static description = `Each span with its type, duration, status and token counts (own LLM usage, or the cumulative count of its subtree); a failed span with its error message.
+The id may be shortened to a unique prefix of 6 or more hex digits.`
+  static examples = [
+    '<%= config.bin %> trace show 4bf92f3577b34da6a3ce929d0e0e4736',
+    '<%= config.bin %> trace show 4bf92f35',
+    '<%= config.bin %> trace show 4bf92f3577b34da6a3ce929d0e0e4736 --json',
+  ]
   static args = {
-    traceId: Args.string({description: 'Trace id (32 hex digits, as `pf trace list` shows).', required: true}),
+    traceId: Args.string({description: 'Trace id (32 hex digits, as `pf trace list` shows, or a unique prefix of 6 or more).', required: true}),
   }
 
   async run(): Promise<TraceDetail> {
@@ -33,5 +38,6 @@ const describeNode = (node: SpanNode, depth: number): string[] => {
     node.status,
     tokens(node.usage, 'tokens') ?? tokens(node.cumulative, 'cumulative tokens'),
   ].filter(Boolean)
-  return [parts.join('  '), ...node.children.flatMap(c => describeNode(c, depth + 1))]
+  const error = node.error ? [`${'  '.repeat(depth + 1)}error: ${node.error.replace(/\s*\n\s*/g, ' ')}`] : []
+  return [parts.join('  '), ...error, ...node.children.flatMap(c => describeNode(c, depth + 1))]
 }

@@ -7,11 +7,7 @@ import {type DiscardReport, type SyncReport, discardOutbox, syncOutbox} from '..
 
 export default class TraceSync extends PfCommand {
   static summary = 'Send spans still waiting for a remote destination (or discard them).'
-  static description = `Spans are recorded locally first and queued for each remote destination; a command that ends before the
-queue is empty leaves the rest here. Sync sends them now (retry delays are skipped, claims of pf processes that died
-are taken back). Exits 3 when spans for a configured destination are still pending after --timeout. Spans waiting for
-a destination trace.destination no longer names are reported but do not fail sync; --discard drops them on purpose
-(they stay in the local store).`
+  static description = `Spans are recorded locally first and queued for each remote destination; a command that ends before the queue is empty leaves the rest here. Sync sends them now (retry delays are skipped, claims of pf processes that died are taken back). Exits 3 when spans for a configured destination are still pending after --timeout. Spans waiting for a destination trace.destination no longer names are reported but do not fail sync; --discard drops them on purpose (they stay in the local store).`
   static examples = [
     '<%= config.bin %> trace sync',
     '<%= config.bin %> trace sync --timeout 300 --json',
