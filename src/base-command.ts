@@ -2,7 +2,7 @@ import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
 import {ExitCode, PfError, isPfError} from './errors.js'
 import {nearest} from './suggest.js'
-import {type RegistryLoader, hookTimeoutMs, registryLoader} from './tracing/registry.js'
+import type {DestinationRegistry, RegistryLoader} from './tracing/registry.js'
 
 /**
  * Every pf command extends this: `--json` everywhere, `--debug` for stack traces,
@@ -14,14 +14,20 @@ export abstract class PfCommand extends Command {
     debug: Flags.boolean({description: 'Print stack traces and diagnostic detail on errors.', helpGroup: 'GLOBAL'}),
   }
 
-  private destinations: RegistryLoader | undefined
+  private destinations: Promise<DestinationRegistry> | undefined
 
   /**
    * The destination registry, built on first use from every plugin's `trace-destination` hook (a hook that hangs
-   * or throws is reported by name and skipped). Services get this, never oclif's Config.
+   * or throws is reported by name and skipped). Services get this, never oclif's Config. The registry code is
+   * imported on first use: `pf config get` of a core key never loads it.
    */
   protected get registry(): RegistryLoader {
-    this.destinations ??= registryLoader(async () => {
+    return () => (this.destinations ??= this.loadRegistry())
+  }
+
+  private async loadRegistry(): Promise<DestinationRegistry> {
+    const {hookTimeoutMs, registryLoader} = await import('./tracing/registry.js')
+    return registryLoader(async () => {
       // oclif's hook timer is unref'd: with nothing else pending, a hook that never answers would end the process.
       const keepAlive = setTimeout(() => {}, hookTimeoutMs + 1000)
       try {
@@ -29,8 +35,7 @@ export abstract class PfCommand extends Command {
       } finally {
         clearTimeout(keepAlive)
       }
-    })
-    return this.destinations
+    })()
   }
 
   protected get debugEnabled(): boolean {

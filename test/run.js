@@ -4,11 +4,15 @@
 //   several files: one process per file, N at a time (default 4; each end-to-end file has its own pf home and ports),
 //   each file's output printed whole when it ends, so parallel output never interleaves.
 import {spawn} from 'node:child_process'
-import {existsSync, readdirSync, statSync} from 'node:fs'
+import {existsSync, mkdtempSync, readdirSync, statSync} from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 const root = path.dirname(fileURLToPath(import.meta.url))
+// In-process code under test (unit tests loading flows) must never write the user's pf home (trace store,
+// transpile cache): a temporary one unless the caller chose one. End-to-end tests give each pf their own anyway.
+process.env.PF_HOME_DIRECTORY ||= mkdtempSync(path.join(os.tmpdir(), 'pf-test-home-'))
 const args = process.argv.slice(2)
 const option = name => {
   const at = args.indexOf(name)

@@ -7,7 +7,7 @@ import path from 'node:path'
 import {median, pfBin, repoRoot, tempDir} from '../lib.js'
 
 const batchSize = 512
-const batches = 196 // 100,352 spans a round
+let batches = 196 // 100,352 spans a round (8 in quick mode)
 const target = 30_000
 
 /** One batch of a line's spans as pf span records (a Flow root, Function and LLM children with inputs/output). */
@@ -132,7 +132,8 @@ const fmt = n => Math.round(n).toLocaleString('en-US')
  * `pf service` process (decode, GenAI mapping, masking, token roll-up, store) against the same spans written
  * in-process with TraceStore.recordSpans; and the HTTP rate against 30,000 spans/s.
  */
-export default async function collectorIngest({pairs}) {
+export default async function collectorIngest({pairs, quick}) {
+  if (quick) batches = 8
   const bodies = await encodeBodies()
   const rounds = Math.max(1, Math.min(3, pairs))
   const base = []

@@ -11,7 +11,7 @@ const budgetMb = 300
  * Peak RSS of `pf run create` over 10k and 100k lines of a trivial flow (traced to the local store as usual):
  * the 100k run against a 300 MB budget, and 100k over 10k (flat means the data file is streamed, not held).
  */
-export default async function runMemory() {
+export default async function runMemory({quick}) {
   const dir = tempDir('pf-bench-run-memory-')
   writeFileSync(path.join(dir, 'flow.flex.yaml'), 'entry: echo:echo\ninputs:\n  text:\n    type: string\n  n:\n    type: int\n')
   writeFileSync(path.join(dir, 'echo.mjs'), 'export function echo({text, n}) { return {text, n: n + 1} }\n')
@@ -37,8 +37,8 @@ export default async function runMemory() {
     if (run.completed_lines !== lines) throw new Error(`run completed ${run.completed_lines} of ${lines} lines`)
     return {mb: Number(readFileSync(rssFile, 'utf8')) / 1024, seconds: run.duration}
   }
-  const small = peakMb(10_000)
-  const large = peakMb(100_000)
+  const small = peakMb(quick ? 200 : 10_000)
+  const large = peakMb(quick ? 2000 : 100_000)
   return [
     {
       name: 'Run memory: peak RSS of a 100k-line run vs a 300 MB budget',

@@ -5,7 +5,6 @@ import path from 'node:path'
 
 import {comparePairs, repoRoot, tempDir} from '../lib.js'
 
-const traces = Number(process.env.PF_BENCH_VIEWER_TRACES ?? 100_000)
 const spansPerTrace = 10
 
 const stamp = ms => new Date(ms).toISOString().slice(0, 23) + '000Z'
@@ -63,7 +62,8 @@ const timeAsync = async fn => {
  * The viewer's trace list API (first page, over HTTP) on a store of 100k traces / 1M spans, against the same page
  * computed by a full scan of line_runs (NOT INDEXED: every row read and sorted) in the same process. Target: first page ≤ 50 ms median.
  */
-export default async function viewerList({pairs}) {
+export default async function viewerList({pairs, quick}) {
+  const traces = quick ? 1000 : Number(process.env.PF_BENCH_VIEWER_TRACES ?? 100_000)
   const {TraceStore} = await import(path.join(repoRoot, 'dist', 'store', 'store.js'))
   const {startViewerServer} = await import(path.join(repoRoot, 'dist', 'service', 'server.js'))
   const home = tempDir('pf-bench-viewer-')
@@ -73,7 +73,7 @@ export default async function viewerList({pairs}) {
     // A throwaway store: no need to survive a power cut while generating it.
     store.db.pragma('synchronous = OFF')
     const t0 = Date.parse('2026-01-01T00:00:00Z')
-    const batchTraces = 5000
+    const batchTraces = Math.min(5000, traces)
     for (let i = 0; i < traces; i += batchTraces) {
       const batch = []
       for (let j = i; j < Math.min(i + batchTraces, traces); j++) batch.push(...traceSpans(j, t0))

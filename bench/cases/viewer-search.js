@@ -6,9 +6,9 @@ import path from 'node:path'
 
 import {median, repoRoot, tempDir} from '../lib.js'
 
-const traces = Number(process.env.PF_BENCH_SEARCH_TRACES ?? 100_000)
+let traces = Number(process.env.PF_BENCH_SEARCH_TRACES ?? 100_000)
 const spansPerTrace = 10
-const ingestSpans = Number(process.env.PF_BENCH_SEARCH_INGEST ?? 100_000)
+let ingestSpans = Number(process.env.PF_BENCH_SEARCH_INGEST ?? 100_000)
 const worker = path.join(repoRoot, 'bench', 'workers', 'store-ingest-search.js')
 
 const stamp = ms => new Date(ms).toISOString().slice(0, 23) + '000Z'
@@ -76,7 +76,9 @@ const ingest = mode => {
  * process; target ≤ 50 ms median. And the index's cost on ingest: TraceStore.recordSpans with the index vs with
  * it swapped for a view that drops the writes (alternating runs of 100k spans); target ≤ 1.3×.
  */
-export default async function viewerSearch({pairs}) {
+export default async function viewerSearch({pairs, quick}) {
+  // Quick mode: enough traces for every query's full first page.
+  if (quick) [traces, ingestSpans] = [1000, 5000]
   const rows = []
   const {TraceStore} = await import(path.join(repoRoot, 'dist', 'store', 'store.js'))
   const {TraceReader} = await import(path.join(repoRoot, 'dist', 'store', 'reader.js'))

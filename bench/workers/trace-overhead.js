@@ -1,4 +1,4 @@
-// Worker of bench/cases/trace-overhead.js: prints {baseline: ms[], subject: ms[], spans} as JSON.
+// Worker of bench/cases/trace-overhead.js. Usage: node trace-overhead.js PAIRS [ITERATIONS]; prints {baseline: ms[], subject: ms[], spans} as JSON.
 import {mkdtempSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -10,7 +10,7 @@ import {repoRoot} from '../lib.js'
 
 const pairs = Number(process.argv[2] ?? 15)
 const depth = 10
-const iterations = 1000
+const iterations = Number(process.argv[3] ?? 1000)
 process.env.PF_HOME_DIRECTORY = mkdtempSync(path.join(os.tmpdir(), 'pf-bench-home-'))
 
 const {TracingSession} = await import(path.join(repoRoot, 'dist', 'tracing', 'session.js'))

@@ -4,6 +4,7 @@ import path from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
 
 import {PfError} from '../errors.js'
+import {requireTypeScriptCached} from './transpile-cache.js'
 
 const extensions = ['', '.ts', '.mts', '.cts', '.js', '.mjs', '.cjs']
 const typescript = /\.(c|m)?tsx?$/
@@ -67,19 +68,20 @@ const missesPfCjs = (error: unknown): boolean =>
  * start-up. `pf/sdk` is mapped to this pf's SDK only when the flow folder does not install pf.
  */
 const requireTypeScript = async (file: string): Promise<Record<string, unknown>> => {
-  if (!tsxCjsRegistered) {
-    const {register: registerCjs} = await import('tsx/cjs/api')
-    registerCjs()
+  // tsx is loaded only when the transpile cache misses (or a cached entry still needs it): require() keeps that synchronous.
+  const registerTsx = () => {
+    if (!tsxCjsRegistered) (createRequire(import.meta.url)('tsx/cjs/api') as typeof import('tsx/cjs/api')).register()
     tsxCjsRegistered = true
   }
   const requireFrom = createRequire(file)
+  const load = () => requireTypeScriptCached(file, registerTsx, () => (registerTsx(), requireFrom(file)))
   let exports: unknown
   try {
-    exports = requireFrom(file)
+    exports = load()
   } catch (error) {
     if (!missesPfCjs(error) || sdkAliasForRequire) throw error
     aliasSdkForRequire()
-    exports = requireFrom(file)
+    exports = load()
   }
   return exports && (typeof exports === 'object' || typeof exports === 'function') ? {...(exports as Record<string, unknown>)} : {default: exports}
 }

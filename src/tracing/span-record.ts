@@ -26,12 +26,23 @@ const statusNames = ['Unset', 'Ok', 'Error'] as const
 /** Attribute names that look secret-ish but are pf's own counters. */
 const ownAttributes = new Set<string>(Object.values(Attr))
 
+/** Whether an attribute's value is masked whole (its last name part looks secret), remembered per key: keys repeat on every span. */
+const secretAttribute = (key: string): boolean => {
+  let secret = secretAttributes.get(key)
+  if (secret === undefined) {
+    secret = !ownAttributes.has(key) && isSecretName(key.slice(key.lastIndexOf('.') + 1))
+    if (secretAttributes.size < 10_000) secretAttributes.set(key, secret)
+  }
+  return secret
+}
+const secretAttributes = new Map<string, boolean>()
+
 /** Masks secret-looking attribute values (by name, and key-like strings in any value). */
 export const maskAttributes = (attributes: Record<string, unknown>): Record<string, unknown> => {
   const out: Record<string, unknown> = {}
-  for (const [key, value] of Object.entries(attributes)) {
-    if (typeof value !== 'string') out[key] = value
-    else out[key] = !ownAttributes.has(key) && isSecretName(key.split('.').at(-1)!) ? masked : maskString(value)
+  for (const key in attributes) {
+    const value = attributes[key]
+    out[key] = typeof value !== 'string' ? value : secretAttribute(key) ? masked : maskString(value)
   }
   return out
 }

@@ -1,0 +1,86 @@
+import {spawn, spawnSync} from 'node:child_process'
+import {existsSync} from 'node:fs'
+import path from 'node:path'
+
+import {register} from 'tsx/esm/api'
+
+import {median, repoRoot} from '../lib.js'
+
+const peersDir = path.join(repoRoot, 'bench', 'peers')
+const variants = ['pf', 'openinference', 'openllmetry', 'langfuse']
+const labels = {
+  pf: 'pf (spans written durably to its SQLite store)',
+  openinference: 'OpenInference (@arizeai/openinference-instrumentation-openai, in-memory exporter)',
+  openllmetry: 'OpenLLMetry (@traceloop/instrumentation-openai, in-memory exporter)',
+  langfuse: 'Langfuse v5 (@langfuse/openai observeOpenAI, in-memory exporter)',
+}
+
+/** The peers live in a bench-only package with its own lockfile: pf's `npm ci` never installs them. */
+const installPeers = () => {
+  if (existsSync(path.join(peersDir, 'node_modules', '@arizeai', 'openinference-instrumentation-openai'))) return
+  process.stderr.write('  installing the peers (npm ci --prefix bench/peers)…\n')
+  const result = spawnSync('npm', ['ci', '--prefix', peersDir, '--no-audit', '--no-fund', '--ignore-scripts'], {stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8'})
+  if (result.status !== 0) throw new Error(`npm ci --prefix bench/peers failed: ${result.stderr}`)
+}
+
+/** One variant in its own process (async: this process serves the fake OpenAI meanwhile). */
+const runVariant = (variant, calls, baseUrl) =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(peersDir, 'worker.js'), variant, String(calls), baseUrl], {stdio: ['ignore', 'pipe', 'pipe']})
+    let out = ''
+    let err = ''
+    child.stdout.on('data', d => (out += d))
+    child.stderr.on('data', d => (err += d))
+    child.on('close', code => (code === 0 ? resolve(JSON.parse(out).ms) : reject(new Error(`peer worker ${variant} exited ${code}: ${err}`))))
+  })
+
+/**
+ * Traced OpenAI call overhead, pf against its peers: each variant makes the same sequential chat completions to
+ * a loopback fake OpenAI (test/helpers/fake-openai.ts) in its own process; each round runs the untraced client
+ * too, and a variant's overhead per call is its time minus that round's untraced time (median over rounds).
+ */
+export default async function peerOpenai({pairs, quick}) {
+  installPeers()
+  register()
+  const {startFakeOpenAI} = await import('../../test/helpers/fake-openai.ts')
+  const fake = await startFakeOpenAI()
+  const calls = quick ? 50 : 2000
+  const rounds = quick ? 1 : Math.max(3, Math.min(pairs, 5))
+  const overhead = Object.fromEntries(variants.map(v => [v, []]))
+  const plain = []
+  try {
+    for (let round = 0; round < rounds; round++) {
+      // Rotate the order so no variant always runs right after the baseline.
+      const order = variants.map((_, i) => variants[(i + round) % variants.length])
+      const base = await runVariant('plain', calls, fake.baseUrl)
+      plain.push(base)
+      for (const variant of order) overhead[variant].push((((await runVariant(variant, calls, fake.baseUrl)) - base) * 1000) / calls)
+      fake.requests.length = 0
+    }
+  } finally {
+    await fake.stop()
+  }
+  const plainUs = (median(plain) * 1000) / calls
+  const us = Object.fromEntries(variants.map(v => [v, median(overhead[v])]))
+  const peers = variants.filter(v => v !== 'pf')
+  const best = peers.reduce((a, b) => (us[a] <= us[b] ? a : b))
+  return [
+    ...variants.map(v => ({
+      name: `Traced openai call overhead, ${labels[v]}, vs the untraced client (${calls} sequential calls to a loopback fake)`,
+      baseline: `untraced: ${plainUs.toFixed(0)} µs/call`,
+      measured: `+${us[v].toFixed(0)} µs/call`,
+      ratio: (plainUs + us[v]) / plainUs,
+      target: '(side by side; no target)',
+      met: true,
+    })),
+    {
+      name: 'Traced openai call: pf vs the best peer of this run (time per call, overheads in the cells)',
+      baseline: `${best}: +${us[best].toFixed(0)} µs/call`,
+      measured: `pf: +${us.pf.toFixed(0)} µs/call`,
+      // Per-call times, not overheads: on a busy machine an overhead can come out near zero or negative.
+      ratio: (plainUs + us.pf) / (plainUs + us[best]),
+      target: '≤ 1× (while writing durably)',
+      met: us.pf <= us[best],
+    },
+  ]
+}

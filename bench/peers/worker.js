@@ -1,0 +1,89 @@
+// Worker of bench/cases/peer-openai.js, one variant per process. Usage: node worker.js VARIANT CALLS BASE_URL
+// Makes CALLS sequential chat completions through the openai client to a loopback fake and prints {ms, spans}.
+// Variants: plain (no tracing: the baseline), pf (pf's OpenAI tracing, spans written durably to its SQLite store),
+// openinference / openllmetry (their OpenAI instrumentations, OTel SDK + in-memory exporter), langfuse (v5
+// observeOpenAI over the OTel SDK + in-memory exporter). Lives in bench/peers so the peers resolve from here.
+import {mkdtempSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+const [variant, callsText, baseURL] = process.argv.slice(2)
+const calls = Number(callsText)
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+const dist = file => import(path.join(repoRoot, 'dist', file))
+
+/** An OTel SDK provider with an in-memory exporter, registered globally (how the peers are set up in their docs). */
+const inMemoryProvider = async () => {
+  const {InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor} = await import('@opentelemetry/sdk-trace-node')
+  const exporter = new InMemorySpanExporter()
+  const provider = new NodeTracerProvider({spanProcessors: [new SimpleSpanProcessor(exporter)]})
+  provider.register()
+  return {finish: async () => (await provider.forceFlush(), exporter.getFinishedSpans().length)}
+}
+
+let client
+let finish = async () => Math.min(50, calls) + calls
+if (variant === 'pf') {
+  process.env.PF_HOME_DIRECTORY = mkdtempSync(path.join(os.tmpdir(), 'pf-bench-peer-home-'))
+  const [{TracingSession}, {configReader}, {registryLoader}, {instrumentOpenAI}, {TraceStore}] = await Promise.all([
+    dist('tracing/session.js'),
+    dist('config/files.js'),
+    dist('tracing/registry.js'),
+    dist('tracing/openai-instrument.js'),
+    dist('store/store.js'),
+  ])
+  const registry = registryLoader(async () => ({successes: [], failures: []}))
+  const session = await TracingSession.start({registry, config: configReader({trace: {destination: 'local'}}), collection: 'bench'})
+  // pf patches the openai copy pf itself resolves (as for a flow without its own openai).
+  await instrumentOpenAI(repoRoot, ['esm'])
+  const {default: OpenAI} = await import(path.join(repoRoot, 'node_modules', 'openai', 'index.mjs'))
+  client = new OpenAI({apiKey: 'sk-bench', baseURL})
+  finish = async () => {
+    await session.finish(0)
+    const store = TraceStore.open(process.env.PF_HOME_DIRECTORY)
+    try {
+      return store.db.prepare('SELECT COUNT(*) FROM spans').pluck().get()
+    } finally {
+      store.close()
+    }
+  }
+} else {
+  const OpenAIModule = await import('openai')
+  const OpenAI = OpenAIModule.default
+  if (variant === 'openinference') {
+    const {finish: done} = await inMemoryProvider()
+    const {OpenAIInstrumentation} = await import('@arizeai/openinference-instrumentation-openai')
+    new OpenAIInstrumentation().manuallyInstrument(OpenAIModule)
+    finish = done
+    client = new OpenAI({apiKey: 'sk-bench', baseURL})
+  } else if (variant === 'openllmetry') {
+    const {finish: done} = await inMemoryProvider()
+    const {OpenAIInstrumentation} = await import('@traceloop/instrumentation-openai')
+    // OpenLLMetry patches the client class's static Chat/Completions (the default export).
+    new OpenAIInstrumentation().manuallyInstrument(OpenAI)
+    finish = done
+    client = new OpenAI({apiKey: 'sk-bench', baseURL})
+  } else if (variant === 'langfuse') {
+    const {finish: done} = await inMemoryProvider()
+    const {observeOpenAI} = await import('@langfuse/openai')
+    finish = done
+    client = observeOpenAI(new OpenAI({apiKey: 'sk-bench', baseURL}))
+  } else if (variant === 'plain') {
+    client = new OpenAI({apiKey: 'sk-bench', baseURL})
+  } else {
+    throw new Error(`unknown variant ${variant}`)
+  }
+}
+
+const call = i => client.chat.completions.create({model: 'gpt-4o-mini', messages: [{role: 'user', content: `What is prompt flow? (${i})`}]})
+// Warm-up: connections, lazy imports, JIT.
+for (let i = 0; i < Math.min(50, calls); i++) await call(i)
+const warm = Math.min(50, calls)
+const start = process.hrtime.bigint()
+for (let i = 0; i < calls; i++) await call(i)
+// Inside the timing: every span recorded (pf: written to SQLite; the peers: exported to memory).
+const spans = (await finish()) - warm
+const ms = Number(process.hrtime.bigint() - start) / 1e6
+if (spans !== calls) throw new Error(`${variant}: ${spans} spans recorded for ${calls} calls`)
+process.stdout.write(JSON.stringify({ms, spans}))
