@@ -21,10 +21,18 @@ const layers = [
 
 const upward = layers.slice(1).map(([name, path], i) => ({
   name: `layer-${name}`,
-  comment: `${name} may not import from layers above it (${layers.slice(0, i + 1).map(([n]) => n).join(', ')})`,
+  comment: `${name} may not import from layers above it (${layers
+    .slice(0, i + 1)
+    .map(([n]) => n)
+    .join(', ')})`,
   severity: 'error',
   from: {path: `^${path}`},
-  to: {path: `^(${layers.slice(0, i + 1).map(([, p]) => p).join('|')})`},
+  to: {
+    path: `^(${layers
+      .slice(0, i + 1)
+      .map(([, p]) => p)
+      .join('|')})`,
+  },
 }))
 
 module.exports = {

@@ -9,7 +9,9 @@ export default tseslint.config(
   {
     files: ['**/*.ts'],
     // test/tsconfig.json covers src, tests and examples; the plugin has its own (its `pf/destination` path).
-    languageOptions: {parserOptions: {project: ['./test/tsconfig.json', './plugins/pf-trace-otlp/tsconfig.json'], tsconfigRootDir: import.meta.dirname}},
+    languageOptions: {
+      parserOptions: {project: ['./test/tsconfig.json', './plugins/pf-trace-otlp/tsconfig.json'], tsconfigRootDir: import.meta.dirname},
+    },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/consistent-type-imports': ['error', {fixStyle: 'inline-type-imports'}],
@@ -25,7 +27,22 @@ export default tseslint.config(
   },
   {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
-    languageOptions: {globals: {process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', fetch: 'readonly', AbortSignal: 'readonly', performance: 'readonly', __dirname: 'readonly', require: 'readonly', module: 'writable'}},
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        fetch: 'readonly',
+        AbortSignal: 'readonly',
+        performance: 'readonly',
+        __dirname: 'readonly',
+        require: 'readonly',
+        module: 'writable',
+      },
+    },
     rules: {'@typescript-eslint/no-require-imports': 'off', 'no-unused-vars': ['error', {argsIgnorePattern: '^_'}]},
   },
 )

@@ -61,7 +61,9 @@ if (failed.length > 0) {
   process.exit(1)
 }
 if (quick) {
-  process.stderr.write(`bench: quick run of ${names.length} cases passed in ${((Date.now() - benchStart) / 1000).toFixed(0)} s (figures not judged)\n`)
+  process.stderr.write(
+    `bench: quick run of ${names.length} cases passed in ${((Date.now() - benchStart) / 1000).toFixed(0)} s (figures not judged)\n`,
+  )
   process.exit(0)
 }
 
@@ -94,7 +96,9 @@ if (only.length === 0) {
     const old = readFileSync(docPath, 'utf8')
     const at = old.indexOf('\n## What limits each figure')
     if (at >= 0) handWritten = old.slice(at + 1)
-  } catch {}
+  } catch {
+    // No docs/benchmarks.md yet: nothing hand-written to keep.
+  }
   writeFileSync(docPath, generated.join('\n') + (handWritten ? '\n' + handWritten : ''))
   process.stderr.write(`bench: wrote docs/benchmarks.md (${rows.length} figures)\n`)
 } else {

@@ -1,4 +1,4 @@
-import {Command, Errors, Flags, Interfaces} from '@oclif/core'
+import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 
 import {ExitCode, PfError, isPfError} from './errors.js'
 import {nearest} from './suggest.js'
@@ -69,7 +69,10 @@ export abstract class PfCommand extends Command {
   protected nameFrom(positional: string | undefined, flag: string | undefined, what: string): string {
     const usage = `pf ${this.id?.replaceAll(':', ' ')}`
     if (positional !== undefined && flag !== undefined && positional !== flag)
-      throw new PfError('invalid_arguments', `${usage} got two ${what} names (${positional} and --name ${flag}); pass one. Example: ${usage} --name ${flag}`)
+      throw new PfError(
+        'invalid_arguments',
+        `${usage} got two ${what} names (${positional} and --name ${flag}); pass one. Example: ${usage} --name ${flag}`,
+      )
     const name = positional ?? flag
     if (name === undefined || name.trim() === '')
       throw new PfError('invalid_arguments', `${usage} needs a ${what} name: ${usage} NAME or ${usage} --name NAME.`)
@@ -109,10 +112,16 @@ export abstract class PfCommand extends Command {
     let about: string | undefined // the flag the example should show
     let suggestion: string | undefined
     if (err.constructor.name === 'RequiredArgsError') {
-      const missing = ((err.args ?? []) as ArgLike[]).map(a => `${a.name.toUpperCase()}${a.description ? ` (${trimDot(a.description)})` : ''}`)
+      const missing = ((err.args ?? []) as ArgLike[]).map(
+        a => `${a.name.toUpperCase()}${a.description ? ` (${trimDot(a.description)})` : ''}`,
+      )
       what = `${usage} needs the argument${missing.length === 1 ? '' : 's'} ${missing.join(', ')}`
     } else if (err.constructor.name === 'NonExistentFlagsError') {
-      const names = Object.entries(flags).flatMap(([name, f]) => [`--${name}`, ...(f.char ? [`-${f.char}`] : []), ...(f.aliases ?? []).map(a => `--${a}`)])
+      const names = Object.entries(flags).flatMap(([name, f]) => [
+        `--${name}`,
+        ...(f.char ? [`-${f.char}`] : []),
+        ...(f.aliases ?? []).map(a => `--${a}`),
+      ])
       const unknown = (err.flags ?? []).map(f => f.split('=')[0])
       suggestion = nearest(unknown[0], names)
       what = `${usage} has no flag ${unknown.join(', ')}${suggestion ? `; did you mean ${suggestion}?` : ` (its flags: ${names.filter(n => n.startsWith('--')).join(', ')})`}`
@@ -123,16 +132,28 @@ export abstract class PfCommand extends Command {
     } else if (/^Parsing --/.test(text)) {
       // "Parsing --port \n\tExpected an integer but received: abc\nSee more help with --help"
       const flag = /^Parsing --(\S+)/.exec(text)![1]
-      const reason = text.split('\n').slice(1).map(l => l.trim()).filter(l => l && !l.startsWith('See more help')).join(' ')
+      const reason = text
+        .split('\n')
+        .slice(1)
+        .map(l => l.trim())
+        .filter(l => l && !l.startsWith('See more help'))
+        .join(' ')
       what = `Invalid value for --${flag}: ${lowerFirst(trimDot(reason))}`
       about = flag
     } else if (/^Expected --\S+=/.test(text)) {
       // "Expected --format=xml to be one of: jsonl, otlp-json"
       about = /^Expected --([^=]+)=/.exec(text)![1]
-      what = `Invalid value for --${about}: ${lowerFirst(firstLine(text).replace(/^Expected --[^=]+=/, ''))}`.replace(/: (\S+) to be one of/, ': "$1" is not one of')
+      what = `Invalid value for --${about}: ${lowerFirst(firstLine(text).replace(/^Expected --[^=]+=/, ''))}`.replace(
+        /: (\S+) to be one of/,
+        ': "$1" is not one of',
+      )
     } else {
       // Validation failures: one reason per line after "The following error(s) occurred:".
-      const reasons = text.split('\n').slice(1).map(l => l.trim()).filter(l => l && !l.startsWith('See more help'))
+      const reasons = text
+        .split('\n')
+        .slice(1)
+        .map(l => l.trim())
+        .filter(l => l && !l.startsWith('See more help'))
       const sentences = reasons.map(reason => {
         const required = /^Missing required flag (\S+)$/.exec(reason)
         if (required) {
@@ -178,14 +199,15 @@ const describeFlag = (flag: FlagLike | undefined): string => {
 /** The command's first example that uses `flag` (else its first example), with the bin name filled in. */
 const exampleFor = (examples: unknown, bin: string, flag?: string): string | undefined => {
   const list = (Array.isArray(examples) ? examples : [])
-    .map(e => (typeof e === 'string' ? e : (e as {command?: string}).command ?? ''))
+    .map(e => (typeof e === 'string' ? e : ((e as {command?: string}).command ?? '')))
     .map(e => e.replaceAll('<%= config.bin %>', bin).split('  #')[0].trim())
     .filter(Boolean)
   return (flag ? list.find(e => new RegExp(`--${flag}\\b`).test(e)) : undefined) ?? list[0]
 }
 
 /** `--name`/`-n` beside a positional NAME (see PfCommand.nameFrom). */
-export const nameFlag = (what: string) => Flags.string({char: 'n', description: `${what} name (same as the NAME argument; the reference's spelling).`})
+export const nameFlag = (what: string) =>
+  Flags.string({char: 'n', description: `${what} name (same as the NAME argument; the reference's spelling).`})
 
 export type PfFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof PfCommand)['baseFlags'] & T['flags']>
 

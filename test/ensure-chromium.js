@@ -18,15 +18,18 @@ const has = command => spawnSync('sh', ['-c', `command -v ${command}`], {stdio: 
 
 if (executable(wanted)) process.exit(0)
 if (process.env.PF_TEST_CHROMIUM) fail(`PF_TEST_CHROMIUM=${wanted} is not an executable file.`)
-if (process.platform !== 'linux' || !has('apt-get')) fail('this machine has no apt-get to install Debian\'s chromium package.')
+if (process.platform !== 'linux' || !has('apt-get')) fail("this machine has no apt-get to install Debian's chromium package.")
 
 const asRoot = typeof process.getuid === 'function' && process.getuid() === 0
 const sudo = asRoot ? [] : has('sudo') && spawnSync('sudo', ['-n', 'true'], {stdio: 'ignore'}).status === 0 ? ['sudo', '-n'] : undefined
 if (!sudo) fail('installing it needs root (or passwordless sudo).')
 
-process.stderr.write('pretest: installing Debian\'s chromium package for the browser tests (apt-get)…\n')
+process.stderr.write("pretest: installing Debian's chromium package for the browser tests (apt-get)…\n")
 const env = {...process.env, DEBIAN_FRONTEND: 'noninteractive'}
-for (const args of [['apt-get', 'update', '-qq'], ['apt-get', 'install', '-y', '-qq', '--no-install-recommends', 'chromium']]) {
+for (const args of [
+  ['apt-get', 'update', '-qq'],
+  ['apt-get', 'install', '-y', '-qq', '--no-install-recommends', 'chromium'],
+]) {
   const command = [...sudo, ...args]
   const result = spawnSync(command[0], command.slice(1), {stdio: ['ignore', 'ignore', 'inherit'], env})
   if (result.status !== 0) fail(`\`${command.join(' ')}\` failed (exit ${result.status}).`)

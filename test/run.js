@@ -31,7 +31,10 @@ const findTests = dir =>
 
 // The plugins in this repo (plugins/<name>/test) are tested with pf.
 const pluginsDir = path.join(root, '..', 'plugins')
-const pluginTests = () => readdirSync(pluginsDir).flatMap(name => (existsSync(path.join(pluginsDir, name, 'test')) ? findTests(path.join(pluginsDir, name, 'test')) : []))
+const pluginTests = () =>
+  readdirSync(pluginsDir).flatMap(name =>
+    existsSync(path.join(pluginsDir, name, 'test')) ? findTests(path.join(pluginsDir, name, 'test')) : [],
+  )
 const files =
   args.length > 0
     ? args.flatMap(f => (statSync(path.resolve(f)).isDirectory() ? findTests(path.resolve(f)) : [path.resolve(f)]))
@@ -66,9 +69,13 @@ const runInParallel = async testFiles => {
     for (let file = queue.shift(); file; file = queue.shift()) {
       const fileStarted = Date.now()
       const {code, output} = await new Promise(resolve => {
-        const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--single', ...(grep ? ['--grep', grep] : []), file], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        })
+        const child = spawn(
+          process.execPath,
+          ['--import', 'tsx', fileURLToPath(import.meta.url), '--single', ...(grep ? ['--grep', grep] : []), file],
+          {
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
+        )
         let output = ''
         child.stdout.on('data', d => (output += d))
         child.stderr.on('data', d => (output += d))
@@ -81,7 +88,9 @@ const runInParallel = async testFiles => {
       totals.passed += passed
       totals.failed += failed
       const name = path.relative(path.join(root, '..'), file)
-      process.stdout.write(`\n── ${name} (${((Date.now() - fileStarted) / 1000).toFixed(1)} s, exit ${code})\n${output.replace(summaryLine, '').trimEnd()}\n`)
+      process.stdout.write(
+        `\n── ${name} (${((Date.now() - fileStarted) / 1000).toFixed(1)} s, exit ${code})\n${output.replace(summaryLine, '').trimEnd()}\n`,
+      )
     }
   }
   await Promise.all(Array.from({length: Math.max(1, jobs)}, worker))

@@ -13,7 +13,8 @@
   const pad = {left: 44, right: 10, top: 10, bottom: 34}
   const palette = ['#2358c4', '#c45a23', '#17803d', '#9b59b6', '#b8860b', '#c4282d']
 
-  const niceNumber = v => (Math.abs(v) >= 100 ? Math.round(v).toString() : Math.abs(v) >= 10 ? v.toFixed(1) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(2))
+  const niceNumber = v =>
+    Math.abs(v) >= 100 ? Math.round(v).toString() : Math.abs(v) >= 10 ? v.toFixed(1) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(2)
 
   const frame = (label, yMax, xLabels) => {
     const root = svg('svg', {viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': label, class: 'chart'})
@@ -43,7 +44,13 @@
     const root = frame(label, max, ticks)
     items.forEach((item, i) => {
       const h = (item.value / max) * plotH
-      root.append(svg('rect', {x: pad.left + bw * i + 1, y: pad.top + plotH - h, width: Math.max(1, bw - 2), height: h, fill: color, class: 'bar-rect'}, svg('title', {}, item.title)))
+      root.append(
+        svg(
+          'rect',
+          {x: pad.left + bw * i + 1, y: pad.top + plotH - h, width: Math.max(1, bw - 2), height: h, fill: color, class: 'bar-rect'},
+          svg('title', {}, item.title),
+        ),
+      )
     })
     if (xTitle) root.append(svg('text', {x: pad.left + plotW / 2, y: H - 4, 'text-anchor': 'middle', class: 'axis-title'}, xTitle))
     return root
@@ -58,13 +65,26 @@
     const x = i => pad.left + (xNames.length === 1 ? plotW / 2 : (plotW * i) / (xNames.length - 1))
     const y = v => pad.top + plotH * (1 - v / max)
     const every = Math.max(1, Math.ceil(xNames.length / 5))
-    const root = frame(label, max, xNames.flatMap((n, i) => (i % every === 0 ? [{x: x(i), text: n.length > 14 ? n.slice(0, 13) + '…' : n}] : [])))
+    const root = frame(
+      label,
+      max,
+      xNames.flatMap((n, i) => (i % every === 0 ? [{x: x(i), text: n.length > 14 ? n.slice(0, 13) + '…' : n}] : [])),
+    )
     series.forEach((s, k) => {
       const color = palette[k % palette.length]
       const points = s.values.map((v, i) => (v === null ? null : [x(i), y(v)]))
-      const d = points.reduce((acc, p, i) => (p ? acc + `${acc && points[i - 1] ? 'L' : 'M'}${p[0].toFixed(1)},${p[1].toFixed(1)}` : acc), '')
+      const d = points.reduce(
+        (acc, p, i) => (p ? acc + `${acc && points[i - 1] ? 'L' : 'M'}${p[0].toFixed(1)},${p[1].toFixed(1)}` : acc),
+        '',
+      )
       if (d) root.append(svg('path', {d, fill: 'none', stroke: color, 'stroke-width': 2}))
-      points.forEach((p, i) => p && root.append(svg('circle', {cx: p[0], cy: p[1], r: 3, fill: color}, svg('title', {}, `${s.name} = ${s.values[i]} (${xNames[i]})`))))
+      points.forEach(
+        (p, i) =>
+          p &&
+          root.append(
+            svg('circle', {cx: p[0], cy: p[1], r: 3, fill: color}, svg('title', {}, `${s.name} = ${s.values[i]} (${xNames[i]})`)),
+          ),
+      )
     })
     return root
   }

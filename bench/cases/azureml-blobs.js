@@ -48,7 +48,11 @@ export default async function azuremlBlobs({pairs}) {
   let runs = 0
   const run = async (spans, mode) => {
     const name = `bench-blobs-${++runs}`
-    azure.workspaces.set(name, {traceCosmosStatus: 'Initialized', databaseName: name, datastores: [azurite.datastore({containerName: name})]})
+    azure.workspaces.set(name, {
+      traceCosmosStatus: 'Initialized',
+      databaseName: name,
+      datastores: [azurite.datastore({containerName: name})],
+    })
     await cosmos.createTraceStore(name)
     // A fresh (in-memory) Azurite per run: after long runs with many deleted blobs it stalls for minutes.
     await azurite.stop()
@@ -59,7 +63,9 @@ export default async function azuremlBlobs({pairs}) {
     const storageCpu = azurite.cpuMs()
     const result = await runDriver([home, workspaceId(name), String(spans), mode], env)
     result.storageCpuMs = azurite.cpuMs() - storageCpu
-    process.stderr.write(`  ${mode} ${spans} spans: ${(result.ms / 1000).toFixed(1)} s, pf CPU ${(result.cpuMs / 1000).toFixed(1)} s, storage CPU ${(result.storageCpuMs / 1000).toFixed(1)} s, max RSS ${result.maxRssMb.toFixed(0)} MB\n`)
+    process.stderr.write(
+      `  ${mode} ${spans} spans: ${(result.ms / 1000).toFixed(1)} s, pf CPU ${(result.cpuMs / 1000).toFixed(1)} s, storage CPU ${(result.storageCpuMs / 1000).toFixed(1)} s, max RSS ${result.maxRssMb.toFixed(0)} MB\n`,
+    )
     await cosmos.client.database(name).delete()
     return result
   }

@@ -36,7 +36,12 @@ export default async function azuremlExport({pairs, quick}) {
   const cosmos = await new CosmosAccount().start()
   const azure = await new FakeAzure().start()
   azure.cosmosEndpoint = cosmos.endpoint
-  const env = {...process.env, PATH: `${fakeAzCli()}:${process.env.PATH}`, PF_ARM_ENDPOINT: azure.url, NODE_EXTRA_CA_CERTS: testTls().certFile}
+  const env = {
+    ...process.env,
+    PATH: `${fakeAzCli()}:${process.env.PATH}`,
+    PF_ARM_ENDPOINT: azure.url,
+    NODE_EXTRA_CA_CERTS: testTls().certFile,
+  }
   let runs = 0
   const run = async (spans, mode) => {
     const name = `bench-${++runs}`

@@ -19,19 +19,26 @@ const labels = {
 const installPeers = () => {
   if (existsSync(path.join(peersDir, 'node_modules', '@arizeai', 'openinference-instrumentation-openai'))) return
   process.stderr.write('  installing the peers (npm ci --prefix bench/peers)…\n')
-  const result = spawnSync('npm', ['ci', '--prefix', peersDir, '--no-audit', '--no-fund', '--ignore-scripts'], {stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8'})
+  const result = spawnSync('npm', ['ci', '--prefix', peersDir, '--no-audit', '--no-fund', '--ignore-scripts'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+  })
   if (result.status !== 0) throw new Error(`npm ci --prefix bench/peers failed: ${result.stderr}`)
 }
 
 /** One variant in its own process (async: this process serves the fake OpenAI meanwhile). */
 const runVariant = (variant, calls, baseUrl) =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(peersDir, 'worker.js'), variant, String(calls), baseUrl], {stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(process.execPath, [path.join(peersDir, 'worker.js'), variant, String(calls), baseUrl], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let out = ''
     let err = ''
     child.stdout.on('data', d => (out += d))
     child.stderr.on('data', d => (err += d))
-    child.on('close', code => (code === 0 ? resolve(JSON.parse(out).ms) : reject(new Error(`peer worker ${variant} exited ${code}: ${err}`))))
+    child.on('close', code =>
+      code === 0 ? resolve(JSON.parse(out).ms) : reject(new Error(`peer worker ${variant} exited ${code}: ${err}`)),
+    )
   })
 
 /**

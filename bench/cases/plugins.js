@@ -9,7 +9,9 @@ const homeWith = (destination, linkOtlp) => {
   writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${destination}\n`, {mode: 0o600})
   const env = {...process.env, PF_HOME_DIRECTORY: home}
   if (linkOtlp) {
-    const link = spawnSync(process.execPath, [pfBin, 'plugins', 'link', path.join(repoRoot, 'plugins', 'pf-trace-otlp'), '--no-install'], {env})
+    const link = spawnSync(process.execPath, [pfBin, 'plugins', 'link', path.join(repoRoot, 'plugins', 'pf-trace-otlp'), '--no-install'], {
+      env,
+    })
     if (link.status !== 0) throw new Error(`pf plugins link failed: ${link.stderr}`)
   }
   return env

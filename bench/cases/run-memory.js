@@ -27,11 +27,15 @@ export default async function runMemory({quick}) {
     writeFileSync(data, Array.from({length: lines}, (_, i) => JSON.stringify({text: `line ${i} ${filler}`, n: i})).join('\n') + '\n')
     const rssFile = path.join(dir, `rss-${lines}`)
     const home = tempDir('pf-bench-run-memory-home-')
-    const result = spawnSync(process.execPath, ['--import', pathToFileURL(probe).href, pfBin, 'run', 'create', '--flow', dir, '--data', data, '--json'], {
-      env: {...process.env, PF_HOME_DIRECTORY: home, PF_BENCH_RSS_FILE: rssFile},
-      stdio: ['ignore', 'pipe', 'pipe'],
-      maxBuffer: 64 * 1024 * 1024,
-    })
+    const result = spawnSync(
+      process.execPath,
+      ['--import', pathToFileURL(probe).href, pfBin, 'run', 'create', '--flow', dir, '--data', data, '--json'],
+      {
+        env: {...process.env, PF_HOME_DIRECTORY: home, PF_BENCH_RSS_FILE: rssFile},
+        stdio: ['ignore', 'pipe', 'pipe'],
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    )
     if (result.status !== 0) throw new Error(`pf run create (${lines} lines) exited ${result.status}: ${result.stderr}`)
     const {run} = JSON.parse(result.stdout)
     if (run.completed_lines !== lines) throw new Error(`run completed ${run.completed_lines} of ${lines} lines`)

@@ -12,7 +12,11 @@ const here = path.dirname(fileURLToPath(import.meta.url))
  * InMemorySpanExporter, alternating in one process (bench/workers/trace-overhead.js).
  */
 export default async function traceOverhead({pairs, quick}) {
-  const result = spawnSync(process.execPath, [path.join(here, '..', 'workers', 'trace-overhead.js'), String(pairs), String(quick ? 20 : 1000)], {encoding: 'utf8'})
+  const result = spawnSync(
+    process.execPath,
+    [path.join(here, '..', 'workers', 'trace-overhead.js'), String(pairs), String(quick ? 20 : 1000)],
+    {encoding: 'utf8'},
+  )
   if (result.status !== 0) throw new Error(`trace-overhead worker failed: ${result.stderr}`)
   const {baseline, subject, spans} = JSON.parse(result.stdout)
   const b = median(baseline)

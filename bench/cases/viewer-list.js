@@ -3,7 +3,7 @@ import {rmSync} from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
 
-import {comparePairs, repoRoot, tempDir} from '../lib.js'
+import {repoRoot, tempDir} from '../lib.js'
 
 const spansPerTrace = 10
 
@@ -24,7 +24,15 @@ const traceSpans = (i, t0) => {
     start_time: stamp(start + offset),
     end_time: stamp(start + offset + 40),
     status: {status_code: i % 50 === 0 && parentId === null ? 'Error' : 'Ok'},
-    attributes: {framework: 'promptflow', span_type: type, function: name, inputs: JSON.stringify(inputs), output: JSON.stringify(output), line_run_id: `line_${i}`, ...extra},
+    attributes: {
+      framework: 'promptflow',
+      span_type: type,
+      function: name,
+      inputs: JSON.stringify(inputs),
+      output: JSON.stringify(output),
+      line_run_id: `line_${i}`,
+      ...extra,
+    },
     events: [
       {name: 'promptflow.function.inputs', timestamp: stamp(start + offset), attributes: {payload: JSON.stringify(inputs)}},
       {name: 'promptflow.function.output', timestamp: stamp(start + offset + 40), attributes: {payload: JSON.stringify(output)}},
@@ -34,10 +42,31 @@ const traceSpans = (i, t0) => {
   })
   const children = Array.from({length: spansPerTrace - 1}, (_, k) =>
     k % 3 === 0
-      ? span(hex(8), rootId, 'chat', 'LLM', k * 50 + 1, {messages: [{role: 'user', content: `question ${i} step ${k}`}]}, {choices: [{message: {role: 'assistant', content: `answer ${k}`}}]}, {'llm.usage.prompt_tokens': 30, 'llm.usage.completion_tokens': 10, 'llm.usage.total_tokens': 40})
+      ? span(
+          hex(8),
+          rootId,
+          'chat',
+          'LLM',
+          k * 50 + 1,
+          {messages: [{role: 'user', content: `question ${i} step ${k}`}]},
+          {choices: [{message: {role: 'assistant', content: `answer ${k}`}}]},
+          {'llm.usage.prompt_tokens': 30, 'llm.usage.completion_tokens': 10, 'llm.usage.total_tokens': 40},
+        )
       : span(hex(8), rootId, `step_${k}`, 'Function', k * 50 + 1, {text: `input ${i} ${k}`}, {value: k}),
   )
-  return [...children, span(rootId, null, 'answer', 'Flow', 0, {question: `What is item ${i}?`}, {answer: `item ${i}`}, {'__computed__.cumulative_token_count.total': 120})]
+  return [
+    ...children,
+    span(
+      rootId,
+      null,
+      'answer',
+      'Flow',
+      0,
+      {question: `What is item ${i}?`},
+      {answer: `item ${i}`},
+      {'__computed__.cumulative_token_count.total': 120},
+    ),
+  ]
 }
 
 const getJson = (port, pathname) =>
@@ -47,7 +76,9 @@ const getJson = (port, pathname) =>
         let text = ''
         res.setEncoding('utf8')
         res.on('data', d => (text += d))
-        res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(text)) : reject(new Error(`${pathname}: ${res.statusCode} ${text}`))))
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve(JSON.parse(text)) : reject(new Error(`${pathname}: ${res.statusCode} ${text}`)),
+        )
       })
       .on('error', reject)
   })
@@ -105,7 +136,10 @@ export default async function viewerList({pairs, quick}) {
       }
       await measure('first', '/v1.0/api/traces?limit=50')
       await measure('collection', '/v1.0/api/traces?limit=50&collection=flow_7&status=Ok')
-      const deep = await getJson(viewer.port, `/v1.0/api/traces?limit=50&cursor=${(await getJson(viewer.port, '/v1.0/api/traces?limit=200')).nextCursor}`)
+      const deep = await getJson(
+        viewer.port,
+        `/v1.0/api/traces?limit=50&cursor=${(await getJson(viewer.port, '/v1.0/api/traces?limit=200')).nextCursor}`,
+      )
       if (first.traces.length !== 50 || deep.traces.length !== 50) throw new Error('the list API returned short pages')
       const row = (name, label, target) => ({
         name,
@@ -116,7 +150,11 @@ export default async function viewerList({pairs, quick}) {
         met: samples[label].subject <= target,
       })
       return [
-        row(`Viewer trace list API, first page of 50 (${traces / 1000}k traces / ${(counts.spans / 1e6).toFixed(1)}M spans, HTTP)`, 'first', 50),
+        row(
+          `Viewer trace list API, first page of 50 (${traces / 1000}k traces / ${(counts.spans / 1e6).toFixed(1)}M spans, HTTP)`,
+          'first',
+          50,
+        ),
         row('Viewer trace list API, first page filtered by collection + status', 'collection', 50),
       ]
     } finally {

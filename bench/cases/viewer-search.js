@@ -28,7 +28,15 @@ const traceSpans = (i, t0) => {
     start_time: stamp(start + offset),
     end_time: stamp(start + offset + 40 + (i % 97)),
     status: {status_code: i % 50 === 0 && parentId === null ? 'Error' : 'Ok'},
-    attributes: {framework: 'promptflow', span_type: type, function: name, inputs: JSON.stringify(inputs), output: JSON.stringify(output), line_run_id: `line_${i}`, ...extra},
+    attributes: {
+      framework: 'promptflow',
+      span_type: type,
+      function: name,
+      inputs: JSON.stringify(inputs),
+      output: JSON.stringify(output),
+      line_run_id: `line_${i}`,
+      ...extra,
+    },
     events: [
       {name: 'promptflow.function.inputs', timestamp: stamp(start + offset), attributes: {payload: JSON.stringify(inputs)}},
       {name: 'promptflow.function.output', timestamp: stamp(start + offset + 40), attributes: {payload: JSON.stringify(output)}},
@@ -38,10 +46,36 @@ const traceSpans = (i, t0) => {
   })
   const children = Array.from({length: spansPerTrace - 1}, (_, k) =>
     k % 3 === 0
-      ? span(hex(8), rootId, 'chat', 'LLM', k * 50 + 1, {messages: [{role: 'user', content: `question ${i} step ${k}`}]}, {choices: [{message: {role: 'assistant', content: `answer ${k}`}}]}, {'llm.response.model': i % 10 === 0 ? 'gpt-4o' : 'gpt-4o-mini', 'llm.usage.prompt_tokens': 30, 'llm.usage.completion_tokens': 10, 'llm.usage.total_tokens': 40})
+      ? span(
+          hex(8),
+          rootId,
+          'chat',
+          'LLM',
+          k * 50 + 1,
+          {messages: [{role: 'user', content: `question ${i} step ${k}`}]},
+          {choices: [{message: {role: 'assistant', content: `answer ${k}`}}]},
+          {
+            'llm.response.model': i % 10 === 0 ? 'gpt-4o' : 'gpt-4o-mini',
+            'llm.usage.prompt_tokens': 30,
+            'llm.usage.completion_tokens': 10,
+            'llm.usage.total_tokens': 40,
+          },
+        )
       : span(hex(8), rootId, `step_${k}`, 'Function', k * 50 + 1, {text: `input ${i} ${k}`}, {value: k}),
   )
-  return [...children, span(rootId, null, 'answer', 'Flow', 0, {question: `What is item ${i}?`}, {answer: `item ${i}`}, {'__computed__.cumulative_token_count.total': 120})]
+  return [
+    ...children,
+    span(
+      rootId,
+      null,
+      'answer',
+      'Flow',
+      0,
+      {question: `What is item ${i}?`},
+      {answer: `item ${i}`},
+      {'__computed__.cumulative_token_count.total': 120},
+    ),
+  ]
 }
 
 const getJson = (port, pathname) =>
@@ -52,7 +86,9 @@ const getJson = (port, pathname) =>
         let text = ''
         res.setEncoding('utf8')
         res.on('data', d => (text += d))
-        res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(text)) : reject(new Error(`${pathname}: ${res.statusCode} ${text}`))))
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve(JSON.parse(text)) : reject(new Error(`${pathname}: ${res.statusCode} ${text}`)),
+        )
       })
       .on('error', reject)
   })
@@ -106,9 +142,19 @@ export default async function viewerSearch({pairs, quick}) {
     )
     const target = Math.floor(traces * 0.7777)
     const cases = [
-      {label: `selective search (q=question ${target}: 1 trace)`, url: `/v1.0/api/traces?limit=50&q=${encodeURIComponent(`question ${target}`)}`, like: `%question ${target} %`, expect: 1},
+      {
+        label: `selective search (q=question ${target}: 1 trace)`,
+        url: `/v1.0/api/traces?limit=50&q=${encodeURIComponent(`question ${target}`)}`,
+        like: `%question ${target} %`,
+        expect: 1,
+      },
       {label: 'search every trace matches (q=answer)', url: '/v1.0/api/traces?limit=50&q=answer', like: '%answer%', expect: 50},
-      {label: 'attribute filter (attr=llm.response.model=gpt-4o: 10% of traces)', url: `/v1.0/api/traces?limit=50&attr=${encodeURIComponent('llm.response.model=gpt-4o')}`, like: '%"llm.response.model":"gpt-4o"%', expect: 50},
+      {
+        label: 'attribute filter (attr=llm.response.model=gpt-4o: 10% of traces)',
+        url: `/v1.0/api/traces?limit=50&attr=${encodeURIComponent('llm.response.model=gpt-4o')}`,
+        like: '%"llm.response.model":"gpt-4o"%',
+        expect: 50,
+      },
     ]
     const likePairs = Math.max(1, Math.min(3, pairs))
     try {
@@ -125,7 +171,9 @@ export default async function viewerSearch({pairs, quick}) {
         }
         const s = median(api)
         const b = median(like)
-        process.stderr.write(`  ${c.label}: API ${api.map(v => v.toFixed(1)).join(', ')} ms; LIKE ${like.map(v => v.toFixed(0)).join(', ')} ms\n`)
+        process.stderr.write(
+          `  ${c.label}: API ${api.map(v => v.toFixed(1)).join(', ')} ms; LIKE ${like.map(v => v.toFixed(0)).join(', ')} ms\n`,
+        )
         rows.push({
           name: `Viewer search, first page of 50 over ${(counts.spans / 1e6).toFixed(1)}M spans (${traces / 1000}k traces, HTTP): ${c.label}`,
           baseline: `same page by LIKE scan of the spans (in-process, median of ${likePairs}): ${b.toFixed(0)} ms`,
@@ -151,7 +199,9 @@ export default async function viewerSearch({pairs, quick}) {
     indexed.push(ingest('indexed'))
   }
   const ratio = median(indexed) / median(unindexed)
-  process.stderr.write(`  ingest ms with index: ${indexed.map(v => v.toFixed(0)).join(', ')}; without: ${unindexed.map(v => v.toFixed(0)).join(', ')}\n`)
+  process.stderr.write(
+    `  ingest ms with index: ${indexed.map(v => v.toFixed(0)).join(', ')}; without: ${unindexed.map(v => v.toFixed(0)).join(', ')}\n`,
+  )
   const rate = ms => `${Math.round(ingestSpans / (ms / 1000)).toLocaleString('en-US')} spans/s`
   rows.push({
     name: `Search index cost on ingest: TraceStore.recordSpans with the FTS index vs without (${ingestSpans / 1000}k spans, median of ${rounds} alternating runs)`,

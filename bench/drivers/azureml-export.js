@@ -28,7 +28,7 @@ store.saveDestination(dest)
 
 const withEvents = process.env.PF_BENCH_SPAN_EVENTS === '1'
 const hex = bytes => randomBytes(bytes).toString('hex')
-const time = (offsetMs) => new Date(Date.UTC(2026, 0, 1) + offsetMs).toISOString().replace('Z', '123Z')
+const time = offsetMs => new Date(Date.UTC(2026, 0, 1) + offsetMs).toISOString().replace('Z', '123Z')
 /** Lines of 10 spans (a Flow root and 9 function calls), recorded in chunks so memory does not grow with `count`. */
 const makeSpans = function* () {
   let made = 0
@@ -58,8 +58,16 @@ const makeSpans = function* () {
         },
         events: withEvents
           ? [
-              {name: 'promptflow.function.inputs', timestamp: time(line * 1000 + i), attributes: {payload: JSON.stringify({question: 'What is prompt flow?'.repeat(8), index: i})}},
-              {name: 'promptflow.function.output', timestamp: time(line * 1000 + i + 5), attributes: {payload: JSON.stringify({answer: 'A toolkit for LLM apps. '.repeat(12)})}},
+              {
+                name: 'promptflow.function.inputs',
+                timestamp: time(line * 1000 + i),
+                attributes: {payload: JSON.stringify({question: 'What is prompt flow?'.repeat(8), index: i})},
+              },
+              {
+                name: 'promptflow.function.output',
+                timestamp: time(line * 1000 + i + 5),
+                attributes: {payload: JSON.stringify({answer: 'A toolkit for LLM apps. '.repeat(12)})},
+              },
             ]
           : [],
         links: [],
@@ -128,12 +136,25 @@ if (mode === 'pf' || mode === 'pf-no-blobs') {
       await container.items.create(spanItem(referenceSpan(item.span, collectionId), collectionId, createdBy))
       delivered++
     }
-    store.settleOutbox(dest.key, items.map(i => ({traceId: i.traceId, spanId: i.spanId, outcome: 'delivered'})))
+    store.settleOutbox(
+      dest.key,
+      items.map(i => ({traceId: i.traceId, spanId: i.spanId, outcome: 'delivered'})),
+    )
   }
   client.dispose()
   result = {delivered, pending: 0, parked: 0}
 }
 const ms = performance.now() - started
 store.close()
-globalThis.gc?.(); process.stdout.write(JSON.stringify({ms, ...result, cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000, maxRssMb: process.resourceUsage().maxRSS / 1024, heapAfterGcMb: process.memoryUsage().heapUsed / 2**20, ext: process.memoryUsage().external / 2**20}) + '\n')
+globalThis.gc?.()
+process.stdout.write(
+  JSON.stringify({
+    ms,
+    ...result,
+    cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
+    maxRssMb: process.resourceUsage().maxRSS / 1024,
+    heapAfterGcMb: process.memoryUsage().heapUsed / 2 ** 20,
+    ext: process.memoryUsage().external / 2 ** 20,
+  }) + '\n',
+)
 process.exit(0)

@@ -29,7 +29,10 @@ const makeBatch = (n, serial) => {
   const rootId = randomBytes(8).toString('hex')
   const time = new Date(Date.UTC(2026, 0, 1) + serial).toISOString().slice(0, 23)
   return Array.from({length: n}, (_, i) => {
-    const inputs = JSON.stringify({question: `What is prompt flow? (${serial + i})`, context: 'Prompt flow is a suite of development tools.'})
+    const inputs = JSON.stringify({
+      question: `What is prompt flow? (${serial + i})`,
+      context: 'Prompt flow is a suite of development tools.',
+    })
     const output = JSON.stringify({answer: 'It is a suite of development tools for LLM apps.', score: 0.87})
     return {
       name: i === 0 ? 'flow' : 'retrieve',
@@ -39,7 +42,14 @@ const makeBatch = (n, serial) => {
       start_time: time + '001Z',
       end_time: time + '902Z',
       status: {status_code: 'Ok'},
-      attributes: {framework: 'promptflow', span_type: i === 0 ? 'Flow' : 'Function', function: 'retrieve', inputs, output, line_run_id: traceId},
+      attributes: {
+        framework: 'promptflow',
+        span_type: i === 0 ? 'Flow' : 'Function',
+        function: 'retrieve',
+        inputs,
+        output,
+        line_run_id: traceId,
+      },
       events: [
         {name: 'promptflow.function.inputs', timestamp: time + '002Z', attributes: {payload: inputs}},
         {name: 'promptflow.function.output', timestamp: time + '901Z', attributes: {payload: output}},

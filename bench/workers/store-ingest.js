@@ -19,7 +19,10 @@ const makeBatch = (n, serial) => {
   const rootId = randomBytes(8).toString('hex')
   const time = new Date(Date.UTC(2026, 0, 1) + serial).toISOString().slice(0, 23)
   return Array.from({length: n}, (_, i) => {
-    const inputs = JSON.stringify({question: `What is prompt flow? (${serial + i})`, context: 'Prompt flow is a suite of development tools.'})
+    const inputs = JSON.stringify({
+      question: `What is prompt flow? (${serial + i})`,
+      context: 'Prompt flow is a suite of development tools.',
+    })
     const output = JSON.stringify({answer: 'It is a suite of development tools for LLM apps.', score: 0.87})
     return {
       name: i === 0 ? 'flow' : 'retrieve',
@@ -29,7 +32,14 @@ const makeBatch = (n, serial) => {
       start_time: time + '001Z',
       end_time: time + '902Z',
       status: {status_code: 'Ok'},
-      attributes: {framework: 'promptflow', span_type: i === 0 ? 'Flow' : 'Function', function: 'retrieve', inputs, output, line_run_id: traceId},
+      attributes: {
+        framework: 'promptflow',
+        span_type: i === 0 ? 'Flow' : 'Function',
+        function: 'retrieve',
+        inputs,
+        output,
+        line_run_id: traceId,
+      },
       events: [
         {name: 'promptflow.function.inputs', timestamp: time + '002Z', attributes: {payload: inputs}},
         {name: 'promptflow.function.output', timestamp: time + '901Z', attributes: {payload: output}},
@@ -55,7 +65,8 @@ if (mode === 'pf') {
     end_time TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (trace_id, span_id))`)
   const insert = db.prepare('INSERT INTO spans VALUES (?, ?, ?, ?, ?, ?, ?)')
   const tx = db.transaction(spans => {
-    for (const s of spans) insert.run(s.context.trace_id, s.context.span_id, s.parent_id, s.name, s.start_time, s.end_time, JSON.stringify(s))
+    for (const s of spans)
+      insert.run(s.context.trace_id, s.context.span_id, s.parent_id, s.name, s.start_time, s.end_time, JSON.stringify(s))
   })
   write = spans => tx(spans)
   close = () => db.close()

@@ -32,9 +32,14 @@ const storedSpans = () => {
 const levels = []
 for (let i = depth - 1; i >= 0; i--) {
   const next = levels[0]
-  levels.unshift(trace(function level(question, n) {
-    return next ? next(question, n + 1) + 1 : n
-  }, {name: `level${i}`}))
+  levels.unshift(
+    trace(
+      function level(question, n) {
+        return next ? next(question, n + 1) + 1 : n
+      },
+      {name: `level${i}`},
+    ),
+  )
 }
 const calls = () => {
   let sum = 0
@@ -64,7 +69,11 @@ const baseline = async () => {
 
 const subject = async () => {
   resetGlobals()
-  const session = await TracingSession.start({registry: noPlugins, config: configReader({trace: {destination: 'local'}}), collection: 'bench'})
+  const session = await TracingSession.start({
+    registry: noPlugins,
+    config: configReader({trace: {destination: 'local'}}),
+    collection: 'bench',
+  })
   const before = storedSpans()
   const start = process.hrtime.bigint()
   calls()

@@ -38,9 +38,13 @@ const checkShape = (data: unknown, file: string): void => {
   const ancestors = new Set<unknown>()
   const visit = (node: unknown): void => {
     if (++nodes > maxConfigNodes)
-      throw new PfError('config_malformed', `${file}: too many values once YAML aliases are expanded (over ${maxConfigNodes}); a pf.yaml holds a few keys — fix or remove the file.`)
+      throw new PfError(
+        'config_malformed',
+        `${file}: too many values once YAML aliases are expanded (over ${maxConfigNodes}); a pf.yaml holds a few keys — fix or remove the file.`,
+      )
     if (!node || typeof node !== 'object') return
-    if (ancestors.has(node)) throw new PfError('config_malformed', `${file}: a YAML alias refers to itself (an alias cycle); fix or remove the file.`)
+    if (ancestors.has(node))
+      throw new PfError('config_malformed', `${file}: a YAML alias refers to itself (an alias cycle); fix or remove the file.`)
     ancestors.add(node)
     for (const child of Object.values(node)) visit(child)
     ancestors.delete(node)
@@ -57,7 +61,10 @@ export const readConfigFile = async (file: string, options: {validate?: boolean}
   let text: string
   try {
     if (statSync(file).size > maxConfigBytes)
-      throw new PfError('config_malformed', `${file} is larger than ${maxConfigBytes / 1024} KiB; a pf.yaml holds a few keys — fix or remove the file.`)
+      throw new PfError(
+        'config_malformed',
+        `${file} is larger than ${maxConfigBytes / 1024} KiB; a pf.yaml holds a few keys — fix or remove the file.`,
+      )
     text = readFileSync(file, 'utf8')
   } catch (error) {
     if (error instanceof PfError) throw error
@@ -68,7 +75,10 @@ export const readConfigFile = async (file: string, options: {validate?: boolean}
   const data = await parseYaml(text, file, 'config_malformed')
   if (data === null || data === undefined) return {}
   if (typeof data !== 'object' || Array.isArray(data))
-    throw new PfError('config_malformed', `${file}:1 must be a YAML mapping of keys (e.g. "trace:\\n  destination: local"); fix or remove the file.`)
+    throw new PfError(
+      'config_malformed',
+      `${file}:1 must be a YAML mapping of keys (e.g. "trace:\\n  destination: local"); fix or remove the file.`,
+    )
   checkShape(data, file)
   if (options.validate !== false) validateConfigData(data as ConfigData, file)
   return data as ConfigData

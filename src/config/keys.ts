@@ -53,7 +53,8 @@ export const coreKeys: ConfigKey[] = [
     parse(value) {
       const v = value.trim()
       const seconds = Number(v)
-      if (v === '' || !Number.isFinite(seconds) || seconds < 0 || seconds > 3600) throw invalid('trace.export_wait', value, 'a number of seconds from 0 to 3600')
+      if (v === '' || !Number.isFinite(seconds) || seconds < 0 || seconds > 3600)
+        throw invalid('trace.export_wait', value, 'a number of seconds from 0 to 3600')
       return seconds
     },
   },
@@ -64,8 +65,17 @@ export const coreKeys: ConfigKey[] = [
     parse(value) {
       const v = value.trim()
       if (v.toLowerCase() === 'local') return 'local'
-      if (/^azureml:\/\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.machinelearningservices\/workspaces\/[^/]+$/i.test(v)) return v
-      throw invalid('connection.provider', value, 'local, azureml://subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.MachineLearningServices/workspaces/<ws>')
+      if (
+        /^azureml:\/\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.machinelearningservices\/workspaces\/[^/]+$/i.test(
+          v,
+        )
+      )
+        return v
+      throw invalid(
+        'connection.provider',
+        value,
+        'local, azureml://subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.MachineLearningServices/workspaces/<ws>',
+      )
     },
   },
   {

@@ -58,7 +58,10 @@ export const loadConfig = async (
 ): Promise<LoadedConfig> => {
   const userPath = userConfigPath(env)
   const projectPath = findProjectConfig(cwd, env)
-  const [user, project] = await Promise.all([readConfigFile(userPath, options), projectPath ? readConfigFile(projectPath, options) : undefined])
+  const [user, project] = await Promise.all([
+    readConfigFile(userPath, options),
+    projectPath ? readConfigFile(projectPath, options) : undefined,
+  ])
   const merged = project ? mergeConfig(user, project) : user
   return {
     merged,
@@ -103,7 +106,11 @@ export class ConfigService {
   /** Every key set in either file (and every core key's default), with its effective value and where it comes from. */
   async sources(): Promise<ConfigValue[]> {
     const loaded = await this.load()
-    const keys = new Set([...leafKeys(loaded.user.data), ...leafKeys(loaded.project?.data ?? {}), ...coreKeys.filter(k => k.default !== undefined).map(k => k.key)])
+    const keys = new Set([
+      ...leafKeys(loaded.user.data),
+      ...leafKeys(loaded.project?.data ?? {}),
+      ...coreKeys.filter(k => k.default !== undefined).map(k => k.key),
+    ])
     return [...keys].sort().map(key => resolveKey(loaded, key, findCoreKey(key)?.default))
   }
 
@@ -121,7 +128,8 @@ export class ConfigService {
   }
 
   async set(pairs: string[], options: SetOptions = {}): Promise<{path: string; values: ConfigData; shadowed: Shadowed[]}> {
-    if (pairs.length === 0) throw new PfError('invalid_arguments', 'Nothing to set; pass KEY=VALUE, e.g. pf config set trace.destination=local.')
+    if (pairs.length === 0)
+      throw new PfError('invalid_arguments', 'Nothing to set; pass KEY=VALUE, e.g. pf config set trace.destination=local.')
     const file = this.targetFile(options.path)
     const parsed: Array<[string, string]> = pairs.map(pair => {
       const eq = pair.indexOf('=')
@@ -151,7 +159,8 @@ export class ConfigService {
 
   /** Validates a trace.destination value through the registry and returns the value to store. */
   async validateDestination(raw: string, context: DestinationContext): Promise<string> {
-    const {describeThrown, displayDestination, isLocalDestination, parseDestinationList, unknownDestinationError} = await import('../tracing/registry.js')
+    const {describeThrown, displayDestination, isLocalDestination, parseDestinationList, unknownDestinationError} =
+      await import('../tracing/registry.js')
     const entries = parseDestinationList(raw)
     if (entries.length === 1 && entries[0].toLowerCase() === 'none') return 'none'
     const registry = await this.registry()
@@ -178,7 +187,14 @@ export class ConfigService {
     options: {timeoutMs?: number; progress?: (m: string) => void; flowDir?: string; validate?: boolean} = {},
   ): Promise<DestinationContext> {
     const {reader} = await this.load({validate: options.validate})
-    return {cwd: this.cwd, flowDir: options.flowDir, config: reader, env: this.env, timeoutMs: options.timeoutMs, progress: options.progress}
+    return {
+      cwd: this.cwd,
+      flowDir: options.flowDir,
+      config: reader,
+      env: this.env,
+      timeoutMs: options.timeoutMs,
+      progress: options.progress,
+    }
   }
 
   /** Core keys first; plugin keys need the registry, so it is loaded only for a key core does not know. */

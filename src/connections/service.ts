@@ -64,7 +64,8 @@ const reservedNames = new Set(['__proto__', 'constructor', 'prototype', 'hasOwnP
 
 /** Why `name` is not a usable connection name, or undefined when it is. */
 export const connectionNameProblem = (name: string): string | undefined => {
-  if (!namePattern.test(name)) return `connection name "${name.slice(0, 130)}" may only use letters, digits, "_", "-" and ".", starting with a letter, digit or "_"`
+  if (!namePattern.test(name))
+    return `connection name "${name.slice(0, 130)}" may only use letters, digits, "_", "-" and ".", starting with a letter, digit or "_"`
   if (reservedNames.has(name)) return `"${name}" is a reserved name; choose another connection name`
   return undefined
 }
@@ -82,12 +83,19 @@ const readAll = (env?: NodeJS.ProcessEnv): ConnectionFile => {
   if (!existsSync(file)) return {version: 1, connections: new Map()}
   try {
     const data = JSON.parse(readFileSync(file, 'utf8')) as {connections?: unknown}
-    if (!data || !data.connections || typeof data.connections !== 'object' || Array.isArray(data.connections)) throw new Error('no "connections" mapping')
+    if (!data || !data.connections || typeof data.connections !== 'object' || Array.isArray(data.connections))
+      throw new Error('no "connections" mapping')
     // A hand-edited file with a reserved or malformed name: that entry is skipped, never used.
-    const entries = Object.entries(data.connections as Record<string, Connection>).filter(([name]) => connectionNameProblem(name) === undefined)
+    const entries = Object.entries(data.connections as Record<string, Connection>).filter(
+      ([name]) => connectionNameProblem(name) === undefined,
+    )
     return {version: 1, connections: new Map(entries)}
   } catch (error) {
-    throw new PfError('connections_unreadable', `Cannot read ${file}: ${(error as Error).message}; fix or remove the file.`, ExitCode.failure)
+    throw new PfError(
+      'connections_unreadable',
+      `Cannot read ${file}: ${(error as Error).message}; fix or remove the file.`,
+      ExitCode.failure,
+    )
   }
 }
 
@@ -96,7 +104,9 @@ const writeAll = (data: ConnectionFile, env?: NodeJS.ProcessEnv): void => {
   const file = connectionsFile(env)
   ensurePrivateDir(path.dirname(file))
   const temp = `${file}.${process.pid}.tmp`
-  writeFileSync(temp, JSON.stringify({version: data.version, connections: Object.fromEntries(data.connections)}, null, 2) + '\n', {mode: 0o600})
+  writeFileSync(temp, JSON.stringify({version: data.version, connections: Object.fromEntries(data.connections)}, null, 2) + '\n', {
+    mode: 0o600,
+  })
   chmodSync(temp, 0o600)
   renameSync(temp, file)
 }
@@ -105,7 +115,8 @@ const isSecretField = (type: ConnectionType, field: string): boolean => schemas[
 
 export const toView = (c: Connection): ConnectionView => {
   const view: ConnectionView = {name: c.name, type: c.type}
-  for (const [field, value] of Object.entries(c.values)) view[field] = isSecretField(c.type, field) && !envReference.test(value) ? maskedSecret : value
+  for (const [field, value] of Object.entries(c.values))
+    view[field] = isSecretField(c.type, field) && !envReference.test(value) ? maskedSecret : value
   view.created_date = c.created_date
   view.last_modified_date = c.last_modified_date
   return view
@@ -116,30 +127,46 @@ const unknownName = (name: string, all: ConnectionFile): PfError => {
   const near = names.length > 0 ? closest(name, names) : undefined
   return new PfError(
     'connection_not_found',
-    `No connection named "${name}"` + (near ? `; did you mean "${near}"?` : names.length === 0 ? '; create one with `pf connection create --file conn.yaml`.' : '.'),
+    `No connection named "${name}"` +
+      (near ? `; did you mean "${near}"?` : names.length === 0 ? '; create one with `pf connection create --file conn.yaml`.' : '.'),
   )
 }
 
 /** Validates a connection definition (the parsed YAML) into a connection; every problem names the file. */
-export const parseConnection = (data: unknown, file: string, nameOverride?: string): Omit<Connection, 'created_date' | 'last_modified_date'> => {
-  if (!data || typeof data !== 'object' || Array.isArray(data)) throw new PfError('connection_invalid', `${file}: a connection file must be a YAML mapping (name, type, fields).`)
+export const parseConnection = (
+  data: unknown,
+  file: string,
+  nameOverride?: string,
+): Omit<Connection, 'created_date' | 'last_modified_date'> => {
+  if (!data || typeof data !== 'object' || Array.isArray(data))
+    throw new PfError('connection_invalid', `${file}: a connection file must be a YAML mapping (name, type, fields).`)
   const raw = data as Record<string, unknown>
   const name = nameOverride ?? raw.name
-  if (typeof name !== 'string' || name.trim() === '') throw new PfError('connection_invalid', `${file}: "name" is missing; add "name: my_connection" or pass --name.`)
+  if (typeof name !== 'string' || name.trim() === '')
+    throw new PfError('connection_invalid', `${file}: "name" is missing; add "name: my_connection" or pass --name.`)
   const problem = connectionNameProblem(name)
   if (problem) throw new PfError('connection_invalid', `${file}: ${problem}.`)
   const type = raw.type
   const types = Object.keys(schemas)
   if (typeof type !== 'string' || !(type in schemas))
-    throw new PfError('connection_invalid', `${file}: unknown connection type ${JSON.stringify(type ?? null)}; use one of ${types.join(', ')}.`)
+    throw new PfError(
+      'connection_invalid',
+      `${file}: unknown connection type ${JSON.stringify(type ?? null)}; use one of ${types.join(', ')}.`,
+    )
   const schema = schemas[type as ConnectionType]
   const values: Record<string, string> = {}
   for (const [key, value] of Object.entries(raw)) {
     if (key === 'name' || key === 'type' || ignoredKeys.has(key)) continue
     const field = schema.find(f => f.name === key)
     if (!field) {
-      const near = closest(key, schema.map(f => f.name))
-      throw new PfError('connection_invalid', `${file}: unknown field "${key}" for type ${type}; did you mean "${near}"? Fields: ${schema.map(f => f.name).join(', ')}.`)
+      const near = closest(
+        key,
+        schema.map(f => f.name),
+      )
+      throw new PfError(
+        'connection_invalid',
+        `${file}: unknown field "${key}" for type ${type}; did you mean "${near}"? Fields: ${schema.map(f => f.name).join(', ')}.`,
+      )
     }
     if (value === null || value === undefined || value === '') continue
     // YAML reads an unquoted api_version like 2024-10-21 as a date.
@@ -147,13 +174,18 @@ export const parseConnection = (data: unknown, file: string, nameOverride?: stri
       values[key] = value.toISOString().slice(0, 10)
       continue
     }
-    if (typeof value !== 'string' && typeof value !== 'number') throw new PfError('connection_invalid', `${file}: "${key}" must be a string.`)
+    if (typeof value !== 'string' && typeof value !== 'number')
+      throw new PfError('connection_invalid', `${file}: "${key}" must be a string.`)
     values[key] = String(value)
   }
   for (const field of schema) {
     if (values[field.name] === undefined && field.default !== undefined) values[field.name] = field.default
     if (field.required && values[field.name] === undefined)
-      throw new PfError('connection_invalid', `${file}: type ${type} requires "${field.name}"` + (field.secret ? ' (e.g. "${env:OPENAI_API_KEY}" to keep it out of files).' : '.'))
+      throw new PfError(
+        'connection_invalid',
+        `${file}: type ${type} requires "${field.name}"` +
+          (field.secret ? ' (e.g. "${env:OPENAI_API_KEY}" to keep it out of files).' : '.'),
+      )
   }
   return {name, type: type as ConnectionType, values}
 }
@@ -177,10 +209,16 @@ export const createConnection = async (
     text = readFileSync(source, 'utf8')
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    throw new PfError('connection_file_not_found', code === 'ENOENT' ? `${source} does not exist; pass --file with a connection YAML file.` : `Cannot read ${source}: ${(error as Error).message}`)
+    throw new PfError(
+      'connection_file_not_found',
+      code === 'ENOENT'
+        ? `${source} does not exist; pass --file with a connection YAML file.`
+        : `Cannot read ${source}: ${(error as Error).message}`,
+    )
   }
   const data = await parseYaml(text, source, 'connection_invalid')
-  const withOverrides = data && typeof data === 'object' && !Array.isArray(data) ? {...(data as Record<string, unknown>), ...overrides} : data
+  const withOverrides =
+    data && typeof data === 'object' && !Array.isArray(data) ? {...(data as Record<string, unknown>), ...overrides} : data
   const parsed = parseConnection(withOverrides, source, nameOverride)
   // Read-modify-write under the file's lock: concurrent `pf connection create` runs all persist.
   return withFileLock(connectionsFile(env), () => {
@@ -196,9 +234,13 @@ export const createConnection = async (
 
 /** `pf connection update`: changes fields of a stored connection (validated like a file; nothing written on error). */
 export const updateConnection = (name: string, changes: Record<string, string>, env?: NodeJS.ProcessEnv): Promise<CreateResult> => {
-  if (Object.keys(changes).length === 0) throw new PfError('invalid_arguments', 'Nothing to update; pass --set FIELD=VALUE, e.g. --set api_key=${env:OPENAI_API_KEY}.')
+  if (Object.keys(changes).length === 0)
+    throw new PfError('invalid_arguments', 'Nothing to update; pass --set FIELD=VALUE, e.g. --set api_key=${env:OPENAI_API_KEY}.')
   if ('name' in changes || 'type' in changes)
-    throw new PfError('invalid_arguments', `--set cannot change a connection's name or type; create a new connection with \`pf connection create\`.`)
+    throw new PfError(
+      'invalid_arguments',
+      `--set cannot change a connection's name or type; create a new connection with \`pf connection create\`.`,
+    )
   return withFileLock(connectionsFile(env), () => {
     const all = readAll(env)
     const existing = all.connections.get(name)
@@ -212,9 +254,7 @@ export const updateConnection = (name: string, changes: Record<string, string>, 
 }
 
 export const listConnections = (env?: NodeJS.ProcessEnv): ConnectionView[] =>
-  [...readAll(env).connections.values()]
-    .sort((a, b) => a.name.localeCompare(b.name))
-    .map(toView)
+  [...readAll(env).connections.values()].sort((a, b) => a.name.localeCompare(b.name)).map(toView)
 
 export const showConnection = (name: string, env?: NodeJS.ProcessEnv): ConnectionView => {
   const all = readAll(env)
@@ -252,7 +292,10 @@ export const resolveConnection = (name: string, env: NodeJS.ProcessEnv = process
     }
     const resolved = env[ref[1]]
     if (resolved === undefined || resolved === '')
-      throw new PfError('connection_env_unset', `Connection "${name}": ${field} is \${env:${ref[1]}} but ${ref[1]} is not set; set it in the environment.`)
+      throw new PfError(
+        'connection_env_unset',
+        `Connection "${name}": ${field} is \${env:${ref[1]}} but ${ref[1]} is not set; set it in the environment.`,
+      )
     values[field] = resolved
   }
   return {name: c.name, type: c.type, values}

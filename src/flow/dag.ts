@@ -26,19 +26,30 @@ export interface DagLoadOptions {
   connections?: Record<string, Record<string, unknown>>
 }
 
-export const loadDagFlow = async (dir: string, file: string, options: DagLoadOptions = {}): Promise<LoadedFlow & {nodes: string[]; modules: string[]}> => {
+export const loadDagFlow = async (
+  dir: string,
+  file: string,
+  options: DagLoadOptions = {},
+): Promise<LoadedFlow & {nodes: string[]; modules: string[]}> => {
   const def = await readFlowYaml(file)
   const warnings: string[] = []
   const unknown = unknownTopLevelKeys(def)
-  if (unknown.length > 0) warnings.push(`${file}: unknown top-level key${unknown.length > 1 ? 's' : ''} ${unknown.map(k => JSON.stringify(k)).join(', ')} ignored.`)
+  if (unknown.length > 0)
+    warnings.push(
+      `${file}: unknown top-level key${unknown.length > 1 ? 's' : ''} ${unknown.map(k => JSON.stringify(k)).join(', ')} ignored.`,
+    )
   const inputSpecs = readInputSpecs(def.inputs, file)
-  if (!Array.isArray(def.nodes) || def.nodes.length === 0) throw new PfError('flow_invalid', `${file}: "nodes" must be a non-empty list of nodes.`)
+  if (!Array.isArray(def.nodes) || def.nodes.length === 0)
+    throw new PfError('flow_invalid', `${file}: "nodes" must be a non-empty list of nodes.`)
   if (def.environment !== undefined && def.environment !== null && (typeof def.environment !== 'object' || Array.isArray(def.environment)))
     throw new PfError('flow_invalid', `${file}: "environment" must be a mapping (e.g. python_requirements_txt: requirements.txt).`)
   applyEnvironmentVariables(def.environment_variables, file)
   const selection = options.variant ? parseVariant(options.variant) : undefined
   const nodeDefs = overrideConnections(applyVariants(def, file, selection), options.connections ?? {}, file)
-  const workDir = def.additional_includes === undefined || def.additional_includes === null ? dir : snapshotWithIncludes(dir, def.additional_includes, file)
+  const workDir =
+    def.additional_includes === undefined || def.additional_includes === null
+      ? dir
+      : snapshotWithIncludes(dir, def.additional_includes, file)
 
   const nodes = new Map<string, DagNode>()
   const loaded = await Promise.all(nodeDefs.map((raw, index) => loadNode(workDir, file, raw, index)))
@@ -78,8 +89,13 @@ export const loadDagFlow = async (dir: string, file: string, options: DagLoadOpt
 const overrideConnections = (nodes: Array<YamlMap>, overrides: Record<string, Record<string, unknown>>, file: string): Array<YamlMap> => {
   for (const name of Object.keys(overrides)) {
     const node = nodes.find(n => n?.name === name)
-    if (!node) throw new PfError('invalid_arguments', `--connections names node "${name}", which is not in ${file}; nodes are: ${nodes.map(n => n?.name).join(', ')}.`)
-    if (node.type !== 'llm') throw new PfError('invalid_arguments', `--connections: node "${name}" is a ${node.type} node; connections are set on llm nodes.`)
+    if (!node)
+      throw new PfError(
+        'invalid_arguments',
+        `--connections names node "${name}", which is not in ${file}; nodes are: ${nodes.map(n => n?.name).join(', ')}.`,
+      )
+    if (node.type !== 'llm')
+      throw new PfError('invalid_arguments', `--connections: node "${name}" is a ${node.type} node; connections are set on llm nodes.`)
   }
   return nodes.map(node => {
     const values = overrides[node?.name]
@@ -92,7 +108,8 @@ const overrideConnections = (nodes: Array<YamlMap>, overrides: Record<string, Re
 /** `environment_variables:` of the flow are set for its nodes (`${env:NAME}` reads the current environment). */
 const applyEnvironmentVariables = (section: unknown, file: string): void => {
   if (section === undefined || section === null) return
-  if (typeof section !== 'object' || Array.isArray(section)) throw new PfError('flow_invalid', `${file}: "environment_variables" must be a mapping of names to values.`)
+  if (typeof section !== 'object' || Array.isArray(section))
+    throw new PfError('flow_invalid', `${file}: "environment_variables" must be a mapping of names to values.`)
   for (const [name, raw] of Object.entries(section as Record<string, unknown>)) {
     const ref = typeof raw === 'string' ? /^\$\{env:(\w+)\}$/.exec(raw.trim()) : null
     process.env[name] = ref ? (process.env[ref[1]] ?? '') : typeof raw === 'string' ? raw : JSON.stringify(raw)
@@ -110,7 +127,8 @@ const snapshotWithIncludes = (dir: string, includes: unknown, file: string): str
   const sources = (includes as string[]).map(rel => {
     let source = path.resolve(dir, rel.trim())
     // A Python tool listed as x.py is included as its TypeScript port next to it (x.ts, x.js…).
-    if (!existsSync(source) && source.endsWith('.py')) source = resolveModuleFile(path.dirname(source), path.basename(source, '.py')) ?? source
+    if (!existsSync(source) && source.endsWith('.py'))
+      source = resolveModuleFile(path.dirname(source), path.basename(source, '.py')) ?? source
     if (!existsSync(source)) throw new PfError('flow_invalid', `${file}: additional_includes entry ${rel} not found (${source}).`)
     return source
   })
@@ -118,7 +136,8 @@ const snapshotWithIncludes = (dir: string, includes: unknown, file: string): str
   process.once('exit', () => rmSync(root, {recursive: true, force: true}))
   const snapshot = path.join(root, path.basename(dir))
   cpSync(dir, snapshot, {recursive: true, filter: source => path.basename(source) !== 'node_modules' && path.basename(source) !== '.git'})
-  if (existsSync(path.join(dir, 'node_modules')) && readdirSync(dir).includes('node_modules')) symlinkSync(path.join(dir, 'node_modules'), path.join(snapshot, 'node_modules'), 'dir')
+  if (existsSync(path.join(dir, 'node_modules')) && readdirSync(dir).includes('node_modules'))
+    symlinkSync(path.join(dir, 'node_modules'), path.join(snapshot, 'node_modules'), 'dir')
   for (const source of sources) {
     const target = path.join(snapshot, path.basename(source))
     cpSync(source, target, {recursive: statSync(source).isDirectory()})

@@ -11,15 +11,34 @@ export const dagFileName = 'flow.dag.yaml'
 /** Finds the flow definition in a folder (or accepts the file itself). */
 export const locateFlow = (flowPath: string): {dir: string; file: string; kind: 'flex' | 'dag' | 'prompty'} => {
   const target = path.resolve(flowPath)
-  if (!existsSync(target)) throw new PfError('flow_not_found', `Flow folder ${target} does not exist; pass --flow with a folder that has ${flexFileName} or ${dagFileName}.`)
+  if (!existsSync(target))
+    throw new PfError(
+      'flow_not_found',
+      `Flow folder ${target} does not exist; pass --flow with a folder that has ${flexFileName} or ${dagFileName}.`,
+    )
   if (statSync(target).isFile()) {
     const base = path.basename(target)
     const kind =
-      base.endsWith('.flex.yaml') || base.endsWith('.flex.yml') ? 'flex' : base.endsWith('.dag.yaml') || base.endsWith('.dag.yml') ? 'dag' : base.endsWith('.prompty') ? 'prompty' : undefined
-    if (!kind) throw new PfError('flow_not_found', `${target} is not a flow definition; expected ${flexFileName}, ${dagFileName} or a .prompty file.`)
+      base.endsWith('.flex.yaml') || base.endsWith('.flex.yml')
+        ? 'flex'
+        : base.endsWith('.dag.yaml') || base.endsWith('.dag.yml')
+          ? 'dag'
+          : base.endsWith('.prompty')
+            ? 'prompty'
+            : undefined
+    if (!kind)
+      throw new PfError(
+        'flow_not_found',
+        `${target} is not a flow definition; expected ${flexFileName}, ${dagFileName} or a .prompty file.`,
+      )
     return {dir: path.dirname(target), file: target, kind}
   }
-  for (const [name, kind] of [[flexFileName, 'flex'], ['flow.flex.yml', 'flex'], [dagFileName, 'dag'], ['flow.dag.yml', 'dag']] as const) {
+  for (const [name, kind] of [
+    [flexFileName, 'flex'],
+    ['flow.flex.yml', 'flex'],
+    [dagFileName, 'dag'],
+    ['flow.dag.yml', 'dag'],
+  ] as const) {
     const file = path.join(target, name)
     if (existsSync(file)) return {dir: target, file, kind}
   }
@@ -33,7 +52,8 @@ export type YamlMap = Record<string, any>
 /** Reads a flow definition file as a mapping. */
 export const readFlowYaml = async (file: string): Promise<YamlMap> => {
   const data = await parseYaml(readFileSync(file, 'utf8'), file, 'flow_invalid')
-  if (!data || typeof data !== 'object' || Array.isArray(data)) throw new PfError('flow_invalid', `${file}:1: a flow definition must be a YAML mapping.`)
+  if (!data || typeof data !== 'object' || Array.isArray(data))
+    throw new PfError('flow_invalid', `${file}:1: a flow definition must be a YAML mapping.`)
   return data as YamlMap
 }
 
@@ -42,7 +62,8 @@ const inputTypes: InputType[] = ['string', 'int', 'double', 'bool', 'list', 'obj
 /** Reads an `inputs:` section: `name: {type, default, description}` or `name: <type>`. */
 export const readInputSpecs = (section: unknown, file: string, what = 'inputs'): Record<string, InputSpec> => {
   if (section === undefined || section === null) return {}
-  if (typeof section !== 'object' || Array.isArray(section)) throw new PfError('flow_invalid', `${file}: "${what}" must be a mapping of names to specs.`)
+  if (typeof section !== 'object' || Array.isArray(section))
+    throw new PfError('flow_invalid', `${file}: "${what}" must be a mapping of names to specs.`)
   const specs: Record<string, InputSpec> = {}
   for (const [name, raw] of Object.entries(section as Record<string, unknown>)) {
     const spec: InputSpec = typeof raw === 'string' ? {type: raw as InputType} : ((raw ?? {}) as InputSpec)
@@ -64,7 +85,8 @@ export const readSample = (sample: unknown, dir: string, file: string): Record<s
       throw new PfError('flow_invalid', `${file}: sample ${samplePath} cannot be read as JSON (${(error as Error).message}).`)
     }
   }
-  if (typeof sample !== 'object' || Array.isArray(sample)) throw new PfError('flow_invalid', `${file}: "sample" must be a mapping or a JSON file path.`)
+  if (typeof sample !== 'object' || Array.isArray(sample))
+    throw new PfError('flow_invalid', `${file}: "sample" must be a mapping or a JSON file path.`)
   return sample as Record<string, unknown>
 }
 
@@ -74,7 +96,9 @@ export const readSample = (sample: unknown, dir: string, file: string): Record<s
  */
 export const readChatSpec = (inputs: Record<string, InputSpec>, outputs: unknown): ChatSpec | undefined => {
   const names = Object.keys(inputs)
-  const history = names.find(n => inputs[n].is_chat_history === true) ?? (inputs.chat_history && inputs.chat_history.type !== 'string' ? 'chat_history' : undefined)
+  const history =
+    names.find(n => inputs[n].is_chat_history === true) ??
+    (inputs.chat_history && inputs.chat_history.type !== 'string' ? 'chat_history' : undefined)
   let input = names.find(n => inputs[n].is_chat_input === true)
   // Without a marker, a flow with a history and one other string input chats through that input (prompty files).
   const others = names.filter(n => n !== history && (inputs[n].type ?? 'string') === 'string')

@@ -37,7 +37,11 @@ const checkOutput = (flow: LoadedFlow, output: unknown): void => {
   try {
     JSON.stringify(output)
   } catch (error) {
-    throw new PfError('output_unrepresentable', `Flow ${flow.name} returned an output that cannot be stored as JSON (${(error as Error).message}); return plain data.`, 1)
+    throw new PfError(
+      'output_unrepresentable',
+      `Flow ${flow.name} returned an output that cannot be stored as JSON (${(error as Error).message}); return plain data.`,
+      1,
+    )
   }
 }
 

@@ -14,11 +14,17 @@ export const loadFlexFlow = async (dir: string, file: string, initValues: Record
   const def = await readFlowYaml(file)
   const entry = def.entry
   if (typeof entry !== 'string' || !/^[^:]+:[A-Za-z_$][\w$]*$/.test(entry.trim()))
-    throw new PfError('flow_invalid', `${file}: "entry" must be "<module path>:<exported function or class>", e.g. "entry: flow:myFlow"; got ${JSON.stringify(entry ?? null)}.`)
+    throw new PfError(
+      'flow_invalid',
+      `${file}: "entry" must be "<module path>:<exported function or class>", e.g. "entry: flow:myFlow"; got ${JSON.stringify(entry ?? null)}.`,
+    )
   const [modulePath, exportName] = entry.trim().split(':')
   const moduleFile = resolveModuleFile(dir, modulePath)
   if (!moduleFile)
-    throw new PfError('flow_entry_not_found', `${file}: entry module "${modulePath}" not found in ${dir} (tried .ts, .mts, .js, .mjs, .cjs).`)
+    throw new PfError(
+      'flow_entry_not_found',
+      `${file}: entry module "${modulePath}" not found in ${dir} (tried .ts, .mts, .js, .mjs, .cjs).`,
+    )
   const mod = await importUserModule(moduleFile)
   const target = mod[exportName] ?? (exportName === 'default' ? mod.default : undefined)
   if (typeof target !== 'function') {
@@ -40,16 +46,25 @@ export const loadFlexFlow = async (dir: string, file: string, initValues: Record
       if (value === undefined) throw new PfError('missing_input', `Missing init value "${name}" for ${exportName}; pass --init ${name}=…`)
       init[name] = value
     }
-    const instance = new (target as new (init: Record<string, unknown>) => {call?: (inputs: Record<string, unknown>) => unknown})({...initValues, ...init})
+    const instance = new (target as new (init: Record<string, unknown>) => {call?: (inputs: Record<string, unknown>) => unknown})({
+      ...initValues,
+      ...init,
+    })
     if (typeof instance.call !== 'function')
-      throw new PfError('flow_entry_not_found', `${file}: class ${exportName} has no "call" method; a class entry is called through call(inputs).`)
+      throw new PfError(
+        'flow_entry_not_found',
+        `${file}: class ${exportName} has no "call" method; a class entry is called through call(inputs).`,
+      )
     invoke = async inputs => instance.call!(inputs)
     // prompt flow's class entries aggregate with __aggregate__(line_results): the list of line outputs.
     const aggregateMethod = (instance as {__aggregate__?: (results: unknown[]) => unknown}).__aggregate__
     // Its returned mapping is logged as the run's metrics, as the reference's script executor does.
     if (typeof aggregateMethod === 'function')
       classAggregate = async lines => {
-        const result = await aggregateMethod.call(instance, lines.map(l => l.output))
+        const result = await aggregateMethod.call(
+          instance,
+          lines.map(l => l.output),
+        )
         if (result && typeof result === 'object' && !Array.isArray(result))
           for (const [name, value] of Object.entries(result)) if (typeof value === 'number') logMetric(name, value)
         return result

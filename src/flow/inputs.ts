@@ -19,7 +19,10 @@ export const coerceInput = (name: string, value: unknown, spec: InputSpec | unde
   const type = spec?.type
   if (!type || value === null || value === undefined) return value
   const fail = (): never => {
-    throw new PfError('invalid_input', `Input "${name}" must be ${type === 'int' ? 'an integer' : `a ${type}`}; got ${JSON.stringify(value)}.`)
+    throw new PfError(
+      'invalid_input',
+      `Input "${name}" must be ${type === 'int' ? 'an integer' : `a ${type}`}; got ${JSON.stringify(value)}.`,
+    )
   }
   const text = typeof value === 'string' ? value.trim() : undefined
   switch (type) {
@@ -66,13 +69,20 @@ export const resolveInputs = (flow: LoadedFlow, given: Record<string, unknown>):
   for (const name of Object.keys(given)) {
     if (!(name in flow.inputs)) {
       const near = closest(name, declared)
-      throw new PfError('invalid_input', `Unknown input "${name}"; ${near ? `did you mean "${near}"? ` : ''}the flow's inputs are: ${declared.join(', ')}.`)
+      throw new PfError(
+        'invalid_input',
+        `Unknown input "${name}"; ${near ? `did you mean "${near}"? ` : ''}the flow's inputs are: ${declared.join(', ')}.`,
+      )
     }
   }
   const inputs: Record<string, unknown> = {}
   for (const [name, spec] of Object.entries(flow.inputs)) {
     const value = name in given ? given[name] : spec.default !== undefined ? spec.default : flow.sample?.[name]
-    if (value === undefined) throw new PfError('missing_input', `Missing required input "${name}"; pass --inputs ${name}=… (the flow has no default or sample for it).`)
+    if (value === undefined)
+      throw new PfError(
+        'missing_input',
+        `Missing required input "${name}"; pass --inputs ${name}=… (the flow has no default or sample for it).`,
+      )
     inputs[name] = coerceInput(name, value, spec)
   }
   return inputs

@@ -18,7 +18,11 @@ export const parseConnectionOverrides = (pairs: string[] | undefined): Record<st
   const out: Record<string, Record<string, string>> = {}
   for (const pair of pairs ?? []) {
     const m = /^([\w-]+)\.(\w+)=(.*)$/s.exec(pair)
-    if (!m) throw new PfError('invalid_arguments', `--connections "${pair}" is not NODE.KEY=VALUE; e.g. --connections classify.connection=my_azure classify.deployment_name=gpt-4o.`)
+    if (!m)
+      throw new PfError(
+        'invalid_arguments',
+        `--connections "${pair}" is not NODE.KEY=VALUE; e.g. --connections classify.connection=my_azure classify.deployment_name=gpt-4o.`,
+      )
     ;(out[m[1]] ??= {})[m[2]] = m[3]
   }
   return out
@@ -27,9 +31,11 @@ export const parseConnectionOverrides = (pairs: string[] | undefined): Record<st
 /** Sets environment variables for the flow (`${env:NAME}` values read the current environment). */
 export const applyEnvironmentVariables = (variables: Record<string, unknown> | undefined, where: string): void => {
   for (const [name, raw] of Object.entries(variables ?? {})) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new PfError('invalid_arguments', `${where}: "${name}" is not an environment variable name.`)
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      throw new PfError('invalid_arguments', `${where}: "${name}" is not an environment variable name.`)
     const ref = typeof raw === 'string' ? /^\$\{env:(\w+)\}$/.exec(raw.trim()) : null
-    if (ref && process.env[ref[1]] === undefined) throw new PfError('invalid_arguments', `${where}: ${name} is \${env:${ref[1]}} but ${ref[1]} is not set.`)
+    if (ref && process.env[ref[1]] === undefined)
+      throw new PfError('invalid_arguments', `${where}: ${name} is \${env:${ref[1]}} but ${ref[1]} is not set.`)
     process.env[name] = ref ? process.env[ref[1]]! : typeof raw === 'string' ? raw : JSON.stringify(raw)
   }
 }
@@ -40,7 +46,8 @@ export const loadFlow = async (flowPath: string, options: LoadFlowOptions = {}):
   applyEnvironmentVariables(options.environmentVariables, '--environment-variables')
   if (options.connections && Object.keys(options.connections).length > 0 && kind !== 'dag')
     throw new PfError('invalid_arguments', `--connections overrides llm nodes of a DAG flow; ${file} is not one.`)
-  if (options.variant && kind !== 'dag') throw new PfError('invalid_arguments', `--variant selects a node variant of a DAG flow; ${file} is a flex flow.`)
+  if (options.variant && kind !== 'dag')
+    throw new PfError('invalid_arguments', `--variant selects a node variant of a DAG flow; ${file} is a flex flow.`)
   const flow =
     kind === 'flex'
       ? await (await import('./flex.js')).loadFlexFlow(dir, file, options.init)

@@ -2,6 +2,7 @@ import {existsSync, readFileSync, statSync} from 'node:fs'
 import Module, {createRequire, register} from 'node:module'
 import path from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
+import type * as TsxCjsApi from 'tsx/cjs/api'
 
 import {PfError} from '../errors.js'
 import {requireTypeScriptCached} from './transpile-cache.js'
@@ -46,15 +47,16 @@ const registerSdkAlias = (): void => {
   sdkAliasRegistered = true
 }
 
-const missesPf = (error: unknown): boolean =>
-  /Cannot find (package 'pf'|module 'pf\/sdk')/.test((error as Error)?.message ?? '')
+const missesPf = (error: unknown): boolean => /Cannot find (package 'pf'|module 'pf\/sdk')/.test((error as Error)?.message ?? '')
 
 /** The module type of the package a file belongs to: its nearest package.json's "type" ("commonjs" when none). */
 const packageTypeOf = (file: string): 'module' | 'commonjs' => {
   for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
     try {
       return JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).type === 'module' ? 'module' : 'commonjs'
-    } catch {}
+    } catch {
+      // No (readable) package.json here: look further up.
+    }
     if (path.dirname(dir) === dir) return 'commonjs'
   }
 }
@@ -70,7 +72,7 @@ const missesPfCjs = (error: unknown): boolean =>
 const requireTypeScript = async (file: string): Promise<Record<string, unknown>> => {
   // tsx is loaded only when the transpile cache misses (or a cached entry still needs it): require() keeps that synchronous.
   const registerTsx = () => {
-    if (!tsxCjsRegistered) (createRequire(import.meta.url)('tsx/cjs/api') as typeof import('tsx/cjs/api')).register()
+    if (!tsxCjsRegistered) (createRequire(import.meta.url)('tsx/cjs/api') as typeof TsxCjsApi).register()
     tsxCjsRegistered = true
   }
   const requireFrom = createRequire(file)
@@ -83,7 +85,9 @@ const requireTypeScript = async (file: string): Promise<Record<string, unknown>>
     aliasSdkForRequire()
     exports = load()
   }
-  return exports && (typeof exports === 'object' || typeof exports === 'function') ? {...(exports as Record<string, unknown>)} : {default: exports}
+  return exports && (typeof exports === 'object' || typeof exports === 'function')
+    ? {...(exports as Record<string, unknown>)}
+    : {default: exports}
 }
 
 /**

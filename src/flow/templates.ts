@@ -33,11 +33,15 @@ export const initFlow = (dir: string, options: InitOptions): InitResult => {
   const fn = options.function ?? (options.type === 'evaluation' ? 'grade' : options.type === 'flex' ? 'answer' : 'clean')
   if (!moduleName.test(module) || module.includes('..'))
     throw new PfError('invalid_arguments', `--entry "${options.entry}" is not a file name in the flow folder; e.g. --entry flow.ts.`)
-  if (!identifier.test(fn)) throw new PfError('invalid_arguments', `--function "${fn}" is not a TypeScript function name; e.g. --function answer.`)
+  if (!identifier.test(fn))
+    throw new PfError('invalid_arguments', `--function "${fn}" is not a TypeScript function name; e.g. --function answer.`)
   const files = templates[options.type](module, fn)
   const existing = Object.keys(files).filter(f => existsSync(path.join(flowDir, f)))
   if (existing.length > 0 && !options.overwrite)
-    throw new PfError('invalid_path', `${flowDir} already has ${existing.join(', ')}; pass --yes to replace them, or choose another --flow folder.`)
+    throw new PfError(
+      'invalid_path',
+      `${flowDir} already has ${existing.join(', ')}; pass --yes to replace them, or choose another --flow folder.`,
+    )
   mkdirSync(flowDir, {recursive: true})
   for (const [name, text] of Object.entries(files)) writeFileSync(path.join(flowDir, name), text)
   return {flow: flowDir, type: options.type, files: Object.keys(files)}

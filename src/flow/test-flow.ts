@@ -48,7 +48,11 @@ export const openFlowSession = async (registry: RegistryLoader, options: FlowTes
   const cwd = options.cwd ?? process.cwd()
   const {reader: config} = await new ConfigService(registry, cwd).load()
   await TracingSession.preload(config)
-  const flow = await loadFlow(path.resolve(cwd, options.flow), {init: options.init, variant: options.variant, environmentVariables: options.environmentVariables})
+  const flow = await loadFlow(path.resolve(cwd, options.flow), {
+    init: options.init,
+    variant: options.variant,
+    environmentVariables: options.environmentVariables,
+  })
   const collection = collectionForFlow(flow.dir)
   const startSession = () => TracingSession.start({registry, config, collection, cwd, flowDir: flow.dir})
   return {flow, collection, config, startSession}
@@ -57,7 +61,8 @@ export const openFlowSession = async (registry: RegistryLoader, options: FlowTes
 /** `pf flow test`: one line of a flow, traced to the configured destinations. */
 export const testFlow = async (registry: RegistryLoader, options: FlowTestOptions): Promise<FlowTestResult> => {
   const {flow, collection, config, startSession} = await openFlowSession(registry, options)
-  if (options.node && flow.kind !== 'dag') throw new PfError('invalid_arguments', '--node runs one node of a DAG flow; this is a flex flow.')
+  if (options.node && flow.kind !== 'dag')
+    throw new PfError('invalid_arguments', '--node runs one node of a DAG flow; this is a flex flow.')
   if (options.node && !flow.nodes?.includes(options.node))
     throw new PfError('invalid_arguments', `No node "${options.node}" in ${flow.file}; nodes are: ${(flow.nodes ?? []).join(', ')}.`)
   // A single node takes its own inputs (or the flow inputs / node outputs it references), not the flow's.
@@ -73,7 +78,8 @@ export const testFlow = async (registry: RegistryLoader, options: FlowTestOption
   }
 
   const exportReports = session ? await session.finish(exportWaitMs(config, options.exportWaitSeconds), {exitIfHeld: true}) : []
-  const links = session && line.traceId ? await session.links({collection, traceId: line.traceId}, () => startViewerForLinks(config)) : undefined
+  const links =
+    session && line.traceId ? await session.links({collection, traceId: line.traceId}, () => startViewerForLinks(config)) : undefined
   const result: FlowTestResult = {
     flow: flow.dir,
     status: line.status,
@@ -88,7 +94,13 @@ export const testFlow = async (registry: RegistryLoader, options: FlowTestOption
   }
   if (line.status === 'Failed') {
     const {error, ...rest} = result
-    throw new PfError('flow_failed', `Flow failed: ${describeLineError(line.error!)}`, ExitCode.failure, rest, userStack(line.error!, flow.dir))
+    throw new PfError(
+      'flow_failed',
+      `Flow failed: ${describeLineError(line.error!)}`,
+      ExitCode.failure,
+      rest,
+      userStack(line.error!, flow.dir),
+    )
   }
   return result
 }

@@ -39,7 +39,15 @@ const nearestTsconfig = (file: string): string => {
 
 /** Content address of one entry's transform: the tools, the file's path (its source map names it), its text and its tsconfig. */
 export const transpileKey = (file: string, source: string): string =>
-  createHash('sha256').update(versions()).update('\0').update(file).update('\0').update(source).update('\0').update(nearestTsconfig(file)).digest('hex')
+  createHash('sha256')
+    .update(versions())
+    .update('\0')
+    .update(file)
+    .update('\0')
+    .update(source)
+    .update('\0')
+    .update(nearestTsconfig(file))
+    .digest('hex')
 
 let fallbacksInstalled = false
 
@@ -75,7 +83,8 @@ const installTsxFallbacks = (registerTsx: () => void): void => {
     } catch (error) {
       const parent = rest[0] as {filename?: string} | undefined
       const fromTypeScript = typeof parent?.filename === 'string' && typescriptFile.test(parent.filename)
-      if (!fromTypeScript || request === 'pf/sdk' || (error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND' || !ensureTsx()) throw error
+      if (!fromTypeScript || request === 'pf/sdk' || (error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND' || !ensureTsx())
+        throw error
       return cjs._resolveFilename(request, ...rest)
     }
   }

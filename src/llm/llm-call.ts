@@ -19,8 +19,27 @@ export type LlmProvider = 'OpenAI' | 'AzureOpenAI'
 
 /** Node inputs the llm tool takes as parameters; every other input is a template variable. */
 const toolParameters = new Set([
-  'deployment_name', 'model', 'temperature', 'top_p', 'stream', 'stop', 'max_tokens', 'presence_penalty', 'frequency_penalty', 'logit_bias',
-  'tool_choice', 'tools', 'response_format', 'seed', 'suffix', 'logprobs', 'echo', 'best_of', 'user', 'function_call', 'functions',
+  'deployment_name',
+  'model',
+  'temperature',
+  'top_p',
+  'stream',
+  'stop',
+  'max_tokens',
+  'presence_penalty',
+  'frequency_penalty',
+  'logit_bias',
+  'tool_choice',
+  'tools',
+  'response_format',
+  'seed',
+  'suffix',
+  'logprobs',
+  'echo',
+  'best_of',
+  'user',
+  'function_call',
+  'functions',
 ])
 const floats = new Set(['temperature', 'top_p', 'presence_penalty', 'frequency_penalty'])
 const ints = new Set(['max_tokens', 'seed', 'n', 'logprobs', 'best_of'])
@@ -46,7 +65,11 @@ export const connectionFor = (name: string | undefined): ResolvedLlmConnection =
   if (!name) return {provider: 'OpenAI'}
   const connection = resolveConnection(name)
   if (connection.type !== 'open_ai' && connection.type !== 'azure_open_ai')
-    throw new PfError('connection_invalid', `Connection "${name}" is of type ${connection.type}; an llm node needs an open_ai or azure_open_ai connection.`, 1)
+    throw new PfError(
+      'connection_invalid',
+      `Connection "${name}" is of type ${connection.type}; an llm node needs an open_ai or azure_open_ai connection.`,
+      1,
+    )
   return {name, connection, provider: connection.type === 'azure_open_ai' ? 'AzureOpenAI' : 'OpenAI'}
 }
 
@@ -82,7 +105,11 @@ export const llmRequest = (options: {
   // An azure connection sends the deployment, an openai one the model; a flow that names only one still works.
   const model = azure ? (p('deployment_name') ?? p('model')) : (p('model') ?? p('deployment_name'))
   if (!given(model))
-    throw new PfError('flow_invalid', `Node "${node}": an ${azure ? 'azure_open_ai' : 'open_ai'} connection needs "${azure ? 'deployment_name' : 'model'}" in the node's inputs.`, 1)
+    throw new PfError(
+      'flow_invalid',
+      `Node "${node}": an ${azure ? 'azure_open_ai' : 'open_ai'} connection needs "${azure ? 'deployment_name' : 'model'}" in the node's inputs.`,
+      1,
+    )
   // Template variables: the inputs that are not parameters of the tool (Azure's chat also takes `n`).
   const isParameter = (k: string) => toolParameters.has(k) || (k === 'n' && (azure || api === 'completion'))
   const variables = Object.fromEntries(Object.entries(values).filter(([k]) => !isParameter(k)))
@@ -110,7 +137,12 @@ export const llmRequest = (options: {
     for (const key of ['presence_penalty', 'frequency_penalty']) if (!azure || p(key) !== undefined) body[key] = p(key) ?? null
     return {api, body, wantsMessage: false}
   }
-  const {text, escaped} = renderEscaped(options.template, variables, options.inputsToEscape, pickPromptResults(options.promptResults, variables))
+  const {text, escaped} = renderEscaped(
+    options.template,
+    variables,
+    options.inputsToEscape,
+    pickPromptResults(options.promptResults, variables),
+  )
   const messages = escaped ? parseChat(escaped.escaped, escaped.mapping) : parseChat(text)
   const body: Record<string, unknown> = {model, messages, temperature, top_p: topP, ...(azure ? {n: p('n') ?? 1} : {}), stream: false}
   const tools = values.tools
@@ -133,7 +165,8 @@ export const llmRequest = (options: {
   return {api, body, wantsMessage: Boolean(body.tools || body.functions)}
 }
 
-const isEmptyObject = (v: unknown): boolean => v === undefined || v === null || (typeof v === 'object' && Object.keys(v as object).length === 0)
+const isEmptyObject = (v: unknown): boolean =>
+  v === undefined || v === null || (typeof v === 'object' && Object.keys(v as object).length === 0)
 
 const pickPromptResults = (results: Record<string, PromptResult>, variables: Record<string, unknown>): Record<string, PromptResult> =>
   Object.fromEntries(Object.entries(results).filter(([k]) => k in variables))

@@ -129,7 +129,11 @@ export const parseChat = (text: string, escapes: EscapeMapping = new Map()): Cha
 /** `tool_calls:` is written as a Python/JSON list literal; JSON (with Python's True/False/None) is accepted. */
 const parsePythonList = (text: string): unknown[] | undefined => {
   try {
-    const json = text.replace(/'/g, '"').replace(/\bTrue\b/g, 'true').replace(/\bFalse\b/g, 'false').replace(/\bNone\b/g, 'null')
+    const json = text
+      .replace(/'/g, '"')
+      .replace(/\bTrue\b/g, 'true')
+      .replace(/\bFalse\b/g, 'false')
+      .replace(/\bNone\b/g, 'null')
     const value = JSON.parse(json)
     return Array.isArray(value) ? value : undefined
   } catch {

@@ -44,7 +44,9 @@ export const installedPlugins = (env: NodeJS.ProcessEnv = process.env): PluginRe
 /** `./dist/hooks/x` as oclif writes hook targets: with or without `.js`. */
 const hookFile = (root: string, target: string): string => {
   const base = path.resolve(root, target)
-  const candidate = [base, `${base}.js`, `${base}.mjs`, `${base}.cjs`, path.join(base, 'index.js')].find(f => existsSync(f) && !f.endsWith(path.sep))
+  const candidate = [base, `${base}.js`, `${base}.mjs`, `${base}.cjs`, path.join(base, 'index.js')].find(
+    f => existsSync(f) && !f.endsWith(path.sep),
+  )
   if (!candidate) throw new Error(`hook file ${target} not found in ${root}`)
   return candidate
 }

@@ -40,12 +40,13 @@ export const readLocalManifest = (source: string): PackageManifest | undefined =
   // A tar archive is 512-byte headers (name at 0, octal size at 124, type flag at 156) each followed by its data.
   const tar = gunzipSync(readFileSync(source))
   const field = (at: number, length: number) => tar.toString('utf8', at, at + length).replace(/\0[\s\S]*$/, '')
-  for (let at = 0; at + 512 <= tar.length; ) {
+  for (let at = 0; at + 512 <= tar.length;) {
     const name = field(at, 100)
     if (!name) break
     const size = Number.parseInt(field(at + 124, 12).trim() || '0', 8)
     const type = field(at + 156, 1)
-    if ((type === '' || type === '0') && /^[^/]+\/package\.json$/.test(name)) return JSON.parse(tar.toString('utf8', at + 512, at + 512 + size))
+    if ((type === '' || type === '0') && /^[^/]+\/package\.json$/.test(name))
+      return JSON.parse(tar.toString('utf8', at + 512, at + 512 + size))
     at += 512 + Math.ceil(size / 512) * 512
   }
   return undefined

@@ -1,7 +1,6 @@
 import {existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 
-
 import {pfHome} from '../paths.js'
 import type {RegistryLoader} from '../tracing/registry.js'
 import {ConfigService} from '../config/service.js'
@@ -101,7 +100,8 @@ const readRunFile = async (file: string): Promise<RunSpec> => {
     throw new PfError('run_file_unreadable', `Cannot read run file ${file}: ${(error as Error).message}`)
   }
   const data = await parseYaml(text, file, 'run_file_invalid')
-  if (!data || typeof data !== 'object' || Array.isArray(data)) throw new PfError('run_file_invalid', `${file}: a run file must be a YAML mapping (flow, data, column_mapping, …).`)
+  if (!data || typeof data !== 'object' || Array.isArray(data))
+    throw new PfError('run_file_invalid', `${file}: a run file must be a YAML mapping (flow, data, column_mapping, …).`)
   const spec = data as Record<string, unknown>
   const dir = path.dirname(file)
   const text_ = (key: string): string | undefined => {
@@ -111,7 +111,8 @@ const readRunFile = async (file: string): Promise<RunSpec> => {
     return v
   }
   const mapping = spec.column_mapping ?? {}
-  if (typeof mapping !== 'object' || Array.isArray(mapping)) throw new PfError('run_file_invalid', `${file}: "column_mapping" must be a mapping of input names to values.`)
+  if (typeof mapping !== 'object' || Array.isArray(mapping))
+    throw new PfError('run_file_invalid', `${file}: "column_mapping" must be a mapping of input names to values.`)
   const tags = spec.tags ?? {}
   if (typeof tags !== 'object' || Array.isArray(tags)) throw new PfError('run_file_invalid', `${file}: "tags" must be a mapping.`)
   const flow = text_('flow')
@@ -145,7 +146,12 @@ const mergeConnections = (...all: Array<Record<string, Record<string, unknown>> 
   return out
 }
 
-const timestamp = (d = new Date()): string => d.toISOString().replace(/[-:]/g, '').replace('T', '_').replace(/\.(\d+)Z$/, '_$1')
+const timestamp = (d = new Date()): string =>
+  d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace('T', '_')
+    .replace(/\.(\d+)Z$/, '_$1')
 
 const flowDirectoryMacro = '${flow_directory}'
 
@@ -156,14 +162,22 @@ const flowDirectoryMacro = '${flow_directory}'
 const runsFolder = (configured: string | undefined, flow: string | undefined, cwd: string): string => {
   if (!configured) return path.join(pfHome(), '.runs')
   if (!configured.includes(flowDirectoryMacro)) return path.resolve(cwd, configured)
-  if (!flow) throw new PfError('invalid_value', `run.output_path uses ${flowDirectoryMacro}, which needs --flow; pass --flow or set run.output_path to a folder.`)
+  if (!flow)
+    throw new PfError(
+      'invalid_value',
+      `run.output_path uses ${flowDirectoryMacro}, which needs --flow; pass --flow or set run.output_path to a folder.`,
+    )
   const flowDir = /\.ya?ml$/i.test(flow) ? path.dirname(flow) : flow
   return path.resolve(cwd, configured.replaceAll(flowDirectoryMacro, flowDir))
 }
 
 /** `<flow folder>_<yyyymmdd_hhmmss_mmm>`, with a counter if that name is taken. */
 const generateName = (flowDir: string, records: RunRecords, outputBase: string): string => {
-  const stem = path.basename(flowDir).replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^[^A-Za-z0-9]+/, '') || 'run'
+  const stem =
+    path
+      .basename(flowDir)
+      .replace(/[^A-Za-z0-9_.-]/g, '_')
+      .replace(/^[^A-Za-z0-9]+/, '') || 'run'
   const base = `${stem}_${timestamp()}`
   for (let i = 0; ; i++) {
     const name = i === 0 ? base : `${base}_${i}`
@@ -187,7 +201,11 @@ interface Prepared {
  * the run (collection = run name). Everything that can be wrong with the input is checked before the run row
  * and folder exist. A failing line is recorded and the run goes on.
  */
-export const createRun = async (registry: RegistryLoader, options: CreateRunOptions, observer: RunObserver = {}): Promise<CreateRunResult> => {
+export const createRun = async (
+  registry: RegistryLoader,
+  options: CreateRunOptions,
+  observer: RunObserver = {},
+): Promise<CreateRunResult> => {
   const cwd = options.cwd ?? process.cwd()
   const fromFile = options.file ? await readRunFile(path.resolve(cwd, options.file)) : {columnMapping: {}}
   const spec: RunSpec = {
@@ -205,9 +223,13 @@ export const createRun = async (registry: RegistryLoader, options: CreateRunOpti
     tags: {...fromFile.tags, ...options.tags},
   }
   const workers = options.workers ?? defaultWorkers
-  if (!Number.isInteger(workers) || workers < 1) throw new PfError('invalid_arguments', `--workers must be a whole number ≥ 1; got ${workers}.`)
+  if (!Number.isInteger(workers) || workers < 1)
+    throw new PfError('invalid_arguments', `--workers must be a whole number ≥ 1; got ${workers}.`)
   if (spec.name !== undefined && !runNamePattern.test(spec.name))
-    throw new PfError('invalid_run_name', `Run name "${spec.name}" may hold only letters, digits, "_", "-" and "." (starting with a letter or digit).`)
+    throw new PfError(
+      'invalid_run_name',
+      `Run name "${spec.name}" may hold only letters, digits, "_", "-" and "." (starting with a letter or digit).`,
+    )
 
   const {reader: config} = await new ConfigService(registry, cwd).load()
   const outputBase = runsFolder(config.string('run.output_path'), spec.flow, cwd)
@@ -238,7 +260,10 @@ const prepare = async (spec: RunSpec, records: RunRecords, outputBase: string, c
     if (!earlier) throw new PfError('run_not_found', `Run "${spec.resumeFrom}" (--resume-from) not found; \`pf run list\` shows the runs.`)
     const conflicting = (['flow', 'data', 'run'] as const).filter(k => spec[k] !== undefined)
     if (conflicting.length > 0 || Object.keys(spec.columnMapping).length > 0)
-      throw new PfError('invalid_arguments', `--resume-from reruns ${earlier.name} with its own flow, data, column mapping and base run; leave out ${[...conflicting.map(k => `--${k}`), ...(Object.keys(spec.columnMapping).length > 0 ? ['--column-mapping'] : [])].join(', ')}.`)
+      throw new PfError(
+        'invalid_arguments',
+        `--resume-from reruns ${earlier.name} with its own flow, data, column mapping and base run; leave out ${[...conflicting.map(k => `--${k}`), ...(Object.keys(spec.columnMapping).length > 0 ? ['--column-mapping'] : [])].join(', ')}.`,
+      )
     spec.flow = earlier.flow
     spec.data = earlier.data ?? undefined
     spec.run = earlier.run ?? undefined
@@ -256,10 +281,16 @@ const prepare = async (spec: RunSpec, records: RunRecords, outputBase: string, c
   }
   if (spec.name !== undefined && (records.exists(spec.name) || existsSync(runFolderPath(outputBase, spec.name)))) throw runExists(spec.name)
   if (!spec.flow) throw new PfError('invalid_arguments', 'Missing --flow: pass the flow folder (or a run file with "flow:").')
-  if (!spec.data) throw new PfError('invalid_arguments', 'Missing --data: pass a .jsonl or .csv file (or --run to evaluate a base run\'s data).')
+  if (!spec.data)
+    throw new PfError('invalid_arguments', "Missing --data: pass a .jsonl or .csv file (or --run to evaluate a base run's data).")
   // OpenTelemetry loads before user code (see TracingSession.preload).
   await TracingSession.preload(config)
-  const flow = await loadFlow(spec.flow, {variant: spec.variant, init: spec.init, environmentVariables: spec.environmentVariables, connections: spec.connections})
+  const flow = await loadFlow(spec.flow, {
+    variant: spec.variant,
+    init: spec.init,
+    environmentVariables: spec.environmentVariables,
+    connections: spec.connections,
+  })
   const name = spec.name ?? generateName(flow.dir, records, outputBase)
   return {flow, spec: {...spec, name}, name, outputBase, config, baseRun, resume}
 }
@@ -323,10 +354,29 @@ const execute = async (
   }
   try {
     const startViewer = () => startViewerForLinks(config)
-    return await runLines({flow, config, name, baseRun, resume, data, mapping, outputPath, run, folder, session, records, options, observer, startViewer})
+    return await runLines({
+      flow,
+      config,
+      name,
+      baseRun,
+      resume,
+      data,
+      mapping,
+      outputPath,
+      run,
+      folder,
+      session,
+      records,
+      options,
+      observer,
+      startViewer,
+    })
   } catch (error) {
     // pf's own failure mid-run (e.g. disk full): the run must not stay Running.
-    records.abort(name, isPfError(error) ? {code: error.code, message: error.message} : {code: 'internal_error', message: (error as Error).message})
+    records.abort(
+      name,
+      isPfError(error) ? {code: error.code, message: error.message} : {code: 'internal_error', message: (error as Error).message},
+    )
     folder.close()
     await session?.finish(0)
     throw error
@@ -361,7 +411,9 @@ const runLines = async (ctx: RunContext): Promise<CreateRunResult> => {
 
   // A line that cannot be written (disk full) stops the run: no new lines start, the run ends Failed with that error.
   const stop = new AbortController()
-  const recorder = new LineRecorder(name, flow, data.total, folder, records, observer, session && (() => session.spansRecorded()), () => stop.abort())
+  const recorder = new LineRecorder(name, flow, data.total, folder, records, observer, session && (() => session.spansRecorded()), () =>
+    stop.abort(),
+  )
   const reused = resume ? await recorder.copyResumed(resume) : new Set<number>()
   const lineTimeoutMs = (options.lineTimeoutSeconds ?? lineTimeoutDefault()) * 1000
 
@@ -369,11 +421,20 @@ const runLines = async (ctx: RunContext): Promise<CreateRunResult> => {
     const base = baseRun?.lines.get(lineNumber)
     let inputs: Record<string, unknown>
     try {
-      if (baseRun && !base?.outputs) throw new PfError('base_line_missing', `Base run ${baseRun.run.name} has no outputs for line ${lineNumber} (it failed or did not run).`)
+      if (baseRun && !base?.outputs)
+        throw new PfError(
+          'base_line_missing',
+          `Base run ${baseRun.run.name} has no outputs for line ${lineNumber} (it failed or did not run).`,
+        )
       const given = applyMapping(mapping, row, base && {inputs: base.inputs ?? {}, outputs: base.outputs ?? {}}, lineNumber)
-      const missing = Object.keys(flow.inputs).filter(k => !(k in given) && flow.inputs[k].default === undefined && flow.sample?.[k] === undefined)
+      const missing = Object.keys(flow.inputs).filter(
+        k => !(k in given) && flow.inputs[k].default === undefined && flow.sample?.[k] === undefined,
+      )
       if (missing.length > 0)
-        throw new PfError('missing_input', `Line ${lineNumber} has no value for ${missing.map(k => `"${k}" (${mappingText(mapping)[k] ?? 'unmapped'})`).join(', ')}.`)
+        throw new PfError(
+          'missing_input',
+          `Line ${lineNumber} has no value for ${missing.map(k => `"${k}" (${mappingText(mapping)[k] ?? 'unmapped'})`).join(', ')}.`,
+        )
       inputs = resolveInputs(flow, given)
     } catch (error) {
       recorder.finish(lineNumber, undefined, {error: toLineError(error)})
@@ -384,7 +445,11 @@ const runLines = async (ctx: RunContext): Promise<CreateRunResult> => {
       attributes[Attr.referencedBatchRunId] = baseRun.run.name
       attributes[Attr.referencedLineRunId] = lineRunIdOf(baseRun.run.name, lineNumber)
     }
-    const result = await withLineTimeout(runLine(flow, inputs, {attributes, lineRunId: lineRunIdOf(name, lineNumber)}), lineTimeoutMs, lineNumber)
+    const result = await withLineTimeout(
+      runLine(flow, inputs, {attributes, lineRunId: lineRunIdOf(name, lineNumber)}),
+      lineTimeoutMs,
+      lineNumber,
+    )
     recorder.finish(lineNumber, inputs, result)
   }
 
@@ -416,7 +481,9 @@ const finalizeRun = async (
   if (canceled) {
     const reason = observer.signal?.reason
     const how = typeof reason === 'string' ? `Canceled by ${reason}` : 'Canceled'
-    folder.log(`Run ${name} canceled (${how}) after ${done} of ${data.total} lines${abandoned > 0 ? `; ${abandoned} line(s) in flight were abandoned` : ''}.`)
+    folder.log(
+      `Run ${name} canceled (${how}) after ${done} of ${data.total} lines${abandoned > 0 ? `; ${abandoned} line(s) in flight were abandoned` : ''}.`,
+    )
     runError = {code: 'run_canceled', message: `${how} after ${done} of ${data.total} lines.`}
   } else {
     if (aggregationLines && flow.aggregate) {
@@ -429,7 +496,8 @@ const finalizeRun = async (
         folder.log(runError.message)
       } else if (Object.keys(metrics).length > 0) folder.log(`Metrics: ${JSON.stringify(metrics)}`)
     }
-    if (failed > 0 && !runError) runError = {code: 'lines_failed', message: `${failed} of ${data.total} lines failed; see ${path.join(outputPath, RunFiles.errors)}.`}
+    if (failed > 0 && !runError)
+      runError = {code: 'lines_failed', message: `${failed} of ${data.total} lines failed; see ${path.join(outputPath, RunFiles.errors)}.`}
   }
   const status = canceled ? 'Canceled' : runError ? 'Failed' : 'Completed'
   folder.log(`Run ${name} ${status}: ${done - failed} completed, ${failed} failed of ${data.total} lines.`)
@@ -437,7 +505,12 @@ const finalizeRun = async (
   folder.writeMeta(run)
   folder.close()
 
-  if (session) enqueueRunUploads(session.store, name, session.remotes.map(r => r.destination))
+  if (session)
+    enqueueRunUploads(
+      session.store,
+      name,
+      session.remotes.map(r => r.destination),
+    )
   // No exit on a held export here: the run's upload (createRun) still has to happen; createRun releases it after.
   const exportReports = session ? await session.finish(canceled ? 0 : exportWaitMs(config, options.exportWaitSeconds)) : []
   const links = session ? await session.links({run: name, collection: name}, startViewer) : undefined
@@ -459,7 +532,8 @@ const withLineTimeout = async (line: Promise<LineResult>, ms: number, lineNumber
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<{error: LineError}>(resolve => {
     timer = setTimeout(
-      () => resolve({error: {type: 'LineTimeoutError', message: `Line ${lineNumber} did not finish within ${ms / 1000} s (--line-timeout).`}}),
+      () =>
+        resolve({error: {type: 'LineTimeoutError', message: `Line ${lineNumber} did not finish within ${ms / 1000} s (--line-timeout).`}}),
       ms,
     )
   })
@@ -479,7 +553,18 @@ export const runOutcomeError = (result: CreateRunResult, interruptedExit: number
   if (run.status === 'Completed') return undefined
   const details = {run, links: result.links, export: result.export}
   if (run.status === 'Canceled')
-    return new PfError('run_canceled', `Run ${run.name} canceled after ${run.completed_lines + run.failed_lines} of ${run.total_lines} lines; outputs so far are in ${run.output_path}.`, interruptedExit, details)
-  if (run.error?.code === 'aggregation_failed') return new PfError('run_failed', `Run ${run.name} failed: ${run.error.message}`, ExitCode.failure, details)
-  return new PfError('run_failed', `Run ${run.name} failed: ${run.failed_lines} of ${run.total_lines} lines failed; see ${path.join(run.output_path, RunFiles.errors)}.`, ExitCode.failure, details)
+    return new PfError(
+      'run_canceled',
+      `Run ${run.name} canceled after ${run.completed_lines + run.failed_lines} of ${run.total_lines} lines; outputs so far are in ${run.output_path}.`,
+      interruptedExit,
+      details,
+    )
+  if (run.error?.code === 'aggregation_failed')
+    return new PfError('run_failed', `Run ${run.name} failed: ${run.error.message}`, ExitCode.failure, details)
+  return new PfError(
+    'run_failed',
+    `Run ${run.name} failed: ${run.failed_lines} of ${run.total_lines} lines failed; see ${path.join(run.output_path, RunFiles.errors)}.`,
+    ExitCode.failure,
+    details,
+  )
 }

@@ -38,9 +38,16 @@ async function* jsonlRecords(file: string): AsyncGenerator<{physical: number; ro
       try {
         row = JSON.parse(line)
       } catch (error) {
-        throw new PfError('data_malformed', `${file}:${physical}: not a JSON object (${(error as Error).message}); every line of a .jsonl file must be one JSON object.`)
+        throw new PfError(
+          'data_malformed',
+          `${file}:${physical}: not a JSON object (${(error as Error).message}); every line of a .jsonl file must be one JSON object.`,
+        )
       }
-      if (!isRecord(row)) throw new PfError('data_malformed', `${file}:${physical}: a line must be a JSON object, got ${Array.isArray(row) ? 'an array' : JSON.stringify(row)}.`)
+      if (!isRecord(row))
+        throw new PfError(
+          'data_malformed',
+          `${file}:${physical}: a line must be a JSON object, got ${Array.isArray(row) ? 'an array' : JSON.stringify(row)}.`,
+        )
       yield {physical, row}
     }
   } finally {
@@ -54,7 +61,8 @@ async function* csvRecords(file: string): AsyncGenerator<{physical: number; row:
   const input = createReadStream(file)
   const parser = input.pipe(parse({columns: true, bom: true, skip_empty_lines: true, info: true}))
   try {
-    for await (const {record, info} of parser as AsyncIterable<{record: DataRow; info: {lines: number}}>) yield {physical: info.lines, row: record}
+    for await (const {record, info} of parser as AsyncIterable<{record: DataRow; info: {lines: number}}>)
+      yield {physical: info.lines, row: record}
   } catch (error) {
     if (error instanceof PfError) throw error
     throw new PfError('data_malformed', `${file}: not valid CSV (${(error as Error).message}).`)
@@ -71,10 +79,12 @@ const recordsOf = (file: string, format: DataSource['format']) => (format === 'j
  */
 export const openData = async (dataPath: string): Promise<DataSource> => {
   const file = path.resolve(dataPath)
-  if (!existsSync(file) || !statSync(file).isFile()) throw new PfError('data_not_found', `Data file ${file} does not exist; pass --data with a .jsonl or .csv file.`)
+  if (!existsSync(file) || !statSync(file).isFile())
+    throw new PfError('data_not_found', `Data file ${file} does not exist; pass --data with a .jsonl or .csv file.`)
   const ext = path.extname(file).toLowerCase()
   const format = ext === '.jsonl' ? 'jsonl' : ext === '.csv' ? 'csv' : undefined
-  if (!format) throw new PfError('data_unsupported', `Data file ${file} must be .jsonl (one JSON object per line) or .csv (with a header row).`)
+  if (!format)
+    throw new PfError('data_unsupported', `Data file ${file} must be .jsonl (one JSON object per line) or .csv (with a header row).`)
   let total = 0
   // A JSON Lines record may have keys the first one lacks (prompt flow's data has optional columns).
   const seen = new Set<string>()
@@ -83,7 +93,11 @@ export const openData = async (dataPath: string): Promise<DataSource> => {
     total++
   }
   const columns = [...seen]
-  if (total === 0) throw new PfError('data_empty', `Data file ${file} has no ${format === 'csv' ? 'rows below its header' : 'lines'}; a run needs at least one.`)
+  if (total === 0)
+    throw new PfError(
+      'data_empty',
+      `Data file ${file} has no ${format === 'csv' ? 'rows below its header' : 'lines'}; a run needs at least one.`,
+    )
   return {
     file,
     format,

@@ -1,4 +1,15 @@
-import {closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync} from 'node:fs'
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
 import path from 'node:path'
 
 import {PfError} from '../errors.js'
@@ -88,7 +99,11 @@ export class RunFolder {
 export const diskError = (error: unknown, file: string): unknown => {
   const code = (error as NodeJS.ErrnoException).code
   if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL')
-    return new PfError('disk_full', `Disk full: cannot write ${file}; free some space, then \`pf run create --resume-from <run>\` reruns the lines that did not finish.`, 1)
+    return new PfError(
+      'disk_full',
+      `Disk full: cannot write ${file}; free some space, then \`pf run create --resume-from <run>\` reruns the lines that did not finish.`,
+      1,
+    )
   return error
 }
 

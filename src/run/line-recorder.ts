@@ -104,7 +104,8 @@ export class LineRecorder {
   /** Copies the lines an earlier run completed (streamed from its files, not rerun); returns their numbers. */
   async copyResumed(from: {run: {name: string; output_path: string}; completed: Set<number>}): Promise<Set<number>> {
     const reused = new Set<number>()
-    const reusable = (row: DataRow) => typeof row.line_number === 'number' && row.line_number < this.total && from.completed.has(row.line_number)
+    const reusable = (row: DataRow) =>
+      typeof row.line_number === 'number' && row.line_number < this.total && from.completed.has(row.line_number)
     for await (const row of readJsonLines(path.join(from.run.output_path, RunFiles.outputs))) {
       const lineNumber = row.line_number as number
       if (!reusable(row) || reused.has(lineNumber)) continue

@@ -46,7 +46,8 @@ export const readRecordedLines = async (runDir: string): Promise<Map<number, Rec
 /** The line numbers an earlier run completed (its outputs.jsonl), streamed. */
 export const completedLineNumbers = async (runDir: string): Promise<Set<number>> => {
   const done = new Set<number>()
-  for await (const row of readJsonLines(path.join(runDir, RunFiles.outputs))) if (typeof row.line_number === 'number') done.add(row.line_number)
+  for await (const row of readJsonLines(path.join(runDir, RunFiles.outputs)))
+    if (typeof row.line_number === 'number') done.add(row.line_number)
   return done
 }
 

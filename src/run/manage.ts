@@ -39,7 +39,8 @@ export const showDetails = async (name: string, maxResults?: number): Promise<Li
   const run = showRun(name)
   const lines = new Map<number, LineDetail>()
   for await (const row of readJsonLines(path.join(run.output_path, RunFiles.inputs)))
-    if (typeof row.line_number === 'number') lines.set(row.line_number, {line_number: row.line_number, status: 'Completed', inputs: withoutLineNumber(row)})
+    if (typeof row.line_number === 'number')
+      lines.set(row.line_number, {line_number: row.line_number, status: 'Completed', inputs: withoutLineNumber(row)})
   const line = (n: number) => lines.get(n) ?? lines.set(n, {line_number: n, status: 'Completed', inputs: {}}).get(n)!
   for await (const row of readJsonLines(path.join(run.output_path, RunFiles.outputs)))
     if (typeof row.line_number === 'number') line(row.line_number).outputs = withoutLineNumber(row)
@@ -61,7 +62,8 @@ export interface RunChanges {
 
 /** Parses `--set display_name=… --set description=… --set tags.k=v`. */
 export const parseRunChanges = (pairs: string[]): RunChanges => {
-  if (pairs.length === 0) throw new PfError('invalid_arguments', 'Nothing to update; pass --set display_name=… or --set tags.<key>=<value>.')
+  if (pairs.length === 0)
+    throw new PfError('invalid_arguments', 'Nothing to update; pass --set display_name=… or --set tags.<key>=<value>.')
   const changes: RunChanges = {tags: {}}
   for (const pair of pairs) {
     const eq = pair.indexOf('=')

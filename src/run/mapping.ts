@@ -26,7 +26,10 @@ export const parseMappingFlags = (pairs: string[] | undefined): Record<string, s
   for (const pair of pairs ?? []) {
     const eq = pair.indexOf('=')
     if (eq <= 0 || pair.slice(0, eq).trim() === '')
-      throw new PfError('invalid_column_mapping', `--column-mapping "${pair}" is not NAME=VALUE; e.g. --column-mapping question='\${data.question}'.`)
+      throw new PfError(
+        'invalid_column_mapping',
+        `--column-mapping "${pair}" is not NAME=VALUE; e.g. --column-mapping question='\${data.question}'.`,
+      )
     out[pair.slice(0, eq).trim()] = pair.slice(eq + 1)
   }
   return out
@@ -37,7 +40,10 @@ const parseSource = (input: string, value: unknown): MappingSource => {
   const match = reference.exec(value.trim())
   if (!match) {
     if (value.includes('${'))
-      throw new PfError('invalid_column_mapping', `Column mapping ${input}=${value} is not one reference; write \${data.<column>}, \${run.outputs.<name>} or \${run.inputs.<name>}.`)
+      throw new PfError(
+        'invalid_column_mapping',
+        `Column mapping ${input}=${value} is not one reference; write \${data.<column>}, \${run.outputs.<name>} or \${run.inputs.<name>}.`,
+      )
     return {kind: 'literal', value}
   }
   const parts = match[1].trim().split('.')
@@ -47,7 +53,10 @@ const parseSource = (input: string, value: unknown): MappingSource => {
   if (head === 'data') [kind, tail] = ['data', rest]
   else if (head === 'run' && (rest[0] === 'outputs' || rest[0] === 'inputs')) [kind, tail] = [`run.${rest[0]}`, rest.slice(1)]
   if (!kind || tail.length === 0 || tail.some(p => p === ''))
-    throw new PfError('invalid_column_mapping', `Column mapping ${input}=${value}: use \${data.<column>}, \${run.outputs.<name>} or \${run.inputs.<name>}.`)
+    throw new PfError(
+      'invalid_column_mapping',
+      `Column mapping ${input}=${value}: use \${data.<column>}, \${run.outputs.<name>} or \${run.inputs.<name>}.`,
+    )
   return {kind, column: tail[0], path: tail.slice(1), text: value.trim()}
 }
 
@@ -78,13 +87,20 @@ export const buildMapping = (flow: LoadedFlow, given: Record<string, unknown>, c
   for (const [input, value] of Object.entries(given)) {
     if (declared.length > 0 && !declared.includes(input)) {
       const near = closest(input, declared)
-      throw new PfError('invalid_column_mapping', `Column mapping names "${input}", which is not an input of the flow${near ? ` (did you mean "${near}"?)` : ''}; its inputs are: ${declared.join(', ')}.`)
+      throw new PfError(
+        'invalid_column_mapping',
+        `Column mapping names "${input}", which is not an input of the flow${near ? ` (did you mean "${near}"?)` : ''}; its inputs are: ${declared.join(', ')}.`,
+      )
     }
     const source = parseSource(input, value)
     if (source.kind !== 'literal') {
       if (source.kind !== 'data' && !columns.baseRun)
-        throw new PfError('invalid_column_mapping', `Column mapping ${input}=${source.text} refers to a base run; pass --run <base run name>.`)
-      const known = source.kind === 'data' ? columns.data : source.kind === 'run.outputs' ? columns.baseRun!.outputs : columns.baseRun!.inputs
+        throw new PfError(
+          'invalid_column_mapping',
+          `Column mapping ${input}=${source.text} refers to a base run; pass --run <base run name>.`,
+        )
+      const known =
+        source.kind === 'data' ? columns.data : source.kind === 'run.outputs' ? columns.baseRun!.outputs : columns.baseRun!.inputs
       if (!known.includes(source.column)) throw unknownColumn(input, source, columns)
     }
     mapping[input] = source
@@ -122,7 +138,12 @@ const dig = (value: unknown, path: string[]): unknown => {
  * The raw inputs of one line (coerced to the declared types later, by resolveInputs). A line that lacks a column
  * the mapping names explicitly fails (that line only); a column taken by name may be absent (the input's default).
  */
-export const applyMapping = (mapping: ColumnMapping, row: DataRow, base?: {inputs: DataRow; outputs: DataRow}, lineNumber?: number): Record<string, unknown> => {
+export const applyMapping = (
+  mapping: ColumnMapping,
+  row: DataRow,
+  base?: {inputs: DataRow; outputs: DataRow},
+  lineNumber?: number,
+): Record<string, unknown> => {
   const inputs: Record<string, unknown> = {}
   for (const [input, source] of Object.entries(mapping)) {
     if (source.kind === 'literal') {

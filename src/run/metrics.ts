@@ -22,7 +22,12 @@ export const runAggregation = async (
   runName: string,
 ): Promise<AggregationResult> => {
   // prompt flow marks aggregation spans is_aggregation (and, like every span, with the execution target).
-  const attributes = {[Attr.batchRunId]: runName, [Attr.lineRunId]: `${runName}_aggregation`, is_aggregation: true, execution_target: flow.kind}
+  const attributes = {
+    [Attr.batchRunId]: runName,
+    [Attr.lineRunId]: `${runName}_aggregation`,
+    is_aggregation: true,
+    execution_target: flow.kind,
+  }
   let error: LineError | undefined
   const {metrics} = await collectMetrics(() =>
     withLineAttributes(attributes, () =>

@@ -1,3 +1,5 @@
+import type {SingleBar} from 'cli-progress'
+
 import {describeLineError} from '../errors.js'
 import type {LineEvent, RunObserver} from './create.js'
 
@@ -10,7 +12,7 @@ export interface ReporterOptions {
 
 /** Progress for `pf run create`: a cli-progress bar on a TTY (done/failed/rate/ETA), `--stream` lines. */
 export const createReporter = async (options: ReporterOptions): Promise<{observer: Omit<RunObserver, 'signal'>; stop(): void}> => {
-  let bar: import('cli-progress').SingleBar | undefined
+  let bar: SingleBar | undefined
   if (options.bar) {
     const {default: cliProgress} = await import('cli-progress')
     bar = new cliProgress.SingleBar(
@@ -36,7 +38,9 @@ export const createReporter = async (options: ReporterOptions): Promise<{observe
         const seconds = (Date.now() - started) / 1000
         bar?.update(event.done, {failed: event.failed, rate: seconds > 0 ? (event.done / seconds).toFixed(1) : '0.0'})
         if (options.stream) {
-          const result = event.error ? {line_number: event.lineNumber, status: event.status, error: describeLineError(event.error)} : {line_number: event.lineNumber, status: event.status, output: event.output}
+          const result = event.error
+            ? {line_number: event.lineNumber, status: event.status, error: describeLineError(event.error)}
+            : {line_number: event.lineNumber, status: event.status, output: event.output}
           options.stream(JSON.stringify(result) + '\n')
         }
       },

@@ -5,8 +5,6 @@ import {isProcessRunning} from '../util/process.js'
 
 export type {RunStatus} from '../store/store.js'
 
-
-
 /** A run as commands print it (`--json`): prompt flow's names where it has them. */
 export interface Run {
   name: string
@@ -110,7 +108,9 @@ export class RunRecords {
       code: 'process_ended',
       message: `The pf process running it (pid ${pid}) ended before the run finished (killed or crashed); \`pf run create --resume-from ${run.name}\` reruns the lines it did not finish.`,
     }
-    this.db.prepare(`UPDATE runs SET status = 'Failed', ended_at = ?, error = ? WHERE name = ? AND status = 'Running'`).run(new Date().toISOString(), JSON.stringify(error), run.name)
+    this.db
+      .prepare(`UPDATE runs SET status = 'Failed', ended_at = ?, error = ? WHERE name = ? AND status = 'Running'`)
+      .run(new Date().toISOString(), JSON.stringify(error), run.name)
     const row = this.db.prepare('SELECT * FROM runs WHERE name = ?').get(run.name) as RunRow
     return toRun(row)
   }
@@ -161,22 +161,39 @@ export class RunRecords {
     this.db.prepare('UPDATE runs SET completed_lines = ?, failed_lines = ? WHERE name = ?').run(completed, failed, name)
   }
 
-  finish(name: string, end: {status: RunStatus; completed: number; failed: number; error?: {code: string; message: string}; metrics?: Record<string, unknown>}): Run {
+  finish(
+    name: string,
+    end: {status: RunStatus; completed: number; failed: number; error?: {code: string; message: string}; metrics?: Record<string, unknown>},
+  ): Run {
     this.db
-      .prepare('UPDATE runs SET status = ?, ended_at = ?, completed_lines = ?, failed_lines = ?, error = ?, metrics = COALESCE(?, metrics) WHERE name = ?')
-      .run(end.status, new Date().toISOString(), end.completed, end.failed, end.error ? JSON.stringify(end.error) : null, end.metrics ? JSON.stringify(end.metrics) : null, name)
+      .prepare(
+        'UPDATE runs SET status = ?, ended_at = ?, completed_lines = ?, failed_lines = ?, error = ?, metrics = COALESCE(?, metrics) WHERE name = ?',
+      )
+      .run(
+        end.status,
+        new Date().toISOString(),
+        end.completed,
+        end.failed,
+        end.error ? JSON.stringify(end.error) : null,
+        end.metrics ? JSON.stringify(end.metrics) : null,
+        name,
+      )
     return this.get(name)
   }
 
   /** Marks a run Failed by pf's own error, keeping its line counts. */
   abort(name: string, error: {code: string; message: string}): void {
-    this.db.prepare(`UPDATE runs SET status = 'Failed', ended_at = ?, error = ? WHERE name = ?`).run(new Date().toISOString(), JSON.stringify(error), name)
+    this.db
+      .prepare(`UPDATE runs SET status = 'Failed', ended_at = ?, error = ? WHERE name = ?`)
+      .run(new Date().toISOString(), JSON.stringify(error), name)
   }
 
   list(options: ListOptions = {}): Run[] {
     const archived = options.includeArchived ? [0, 1] : [options.archivedOnly ? 1 : 0]
     const rows = this.db
-      .prepare(`SELECT * FROM runs WHERE archived IN (${archived.join(', ')}) ORDER BY created_at DESC, name ${options.maxResults === undefined ? '' : 'LIMIT ?'}`)
+      .prepare(
+        `SELECT * FROM runs WHERE archived IN (${archived.join(', ')}) ORDER BY created_at DESC, name ${options.maxResults === undefined ? '' : 'LIMIT ?'}`,
+      )
       .all(...(options.maxResults === undefined ? [] : [options.maxResults])) as RunRow[]
     return rows.map(row => this.settleIfOrphaned(toRun(row)))
   }

@@ -12,7 +12,8 @@ const globals = globalThis as unknown as Record<symbol, MetricCollector | undefi
  */
 export const logMetric = (name: string, value: number): void => {
   if (typeof name !== 'string' || name.trim() === '') throw new TypeError('logMetric: the metric name must be a non-empty string')
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError(`logMetric: the value of "${name}" must be a finite number, got ${String(value)}`)
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw new TypeError(`logMetric: the value of "${name}" must be a finite number, got ${String(value)}`)
   globals[collectorKey]?.(name, value)
 }
 

@@ -31,7 +31,8 @@ const pointOtelSdks = async (collection: string): Promise<string | undefined> =>
   if (!endpoint) return undefined
   env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = collectorUrl(endpoint)
   const resource = env.OTEL_RESOURCE_ATTRIBUTES ?? ''
-  if (!/(^|,)\s*collection=/.test(resource)) env.OTEL_RESOURCE_ATTRIBUTES = [resource, `collection=${encodeURIComponent(collection)}`].filter(Boolean).join(',')
+  if (!/(^|,)\s*collection=/.test(resource))
+    env.OTEL_RESOURCE_ATTRIBUTES = [resource, `collection=${encodeURIComponent(collection)}`].filter(Boolean).join(',')
   return env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
 }
 
@@ -51,7 +52,11 @@ export const startTrace = (options: StartTraceOptions = {}): Promise<TraceHandle
     ])
     const {reader} = await loadConfig()
     const collection = options.collection ?? path.basename(process.cwd())
-    const session: TracingSession | undefined = await TracingSession.start({registry: registryLoader(() => runDestinationHooks()), config: reader, collection})
+    const session: TracingSession | undefined = await TracingSession.start({
+      registry: registryLoader(() => runDestinationHooks()),
+      config: reader,
+      collection,
+    })
     let otlpEndpoint: string | undefined
     if (session) {
       // The script's own openai calls (pf instruments openai when it loads a flow; a plain script loads none).

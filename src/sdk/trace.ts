@@ -22,7 +22,13 @@ export const parameterNames = (fn: (...args: never[]) => unknown): string[] => {
   if (!match) return []
   return match[1]
     .split(',')
-    .map(p => p.replace(/\/\*.*?\*\//g, '').split('=')[0].replace(/:.*$/, '').trim())
+    .map(p =>
+      p
+        .replace(/\/\*.*?\*\//g, '')
+        .split('=')[0]
+        .replace(/:.*$/, '')
+        .trim(),
+    )
     .filter(p => p.length > 0)
 }
 

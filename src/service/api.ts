@@ -73,7 +73,13 @@ export interface RunDetail {
 
 export interface RunCharts {
   /** Line latency histogram (seconds): equal-width bins from min to max. */
-  latency: {count: number; bins: Array<{from: number; to: number; count: number}>; p50: number | null; p90: number | null; p99: number | null}
+  latency: {
+    count: number
+    bins: Array<{from: number; to: number; count: number}>
+    p50: number | null
+    p90: number | null
+    p99: number | null
+  }
   /** Total tokens per line; with many lines, per range of lines (mean and max of the range). */
   tokens: Array<{from: number; to: number; mean: number; max: number}>
   /** The last runs of the same flow (oldest first) with their numeric metrics. */
@@ -101,16 +107,24 @@ export const toSummary = (row: LineRunRow): TraceSummary => ({
   inputs: summaryValue(row.inputs, () => valueHref(row.trace_id, row.root_span_id, 'inputs')),
   outputs: summaryValue(row.outputs, () => valueHref(row.trace_id, row.root_span_id, 'output')),
   error: row.error,
-  tokens: row.total_tokens === null ? null : {prompt: row.prompt_tokens ?? 0, completion: row.completion_tokens ?? 0, total: row.total_tokens},
+  tokens:
+    row.total_tokens === null ? null : {prompt: row.prompt_tokens ?? 0, completion: row.completion_tokens ?? 0, total: row.total_tokens},
 })
 
 /** A cursor names its sort, so it cannot be replayed against another order. */
-export const encodeCursor = (cursor: TraceCursor, sort: TraceSort): string => Buffer.from(JSON.stringify([sort, cursor.key, cursor.traceId])).toString('base64url')
+export const encodeCursor = (cursor: TraceCursor, sort: TraceSort): string =>
+  Buffer.from(JSON.stringify([sort, cursor.key, cursor.traceId])).toString('base64url')
 
 export const decodeCursor = (text: string, sort: TraceSort): TraceCursor => {
   try {
     const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'))
-    if (Array.isArray(value) && value.length === 3 && value[0] === sort && ['string', 'number'].includes(typeof value[1]) && typeof value[2] === 'string')
+    if (
+      Array.isArray(value) &&
+      value.length === 3 &&
+      value[0] === sort &&
+      ['string', 'number'].includes(typeof value[1]) &&
+      typeof value[2] === 'string'
+    )
       return {key: value[1], traceId: value[2]}
   } catch {
     // Not base64url JSON: refused below like any cursor this API did not return.
@@ -121,14 +135,16 @@ export const decodeCursor = (text: string, sort: TraceSort): TraceCursor => {
 /** `2026-11-26T05:30:30.123456Z`, the stored format, so bounds compare as text with stored times. */
 const parseTime = (name: string, text: string): string => {
   const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text)
-  if (!Number.isFinite(ms)) throw new ApiError(400, 'invalid_time', `${name} must be an ISO 8601 time or epoch milliseconds; got "${text}".`)
+  if (!Number.isFinite(ms))
+    throw new ApiError(400, 'invalid_time', `${name} must be an ISO 8601 time or epoch milliseconds; got "${text}".`)
   return new Date(ms).toISOString().slice(0, 23) + '000Z'
 }
 
 const parseLimit = (text: string | null, fallback: number, max: number): number => {
   if (text === null) return fallback
   const n = Number(text)
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new ApiError(400, 'invalid_limit', `limit must be an integer from 1 to ${max}; got "${text}".`)
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw new ApiError(400, 'invalid_limit', `limit must be an integer from 1 to ${max}; got "${text}".`)
   return n
 }
 
@@ -138,22 +154,30 @@ const nonEmpty = (value: string | null): string | undefined => (value === null |
 const parseAttributeFilter = (text: string): {key: string; value: string} => {
   const eq = text.indexOf('=')
   const key = eq > 0 ? text.slice(0, eq).trim() : ''
-  if (!key || /["\\]/.test(key)) throw new ApiError(400, 'invalid_attr', `attr must be KEY=VALUE with a key without quotes or backslashes; got "${text}".`)
+  if (!key || /["\\]/.test(key))
+    throw new ApiError(400, 'invalid_attr', `attr must be KEY=VALUE with a key without quotes or backslashes; got "${text}".`)
   return {key, value: text.slice(eq + 1)}
 }
 
 /** Reads a list filter from query parameters (unknown values are refused, never ignored). */
 export const parseTraceQuery = (query: URLSearchParams): {filter: TraceFilter; limit: number; after?: TraceCursor} => {
   const known = new Set(['collection', 'run', 'status', 'from', 'to', 'q', 'attr', 'sort', 'limit', 'cursor'])
-  for (const key of query.keys()) if (!known.has(key)) throw new ApiError(400, 'unknown_parameter', `Unknown parameter "${key}"; known: ${[...known].join(', ')}.`)
-  const status = nonEmpty(query.get('status'))?.split(',').map(s => s.trim())
-  for (const s of status ?? []) if (!statuses.includes(s)) throw new ApiError(400, 'invalid_status', `status must be among ${statuses.join(', ')}; got "${s}".`)
+  for (const key of query.keys())
+    if (!known.has(key)) throw new ApiError(400, 'unknown_parameter', `Unknown parameter "${key}"; known: ${[...known].join(', ')}.`)
+  const status = nonEmpty(query.get('status'))
+    ?.split(',')
+    .map(s => s.trim())
+  for (const s of status ?? [])
+    if (!statuses.includes(s)) throw new ApiError(400, 'invalid_status', `status must be among ${statuses.join(', ')}; got "${s}".`)
   const from = nonEmpty(query.get('from'))
   const to = nonEmpty(query.get('to'))
   const cursor = nonEmpty(query.get('cursor'))
   const sort = (nonEmpty(query.get('sort')) ?? 'start') as TraceSort
   if (!traceSorts.includes(sort)) throw new ApiError(400, 'invalid_sort', `sort must be one of ${traceSorts.join(', ')}; got "${sort}".`)
-  const attributes = query.getAll('attr').filter(a => a !== '').map(parseAttributeFilter)
+  const attributes = query
+    .getAll('attr')
+    .filter(a => a !== '')
+    .map(parseAttributeFilter)
   return {
     filter: {
       collection: nonEmpty(query.get('collection')),
@@ -197,11 +221,17 @@ export class ViewerApi {
     if (!attribute) throw new ApiError(400, 'missing_attribute', 'Name the value with attribute=<attribute key>.')
     const eventText = nonEmpty(query.get('event'))
     const event = eventText === undefined ? undefined : Number(eventText)
-    if (event !== undefined && !(Number.isInteger(event) && event >= 0)) throw new ApiError(400, 'invalid_event', `event must be an event index; got "${eventText}".`)
+    if (event !== undefined && !(Number.isInteger(event) && event >= 0))
+      throw new ApiError(400, 'invalid_event', `event must be an event index; got "${eventText}".`)
     const span = this.reader.spans(traceId.toLowerCase()).find(s => s.context.span_id === spanId.toLowerCase())
     if (!span) throw new ApiError(404, 'span_not_found', `No span ${spanId} in trace ${traceId}.`)
     const value = spanValue(span, attribute, event)
-    if (value === undefined) throw new ApiError(404, 'value_not_found', `Span ${spanId} has no ${event === undefined ? '' : `event ${event} `}attribute "${attribute}".`)
+    if (value === undefined)
+      throw new ApiError(
+        404,
+        'value_not_found',
+        `Span ${spanId} has no ${event === undefined ? '' : `event ${event} `}attribute "${attribute}".`,
+      )
     return {value}
   }
 
@@ -209,14 +239,25 @@ export class ViewerApi {
   runs(query: URLSearchParams): {runs: RunSummary[]} {
     refuseUnknown(query, ['q', 'status', 'flow', 'archived', 'sort', 'limit'])
     const limit = parseLimit(query.get('limit'), 100, 1000)
-    const status = nonEmpty(query.get('status'))?.split(',').map(s => s.trim())
-    for (const s of status ?? []) if (!runStatuses.includes(s)) throw new ApiError(400, 'invalid_status', `status must be among ${runStatuses.join(', ')}; got "${s}".`)
+    const status = nonEmpty(query.get('status'))
+      ?.split(',')
+      .map(s => s.trim())
+    for (const s of status ?? [])
+      if (!runStatuses.includes(s)) throw new ApiError(400, 'invalid_status', `status must be among ${runStatuses.join(', ')}; got "${s}".`)
     const sortText = nonEmpty(query.get('sort')) ?? '-created'
     const sort = sortText.replace(/^-/, '') as RunSort
-    if (!runSorts.includes(sort)) throw new ApiError(400, 'invalid_sort', `sort must be one of ${runSorts.join(', ')} (prefix - for descending); got "${sortText}".`)
+    if (!runSorts.includes(sort))
+      throw new ApiError(400, 'invalid_sort', `sort must be one of ${runSorts.join(', ')} (prefix - for descending); got "${sortText}".`)
     const archived = nonEmpty(query.get('archived'))
-    if (archived !== undefined && archived !== '0' && archived !== '1') throw new ApiError(400, 'invalid_archived', `archived must be 0 or 1; got "${archived}".`)
-    const rows = listRuns(this.reader.db, {text: nonEmpty(query.get('q')?.trim() ?? null), status, flow: nonEmpty(query.get('flow')), archived: archived === '1'}, sort, sortText.startsWith('-'), limit)
+    if (archived !== undefined && archived !== '0' && archived !== '1')
+      throw new ApiError(400, 'invalid_archived', `archived must be 0 or 1; got "${archived}".`)
+    const rows = listRuns(
+      this.reader.db,
+      {text: nonEmpty(query.get('q')?.trim() ?? null), status, flow: nonEmpty(query.get('flow')), archived: archived === '1'},
+      sort,
+      sortText.startsWith('-'),
+      limit,
+    )
     const names = rows.map(r => r.name)
     const totals = runTotals(this.reader.db, names)
     const evaluations = evaluationRuns(this.reader.db, names)
@@ -240,7 +281,11 @@ export class ViewerApi {
     const row = this.reader.run(name)
     if (!row) throw new ApiError(404, 'run_not_found', `No run named "${name}" in the local store.`)
     const stats = lineStats(this.reader.db, name)
-    return {latency: latencyHistogram(stats.map(s => s.latency)), tokens: tokenSeries(stats), flowRuns: flowMetrics(this.reader.db, row.flow)}
+    return {
+      latency: latencyHistogram(stats.map(s => s.latency)),
+      tokens: tokenSeries(stats),
+      flowRuns: flowMetrics(this.reader.db, row.flow),
+    }
   }
 
   run(name: string, query: URLSearchParams): RunDetail {
@@ -255,9 +300,21 @@ export class ViewerApi {
     if (more) lines.length = limit
     const {column_mapping, tags, properties, metrics, archived, ...rest} = row
     return {
-      run: {...rest, column_mapping: parseJson(column_mapping), tags: parseJson(tags), properties: parseJson(properties), metrics: parseJson(metrics), archived: archived !== 0},
+      run: {
+        ...rest,
+        column_mapping: parseJson(column_mapping),
+        tags: parseJson(tags),
+        properties: parseJson(properties),
+        metrics: parseJson(metrics),
+        archived: archived !== 0,
+      },
       summary: toRunSummary(row, runTotals(this.reader.db, [name]).get(name), evaluationRuns(this.reader.db, [name]).get(name)),
-      evaluations: runRows(this.reader.db, evaluationRuns(this.reader.db, [name]).get(name) ?? []).map(e => ({name: e.name, flow: e.flow, status: e.status, metrics: parseJson(e.metrics)})),
+      evaluations: runRows(this.reader.db, evaluationRuns(this.reader.db, [name]).get(name) ?? []).map(e => ({
+        name: e.name,
+        flow: e.flow,
+        status: e.status,
+        metrics: parseJson(e.metrics),
+      })),
       lineCounts: Object.fromEntries(this.reader.runLineCounts(name).map(c => [c.status, c.count])),
       lines: lines.map(toSummary),
       nextAfterLine: more ? (lines.at(-1)!.line_number ?? null) : null,
@@ -276,7 +333,9 @@ export class ViewerApi {
     if (m) {
       const traceId = decodeSegment(m[1])
       const download = query.get('download') === '1'
-      const headers: Record<string, string> = download ? {'Content-Disposition': `attachment; filename="trace-${traceId.toLowerCase()}.json"`} : {}
+      const headers: Record<string, string> = download
+        ? {'Content-Disposition': `attachment; filename="trace-${traceId.toLowerCase()}.json"`}
+        : {}
       return {body: this.trace(traceId, download), headers}
     }
     m = /^\/v1\.0\/api\/traces\/([^/]+)\/spans\/([^/]+)\/value$/.exec(route)
@@ -299,7 +358,8 @@ const checkTraceId = (traceId: string) => {
 }
 
 const refuseUnknown = (query: URLSearchParams, known: string[]) => {
-  for (const key of query.keys()) if (!known.includes(key)) throw new ApiError(400, 'unknown_parameter', `Unknown parameter "${key}"; known: ${known.join(', ')}.`)
+  for (const key of query.keys())
+    if (!known.includes(key)) throw new ApiError(400, 'unknown_parameter', `Unknown parameter "${key}"; known: ${known.join(', ')}.`)
 }
 
 export const decodeSegment = (segment: string): string => {
@@ -312,15 +372,20 @@ export const decodeSegment = (segment: string): string => {
 
 /** `a,b,c` → distinct run names, 1 to maxCompareRuns of them. */
 export const parseRunNames = (text: string): string[] => {
-  const names = text.split(',').map(n => n.trim()).filter(Boolean)
+  const names = text
+    .split(',')
+    .map(n => n.trim())
+    .filter(Boolean)
   if (names.length === 0) throw new ApiError(400, 'missing_runs', 'Name the runs to compare: runs=<name>,<name>.')
-  if (names.length > maxCompareRuns) throw new ApiError(400, 'too_many_runs', `Compare at most ${maxCompareRuns} runs at once; got ${names.length}.`)
+  if (names.length > maxCompareRuns)
+    throw new ApiError(400, 'too_many_runs', `Compare at most ${maxCompareRuns} runs at once; got ${names.length}.`)
   const duplicate = names.find((n, i) => names.indexOf(n) !== i)
   if (duplicate !== undefined) throw new ApiError(400, 'duplicate_run', `Run "${duplicate}" is named twice.`)
   return names
 }
 
-const quantile = (sorted: number[], q: number): number | null => (sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))])
+const quantile = (sorted: number[], q: number): number | null =>
+  sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
 
 export const latencyHistogram = (latencies: number[], binCount = 20): RunCharts['latency'] => {
   const sorted = [...latencies].sort((a, b) => a - b)
@@ -343,7 +408,12 @@ export const tokenSeries = (stats: Array<{line_number: number; total_tokens: num
   for (let i = 0; i < stats.length; i += per) {
     const group = stats.slice(i, i + per)
     const values = group.map(s => s.total_tokens ?? 0)
-    out.push({from: group[0].line_number, to: group.at(-1)!.line_number, mean: values.reduce((a, b) => a + b, 0) / values.length, max: Math.max(...values)})
+    out.push({
+      from: group[0].line_number,
+      to: group.at(-1)!.line_number,
+      mean: values.reduce((a, b) => a + b, 0) / values.length,
+      max: Math.max(...values),
+    })
   }
   return out
 }
@@ -351,7 +421,11 @@ export const tokenSeries = (stats: Array<{line_number: number; total_tokens: num
 const numericMetrics = (text: string | null, prefix = ''): Record<string, number> => {
   try {
     const parsed = JSON.parse(text ?? '{}')
-    return Object.fromEntries(Object.entries(parsed).filter(([, v]) => typeof v === 'number' && Number.isFinite(v)).map(([k, v]) => [prefix + k, v])) as Record<string, number>
+    return Object.fromEntries(
+      Object.entries(parsed)
+        .filter(([, v]) => typeof v === 'number' && Number.isFinite(v))
+        .map(([k, v]) => [prefix + k, v]),
+    ) as Record<string, number>
   } catch {
     return {}
   }
@@ -360,7 +434,10 @@ const numericMetrics = (text: string | null, prefix = ''): Record<string, number
 /** Runs of a flow with their numeric metrics and their evaluation runs' (as `<evaluation flow>/<metric>`). */
 const flowMetrics = (db: TraceReader['db'], flow: string): RunCharts['flowRuns'] => {
   const runs = flowRuns(db, flow, 30)
-  const evaluations = evaluationRuns(db, runs.map(r => r.name))
+  const evaluations = evaluationRuns(
+    db,
+    runs.map(r => r.name),
+  )
   const evalRows = new Map(runRows(db, [...evaluations.values()].flat()).map(r => [r.name, r]))
   return runs.map(r => {
     const metrics = numericMetrics(r.metrics)
@@ -394,7 +471,8 @@ const readRunOutputs = (outputPath: string, lines: LineRunRow[]): Record<string,
       if (typeof n === 'number' && wanted.has(n)) {
         const {line_number: _, ...rest} = record
         const text = JSON.stringify(rest)
-        out[String(n)] = text.length > summaryCap ? {$pfTruncated: true, preview: text.slice(0, summaryCap), length: text.length, href: null} : rest
+        out[String(n)] =
+          text.length > summaryCap ? {$pfTruncated: true, preview: text.slice(0, summaryCap), length: text.length, href: null} : rest
       }
     } catch {
       // A line cut short by a crash is not an output.

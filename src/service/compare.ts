@@ -45,7 +45,6 @@ const parseObject = (text: string | null): Record<string, unknown> => {
   }
 }
 
-
 export const toRunSummary = (row: RunRow, totals: RunTotals | undefined, evaluations: string[] = []): RunSummary => {
   const end = row.ended_at ? Date.parse(row.ended_at) : row.status === 'Running' ? Date.now() : undefined
   return {
@@ -118,7 +117,8 @@ const capValue = (value: unknown): unknown => {
 }
 
 /** How an evaluation run's metrics and scores are prefixed: its flow folder's name. */
-export const evaluationName = (run: Pick<RunRow, 'flow' | 'name'>) => path.basename(run.flow.replace(/[\\/](flow\.(flex|dag)\.ya?ml)$/i, '')) || run.name
+export const evaluationName = (run: Pick<RunRow, 'flow' | 'name'>) =>
+  path.basename(run.flow.replace(/[\\/](flow\.(flex|dag)\.ya?ml)$/i, '')) || run.name
 
 /**
  * A run folder's JSON Lines files, read the way `pf run show-details` reads them (src/run: the service layer may
@@ -152,7 +152,11 @@ const withoutLineNumber = ({line_number: _, ...rest}: Record<string, unknown>): 
 const outputOf = (row: Record<string, unknown>): unknown => {
   const values = withoutLineNumber(row)
   const keys = Object.keys(values)
-  return keys.length === 1 && keys[0] === 'output' && (typeof values.output !== 'object' || values.output === null || Array.isArray(values.output)) ? values.output : values
+  return keys.length === 1 &&
+    keys[0] === 'output' &&
+    (typeof values.output !== 'object' || values.output === null || Array.isArray(values.output))
+    ? values.output
+    : values
 }
 
 interface FolderLines {
@@ -202,7 +206,9 @@ export const compareRuns = async (db: Database.Database, names: string[]): Promi
   const evalFolders = await Promise.all(
     ordered.map(async run =>
       Promise.all(
-        (evaluations.get(run.name) ?? []).flatMap(n => (evalRows.has(n) ? [n] : [])).map(async n => ({name: evaluationName(evalRows.get(n)!), lines: await readFolder(evalRows.get(n)!.output_path)})),
+        (evaluations.get(run.name) ?? [])
+          .flatMap(n => (evalRows.has(n) ? [n] : []))
+          .map(async n => ({name: evaluationName(evalRows.get(n)!), lines: await readFolder(evalRows.get(n)!.output_path)})),
       ),
     ),
   )

@@ -30,7 +30,8 @@ export interface ServiceStatus {
 
 const hostForUrl = (host: string) => (host.includes(':') ? `[${host}]` : host)
 
-export const viewerBaseUrl = (endpoint: Pick<ServiceEndpoint, 'host' | 'port'>): string => `http://${hostForUrl(endpoint.host)}:${endpoint.port}${uiPath}`
+export const viewerBaseUrl = (endpoint: Pick<ServiceEndpoint, 'host' | 'port'>): string =>
+  `http://${hostForUrl(endpoint.host)}:${endpoint.port}${uiPath}`
 
 const otlpFields = (endpoint: Pick<ServiceEndpoint, 'host' | 'port'>) => {
   const otlpEndpoint = collectorUrl(endpoint)
@@ -45,7 +46,10 @@ const otlpFields = (endpoint: Pick<ServiceEndpoint, 'host' | 'port'>) => {
 export const listenHost = (configured: unknown): string => {
   const host = String(configured ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1')
   if (!isLoopbackHost(host))
-    throw new PfError('invalid_value', `The trace viewer binds loopback addresses only (127.0.0.1, localhost, ::1); "${host}" would expose every trace to the network.`)
+    throw new PfError(
+      'invalid_value',
+      `The trace viewer binds loopback addresses only (127.0.0.1, localhost, ::1); "${host}" would expose every trace to the network.`,
+    )
   return host
 }
 
@@ -75,19 +79,22 @@ export const removeServiceFile = (home: string, pid?: number): void => {
 /** The pid the viewer on this endpoint reports, or undefined when nothing (or something else) answers. */
 const healthPid = (endpoint: Pick<ServiceEndpoint, 'host' | 'port'>, timeoutMs = 1500): Promise<number | undefined> =>
   new Promise(resolve => {
-    const req = http.get({host: endpoint.host, port: endpoint.port, path: healthPath, timeout: timeoutMs, headers: {host: `127.0.0.1:${endpoint.port}`}}, res => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', d => (body += d))
-      res.on('end', () => {
-        try {
-          const data = JSON.parse(body)
-          resolve(res.statusCode === 200 && data.status === 'ok' && typeof data.pid === 'number' ? data.pid : undefined)
-        } catch {
-          resolve(undefined)
-        }
-      })
-    })
+    const req = http.get(
+      {host: endpoint.host, port: endpoint.port, path: healthPath, timeout: timeoutMs, headers: {host: `127.0.0.1:${endpoint.port}`}},
+      res => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', d => (body += d))
+        res.on('end', () => {
+          try {
+            const data = JSON.parse(body)
+            resolve(res.statusCode === 200 && data.status === 'ok' && typeof data.pid === 'number' ? data.pid : undefined)
+          } catch {
+            resolve(undefined)
+          }
+        })
+      },
+    )
     req.on('timeout', () => req.destroy())
     req.on('error', () => resolve(undefined))
   })
@@ -95,7 +102,8 @@ const healthPid = (endpoint: Pick<ServiceEndpoint, 'host' | 'port'>, timeoutMs =
 /** Running only when service.json names a live process that answers the health check as that process. */
 export const serviceStatus = async (home: string): Promise<ServiceStatus> => {
   const data = readServiceFile(home)
-  if (!data || typeof data.port !== 'number' || typeof data.host !== 'string' || typeof data.pid !== 'number') return data ? {running: false, stale: true} : {running: false}
+  if (!data || typeof data.port !== 'number' || typeof data.host !== 'string' || typeof data.pid !== 'number')
+    return data ? {running: false, stale: true} : {running: false}
   const endpoint = {host: data.host, port: data.port, pid: data.pid}
   if (!isProcessAlive(endpoint.pid) || (await healthPid(endpoint)) !== endpoint.pid) return {running: false, stale: true}
   return {running: true, ...endpoint, url: viewerBaseUrl(endpoint), ...otlpFields(endpoint)}
@@ -138,7 +146,11 @@ export const startService = async (options: StartOptions): Promise<StartResult> 
   const logFd = openSync(log, 'a', 0o600)
   const args = [options.pfBin, 'service', 'run', '--host', options.host]
   args.push(...(options.port === undefined ? ['--port', String(defaultServicePort), '--any-port'] : ['--port', String(options.port)]))
-  const child = spawn(process.execPath, args, {detached: true, stdio: ['ignore', logFd, logFd], env: {...process.env, PF_HOME_DIRECTORY: home}})
+  const child = spawn(process.execPath, args, {
+    detached: true,
+    stdio: ['ignore', logFd, logFd],
+    env: {...process.env, PF_HOME_DIRECTORY: home},
+  })
   closeSync(logFd)
   let exited: number | null | undefined
   child.on('exit', code => (exited = code))
@@ -147,12 +159,18 @@ export const startService = async (options: StartOptions): Promise<StartResult> 
   const deadline = Date.now() + (options.timeoutMs ?? 15_000)
   while (Date.now() < deadline) {
     await new Promise(r => setTimeout(r, 100))
-    if (exited !== undefined) throw new PfError('service_start_failed', `The viewer did not start: ${lastLogLine(log)}`, ExitCode.failure, {log})
+    if (exited !== undefined)
+      throw new PfError('service_start_failed', `The viewer did not start: ${lastLogLine(log)}`, ExitCode.failure, {log})
     const status = await serviceStatus(home)
     if (status.running && status.pid === child.pid) return {...status, reused: false, log}
   }
   child.kill('SIGTERM')
-  throw new PfError('service_start_failed', `The viewer did not become healthy within ${Math.round((options.timeoutMs ?? 15_000) / 1000)} s; see ${log}.`, ExitCode.failure, {log})
+  throw new PfError(
+    'service_start_failed',
+    `The viewer did not become healthy within ${Math.round((options.timeoutMs ?? 15_000) / 1000)} s; see ${log}.`,
+    ExitCode.failure,
+    {log},
+  )
 }
 
 const lastLogLine = (log: string): string => {

@@ -36,7 +36,12 @@ export class LiveFeed {
   ) {}
 
   subscribe(req: http.IncomingMessage, res: http.ServerResponse, headers: Record<string, string>): void {
-    res.writeHead(200, {...headers, 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive'})
+    res.writeHead(200, {
+      ...headers,
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      Connection: 'keep-alive',
+    })
     res.write('retry: 1000\n: connected\n\n')
     if (this.clients.size === 0) this.start()
     this.clients.add(res)
@@ -66,7 +71,9 @@ export class LiveFeed {
 
   private runFingerprints(): Map<string, string> {
     const rows = this.db
-      .prepare(`SELECT name, status || '|' || completed_lines || '|' || failed_lines || '|' || COALESCE(ended_at, '') || '|' || COALESCE(length(metrics), 0) || '|' || archived AS print FROM runs`)
+      .prepare(
+        `SELECT name, status || '|' || completed_lines || '|' || failed_lines || '|' || COALESCE(ended_at, '') || '|' || COALESCE(length(metrics), 0) || '|' || archived AS print FROM runs`,
+      )
       .all() as Array<{name: string; print: string}>
     return new Map(rows.map(r => [r.name, r.print]))
   }
@@ -82,7 +89,13 @@ export class LiveFeed {
     if (max < this.lastRowid) this.lastRowid = max
     const spans = this.db
       .prepare('SELECT rowid, trace_id, parent_id, collection, run FROM spans WHERE rowid > ? ORDER BY rowid LIMIT ?')
-      .all(this.lastRowid, maxSpansPerPoll) as Array<{rowid: number; trace_id: string; parent_id: string | null; collection: string; run: string | null}>
+      .all(this.lastRowid, maxSpansPerPoll) as Array<{
+      rowid: number
+      trace_id: string
+      parent_id: string | null
+      collection: string
+      run: string | null
+    }>
     if (spans.length > 0) this.lastRowid = spans.at(-1)!.rowid
     const traces = new Set<string>()
     const roots = new Set<string>()

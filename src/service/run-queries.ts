@@ -102,13 +102,21 @@ export interface LineStat {
 /** Every traced line of a run (numbers only, for charts and comparisons), in line order. */
 export const lineStats = (db: Database.Database, run: string): LineStat[] =>
   db
-    .prepare('SELECT line_number, status, latency, total_tokens, trace_id FROM line_runs WHERE run = ? AND line_number IS NOT NULL ORDER BY line_number')
+    .prepare(
+      'SELECT line_number, status, latency, total_tokens, trace_id FROM line_runs WHERE run = ? AND line_number IS NOT NULL ORDER BY line_number',
+    )
     .all(run) as LineStat[]
 
 /** Runs of one flow, oldest first (the last `limit`), with their metrics: the "metrics over runs" chart. */
-export const flowRuns = (db: Database.Database, flow: string, limit: number): Array<Pick<RunRow, 'name' | 'display_name' | 'created_at' | 'status' | 'metrics'>> =>
+export const flowRuns = (
+  db: Database.Database,
+  flow: string,
+  limit: number,
+): Array<Pick<RunRow, 'name' | 'display_name' | 'created_at' | 'status' | 'metrics'>> =>
   (
     db
-      .prepare('SELECT name, display_name, created_at, status, metrics FROM runs WHERE flow = ? AND archived = 0 ORDER BY created_at DESC LIMIT ?')
+      .prepare(
+        'SELECT name, display_name, created_at, status, metrics FROM runs WHERE flow = ? AND archived = 0 ORDER BY created_at DESC LIMIT ?',
+      )
       .all(flow, limit) as Array<Pick<RunRow, 'name' | 'display_name' | 'created_at' | 'status' | 'metrics'>>
   ).reverse()

@@ -26,11 +26,14 @@ export const runService = async (options: RunOptions): Promise<RunningViewer> =>
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'EADDRINUSE' && options.anyPort) viewer = await startViewerServer({...serverOptions, port: 0})
-    else if (code === 'EADDRINUSE') throw new Error(`port ${options.port} on ${options.host} is in use; choose another with --port.`, {cause: error})
+    else if (code === 'EADDRINUSE')
+      throw new Error(`port ${options.port} on ${options.host} is in use; choose another with --port.`, {cause: error})
     else throw error
   }
   writeServiceFile(options.home, {host: options.host, port: viewer.port, pid: process.pid})
-  console.log(`${new Date().toISOString()} pf trace viewer and OTLP collector listening on http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${viewer.port} (pid ${process.pid})`)
+  console.log(
+    `${new Date().toISOString()} pf trace viewer and OTLP collector listening on http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${viewer.port} (pid ${process.pid})`,
+  )
   let stopping = false
   const stop = async (signal: string) => {
     if (stopping) return

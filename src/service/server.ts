@@ -12,7 +12,6 @@ import {collectorPath, healthPath, uiPath} from './paths.js'
 /** The static pages, shipped with the package next to dist/ (`web/`). */
 export const webRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'web')
 
-
 const contentTypes: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -24,7 +23,8 @@ const securityHeaders = {
   'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',
   'Referrer-Policy': 'no-referrer',
-  'Content-Security-Policy': "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+  'Content-Security-Policy':
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
   'Cache-Control': 'no-store',
 }
 
@@ -110,7 +110,8 @@ const sendError = (res: http.ServerResponse, error: unknown) => {
 const handle = async (req: http.IncomingMessage, res: http.ServerResponse, api: ViewerApi, live: LiveFeed, port: number): Promise<void> => {
   if (!isLoopbackHost(req.headers.host, port))
     return sendJson(res, 403, {error: {code: 'forbidden_host', message: 'The trace viewer answers only to 127.0.0.1, localhost or [::1].'}})
-  if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, {error: {code: 'method_not_allowed', message: 'The viewer is read-only.'}}, {Allow: 'GET, HEAD'})
+  if (req.method !== 'GET' && req.method !== 'HEAD')
+    return sendJson(res, 405, {error: {code: 'method_not_allowed', message: 'The viewer is read-only.'}}, {Allow: 'GET, HEAD'})
   const url = new URL(req.url ?? '/', 'http://127.0.0.1')
   const route = url.pathname
 
@@ -129,7 +130,8 @@ const handle = async (req: http.IncomingMessage, res: http.ServerResponse, api: 
 
 const serveStatic = async (res: http.ServerResponse, name: string): Promise<void> => {
   // Only flat file names of known types: no folders, no traversal.
-  if (!/^[a-z0-9-]+\.[a-z]+$/i.test(name) || !contentTypes[path.extname(name)]) throw new ApiError(404, 'not_found', `No such page: ${name}`)
+  if (!/^[a-z0-9-]+\.[a-z]+$/i.test(name) || !contentTypes[path.extname(name)])
+    throw new ApiError(404, 'not_found', `No such page: ${name}`)
   let body: Buffer
   try {
     body = await readFile(path.join(webRoot, name))

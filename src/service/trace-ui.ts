@@ -26,7 +26,10 @@ export interface TraceUiResult {
 export const traceUi = async (options: TraceUiOptions): Promise<TraceUiResult> => {
   // The id goes into a URL handed to the system's opener: only a trace id (32 hex digits) is accepted.
   if (options.traceId !== undefined && !/^[0-9a-f]{32}$/i.test(options.traceId))
-    throw new PfError('invalid_arguments', `--trace-id ${JSON.stringify(options.traceId.slice(0, 80))} is not a trace id (32 hexadecimal digits, as \`pf trace list\` shows).`)
+    throw new PfError(
+      'invalid_arguments',
+      `--trace-id ${JSON.stringify(options.traceId.slice(0, 80))} is not a trace id (32 hexadecimal digits, as \`pf trace list\` shows).`,
+    )
   const {reader} = await loadConfig()
   const host = listenHost(reader.get('service.host'))
   const service = await startService({home: pfHome(), pfBin: path.join(pfPackageRoot(), 'bin', 'run.js'), host})

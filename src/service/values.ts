@@ -23,7 +23,12 @@ export const attributeCap = 32_768
 export const valueHref = (traceId: string, spanId: string, attribute: string, event?: number): string =>
   `/v1.0/api/traces/${traceId}/spans/${spanId}/value?${event === undefined ? '' : `event=${event}&`}attribute=${encodeURIComponent(attribute)}`
 
-export const truncated = (text: string, cap: number, href: string): TruncatedValue => ({$pfTruncated: true, preview: text.slice(0, cap), length: text.length, href})
+export const truncated = (text: string, cap: number, href: string): TruncatedValue => ({
+  $pfTruncated: true,
+  preview: text.slice(0, cap),
+  length: text.length,
+  href,
+})
 
 /** A stored JSON text as a value for a summary: parsed when short, else a truncation marker. */
 export const summaryValue = (text: string | null, href: () => string, cap = summaryCap): unknown => {

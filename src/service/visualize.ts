@@ -29,9 +29,13 @@ export interface VisualizeResult {
 
 /** `a,b,c` → distinct run names; a bad list is bad input (exit 2). */
 export const parseNames = (text: string): string[] => {
-  const names = text.split(',').map(n => n.trim()).filter(Boolean)
+  const names = text
+    .split(',')
+    .map(n => n.trim())
+    .filter(Boolean)
   if (names.length === 0) throw new PfError('invalid_arguments', '--names needs at least one run name: --names run_a,run_b.')
-  if (names.length > maxCompareRuns) throw new PfError('invalid_arguments', `Visualize at most ${maxCompareRuns} runs at once; got ${names.length}.`)
+  if (names.length > maxCompareRuns)
+    throw new PfError('invalid_arguments', `Visualize at most ${maxCompareRuns} runs at once; got ${names.length}.`)
   const duplicate = names.find((n, i) => names.indexOf(n) !== i)
   if (duplicate !== undefined) throw new PfError('invalid_arguments', `Run "${duplicate}" is named twice in --names.`)
   return names
@@ -61,7 +65,8 @@ const scriptSafe = (text: string): string => text.replaceAll('<', '\\u003c')
 export const comparisonHtml = (comparison: Comparison): string => {
   const css = readFileSync(path.join(webRoot, 'style.css'), 'utf8')
   const scripts = ['charts.js', 'app.js'].map(f => readFileSync(path.join(webRoot, f), 'utf8'))
-  for (const code of scripts) if (/<\/script|<!--/i.test(code)) throw new Error('a viewer script contains "</script" or "<!--"; it cannot be inlined')
+  for (const code of scripts)
+    if (/<\/script|<!--/i.test(code)) throw new Error('a viewer script contains "</script" or "<!--"; it cannot be inlined')
   const data = scriptSafe(JSON.stringify({...comparison, generatedAt: new Date().toISOString()}))
   const title = `pf run visualize: ${comparison.runs.map(r => r.name).join(', ')}`.replaceAll(/[<>&"]/g, c => `&#${c.charCodeAt(0)};`)
   return `<!doctype html>
@@ -104,7 +109,10 @@ export const visualizeRuns = async (options: VisualizeOptions): Promise<Visualiz
       writeFileSync(tmp, comparisonHtml(comparison), {mode: 0o600})
       renameSync(tmp, file)
     } catch (error) {
-      throw new PfError('invalid_html_path', `Cannot write ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; choose a writable --html-path.`)
+      throw new PfError(
+        'invalid_html_path',
+        `Cannot write ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; choose a writable --html-path.`,
+      )
     }
     return {runs: names, htmlPath: file, opened: options.open ? openBrowser(file) : false}
   }

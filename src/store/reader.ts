@@ -46,7 +46,9 @@ const sortKeyOf = (row: LineRunRow, sort: TraceSort): string | number =>
 export const ftsQuery = (text: string): string | undefined => {
   const chunks = text.split(/\s+/).filter(c => /[\p{L}\p{N}]/u.test(c))
   if (chunks.length === 0) return undefined
-  return chunks.map(c => (c.endsWith('*') ? `"${c.replace(/\*+$/, '').replaceAll('"', '""')}" *` : `"${c.replaceAll('"', '""')}"`)).join(' ')
+  return chunks
+    .map(c => (c.endsWith('*') ? `"${c.replace(/\*+$/, '').replaceAll('"', '""')}" *` : `"${c.replaceAll('"', '""')}"`))
+    .join(' ')
 }
 
 export interface CollectionSummary {
@@ -113,7 +115,9 @@ export class TraceReader {
    */
   private searchNewestFirst(filter: TraceFilter, searches: SearchCondition[], limit: number, after?: TraceCursor): LineRunRow[] {
     const [driver, ...others] = searches
-    const hits = this.statement('SELECT rowid, trace_id, span_id FROM span_search WHERE span_search MATCH ? ORDER BY rowid DESC').safeIntegers(true)
+    const hits = this.statement(
+      'SELECT rowid, trace_id, span_id FROM span_search WHERE span_search MATCH ? ORDER BY rowid DESC',
+    ).safeIntegers(true)
     const lineRun = this.statement('SELECT * FROM line_runs WHERE trace_id = ?')
     const fromMs = filter.from === undefined ? undefined : msOf(filter.from)
     const accepted: Array<{row: LineRunRow; ms: number}> = []
@@ -156,7 +160,9 @@ export class TraceReader {
 
   /** Every span of a trace, in start order. */
   spans(traceId: string): SpanRecord[] {
-    const rows = this.statement('SELECT data FROM spans WHERE trace_id = ? ORDER BY start_time, span_id').all(traceId) as Array<{data: string}>
+    const rows = this.statement('SELECT data FROM spans WHERE trace_id = ? ORDER BY start_time, span_id').all(traceId) as Array<{
+      data: string
+    }>
     return rows.map(r => JSON.parse(r.data) as SpanRecord)
   }
 
@@ -171,13 +177,17 @@ export class TraceReader {
 
   /** A run's lines in line order, paged after a line number. */
   runLines(run: string, limit: number, afterLine = -1): LineRunRow[] {
-    return this.statement(
-      'SELECT * FROM line_runs WHERE run = ? AND line_number > ? ORDER BY line_number, trace_id LIMIT ?',
-    ).all(run, afterLine, limit) as LineRunRow[]
+    return this.statement('SELECT * FROM line_runs WHERE run = ? AND line_number > ? ORDER BY line_number, trace_id LIMIT ?').all(
+      run,
+      afterLine,
+      limit,
+    ) as LineRunRow[]
   }
 
   runLineCounts(run: string): Array<{status: string; count: number}> {
-    return this.statement('SELECT status, COUNT(*) AS count FROM line_runs WHERE run = ? AND line_number IS NOT NULL GROUP BY status ORDER BY status').all(run) as Array<{
+    return this.statement(
+      'SELECT status, COUNT(*) AS count FROM line_runs WHERE run = ? AND line_number IS NOT NULL GROUP BY status ORDER BY status',
+    ).all(run) as Array<{
       status: string
       count: number
     }>
@@ -211,7 +221,10 @@ const searchConditions = (filter: TraceFilter): SearchCondition[] | undefined =>
   }
   for (const {key, value} of filter.attributes ?? []) {
     // The index narrows to spans with "key value" in their attribute lines; the span JSON decides exactly.
-    const phrase = `${key} ${value}`.split(/[^\p{L}\p{N}]+/u).filter(Boolean).join(' ')
+    const phrase = `${key} ${value}`
+      .split(/[^\p{L}\p{N}]+/u)
+      .filter(Boolean)
+      .join(' ')
     if (!phrase) return undefined
     const values = [value, ...(/^-?\d+(\.\d+)?$/.test(value) ? [Number(value)] : value === 'true' ? [1] : value === 'false' ? [0] : [])]
     conditions.push({match: `attrs : "${phrase}"`, exact: {path: `$.attributes."${key}"`, values}})

@@ -68,7 +68,8 @@ export interface OutboxItem {
   span: SpanRecord
 }
 
-const jsonOrNull = (value: unknown): string | null => (value === undefined ? null : typeof value === 'string' ? value : JSON.stringify(value))
+const jsonOrNull = (value: unknown): string | null =>
+  value === undefined ? null : typeof value === 'string' ? value : JSON.stringify(value)
 
 /**
  * The local trace store: one SQLite file (WAL) under the pf home, user-only. Several pf processes may write at
@@ -192,7 +193,14 @@ export class TraceStore {
     for (let attempt = 0; ; attempt++) {
       this.searchSequence = (this.searchSequence + 1) % 0x100000
       try {
-        this.insertSearch.run(base + BigInt(this.searchSequence), span.name, doc.body, doc.attrs, span.context.trace_id, span.context.span_id)
+        this.insertSearch.run(
+          base + BigInt(this.searchSequence),
+          span.name,
+          doc.body,
+          doc.attrs,
+          span.context.trace_id,
+          span.context.span_id,
+        )
         return
       } catch (error) {
         // Another span of the same millisecond has this rowid: take the next sequence number.
@@ -204,13 +212,17 @@ export class TraceStore {
   /** Remembers how to reach a remote destination, so a later `pf trace sync` can rebuild its exporter. */
   saveDestination(dest: ResolvedDestination): void {
     this.db
-      .prepare(`INSERT INTO destinations (key, scheme, value, resolved, updated_at) VALUES (?, ?, ?, ?, ?)
-        ON CONFLICT (key) DO UPDATE SET scheme = excluded.scheme, value = excluded.value, resolved = excluded.resolved, updated_at = excluded.updated_at`)
+      .prepare(
+        `INSERT INTO destinations (key, scheme, value, resolved, updated_at) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (key) DO UPDATE SET scheme = excluded.scheme, value = excluded.value, resolved = excluded.resolved, updated_at = excluded.updated_at`,
+      )
       .run(dest.key, dest.scheme, dest.value, JSON.stringify(dest), Date.now())
   }
 
   destinations(): ResolvedDestination[] {
-    return (this.db.prepare('SELECT resolved FROM destinations ORDER BY key').all() as Array<{resolved: string}>).map(r => JSON.parse(r.resolved))
+    return (this.db.prepare('SELECT resolved FROM destinations ORDER BY key').all() as Array<{resolved: string}>).map(r =>
+      JSON.parse(r.resolved),
+    )
   }
 
   /**
@@ -234,7 +246,9 @@ export class TraceStore {
              ORDER BY o.created_at, o.trace_id, o.span_id`,
           )
           .all(destination, now, now, limit) as Array<{trace_id: string; span_id: string; attempts: number; data: string}>
-        const claim = this.db.prepare('UPDATE outbox SET claimed_until = ?, claimed_by = ? WHERE destination = ? AND trace_id = ? AND span_id = ?')
+        const claim = this.db.prepare(
+          'UPDATE outbox SET claimed_until = ?, claimed_by = ? WHERE destination = ? AND trace_id = ? AND span_id = ?',
+        )
         const owner = claimOwner(currentProcess())
         for (const r of rows) claim.run(now + leaseMs, owner, destination, r.trace_id, r.span_id)
         return rows.map(r => ({traceId: r.trace_id, spanId: r.span_id, attempts: r.attempts, span: JSON.parse(r.data) as SpanRecord}))
@@ -249,13 +263,17 @@ export class TraceStore {
   releaseDeadClaims(destination: string): number {
     const now = Date.now()
     const owners = this.db
-      .prepare(`SELECT DISTINCT claimed_by FROM outbox WHERE destination = ? AND state = 'pending' AND claimed_until > ? AND claimed_by IS NOT NULL`)
+      .prepare(
+        `SELECT DISTINCT claimed_by FROM outbox WHERE destination = ? AND state = 'pending' AND claimed_until > ? AND claimed_by IS NOT NULL`,
+      )
       .pluck()
       .all(destination, now) as string[]
     const self = claimOwner(currentProcess())
     const dead = owners.filter(owner => owner !== self && !isProcessRunning(parseClaimOwner(owner)))
     if (dead.length === 0) return 0
-    const release = this.db.prepare(`UPDATE outbox SET claimed_until = 0, claimed_by = NULL WHERE destination = ? AND state = 'pending' AND claimed_by = ? AND claimed_until > ?`)
+    const release = this.db.prepare(
+      `UPDATE outbox SET claimed_until = 0, claimed_by = NULL WHERE destination = ? AND state = 'pending' AND claimed_by = ? AND claimed_until > ?`,
+    )
     return this.db.transaction(() => dead.reduce((n, owner) => n + release.run(destination, owner, now).changes, 0)).immediate()
   }
 
@@ -270,7 +288,9 @@ export class TraceStore {
    */
   retryNow(destination: string): void {
     this.db
-      .prepare(`UPDATE outbox SET next_attempt_at = retry_not_before WHERE destination = ? AND state = 'pending' AND next_attempt_at > retry_not_before`)
+      .prepare(
+        `UPDATE outbox SET next_attempt_at = retry_not_before WHERE destination = ? AND state = 'pending' AND next_attempt_at > retry_not_before`,
+      )
       .run(destination)
   }
 
@@ -330,7 +350,9 @@ export class TraceStore {
   /** Line runs (trace roots), newest first. */
   lineRuns(filter: TraceFilter & {limit: number}): LineRunRow[] {
     const {where, params} = filterClause(filter)
-    return this.db.prepare(`SELECT * FROM line_runs ${where} ORDER BY start_time DESC, trace_id LIMIT ?`).all(...params, filter.limit) as LineRunRow[]
+    return this.db
+      .prepare(`SELECT * FROM line_runs ${where} ORDER BY start_time DESC, trace_id LIMIT ?`)
+      .all(...params, filter.limit) as LineRunRow[]
   }
 
   /** Up to `limit` distinct trace ids that start with `prefix` (lower-case hex), for ids given in short. */
@@ -344,7 +366,9 @@ export class TraceStore {
 
   /** Every span of one trace, in start order. */
   traceSpans(traceId: string): SpanRecord[] {
-    const rows = this.db.prepare('SELECT data FROM spans WHERE trace_id = ? ORDER BY start_time, span_id').all(traceId) as Array<{data: string}>
+    const rows = this.db.prepare('SELECT data FROM spans WHERE trace_id = ? ORDER BY start_time, span_id').all(traceId) as Array<{
+      data: string
+    }>
     return rows.map(r => JSON.parse(r.data) as SpanRecord)
   }
 
@@ -354,21 +378,30 @@ export class TraceStore {
    */
   *iterateSpans(filter: TraceFilter): Generator<SpanRecord> {
     const {where, params} = filterClause(filter)
-    const rows = this.db.prepare(`SELECT data FROM spans ${where} ORDER BY collection, trace_id, start_time, span_id`).pluck().iterate(...params)
+    const rows = this.db
+      .prepare(`SELECT data FROM spans ${where} ORDER BY collection, trace_id, start_time, span_id`)
+      .pluck()
+      .iterate(...params)
     for (const data of rows) yield JSON.parse(data as string) as SpanRecord
   }
 
   /** Parked outbox items (never deliverable) with their reason, oldest first. */
-  parkedOutbox(limit: number): Array<{destination: string; trace_id: string; span_id: string; attempts: number; last_error: string | null}> {
+  parkedOutbox(
+    limit: number,
+  ): Array<{destination: string; trace_id: string; span_id: string; attempts: number; last_error: string | null}> {
     return this.db
-      .prepare(`SELECT destination, trace_id, span_id, attempts, last_error FROM outbox WHERE state = 'parked' ORDER BY destination, created_at, trace_id, span_id LIMIT ?`)
+      .prepare(
+        `SELECT destination, trace_id, span_id, attempts, last_error FROM outbox WHERE state = 'parked' ORDER BY destination, created_at, trace_id, span_id LIMIT ?`,
+      )
       .all(limit) as Array<{destination: string; trace_id: string; span_id: string; attempts: number; last_error: string | null}>
   }
 
   /** The most recent error of a destination's pending items (why they are still waiting), if any. */
   lastPendingError(destination: string): string | undefined {
     const row = this.db
-      .prepare(`SELECT last_error FROM outbox WHERE destination = ? AND state = 'pending' AND last_error IS NOT NULL ORDER BY next_attempt_at DESC LIMIT 1`)
+      .prepare(
+        `SELECT last_error FROM outbox WHERE destination = ? AND state = 'pending' AND last_error IS NOT NULL ORDER BY next_attempt_at DESC LIMIT 1`,
+      )
       .get(destination) as {last_error: string} | undefined
     return row?.last_error
   }
@@ -382,7 +415,11 @@ export class TraceStore {
       'collection' in selector
         ? selector.before === undefined
           ? ['SELECT DISTINCT trace_id FROM spans WHERE collection = ?', selector.collection]
-          : ['SELECT trace_id FROM spans WHERE collection = ? GROUP BY trace_id HAVING MIN(start_time) < ?', selector.collection, selector.before]
+          : [
+              'SELECT trace_id FROM spans WHERE collection = ? GROUP BY trace_id HAVING MIN(start_time) < ?',
+              selector.collection,
+              selector.before,
+            ]
         : 'run' in selector
           ? ['SELECT DISTINCT trace_id FROM spans WHERE run = ?', selector.run]
           : ['SELECT trace_id FROM spans GROUP BY trace_id HAVING MIN(start_time) < ?', selector.before]
@@ -391,12 +428,16 @@ export class TraceStore {
         this.db.exec('DROP TABLE IF EXISTS temp.doomed_traces; CREATE TEMP TABLE doomed_traces (trace_id TEXT PRIMARY KEY)')
         this.db.prepare(`INSERT INTO temp.doomed_traces ${condition}`).run(...params)
         const count = (table: string) =>
-          (this.db.prepare(`SELECT COUNT(*) FROM ${table} WHERE trace_id IN (SELECT trace_id FROM temp.doomed_traces)`).pluck().get() as number)
+          this.db
+            .prepare(`SELECT COUNT(*) FROM ${table} WHERE trace_id IN (SELECT trace_id FROM temp.doomed_traces)`)
+            .pluck()
+            .get() as number
         const traces = this.db.prepare('SELECT COUNT(*) FROM temp.doomed_traces').pluck().get() as number
         let result
         if (dryRun) result = {traces, spans: count('spans'), lineRuns: count('line_runs'), outbox: count('outbox')}
         else {
-          const remove = (table: string) => this.db.prepare(`DELETE FROM ${table} WHERE trace_id IN (SELECT trace_id FROM temp.doomed_traces)`).run().changes
+          const remove = (table: string) =>
+            this.db.prepare(`DELETE FROM ${table} WHERE trace_id IN (SELECT trace_id FROM temp.doomed_traces)`).run().changes
           this.db.prepare('DELETE FROM span_search WHERE trace_id IN (SELECT trace_id FROM temp.doomed_traces)').run()
           result = {traces, outbox: remove('outbox'), lineRuns: remove('line_runs'), spans: remove('spans')}
         }

@@ -50,11 +50,18 @@ export const toAnyValue = (value: unknown): AnyValue => {
   return {}
 }
 
-const toKeyValues = (attributes: Record<string, unknown>): KeyValue[] => Object.entries(attributes).map(([key, value]) => ({key, value: toAnyValue(value)}))
+const toKeyValues = (attributes: Record<string, unknown>): KeyValue[] =>
+  Object.entries(attributes).map(([key, value]) => ({key, value: toAnyValue(value)}))
 
 const nanos = (time: string): string => (BigInt(spanTimeMicros(time)) * 1000n).toString()
 
-const otlpKinds: Record<string, number> = {'SpanKind.INTERNAL': 1, 'SpanKind.SERVER': 2, 'SpanKind.CLIENT': 3, 'SpanKind.PRODUCER': 4, 'SpanKind.CONSUMER': 5}
+const otlpKinds: Record<string, number> = {
+  'SpanKind.INTERNAL': 1,
+  'SpanKind.SERVER': 2,
+  'SpanKind.CLIENT': 3,
+  'SpanKind.PRODUCER': 4,
+  'SpanKind.CONSUMER': 5,
+}
 const otlpStatus: Record<string, number> = {Unset: 0, Ok: 1, Error: 2}
 
 /** One span record as an OTLP/JSON span. */
@@ -69,10 +76,22 @@ export const toOtlpSpan = (span: SpanRecord) => ({
   endTimeUnixNano: nanos(span.end_time),
   attributes: toKeyValues(span.attributes),
   droppedAttributesCount: 0,
-  events: span.events.map(e => ({name: e.name, timeUnixNano: nanos(e.timestamp), attributes: toKeyValues(e.attributes ?? {}), droppedAttributesCount: 0})),
+  events: span.events.map(e => ({
+    name: e.name,
+    timeUnixNano: nanos(e.timestamp),
+    attributes: toKeyValues(e.attributes ?? {}),
+    droppedAttributesCount: 0,
+  })),
   droppedEventsCount: 0,
-  status: span.status.description ? {code: otlpStatus[span.status.status_code] ?? 0, message: span.status.description} : {code: otlpStatus[span.status.status_code] ?? 0},
-  links: span.links.map(l => ({traceId: l.context.trace_id, spanId: l.context.span_id, attributes: toKeyValues(l.attributes ?? {}), droppedAttributesCount: 0})),
+  status: span.status.description
+    ? {code: otlpStatus[span.status.status_code] ?? 0, message: span.status.description}
+    : {code: otlpStatus[span.status.status_code] ?? 0},
+  links: span.links.map(l => ({
+    traceId: l.context.trace_id,
+    spanId: l.context.span_id,
+    attributes: toKeyValues(l.attributes ?? {}),
+    droppedAttributesCount: 0,
+  })),
   droppedLinksCount: 0,
 })
 
@@ -185,7 +204,8 @@ export const exportTraces = async (options: ExportFileOptions): Promise<ExportFi
       renameSync(temp, output!)
     }
   } catch (error) {
-    if (error instanceof ReaderGone || (error as NodeJS.ErrnoException).code === 'EPIPE') return {format: options.format, spans: count, output: null}
+    if (error instanceof ReaderGone || (error as NodeJS.ErrnoException).code === 'EPIPE')
+      return {format: options.format, spans: count, output: null}
     if (temp) {
       stream.destroy()
       rmSync(temp, {force: true})

@@ -35,7 +35,8 @@ const mayHoldSecret = /Bearer|Basic|sk-|eyJ/
 export const maskString = (value: string): string => {
   if (!mayHoldSecret.test(value)) return value
   let out = value
-  for (const pattern of secretPatterns) out = out.replace(pattern, m => (m.startsWith('Bearer') || m.startsWith('Basic') ? `${m.split(/\s/)[0]} ${masked}` : masked))
+  for (const pattern of secretPatterns)
+    out = out.replace(pattern, m => (m.startsWith('Bearer') || m.startsWith('Basic') ? `${m.split(/\s/)[0]} ${masked}` : masked))
   return out
 }
 
@@ -49,6 +50,7 @@ export const maskSecrets = (value: unknown, seen = new WeakSet<object>()): unkno
   if (value instanceof Date) return value.toISOString()
   if (value instanceof Error) return {type: value.name, message: maskString(value.message)}
   const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(value)) out[k] = isSecretName(k) && v !== null && v !== undefined && v !== '' ? masked : maskSecrets(v, seen)
+  for (const [k, v] of Object.entries(value))
+    out[k] = isSecretName(k) && v !== null && v !== undefined && v !== '' ? masked : maskSecrets(v, seen)
   return out
 }

@@ -122,7 +122,14 @@ const traceStream = (span: Span, stream: any, kind: ResourceKind, hideUsageChunk
     span.setAttributes(genAiResponseAttributes(collector.model, collector.usage))
     if (error) return endWithError(span, scrubError(error, apiKey))
     const output = collector.output()
-    recordGeneratedMessage(span, kind === 'chat' ? (typeof output === 'string' ? {role: 'assistant', content: output} : {role: 'assistant', ...(output as object)}) : output)
+    recordGeneratedMessage(
+      span,
+      kind === 'chat'
+        ? typeof output === 'string'
+          ? {role: 'assistant', content: output}
+          : {role: 'assistant', ...(output as object)}
+        : output,
+    )
     recordOutput(span, output)
     span.end()
   }
@@ -202,7 +209,10 @@ const summarizeEmbeddings = (data: any): unknown => {
   if (!data || !Array.isArray(data.data)) return data
   return {
     ...data,
-    data: data.data.map((d: any) => ({index: d.index, dimensions: Array.isArray(d.embedding) ? d.embedding.length : typeof d.embedding === 'string' ? 'base64' : undefined})),
+    data: data.data.map((d: any) => ({
+      index: d.index,
+      dimensions: Array.isArray(d.embedding) ? d.embedding.length : typeof d.embedding === 'string' ? 'base64' : undefined,
+    })),
   }
 }
 

@@ -25,7 +25,6 @@ const sleepUntil = (deadline: number): {done: Promise<void>; cancel: () => void}
   return {done, cancel: () => clearTimeout(timer)}
 }
 
-
 const outcomeCodes = new Set(['ok', 'retryable', 'fatal'])
 
 /**
@@ -35,7 +34,10 @@ const outcomeCodes = new Set(['ok', 'retryable', 'fatal'])
 export const checkedResult = (value: unknown): ExportResult => {
   const result = value as ExportResult | undefined
   if (!result || typeof result !== 'object' || !outcomeCodes.has(result.code))
-    return {code: 'retryable', reason: `the exporter returned ${describeThrown(value)} instead of an ExportResult ({code: 'ok' | 'retryable' | 'fatal'})`}
+    return {
+      code: 'retryable',
+      reason: `the exporter returned ${describeThrown(value)} instead of an ExportResult ({code: 'ok' | 'retryable' | 'fatal'})`,
+    }
   if (result.code !== 'ok' && typeof result.reason !== 'string') return {...result, reason: `${result.code} (no reason given)`}
   return result
 }
@@ -131,7 +133,8 @@ export class OutboxDrainer {
     let exporter: SpanExporter
     try {
       exporter = await this.exporter()
-      if (!exporter || typeof exporter.export !== 'function') throw new Error(`exporter() returned ${describeThrown(exporter)} instead of {export(spans)}`)
+      if (!exporter || typeof exporter.export !== 'function')
+        throw new Error(`exporter() returned ${describeThrown(exporter)} instead of {export(spans)}`)
     } catch (error) {
       // Nothing was claimed: the spans stay pending with the reason, for a later command or `pf trace sync`.
       this.lastError = `cannot start exporting: ${describeThrown(error)}`
@@ -159,7 +162,12 @@ export class OutboxDrainer {
       }
       let result: ExportResult
       try {
-        result = checkedResult(await exporter.export(items.map(i => i.span), {attempts: Object.fromEntries(items.map(i => [i.spanId, i.attempts]))}))
+        result = checkedResult(
+          await exporter.export(
+            items.map(i => i.span),
+            {attempts: Object.fromEntries(items.map(i => [i.spanId, i.attempts]))},
+          ),
+        )
       } catch (error) {
         result = {code: 'retryable', reason: error instanceof Error ? error.message : `export threw ${describeThrown(error)}`}
       }
@@ -174,7 +182,14 @@ export class OutboxDrainer {
         if (own.code === 'fatal') return {traceId: item.traceId, spanId: item.spanId, outcome: 'parked' as const, error: own.reason}
         const asked = own.retryAfterMs ?? (result.code === 'retryable' ? result.retryAfterMs : undefined)
         const retryAt = now + (asked ?? backoffMs(item.attempts, cap))
-        return {traceId: item.traceId, spanId: item.spanId, outcome: 'retry' as const, error: own.reason, retryAt, notBefore: asked === undefined ? undefined : retryAt}
+        return {
+          traceId: item.traceId,
+          spanId: item.spanId,
+          outcome: 'retry' as const,
+          error: own.reason,
+          retryAt,
+          notBefore: asked === undefined ? undefined : retryAt,
+        }
       })
       this.store.settleOutbox(key, outcomes)
       this.wake?.resolve()

@@ -58,12 +58,17 @@ const summaryOf = (row: LineRunRow): LineRunSummary => ({
   status: row.status,
   startTime: row.start_time,
   latency: row.latency,
-  tokens: row.total_tokens === null && row.prompt_tokens === null ? null : {prompt: row.prompt_tokens, completion: row.completion_tokens, total: row.total_tokens},
+  tokens:
+    row.total_tokens === null && row.prompt_tokens === null
+      ? null
+      : {prompt: row.prompt_tokens, completion: row.completion_tokens, total: row.total_tokens},
 })
 
 /** Recent line runs, newest first. */
 export const listLineRuns = (options: ListOptions): LineRunSummary[] =>
-  withStore(options.env, [], store => store.lineRuns({collection: options.collection, run: options.run, limit: options.limit}).map(summaryOf))
+  withStore(options.env, [], store =>
+    store.lineRuns({collection: options.collection, run: options.run, limit: options.limit}).map(summaryOf),
+  )
 
 /** One remote destination's outbox: what waits, what was refused for good (and why). */
 export interface PendingDestination {
@@ -173,7 +178,10 @@ export const showTrace = (traceId: string, options: {env?: NodeJS.ProcessEnv} = 
   // The cloud copies show ids as `0x…` (prompt flow's form); the local store keeps bare hex: accept both.
   const given = traceId.trim().toLowerCase().replace(/^0x/, '')
   if (!/^[0-9a-f]+$/.test(given) || given.length > 32)
-    throw new PfError('invalid_arguments', `"${traceId}" is not a trace id: 32 hex digits (or a unique prefix of ${minPrefix} or more), as \`pf trace list\` shows.`)
+    throw new PfError(
+      'invalid_arguments',
+      `"${traceId}" is not a trace id: 32 hex digits (or a unique prefix of ${minPrefix} or more), as \`pf trace list\` shows.`,
+    )
   const {id, spans} = withStore(options.env, {id: given, spans: [] as SpanRecord[]}, store => {
     let id = given
     if (given.length < 32) {
@@ -181,7 +189,10 @@ export const showTrace = (traceId: string, options: {env?: NodeJS.ProcessEnv} = 
         throw new PfError('invalid_arguments', `Trace id prefix "${traceId}" is too short; give at least ${minPrefix} hex digits.`)
       const matches = store.traceIdsWithPrefix(given, 6)
       if (matches.length > 1)
-        throw new PfError('ambiguous_trace_id', `Trace id prefix "${traceId}" matches ${matches.length > 5 ? 'more than 5' : matches.length} traces (${matches.slice(0, 5).join(', ')}); give more digits.`)
+        throw new PfError(
+          'ambiguous_trace_id',
+          `Trace id prefix "${traceId}" matches ${matches.length > 5 ? 'more than 5' : matches.length} traces (${matches.slice(0, 5).join(', ')}); give more digits.`,
+        )
       id = matches[0] ?? given
     }
     return {id, spans: store.traceSpans(id)}
@@ -221,7 +232,8 @@ export const parseSelection = (selection: DeleteSelection): TraceSelector => {
       `Pass one of --collection, --run or --before (or --collection with --before) (got ${given.length === 0 ? 'none' : given.map(g => `--${g}`).join(', ')}).`,
     )
   const before = selection.before === undefined ? undefined : parseBefore(selection.before)
-  if (selection.collection !== undefined) return before === undefined ? {collection: selection.collection} : {collection: selection.collection, before}
+  if (selection.collection !== undefined)
+    return before === undefined ? {collection: selection.collection} : {collection: selection.collection, before}
   if (selection.run !== undefined) return {run: selection.run}
   return {before: before!}
 }
@@ -230,7 +242,10 @@ const parseBefore = (value: string): string => {
   const text = value.trim()
   const time = isoDate.test(text) ? Date.parse(text.replace(' ', 'T')) : Number.NaN
   if (Number.isNaN(time))
-    throw new PfError('invalid_arguments', `--before "${value}" is not a date; use YYYY-MM-DD (midnight UTC) or an ISO 8601 time such as 2026-01-31T12:00:00Z.`)
+    throw new PfError(
+      'invalid_arguments',
+      `--before "${value}" is not a date; use YYYY-MM-DD (midnight UTC) or an ISO 8601 time such as 2026-01-31T12:00:00Z.`,
+    )
   return new Date(time).toISOString()
 }
 

@@ -54,7 +54,10 @@ const versionReason = (provider: TraceDestinationProvider): string | undefined =
   if (declared === destinationContractVersion) return undefined
   if (typeof declared === 'number' && declared > destinationContractVersion)
     return `provider "${provider.scheme}" needs destination contract v${declared}, this pf has v${destinationContractVersion}: upgrade pf`
-  const what = declared === undefined ? 'declares no contractVersion (written before contract v1)' : `declares contractVersion ${JSON.stringify(declared)}`
+  const what =
+    declared === undefined
+      ? 'declares no contractVersion (written before contract v1)'
+      : `declares contractVersion ${JSON.stringify(declared)}`
   return `provider "${provider.scheme}" ${what}; pf needs v${destinationContractVersion}: upgrade the plugin (pf plugins install <name>@latest)`
 }
 
@@ -145,7 +148,8 @@ export const parseDestinationList = (value: string): string[] => {
     .split(',')
     .map(v => v.trim())
     .filter(Boolean)
-  if (entries.length === 0) throw new PfError('invalid_value', 'trace.destination is empty; use local, none, azureml, or a destination URL.')
+  if (entries.length === 0)
+    throw new PfError('invalid_value', 'trace.destination is empty; use local, none, azureml, or a destination URL.')
   if (entries.length > 1 && entries.some(e => e.toLowerCase() === 'none'))
     throw new PfError('invalid_value', '"none" turns tracing off and cannot be combined with other destinations in trace.destination.')
   return entries

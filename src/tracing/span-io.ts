@@ -17,7 +17,12 @@ export const toJsonAttribute = (value: unknown): string => {
 /** `fnName` undefined: no `function` attribute (prompt flow's DAG root span has none). */
 export const recordInputs = (span: Span, fnName: string | undefined, spanType: SpanType, inputs: unknown): void => {
   const payload = toJsonAttribute(inputs)
-  span.setAttributes({[Attr.framework]: frameworkName, [Attr.spanType]: spanType, ...(fnName === undefined ? {} : {[Attr.function]: fnName}), [Attr.inputs]: payload})
+  span.setAttributes({
+    [Attr.framework]: frameworkName,
+    [Attr.spanType]: spanType,
+    ...(fnName === undefined ? {} : {[Attr.function]: fnName}),
+    [Attr.inputs]: payload,
+  })
   span.addEvent(Events.inputs, {payload})
 }
 

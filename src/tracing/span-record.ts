@@ -104,7 +104,9 @@ export const setCumulative = (record: SpanRecord, cumulative: TokenCounts | unde
  * framework (GenAI / AI SDK / OpenInference attributes) also gets prompt flow's names (see llm/genai.ts).
  */
 export const toSpanRecord = (span: ReadableSpan): SpanRecord => {
-  const attributes = maskAttributes(normalizeLlmSpan(span.attributes as Record<string, unknown>, span.events as Array<{name: string; attributes: Record<string, unknown>}>))
+  const attributes = maskAttributes(
+    normalizeLlmSpan(span.attributes as Record<string, unknown>, span.events as Array<{name: string; attributes: Record<string, unknown>}>),
+  )
   const ctx = span.spanContext()
   const status = span.status
   return {
@@ -116,8 +118,15 @@ export const toSpanRecord = (span: ReadableSpan): SpanRecord => {
     end_time: formatHrTime(span.endTime as HrTime),
     status: status.message ? {status_code: statusNames[status.code], description: status.message} : {status_code: statusNames[status.code]},
     attributes,
-    events: span.events.map(e => ({name: e.name, timestamp: formatHrTime(e.time as HrTime), attributes: maskAttributes((e.attributes ?? {}) as Record<string, unknown>)})),
-    links: span.links.map(l => ({context: {trace_id: l.context.traceId, span_id: l.context.spanId}, attributes: (l.attributes ?? {}) as Record<string, unknown>})),
+    events: span.events.map(e => ({
+      name: e.name,
+      timestamp: formatHrTime(e.time as HrTime),
+      attributes: maskAttributes((e.attributes ?? {}) as Record<string, unknown>),
+    })),
+    links: span.links.map(l => ({
+      context: {trace_id: l.context.traceId, span_id: l.context.spanId},
+      attributes: (l.attributes ?? {}) as Record<string, unknown>,
+    })),
     resource: {attributes: {...span.resource.attributes} as Record<string, unknown>, schema_url: span.resource.schemaUrl ?? ''},
   }
 }

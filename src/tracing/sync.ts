@@ -30,8 +30,17 @@ const isConfigured = (dest: ResolvedDestination, config: ConfigReader): boolean 
 }
 
 /** The destinations with spans waiting (pending or parked) in the outbox, optionally filtered. */
-const waitingDestinations = (store: TraceStore, filter?: string, states: Array<'pending' | 'parked'> = ['pending']): ResolvedDestination[] => {
-  const keys = new Set(store.outboxCounts().filter(c => states.some(state => c[state] > 0)).map(c => c.destination))
+const waitingDestinations = (
+  store: TraceStore,
+  filter?: string,
+  states: Array<'pending' | 'parked'> = ['pending'],
+): ResolvedDestination[] => {
+  const keys = new Set(
+    store
+      .outboxCounts()
+      .filter(c => states.some(state => c[state] > 0))
+      .map(c => c.destination),
+  )
   return store.destinations().filter(d => keys.has(d.key) && matches(d, filter))
 }
 
@@ -56,7 +65,14 @@ export const syncOutbox = async (loadRegistry: RegistryLoader, options: SyncOpti
         const provider = registry.find(dest.value)
         if (!provider) {
           const pending = store.outboxCounts(dest.key)[0]?.pending ?? 0
-          return {destination: dest.value, configured, delivered: 0, parked: 0, pending, lastError: `no installed plugin handles ${dest.scheme}:// any more; reinstall it to send these spans`}
+          return {
+            destination: dest.value,
+            configured,
+            delivered: 0,
+            parked: 0,
+            pending,
+            lastError: `no installed plugin handles ${dest.scheme}:// any more; reinstall it to send these spans`,
+          }
         }
         store.retryNow(dest.key)
         const drainer = new OutboxDrainer(store, dest, () => provider.exporter(dest, ctx))

@@ -45,7 +45,11 @@ export const withFileLock = async <T>(file: string, work: () => T | Promise<T>, 
       continue
     }
     if (Date.now() > deadline)
-      throw new PfError('file_locked', `${file} is locked by another pf process (pid ${holder?.pid ?? 'unknown'}); try again when it has finished.`, 1)
+      throw new PfError(
+        'file_locked',
+        `${file} is locked by another pf process (pid ${holder?.pid ?? 'unknown'}); try again when it has finished.`,
+        1,
+      )
     await sleep(wait)
   }
   try {

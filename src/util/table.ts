@@ -6,5 +6,12 @@ export const formatTable = (headers: string[], rows: string[][], maxWidth = 60):
   }
   const all = [headers, ...rows.map(r => r.map(clean))]
   const widths = headers.map((_, i) => Math.max(...all.map(r => (r[i] ?? '').length)))
-  return all.map(r => r.map((cell, i) => (i === r.length - 1 ? cell : (cell ?? '').padEnd(widths[i]))).join('  ').trimEnd()).join('\n')
+  return all
+    .map(r =>
+      r
+        .map((cell, i) => (i === r.length - 1 ? cell : (cell ?? '').padEnd(widths[i])))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')
 }

@@ -14,4 +14,3 @@ export const parseYaml = async (text: string, file: string, code = 'yaml_malform
     throw new PfError(code, `${file}${where}: not valid YAML (${reason ?? (error as Error).message}); fix the file.`)
   }
 }
-

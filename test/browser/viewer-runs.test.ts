@@ -45,9 +45,27 @@ describe('viewer round 2 in a real browser: runs, comparison, charts, live updat
     base = started.json().url
     // Real runs: a1 fails line 2; a2 (the "fix") answers every line, twice; each is evaluated.
     await create(['--flow', answerFlow, '--data', questions, '--name', 'a1', '--display-name', 'first try'])
-    await create(['--flow', answerFlow, '--data', questions, '--name', 'a2', '--column-mapping', 'repeat=2', '--tag', 'team=qa'], {ANSWER_FIXED: '1'})
-    for (const [evalName, baseRun] of [['e1', 'a1'], ['e2', 'a2']])
-      await create(['--flow', evalFlow, '--data', questions, '--run', baseRun, '--name', evalName, '--column-mapping', 'answer=${run.outputs.answer}', '--column-mapping', 'expected=${data.expected}'])
+    await create(['--flow', answerFlow, '--data', questions, '--name', 'a2', '--column-mapping', 'repeat=2', '--tag', 'team=qa'], {
+      ANSWER_FIXED: '1',
+    })
+    for (const [evalName, baseRun] of [
+      ['e1', 'a1'],
+      ['e2', 'a2'],
+    ])
+      await create([
+        '--flow',
+        evalFlow,
+        '--data',
+        questions,
+        '--run',
+        baseRun,
+        '--name',
+        evalName,
+        '--column-mapping',
+        'answer=${run.outputs.answer}',
+        '--column-mapping',
+        'expected=${data.expected}',
+      ])
 
     browser = await launchChromium()
     page = await browser.newPage({viewport: {width: 1366, height: 800}})
@@ -66,8 +84,13 @@ describe('viewer round 2 in a real browser: runs, comparison, charts, live updat
     expect(await rows.evaluateAll(rs => rs.map(r => (r as HTMLElement).dataset.run))).to.deep.equal(['e2', 'e1', 'a2', 'a1'])
     const a1 = page.locator('tr[data-run="a1"]')
     expect(await a1.locator('.badge').textContent()).to.equal('Failed')
-    expect(await a1.textContent()).to.contain('3 done, 1 failed of 4').and.to.contain('first try').and.to.contain('evaluated by e1')
-    expect(await page.locator('tr[data-run="e2"]').textContent()).to.contain('evaluates a2').and.to.contain('accuracy=0')
+    expect(await a1.textContent())
+      .to.contain('3 done, 1 failed of 4')
+      .and.to.contain('first try')
+      .and.to.contain('evaluated by e1')
+    expect(await page.locator('tr[data-run="e2"]').textContent())
+      .to.contain('evaluates a2')
+      .and.to.contain('accuracy=0')
     expect(await page.locator('tr[data-run="a2"]').textContent()).to.contain('team=qa')
     await page.screenshot({path: screenshotPath('viewer-runs-page'), fullPage: true})
 
@@ -136,8 +159,13 @@ describe('viewer round 2 in a real browser: runs, comparison, charts, live updat
     expect(await page.locator('.evaluation-runs').textContent()).to.contain('e2')
     expect(await page.locator('.evaluations').textContent()).to.contain('accuracy')
     const charts = page.locator('figure.chart-card')
-    expect(await charts.locator('figcaption').allTextContents()).to.satisfy((c: string[]) => c.some(t => t.startsWith('Latency per line (4 lines')) && c.some(t => t.startsWith('Metrics over the last 2 runs')))
-    const bars = await charts.first().locator('rect.bar-rect').evaluateAll(rs => rs.map(r => Number(r.querySelector('title')!.textContent!.split(': ')[1].split(' ')[0])))
+    expect(await charts.locator('figcaption').allTextContents()).to.satisfy(
+      (c: string[]) => c.some(t => t.startsWith('Latency per line (4 lines')) && c.some(t => t.startsWith('Metrics over the last 2 runs')),
+    )
+    const bars = await charts
+      .first()
+      .locator('rect.bar-rect')
+      .evaluateAll(rs => rs.map(r => Number(r.querySelector('title')!.textContent!.split(': ')[1].split(' ')[0])))
     expect(bars.reduce((a, b) => a + b, 0)).to.equal(4)
     expect(await page.locator('svg[aria-label="Metrics over runs of the same flow"] circle').count()).to.equal(4) // accuracy and graded × a1, a2
     await page.screenshot({path: screenshotPath('viewer-run-charts'), fullPage: true})
@@ -197,7 +225,10 @@ describe('viewer round 2 in a real browser: runs, comparison, charts, live updat
     const twice = await runPf(['run', 'visualize', '--names', 'a1,a1'], {home})
     expect(twice.code).to.equal(2)
     expect(twice.stderr.trim()).to.equal('Error: Run "a1" is named twice in --names.')
-    const unwritable = await runPf(['run', 'visualize', '--names', 'a1', '--html-path', path.join(home, 'no', 'such', 'dir', 'x.html'), '--json'], {home})
+    const unwritable = await runPf(
+      ['run', 'visualize', '--names', 'a1', '--html-path', path.join(home, 'no', 'such', 'dir', 'x.html'), '--json'],
+      {home},
+    )
     expect(unwritable.code).to.equal(2)
     expect(unwritable.json().error.code).to.equal('invalid_html_path')
   })
@@ -225,7 +256,7 @@ describe('viewer round 2 in a real browser: runs, comparison, charts, live updat
     const latencies = await rows.evaluateAll(rs =>
       rs.map(r => {
         const [value, unit] = r.querySelectorAll('td')[3].textContent!.split(' ')
-        return Number(value) * ({s: 1e6, ms: 1e3, 'µs': 1} as Record<string, number>)[unit]
+        return Number(value) * ({s: 1e6, ms: 1e3, µs: 1} as Record<string, number>)[unit]
       }),
     )
     expect(latencies).to.have.length(4)
@@ -238,15 +269,34 @@ describe('viewer round 2 in a real browser: runs, comparison, charts, live updat
     await listPage.goto(`${base}#view=list`)
     await settled(listPage)
     await listPage.evaluate(() => ((window as any).notReloaded = true))
-    const child = spawn(process.execPath, [pfBin, 'run', 'create', '--flow', answerFlow, '--data', questions, '--name', 'live_run', '--workers', '1', '--column-mapping', 'sleep_ms=500'], {
-      env: {...process.env, PF_HOME_DIRECTORY: home, ANSWER_FIXED: '1'},
-      stdio: 'ignore',
-    })
+    const child = spawn(
+      process.execPath,
+      [
+        pfBin,
+        'run',
+        'create',
+        '--flow',
+        answerFlow,
+        '--data',
+        questions,
+        '--name',
+        'live_run',
+        '--workers',
+        '1',
+        '--column-mapping',
+        'sleep_ms=500',
+      ],
+      {
+        env: {...process.env, PF_HOME_DIRECTORY: home, ANSWER_FIXED: '1'},
+        stdio: 'ignore',
+      },
+    )
     const exited = new Promise<number>(resolve => child.on('exit', () => resolve(Date.now())))
     try {
       // The run record exists as soon as the run starts; open its page then.
       const deadline = Date.now() + 20_000
-      while (Date.now() < deadline && (await page.request.get(`${base.replace(/\/v1\.0.*/, '')}/v1.0/api/runs/live_run`)).status() !== 200) await new Promise(r => setTimeout(r, 50))
+      while (Date.now() < deadline && (await page.request.get(`${base.replace(/\/v1\.0.*/, '')}/v1.0/api/runs/live_run`)).status() !== 200)
+        await new Promise(r => setTimeout(r, 50))
       await page.goto(`${base}#run=live_run`)
       await settled(page)
       await page.evaluate(() => ((window as any).notReloaded = true))
@@ -258,15 +308,30 @@ describe('viewer round 2 in a real browser: runs, comparison, charts, live updat
         await new Promise(r => setTimeout(r, 50))
       }
       // Every span was stored before the process ended: the page shows all lines, and the final status, within 1 s.
-      await page.waitForFunction(() => document.querySelectorAll('table[aria-label="Lines"] tbody tr').length === 4 && document.querySelector('h1 .badge')?.textContent === 'Completed', undefined, {timeout: 1000, polling: 50})
+      await page.waitForFunction(
+        () =>
+          document.querySelectorAll('table[aria-label="Lines"] tbody tr').length === 4 &&
+          document.querySelector('h1 .badge')?.textContent === 'Completed',
+        undefined,
+        {timeout: 1000, polling: 50},
+      )
       expect(Date.now() - endedAt).to.be.at.most(1000)
-      expect([...seen].some(n => n > 0 && n < 4), `the page went from ${[...seen]} lines: it did not update during the run`).to.equal(true)
+      expect(
+        [...seen].some(n => n > 0 && n < 4),
+        `the page went from ${[...seen]} lines: it did not update during the run`,
+      ).to.equal(true)
       expect(await page.evaluate(() => (window as any).notReloaded)).to.equal(true)
       expect(Number(await page.locator('#view').getAttribute('data-live-updates'))).to.be.greaterThan(1)
       expect(await page.locator('#live').textContent()).to.equal('● live')
       await page.screenshot({path: screenshotPath('viewer-live-run'), fullPage: true})
 
-      await listPage.waitForFunction(() => [...document.querySelectorAll('table[aria-label="Traces"] tbody tr')].filter(r => r.textContent!.includes('live_run')).length === 4, undefined, {timeout: 1000})
+      await listPage.waitForFunction(
+        () =>
+          [...document.querySelectorAll('table[aria-label="Traces"] tbody tr')].filter(r => r.textContent!.includes('live_run')).length ===
+          4,
+        undefined,
+        {timeout: 1000},
+      )
       expect(await listPage.evaluate(() => (window as any).notReloaded)).to.equal(true)
       expect(await listPage.locator('table[aria-label="Traces"] tbody tr').first().textContent()).to.contain('live_run')
     } finally {
@@ -280,15 +345,46 @@ describe('viewer round 2 in a real browser: runs, comparison, charts, live updat
     const rootId = hex(8)
     const now = Date.now()
     const store = TraceStore.open(home)
-    store.recordSpans([makeSpan({traceId, parentId: rootId, name: 'early_child', startMs: now + 1, endMs: now + 5, collection: 'live', inputs: {a: 1}, output: 2})])
+    store.recordSpans([
+      makeSpan({
+        traceId,
+        parentId: rootId,
+        name: 'early_child',
+        startMs: now + 1,
+        endMs: now + 5,
+        collection: 'live',
+        inputs: {a: 1},
+        output: 2,
+      }),
+    ])
     await page.goto(`${base}#collection=live&uiTraceId=${traceId}`)
     await settled(page)
-    expect(await page.locator('.span-row').evaluateAll(rs => rs.map(r => r.querySelector('.span-name')!.textContent!.replace(/(Function|Flow)$/, '')))).to.deep.equal(['early_child'])
+    expect(
+      await page
+        .locator('.span-row')
+        .evaluateAll(rs => rs.map(r => r.querySelector('.span-name')!.textContent!.replace(/(Function|Flow)$/, ''))),
+    ).to.deep.equal(['early_child'])
     await page.evaluate(() => ((window as any).notReloaded = true))
-    store.recordSpans([makeSpan({traceId, spanId: rootId, name: 'late_root', type: 'Flow', startMs: now, endMs: now + 10, collection: 'live', inputs: {q: 'x'}, output: 'y'})])
+    store.recordSpans([
+      makeSpan({
+        traceId,
+        spanId: rootId,
+        name: 'late_root',
+        type: 'Flow',
+        startMs: now,
+        endMs: now + 10,
+        collection: 'live',
+        inputs: {q: 'x'},
+        output: 'y',
+      }),
+    ])
     store.close()
     await page.waitForFunction(() => document.querySelectorAll('.span-row').length === 2, undefined, {timeout: 1000, polling: 50})
-    expect(await page.locator('.span-row').evaluateAll(rs => rs.map(r => r.querySelector('.span-name')!.textContent!.replace(/(Function|Flow)$/, '')))).to.deep.equal(['late_root', 'early_child'])
+    expect(
+      await page
+        .locator('.span-row')
+        .evaluateAll(rs => rs.map(r => r.querySelector('.span-name')!.textContent!.replace(/(Function|Flow)$/, ''))),
+    ).to.deep.equal(['late_root', 'early_child'])
     expect(await page.locator('.span-row[aria-selected="true"] .span-name').textContent()).to.match(/^early_child/)
     expect(await page.evaluate(() => (window as any).notReloaded)).to.equal(true)
   })
@@ -298,7 +394,18 @@ describe('viewer round 2 in a real browser: runs, comparison, charts, live updat
     const big = 'lorem ipsum '.repeat(Math.ceil((10 * 1024 * 1024) / 12))
     const store = TraceStore.open(home)
     const now = Date.now()
-    store.recordSpans([makeSpan({traceId, name: 'huge_input', type: 'Flow', startMs: now, endMs: now + 3, collection: 'huge', inputs: {text: big}, output: 'ok'})])
+    store.recordSpans([
+      makeSpan({
+        traceId,
+        name: 'huge_input',
+        type: 'Flow',
+        startMs: now,
+        endMs: now + 3,
+        collection: 'huge',
+        inputs: {text: big},
+        output: 'ok',
+      }),
+    ])
     store.close()
     let bytes = 0
     page.on('response', async res => {

@@ -51,7 +51,13 @@ describe('trace viewer in a real browser (chromium)', function () {
       ...runLineTrace({run: 'qa_run_1', line: 1, startMs: now - 49_000, input: 'second question', error: 'model refused'}),
       ...runLineTrace({run: 'qa_run_1', line: 2, startMs: now - 48_000, input: 'third question', output: {answer: 'third answer'}}),
     ])
-    for (let i = 0; i < 55; i++) store.recordSpans(runLineTrace({run: 'bulk', collection: 'bulk', line: i, startMs: now - 40_000 + i * 10, input: `bulk ${i}`, output: i}).map(s => ({...s, attributes: {...s.attributes, batch_run_id: undefined}})))
+    for (let i = 0; i < 55; i++)
+      store.recordSpans(
+        runLineTrace({run: 'bulk', collection: 'bulk', line: i, startMs: now - 40_000 + i * 10, input: `bulk ${i}`, output: i}).map(s => ({
+          ...s,
+          attributes: {...s.attributes, batch_run_id: undefined},
+        })),
+      )
     store.close()
 
     browser = await launchChromium()
@@ -107,7 +113,9 @@ describe('trace viewer in a real browser (chromium)', function () {
     await settled(page)
     await page.locator('table[aria-label="Lines"] tbody tr').first().waitFor()
     expect(await page.locator('h1').textContent()).to.contain('QA run')
-    expect(await page.locator('.metrics').textContent()).to.contain('accuracy').and.to.contain('0.67')
+    expect(await page.locator('.metrics').textContent())
+      .to.contain('accuracy')
+      .and.to.contain('0.67')
     const lines = page.locator('table[aria-label="Lines"] tbody tr')
     expect(await lines.count()).to.equal(3)
     expect(await lines.nth(0).textContent()).to.contain('first answer')
@@ -130,7 +138,16 @@ describe('trace viewer in a real browser (chromium)', function () {
   it('opens the link `pf run create` printed: the real run page with its lines and metrics', async () => {
     const fixtures = path.join(repoRoot, 'test', 'fixtures')
     const created = await runPf(
-      ['run', 'create', '--flow', path.join(fixtures, 'flows', 'dag-eval'), '--data', path.join(fixtures, 'data', 'grades.jsonl'), '--name', 'grading_run'],
+      [
+        'run',
+        'create',
+        '--flow',
+        path.join(fixtures, 'flows', 'dag-eval'),
+        '--data',
+        path.join(fixtures, 'data', 'grades.jsonl'),
+        '--name',
+        'grading_run',
+      ],
       {home},
     )
     expect(created.code, created.stderr).to.equal(0)
@@ -141,7 +158,9 @@ describe('trace viewer in a real browser (chromium)', function () {
     const lines = page.locator('table[aria-label="Lines"] tbody tr')
     await lines.first().waitFor()
     expect(await lines.count()).to.equal(4)
-    expect(await page.locator('.metrics').textContent()).to.contain('accuracy').and.to.contain('0.5')
+    expect(await page.locator('.metrics').textContent())
+      .to.contain('accuracy')
+      .and.to.contain('0.5')
     // The aggregation's trace belongs to the run but is not a line.
     expect(await page.locator('h2', {hasText: 'Lines'}).textContent()).to.equal('Lines (4 Ok)')
     expect(await page.locator('#view').innerText()).not.to.contain('[object')

@@ -48,7 +48,11 @@ describe('azureml span data in blob storage (built CLI, Azurite, cosmosdb-server
 
   /** A workspace whose default datastore is a container on Azurite; pf.yaml points at it. */
   const useWorkspace = async (name: string, datastore: Partial<FakeDatastore> = {}) => {
-    azure.workspaces.set(name, {traceCosmosStatus: 'Initialized', databaseName: `db-${name}`, datastores: [azurite.datastore({containerName: `c-${name}`, ...datastore})]})
+    azure.workspaces.set(name, {
+      traceCosmosStatus: 'Initialized',
+      databaseName: `db-${name}`,
+      datastores: [azurite.datastore({containerName: `c-${name}`, ...datastore})],
+    })
     await cosmos.createTraceStore(`db-${name}`)
     await azurite.createContainer(`c-${name}`)
     await runPf(['config', 'set', `trace.destination=${workspaceId(name)}`], {home, env: env()})
@@ -60,7 +64,8 @@ describe('azureml span data in blob storage (built CLI, Azurite, cosmosdb-server
     return dir
   }
 
-  const blobDir = (collectionId: string, span: any) => `.promptflow/.trace/${collectionId}/${hex(span.context.trace_id)}/${hex(span.context.span_id)}/`
+  const blobDir = (collectionId: string, span: any) =>
+    `.promptflow/.trace/${collectionId}/${hex(span.context.trace_id)}/${hex(span.context.span_id)}/`
 
   before(async () => {
     cosmos = await new CosmosAccount().start()
@@ -81,7 +86,11 @@ describe('azureml span data in blob storage (built CLI, Azurite, cosmosdb-server
   it('writes items and blobs identical to the reference-shaped golden fixtures, field by field', async () => {
     const golden = JSON.parse(readFileSync(path.join(repoRoot, 'test', 'fixtures', 'azureml-items', 'golden.json'), 'utf8'))
     const name = golden.workspace
-    azure.workspaces.set(name, {traceCosmosStatus: 'Initialized', databaseName: `db-${name}`, datastores: [azurite.datastore({containerName: `c-${name}`})]})
+    azure.workspaces.set(name, {
+      traceCosmosStatus: 'Initialized',
+      databaseName: `db-${name}`,
+      datastores: [azurite.datastore({containerName: `c-${name}`})],
+    })
     await cosmos.createTraceStore(`db-${name}`)
     await azurite.createContainer(`c-${name}`)
     // pf's azureml sink in a child process, as pf runs it (fake `az`, test CA), one export call per step.
@@ -95,7 +104,9 @@ describe('azureml span data in blob storage (built CLI, Azurite, cosmosdb-server
           const result = await sink.export(JSON.parse(process.argv[2]), {attempts: {}})
           await sink.shutdown?.()
           console.log(JSON.stringify(result))`
-        const child = spawn(process.execPath, ['--input-type=module', '-e', script, workspaceId(name), JSON.stringify(spans)], {env: {...process.env, ...env()}})
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script, workspaceId(name), JSON.stringify(spans)], {
+          env: {...process.env, ...env()},
+        })
         let out = ''
         let err = ''
         child.stdout.on('data', d => (out += d))
@@ -115,7 +126,12 @@ describe('azureml span data in blob storage (built CLI, Azurite, cosmosdb-server
     for (const container of ['Span', 'LineSummary'] as const) {
       const items = (await cosmos.items(`db-${name}`, container)).map(strip)
       expect(items.map(i => i.id).sort(), container).to.deep.equal(golden.items[container].map((i: any) => i.id).sort())
-      for (const expected of golden.items[container]) expectFields(items.find(i => i.id === expected.id), expected, `${container} ${expected.name}`)
+      for (const expected of golden.items[container])
+        expectFields(
+          items.find(i => i.id === expected.id),
+          expected,
+          `${container} ${expected.name}`,
+        )
     }
     const blobs = await azurite.blobs(`c-${name}`)
     expect([...blobs.keys()].sort()).to.deep.equal(Object.keys(golden.blobs).sort())
@@ -125,7 +141,10 @@ describe('azureml span data in blob storage (built CLI, Azurite, cosmosdb-server
   it('keeps a 50 MB input whole in blob storage while its Cosmos item stays under 2 MB', async () => {
     await useWorkspace('ws-big')
     const size = 50_000_000
-    const result = await runPf(['flow', 'test', '--flow', flow('many-spans'), '--inputs', 'count=1', `size=${size}`, '--export-wait', '150', '--json'], {home, env: env(), timeoutMs: 170_000})
+    const result = await runPf(
+      ['flow', 'test', '--flow', flow('many-spans'), '--inputs', 'count=1', `size=${size}`, '--export-wait', '150', '--json'],
+      {home, env: env(), timeoutMs: 170_000},
+    )
     expect(result.code, result.stderr + result.stdout).to.equal(0)
     expect(result.json().export[0]).to.include({delivered: 2, pending: 0, parked: 0})
     const step = localSpans(home).find(s => s.name === 'step')
@@ -155,7 +174,10 @@ describe('azureml span data in blob storage (built CLI, Azurite, cosmosdb-server
     await useWorkspace('ws-down')
     await azurite.stop()
     try {
-      const result = await runPf(['flow', 'test', '--flow', flow('many-spans'), '--inputs', 'count=20', 'size=100', '--export-wait', '2', '--json'], {home, env: env()})
+      const result = await runPf(
+        ['flow', 'test', '--flow', flow('many-spans'), '--inputs', 'count=20', 'size=100', '--export-wait', '2', '--json'],
+        {home, env: env()},
+      )
       expect(result.code, result.stderr + result.stdout).to.equal(0)
       const [report] = result.json().export
       expect(report).to.include({delivered: 0, pending: 21, parked: 0})
@@ -214,14 +236,22 @@ describe('azureml span data in blob storage (built CLI, Azurite, cosmosdb-server
     expect(ids.sort()).to.deep.equal(local.map(s => hex(s.context.span_id)).sort())
     const blobs = await azurite.blobs('c-ws-kill')
     const collectionId = `many-spans_${user.oid}`
-    expect([...blobs.keys()].filter(k => k.endsWith('/span.json')).sort()).to.deep.equal(local.map(s => `${blobDir(collectionId, s)}span.json`).sort())
+    expect([...blobs.keys()].filter(k => k.endsWith('/span.json')).sort()).to.deep.equal(
+      local.map(s => `${blobDir(collectionId, s)}span.json`).sort(),
+    )
     expect(blobs.size).to.equal(local.reduce((n, s) => n + 1 + s.events.length, 0))
-    for (const span of local) expect(JSON.parse(blobs.get(`${blobDir(collectionId, span)}span.json`)!.toString('utf8')).attributes.inputs, span.name).to.equal(span.attributes.inputs)
+    for (const span of local)
+      expect(JSON.parse(blobs.get(`${blobDir(collectionId, span)}span.json`)!.toString('utf8')).attributes.inputs, span.name).to.equal(
+        span.attributes.inputs,
+      )
   })
 
   it('falls back to the datastore secrets when the storage refuses the Azure AD token (403)', async () => {
     await useWorkspace('ws-key')
-    const result = await runPf(['flow', 'test', '--flow', flow('flex-basic'), '--export-wait', '50', '--json'], {home, env: env({storageDenied: true})})
+    const result = await runPf(['flow', 'test', '--flow', flow('flex-basic'), '--export-wait', '50', '--json'], {
+      home,
+      env: env({storageDenied: true}),
+    })
     expect(result.code, result.stderr + result.stdout).to.equal(0)
     expect(result.json().export[0]).to.include({delivered: 3, pending: 0})
     expect(azure.callsTo(/POST .*\/datastores\/workspaceblobstore\/listSecrets/)).to.have.length(1)
@@ -230,7 +260,10 @@ describe('azureml span data in blob storage (built CLI, Azurite, cosmosdb-server
 
   it('names the missing role when the storage refuses the token and the secrets are not readable; the spans wait', async () => {
     await useWorkspace('ws-norole', {secrets: 403})
-    const result = await runPf(['flow', 'test', '--flow', flow('flex-basic'), '--export-wait', '2', '--json'], {home, env: env({storageDenied: true})})
+    const result = await runPf(['flow', 'test', '--flow', flow('flex-basic'), '--export-wait', '2', '--json'], {
+      home,
+      env: env({storageDenied: true}),
+    })
     expect(result.code, result.stderr + result.stdout).to.equal(0)
     const [report] = result.json().export
     expect(report).to.include({delivered: 0, pending: 3, parked: 0})

@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 import {type ChildProcess, spawn} from 'node:child_process'
-import {cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
+import {cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import Database from 'better-sqlite3'
@@ -60,7 +60,12 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
 
   const addWorkspace = async (name: string, settings: FakeWorkspace = {}) => {
     // Its default datastore: a container of its own on the Azurite account.
-    const ws: FakeWorkspace = {traceCosmosStatus: 'Initialized', databaseName: `db-${name}`, datastores: [azurite.datastore({containerName: `c-${name}`})], ...settings}
+    const ws: FakeWorkspace = {
+      traceCosmosStatus: 'Initialized',
+      databaseName: `db-${name}`,
+      datastores: [azurite.datastore({containerName: `c-${name}`})],
+      ...settings,
+    }
     azure.workspaces.set(name, ws)
     await cosmos.createTraceStore(ws.databaseName!)
     await azurite.createContainer(`c-${name}`)
@@ -122,8 +127,22 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       ['no access (403)', {armStatus: 403}, [], 'workspace_forbidden', 2, /HTTP 403/],
       ['an AI hub', {kind: 'Hub'}, [], 'workspace_is_hub', 2, /is an Azure AI hub/],
       ['a disabled trace store', {traceCosmosConfiguration: 'Disabled'}, [], 'trace_store_disabled', 2, /disabled/],
-      ['a failed setup', {traceCosmosStatus: 'NotExists', setup: {respond: 202, pollsUntilDone: 1, outcome: 'Failed'}}, [], 'trace_store_setup_failed', 1, /quota exceeded/],
-      ['a setup that outlives --timeout', {traceCosmosStatus: 'NotExists', setup: {respond: 202, outcome: 'Never'}}, ['--timeout', '2'], 'trace_store_setup_timeout', 1, /after 2 s/],
+      [
+        'a failed setup',
+        {traceCosmosStatus: 'NotExists', setup: {respond: 202, pollsUntilDone: 1, outcome: 'Failed'}},
+        [],
+        'trace_store_setup_failed',
+        1,
+        /quota exceeded/,
+      ],
+      [
+        'a setup that outlives --timeout',
+        {traceCosmosStatus: 'NotExists', setup: {respond: 202, outcome: 'Never'}},
+        ['--timeout', '2'],
+        'trace_store_setup_timeout',
+        1,
+        /after 2 s/,
+      ],
       ['no Azure login', {}, [], 'azure_login_required', 1, /run `az login`/, {loggedOut: true}],
     ]
     for (const [name, workspace, flags, code, exit, message, az] of failures) {
@@ -148,7 +167,8 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
   })
 
   describe('export', () => {
-    const setDestination = (value: string) => writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${value}\n  export_wait: 30\n`, {mode: 0o600})
+    const setDestination = (value: string) =>
+      writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${value}\n  export_wait: 30\n`, {mode: 0o600})
 
     it('writes every span, the line summary and the collection with the spec shapes; prints portal links', async () => {
       await addWorkspace('ws-main', {tokenAsString: true})
@@ -186,7 +206,9 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
         expect(item).not.to.have.property('links')
         expect(item.created_by).to.deep.equal(createdBy)
         expect(item.context).to.deep.equal({trace_id: hex(record.context.trace_id), span_id: hex(record.context.span_id), trace_state: ''})
-        expect(item.start_time).to.equal(record.start_time).and.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/)
+        expect(item.start_time)
+          .to.equal(record.start_time)
+          .and.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/)
         expect(item.end_time).to.equal(record.end_time)
         expect(item.status).to.deep.equal({status_code: record.status.status_code, description: record.status.description ?? ''})
         expect(item.attributes).to.deep.equal(protobuf(record.attributes))
@@ -196,10 +218,19 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
         expect(item.span_json_uri).to.equal(`${blobBase}${dir}span.json`)
         expect(item.external_event_data_uris).to.deep.equal(record.events.map((_: unknown, i: number) => `${blobBase}${dir}${i}`))
         const spanJson = JSON.parse(blobs.get(`${dir}span.json`)!.toString('utf8'))
-        expect(spanJson).to.deep.include({name: record.name, context: item.context, kind: 1, parent_id: item.parent_id ?? null, status: item.status, resource: item.resource})
+        expect(spanJson).to.deep.include({
+          name: record.name,
+          context: item.context,
+          kind: 1,
+          parent_id: item.parent_id ?? null,
+          status: item.status,
+          resource: item.resource,
+        })
         expect(spanJson.attributes).to.deep.equal(protobuf(record.attributes))
         expect(spanJson.events).to.deep.equal(record.events.map((e: any) => ({...e, attributes: protobuf(e.attributes)})))
-        record.events.forEach((e: any, i: number) => expect(JSON.parse(blobs.get(`${dir}${i}`)!.toString('utf8'))).to.deep.equal({...e, attributes: protobuf(e.attributes)}))
+        record.events.forEach((e: any, i: number) =>
+          expect(JSON.parse(blobs.get(`${dir}${i}`)!.toString('utf8'))).to.deep.equal({...e, attributes: protobuf(e.attributes)}),
+        )
         expect(item.resource.attributes).to.include({
           'service.name': 'promptflow',
           collection: 'flex-basic',
@@ -243,7 +274,8 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       // Resource tokens were asked once per container and command (cached), with write access.
       expect(azure.callsTo(/resourceToken\?acquireWrite=true$/)).to.have.length(6)
       // No token on disk: not in the store (spans, outbox, destinations) nor anywhere under the pf home.
-      for (const file of readdirSync(home)) {
+      for (const file of readdirSync(home, {recursive: true}) as string[]) {
+        if (statSync(path.join(home, file)).isDirectory()) continue
         const bytes = readFileSync(path.join(home, file)).toString('latin1')
         expect(bytes, file).not.to.contain(userToken.split('.')[1])
         expect(bytes, file).not.to.contain('sig=fake-')
@@ -269,9 +301,15 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       const flows = tempDir('pf-flows-')
       const flow1 = copyFlow('flex-basic', flows, 'flow1')
       const flow2 = copyFlow('flex-basic', flows, 'flow2')
-      for (const [dir, ws] of [[flow1, 'ws-a'], [flow2, 'ws-b']]) {
+      for (const [dir, ws] of [
+        [flow1, 'ws-a'],
+        [flow2, 'ws-b'],
+      ]) {
         mkdirSync(path.join(dir, '.azureml'))
-        writeFileSync(path.join(dir, '.azureml', 'config.json'), JSON.stringify({subscription_id: subscription, resource_group: resourceGroup, workspace_name: ws}))
+        writeFileSync(
+          path.join(dir, '.azureml', 'config.json'),
+          JSON.stringify({subscription_id: subscription, resource_group: resourceGroup, workspace_name: ws}),
+        )
       }
       for (const dir of [flow1, flow2]) {
         const result = await runPf(['flow', 'test', '--flow', dir, '--json'], {home, env: env()})
@@ -282,8 +320,12 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       const b = await cosmos.items('db-ws-b', 'Span')
       expect(a).to.have.length(3)
       expect(b).to.have.length(3)
-      expect(a.every(s => s.resource.attributes['workspace.name'] === 'ws-a' && s.resource.attributes.collection === 'flow1')).to.equal(true)
-      expect(b.every(s => s.resource.attributes['workspace.name'] === 'ws-b' && s.resource.attributes.collection === 'flow2')).to.equal(true)
+      expect(a.every(s => s.resource.attributes['workspace.name'] === 'ws-a' && s.resource.attributes.collection === 'flow1')).to.equal(
+        true,
+      )
+      expect(b.every(s => s.resource.attributes['workspace.name'] === 'ws-b' && s.resource.attributes.collection === 'flow2')).to.equal(
+        true,
+      )
     })
 
     it('without sign-in, flow test still runs and records locally; spans wait with the reason until sync after `az login`', async () => {
@@ -303,14 +345,23 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
 
       const sync = await runPf(['trace', 'sync', '--json'], {home, env: env()})
       expect(sync.code, sync.stderr + sync.stdout).to.equal(0)
-      expect((await cosmos.items('db-ws-signin', 'Span')).map(s => s.id).sort()).to.deep.equal(localSpans(home).map(s => hex(s.context.span_id)).sort())
+      expect((await cosmos.items('db-ws-signin', 'Span')).map(s => s.id).sort()).to.deep.equal(
+        localSpans(home)
+          .map(s => hex(s.context.span_id))
+          .sort(),
+      )
     })
 
     for (const [name, extra, cause] of [
       ['no Azure CLI at all', {PATH: tempDir('pf-empty-path-')}, /Sign-in failed: the Azure CLI \(az\) is not installed\.$/],
       [
         'a workload identity whose token file is missing',
-        {PATH: tempDir('pf-empty-path-'), AZURE_TENANT_ID: 'tenant-1', AZURE_CLIENT_ID: 'client-1', AZURE_FEDERATED_TOKEN_FILE: '/nonexistent/token'},
+        {
+          PATH: tempDir('pf-empty-path-'),
+          AZURE_TENANT_ID: 'tenant-1',
+          AZURE_CLIENT_ID: 'client-1',
+          AZURE_FEDERATED_TOKEN_FILE: '/nonexistent/token',
+        },
         /Sign-in failed: the Azure CLI \(az\) is not installed; workload identity \(AZURE_FEDERATED_TOKEN_FILE\) failed: .*\/nonexistent\/token/,
       ],
     ] as const)
@@ -319,7 +370,9 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
         const human = await runPf(['config', 'set', `trace.destination=${workspaceId('ws-main')}`], {home, env: env(extra)})
         expect(human.code).to.equal(1)
         expect(human.stderr.trim().split('\n'), human.stderr).to.have.length(1)
-        expect(human.stderr.trim()).to.match(/^Error: Not signed in to Azure: run `az login`/).and.match(cause)
+        expect(human.stderr.trim())
+          .to.match(/^Error: Not signed in to Azure: run `az login`/)
+          .and.match(cause)
         const debug = await runPf(['config', 'set', `trace.destination=${workspaceId('ws-main')}`, '--debug'], {home, env: env(extra)})
         expect(debug.stderr).to.contain('Sign-in attempts:').and.contain('Azure CLI could not be found')
       })
@@ -330,7 +383,9 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
     const driver = path.join(repoRoot, 'bench', 'drivers', 'azureml-export.js')
     const drive = (mode: string) =>
       new Promise<string>((resolve, reject) => {
-        const child = spawn(process.execPath, [driver, home, workspaceId('ws-batch'), '30', mode, 'run_20260101_000000'], {env: {...cleanEnv(), ...env()}})
+        const child = spawn(process.execPath, [driver, home, workspaceId('ws-batch'), '30', mode, 'run_20260101_000000'], {
+          env: {...cleanEnv(), ...env()},
+        })
         let text = ''
         child.stdout.on('data', d => (text += d))
         child.on('close', code => (code === 0 ? resolve(text) : reject(new Error(`driver exited ${code}`))))
@@ -343,7 +398,14 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
     expect(spans.every(s => s.partition_key === 'run_20260101_000000' && s.collection_id === 'run_20260101_000000')).to.equal(true)
     const lines = await cosmos.items('db-ws-batch', 'LineSummary')
     expect(lines.map(l => l.line_number).sort()).to.deep.equal(['0', '1', '2'])
-    for (const line of lines) expect(line).to.include({batch_run_id: 'run_20260101_000000', line_run_id: null, partition_key: 'run_20260101_000000', status: 'Ok', kind: 'Flow'})
+    for (const line of lines)
+      expect(line).to.include({
+        batch_run_id: 'run_20260101_000000',
+        line_run_id: null,
+        partition_key: 'run_20260101_000000',
+        status: 'Ok',
+        kind: 'Flow',
+      })
     expect(await cosmos.items('db-ws-batch', 'Collection')).to.have.length(0)
   })
 
@@ -352,13 +414,20 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
     writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-run')}\n  export_wait: 30\n`, {mode: 0o600})
     const data = path.join(tempDir(), 'data.jsonl')
     writeFileSync(data, ['first', 'second', 'third'].map(q => JSON.stringify({question: q})).join('\n') + '\n')
-    const result = await runPf(['run', 'create', '--flow', path.join(fixtures, 'flex-basic'), '--data', data, '--name', 'cloud_run'], {home, env: env()})
+    const result = await runPf(['run', 'create', '--flow', path.join(fixtures, 'flex-basic'), '--data', data, '--name', 'cloud_run'], {
+      home,
+      env: env(),
+    })
     expect(result.code, result.stderr).to.equal(0)
     const wsid = `/subscriptions/${subscription}/resourceGroups/${resourceGroup}/providers/Microsoft.MachineLearningServices/workspaces/ws-run`
     expect(result.stderr).to.contain(`Portal: https://ml.azure.com/prompts/trace/run/cloud_run/details?wsid=${wsid}`)
     expect(result.stderr).to.match(/^Trace: http:\/\/127\.0\.0\.1:\d+\/v1\.0\/ui\/traces\/\?#run=cloud_run/m)
     const spans = await cosmos.items('db-ws-run', 'Span')
-    expect(spans.map(s => s.id).sort()).to.deep.equal(localSpans(home).map(s => hex(s.context.span_id)).sort())
+    expect(spans.map(s => s.id).sort()).to.deep.equal(
+      localSpans(home)
+        .map(s => hex(s.context.span_id))
+        .sort(),
+    )
     expect(spans.every(s => s.partition_key === 'cloud_run')).to.equal(true)
     const lines = await cosmos.items('db-ws-run', 'LineSummary')
     expect(lines.map(l => l.line_number).sort()).to.deep.equal(['0', '1', '2'])
@@ -375,11 +444,29 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       {question: 'c', expected: 'C C'},
     ]
     writeFileSync(data, rows.map(r => JSON.stringify(r)).join('\n') + '\n')
-    const base = await runPf(['run', 'create', '--flow', path.join(fixtures, 'flex-basic'), '--data', data, '--name', 'base_run'], {home, env: env()})
+    const base = await runPf(['run', 'create', '--flow', path.join(fixtures, 'flex-basic'), '--data', data, '--name', 'base_run'], {
+      home,
+      env: env(),
+    })
     expect(base.code, base.stderr).to.equal(0)
     const evaluation = await runPf(
-      ['run', 'create', '--flow', path.join(fixtures, 'run-eval'), '--data', data, '--run', 'base_run', '--name', 'eval_run', '--json',
-        '--column-mapping', 'answer=${run.outputs.answer}', '--column-mapping', 'expected=${data.expected}'],
+      [
+        'run',
+        'create',
+        '--flow',
+        path.join(fixtures, 'run-eval'),
+        '--data',
+        data,
+        '--run',
+        'base_run',
+        '--name',
+        'eval_run',
+        '--json',
+        '--column-mapping',
+        'answer=${run.outputs.answer}',
+        '--column-mapping',
+        'expected=${data.expected}',
+      ],
       {home, env: env()},
     )
     expect(evaluation.code, evaluation.stderr + evaluation.stdout).to.equal(0)
@@ -390,7 +477,9 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
     expect(spans.map(s => s.id).sort()).to.deep.equal(local.map(s => hex(s.context.span_id)).sort())
     const summaries = await cosmos.items('db-ws-eval', 'LineSummary')
     const baseLines = summaries.filter(s => s.batch_run_id === 'base_run').sort((a, b) => a.line_number - b.line_number)
-    const evalLines = summaries.filter(s => s.batch_run_id === 'eval_run' && s.line_number !== null).sort((a, b) => a.line_number - b.line_number)
+    const evalLines = summaries
+      .filter(s => s.batch_run_id === 'eval_run' && s.line_number !== null)
+      .sort((a, b) => a.line_number - b.line_number)
     expect(baseLines.map(l => l.line_number)).to.deep.equal(['0', '1', '2'])
     // The evaluation's own lines keep their items (partitioned by the evaluation run), with no evaluations of their own.
     expect(evalLines.map(l => l.line_number)).to.deep.equal(['0', '1', '2'])
@@ -406,7 +495,12 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       // As the reference records it: the evaluation line's whole summary item, without its own evaluations.
       const {evaluations, _etag, _ts, _rid, _self, _attachments, ...own} = evalLine
       expect(line.evaluations.eval_run).to.deep.equal(own)
-      expect(line.evaluations.eval_run).to.include({batch_run_id: 'eval_run', line_number: String(n), line_run_id: null, collection_id: 'eval_run'})
+      expect(line.evaluations.eval_run).to.include({
+        batch_run_id: 'eval_run',
+        line_number: String(n),
+        line_run_id: null,
+        collection_id: 'eval_run',
+      })
       expect(line.evaluations.eval_run.outputs).to.deep.equal({correct: n !== 1})
     })
 
@@ -419,10 +513,14 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
     const sync = await runPf(['trace', 'sync', '--json'], {home, env: env()})
     expect(sync.code, sync.stderr + sync.stdout).to.equal(3)
     expect(sync.json().error.destinations[0]).to.include({pending: 0, parked: 0})
-    expect(sync.json().error.uploads.map((u: any) => [u.run, u.state])).to.deep.equal([['base_run', 'pending'], ['eval_run', 'pending']])
+    expect(sync.json().error.uploads.map((u: any) => [u.run, u.state])).to.deep.equal([
+      ['base_run', 'pending'],
+      ['eval_run', 'pending'],
+    ])
     expect(outboxStates(home)).to.deep.equal({delivered: local.length})
     const again = await cosmos.items('db-ws-eval', 'LineSummary')
-    const strip = (items: any[]) => items.map(({_etag, _ts, _rid, _self, _attachments, ...rest}) => rest).sort((a, b) => a.id.localeCompare(b.id))
+    const strip = (items: any[]) =>
+      items.map(({_etag, _ts, _rid, _self, _attachments, ...rest}) => rest).sort((a, b) => a.id.localeCompare(b.id))
     expect(strip(again)).to.deep.equal(strip(summaries))
     expect(await cosmos.items('db-ws-eval', 'Span')).to.have.length(local.length)
   })
@@ -440,7 +538,11 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
           const result = await sink.export(JSON.parse(process.argv[2]), {attempts: JSON.parse(process.argv[3])})
           await sink.shutdown?.()
           console.log(JSON.stringify(result))`
-        const child = spawn(process.execPath, ['--input-type=module', '-e', script, workspaceId('ws-wait'), JSON.stringify(spans), JSON.stringify(attempts)], {env: {...cleanEnv(), ...env()}})
+        const child = spawn(
+          process.execPath,
+          ['--input-type=module', '-e', script, workspaceId('ws-wait'), JSON.stringify(spans), JSON.stringify(attempts)],
+          {env: {...cleanEnv(), ...env()}},
+        )
         let out = ''
         let err = ''
         child.stdout.on('data', d => (out += d))
@@ -461,17 +563,30 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       resource: {attributes: {'service.name': 'promptflow', collection: 'evals'}, schema_url: ''},
     })
     const evalOfBatch = root('e'.repeat(32), 'e'.repeat(16), 'grade', {
-      batch_run_id: 'late_eval', line_number: 0, line_run_id: 'late_eval_0', 'referenced.batch_run_id': 'late_base', 'referenced.line_run_id': 'late_base_0', output: '{"correct":true}',
+      batch_run_id: 'late_eval',
+      line_number: 0,
+      line_run_id: 'late_eval_0',
+      'referenced.batch_run_id': 'late_base',
+      'referenced.line_run_id': 'late_base_0',
+      output: '{"correct":true}',
     })
     const waiting = await exportSpans([evalOfBatch], {})
     expect(waiting.code).to.equal('retryable')
-    expect(waiting.spans['e'.repeat(16)]).to.deep.equal({code: 'retryable', reason: 'LineSummary: evaluation waits for the evaluated line: line 0 of run late_base is not in the trace store yet'})
+    expect(waiting.spans['e'.repeat(16)]).to.deep.equal({
+      code: 'retryable',
+      reason: 'LineSummary: evaluation waits for the evaluated line: line 0 of run late_base is not in the trace store yet',
+    })
     // Its own items are written meanwhile.
     expect((await cosmos.items('db-ws-wait', 'LineSummary')).map(l => l.id)).to.deep.equal([hex('e'.repeat(32))])
     // The last attempt delivers it without the entry.
     expect((await exportSpans([evalOfBatch], {['e'.repeat(16)]: 7})).code).to.equal('ok')
     // Once the base line is there, a retry records the evaluation on it (partition: the base run).
-    const baseLine = root('b'.repeat(32), 'b'.repeat(16), 'answer', {batch_run_id: 'late_base', line_number: 0, line_run_id: 'late_base_0', output: '{"answer":"HI"}'})
+    const baseLine = root('b'.repeat(32), 'b'.repeat(16), 'answer', {
+      batch_run_id: 'late_base',
+      line_number: 0,
+      line_run_id: 'late_base_0',
+      output: '{"answer":"HI"}',
+    })
     expect((await exportSpans([baseLine], {})).code).to.equal('ok')
     expect((await exportSpans([evalOfBatch], {['e'.repeat(16)]: 1})).code).to.equal('ok')
     const baseItem = (await cosmos.items('db-ws-wait', 'LineSummary')).find(l => l.id === hex('b'.repeat(32)))
@@ -481,13 +596,24 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
 
     // A flow-test trace evaluated by a single evaluation (referenced.line_run_id; key: the evaluation flow's name).
     const main = root('a'.repeat(32), 'a'.repeat(16), 'answer', {line_run_id: 'line-main', output: '{"answer":"HI"}'})
-    const evalOfTrace = root('f'.repeat(32), 'f'.repeat(16), 'grade', {line_run_id: 'line-eval', 'referenced.line_run_id': 'line-main', output: `{"score":"${'x'.repeat(600)}","detail":[1]}`})
+    const evalOfTrace = root('f'.repeat(32), 'f'.repeat(16), 'grade', {
+      line_run_id: 'line-eval',
+      'referenced.line_run_id': 'line-main',
+      output: `{"score":"${'x'.repeat(600)}","detail":[1]}`,
+    })
     expect((await exportSpans([main], {})).code).to.equal('ok')
     expect((await exportSpans([evalOfTrace], {})).code).to.equal('ok')
     const summaries = await cosmos.items('db-ws-wait', 'LineSummary')
     const mainItem = summaries.find(l => l.id === hex('a'.repeat(32)))
     expect(Object.keys(mainItem.evaluations)).to.deep.equal(['grade'])
-    expect(mainItem.evaluations.grade).to.include({trace_id: hex('f'.repeat(32)), root_span_id: hex('f'.repeat(16)), status: 'Ok', name: 'grade', line_run_id: 'line-eval', batch_run_id: null})
+    expect(mainItem.evaluations.grade).to.include({
+      trace_id: hex('f'.repeat(32)),
+      root_span_id: hex('f'.repeat(16)),
+      status: 'Ok',
+      name: 'grade',
+      line_run_id: 'line-eval',
+      batch_run_id: null,
+    })
     expect(mainItem.evaluations.grade.outputs).to.deep.equal({score: 'x'.repeat(500), detail: '[...]'})
     expect(summaries.find(l => l.id === hex('f'.repeat(32))).evaluations).to.deep.equal({})
   })
@@ -515,7 +641,9 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       // Every span's data in blob storage too (span.json and one blob per event), each once.
       const blobs = await azurite.blobs(`c-${database.replace(/^db-/, '')}`)
       expect([...blobs.keys()].filter(k => k.endsWith('/span.json')).sort()).to.deep.equal(
-        local.map(s => `.promptflow/.trace/${spans[0].collection_id}/${hex(s.context.trace_id)}/${hex(s.context.span_id)}/span.json`).sort(),
+        local
+          .map(s => `.promptflow/.trace/${spans[0].collection_id}/${hex(s.context.trace_id)}/${hex(s.context.span_id)}/span.json`)
+          .sort(),
       )
       expect(blobs.size).to.equal(local.reduce((n, s) => n + 1 + s.events.length, 0))
       expect(outboxStates(home)).to.deep.equal({delivered: local.length})
@@ -526,8 +654,16 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       await addWorkspace('ws-faults')
       writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-faults')}\n  export_wait: 30\n`)
       const plan: Fault[] = [
-        {status: 429, retryAfterMs: 400}, {status: 429, retryAfterMs: 400}, {status: 429, retryAfterMs: 400}, {status: 429, retryAfterMs: 400},
-        {status: 503}, 'drop', 'drop-after-write', {status: 503}, 'drop-after-write', 'drop',
+        {status: 429, retryAfterMs: 400},
+        {status: 429, retryAfterMs: 400},
+        {status: 429, retryAfterMs: 400},
+        {status: 429, retryAfterMs: 400},
+        {status: 503},
+        'drop',
+        'drop-after-write',
+        {status: 503},
+        'drop-after-write',
+        'drop',
       ]
       const seen: Array<{at: number; body: string; fault?: Fault}> = []
       proxy.fault = req => {
@@ -537,7 +673,10 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
         return fault
       }
       const flow = copyFlow('many-spans', tempDir('pf-flows-'))
-      const result = await runPf(['flow', 'test', '--flow', flow, '--inputs', 'count=120', '--export-wait', '1', '--json'], {home, env: env()})
+      const result = await runPf(['flow', 'test', '--flow', flow, '--inputs', 'count=120', '--export-wait', '1', '--json'], {
+        home,
+        env: env(),
+      })
       expect(result.code, result.stderr + result.stdout).to.equal(0)
       const sync = await runPf(['trace', 'sync', '--timeout', '60', '--json'], {home, env: env()})
       expect(sync.code, sync.stderr + sync.stdout).to.equal(0)
@@ -550,7 +689,9 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       for (const t of throttled) {
         const again = seen.find(s => s.at >= t.at && s !== t && s.body === t.body)
         expect(again, 'the throttled request was sent again').to.not.equal(undefined)
-        expect(again!.at - t.at, JSON.stringify(seen.map(x => ({...x, at: x.at - seen[0].at, body: x.body.slice(0, 6)})))).to.be.at.least(380)
+        expect(again!.at - t.at, JSON.stringify(seen.map(x => ({...x, at: x.at - seen[0].at, body: x.body.slice(0, 6)})))).to.be.at.least(
+          380,
+        )
       }
       expect(await expectAllDelivered('db-ws-faults')).to.equal(121)
     })
@@ -567,7 +708,15 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       const flow = copyFlow('flex-basic', tempDir('pf-flows-'))
       const result = await runPf(['flow', 'test', '--flow', flow, '--json'], {home, env: env()})
       expect(result.code, result.stderr).to.equal(0)
-      expect(result.json().export).to.deep.equal([{destination: workspaceId('ws-reject'), delivered: 2, parked: 1, pending: 0, lastError: 'Span: Cosmos DB rejected the item (HTTP 400)'}])
+      expect(result.json().export).to.deep.equal([
+        {
+          destination: workspaceId('ws-reject'),
+          delivered: 2,
+          parked: 1,
+          pending: 0,
+          lastError: 'Span: Cosmos DB rejected the item (HTTP 400)',
+        },
+      ])
       expect(outboxStates(home)).to.deep.equal({delivered: 2, parked: 1})
       const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
       const parked = db.prepare(`SELECT last_error FROM outbox WHERE state = 'parked'`).all() as Array<{last_error: string}>

@@ -7,8 +7,9 @@ import Database from 'better-sqlite3'
 import yaml from 'js-yaml'
 
 import {pfBin, repoRoot, runPf, tempDir} from '../helpers/cli.js'
+import {Azurite} from '../helpers/azurite.js'
 import {CosmosAccount} from '../helpers/cosmos.js'
-import {FakeAzure, workspaceId} from '../helpers/fake-azure.js'
+import {FakeAzure, type FakeWorkspace, workspaceId} from '../helpers/fake-azure.js'
 import {FakeEntra} from '../helpers/fake-entra.js'
 
 interface Step {
@@ -53,12 +54,14 @@ describe('docs/ci.md: the GitHub Actions workflow (built CLI, CI=true, no TTY)',
   let azure: FakeAzure
   let entra: FakeEntra
   let cosmos: CosmosAccount
+  let azurite: Azurite
   let pfDir: string
 
   before(async () => {
     cosmos = await new CosmosAccount().start()
     azure = await new FakeAzure().start()
     azure.cosmosEndpoint = cosmos.endpoint
+    azurite = await new Azurite().start()
     entra = await new FakeEntra(tenant, clientId, clientSecret).start()
     // `pf` on PATH as `npm link` puts it (the workflow's Install pf step); no `az`, so sign-in is the environment's.
     pfDir = tempDir('pf-bin-')
@@ -69,7 +72,24 @@ describe('docs/ci.md: the GitHub Actions workflow (built CLI, CI=true, no TTY)',
     await entra.stop()
     await azure.stop()
     await cosmos.stop()
+    await azurite.stop()
   })
+
+  /** A workspace with its trace store (Cosmos) and its blob datastores (span data, run artifacts) on Azurite. */
+  const addWorkspace = async (name: string) => {
+    const ws: FakeWorkspace = {
+      traceCosmosStatus: 'Initialized',
+      databaseName: `db-${name}`,
+      datastores: [
+        azurite.datastore({containerName: `c-${name}`}),
+        azurite.datastore({name: 'workspaceartifactstore', isDefault: false, containerName: `a-${name}`}),
+      ],
+    }
+    azure.workspaces.set(name, ws)
+    await cosmos.createTraceStore(`db-${name}`)
+    await azurite.createContainer(`c-${name}`)
+    await azurite.createContainer(`a-${name}`)
+  }
 
   /** A checkout: the flows and data the workflow names. */
   const checkout = async (): Promise<string> => {
@@ -81,7 +101,10 @@ describe('docs/ci.md: the GitHub Actions workflow (built CLI, CI=true, no TTY)',
     writeFileSync(
       path.join(repo, 'data', 'questions.jsonl'),
       [
-        {question: 'What does pf trace?', expected: 'Hello! pf records every function and LLM call of a flow as a span, locally and in the cloud.'},
+        {
+          question: 'What does pf trace?',
+          expected: 'Hello! pf records every function and LLM call of a flow as a span, locally and in the cloud.',
+        },
         {question: 'Is it raining?', expected: 'Hello! Ask me about tracing.'},
       ]
         .map(l => JSON.stringify(l))
@@ -112,6 +135,7 @@ describe('docs/ci.md: the GitHub Actions workflow (built CLI, CI=true, no TTY)',
       ...jobEnv,
       // Where this test's Azure lives (a runner reaches the real one): ARM, and Entra ID through an HTTPS proxy.
       PF_ARM_ENDPOINT: azure.url,
+      PF_BLOB_ENDPOINT: azurite.blobEndpoint,
       HTTPS_PROXY: entra.proxyUrl,
       NO_PROXY: '127.0.0.1,localhost',
       NODE_EXTRA_CA_CERTS: entra.caFile,
@@ -128,12 +152,17 @@ describe('docs/ci.md: the GitHub Actions workflow (built CLI, CI=true, no TTY)',
   }
 
   it('runs, evaluates, checks the metrics and ends with every span in the workspace', async () => {
-    azure.workspaces.set('ws-ci', {traceCosmosStatus: 'Initialized', databaseName: 'db-ws-ci'})
-    await cosmos.createTraceStore('db-ws-ci')
+    await addWorkspace('ws-ci')
     const repo = await checkout()
     const {results, home} = await runJob(repo, workspaceId('ws-ci'))
     for (const r of results) expect(r.code, `${r.name}\n${r.stdout}\n${r.stderr}`).to.equal(0)
-    expect(results.map(r => r.name)).to.deep.equal(['Send traces to the workspace', 'Batch run', 'Evaluate the run', 'Check the metrics', 'Every span delivered'])
+    expect(results.map(r => r.name)).to.deep.equal([
+      'Send traces to the workspace',
+      'Batch run',
+      'Evaluate the run',
+      'Check the metrics',
+      'Every span delivered',
+    ])
 
     // Signed in as the service principal (client credentials), the secret never printed.
     expect(entra.tokenRequests.length).to.be.greaterThan(0)
@@ -153,18 +182,19 @@ describe('docs/ci.md: the GitHub Actions workflow (built CLI, CI=true, no TTY)',
   })
 
   it('fails the job at the last step while spans cannot reach the workspace', async () => {
-    azure.workspaces.set('ws-down', {traceCosmosStatus: 'Initialized', databaseName: 'db-ws-down'})
-    await cosmos.createTraceStore('db-ws-down')
+    await addWorkspace('ws-down')
     azure.cosmosEndpoint = 'https://127.0.0.1:1' // Cosmos unreachable: every write fails
     try {
       const repo = await checkout()
       // The one change: a short sync timeout, so the test does not wait two minutes.
-      const {results} = await runJob(repo, workspaceId('ws-down'), s => (s.run?.startsWith('pf trace sync') ? {...s, run: 'pf trace sync --timeout 3'} : s))
+      const {results} = await runJob(repo, workspaceId('ws-down'), s =>
+        s.run?.startsWith('pf trace sync') ? {...s, run: 'pf trace sync --timeout 3'} : s,
+      )
       expect(results.slice(0, -1).map(r => r.code)).to.deep.equal([0, 0, 0, 0])
       const last = results.at(-1)!
       expect(last.name).to.equal('Every span delivered')
       expect(last.code).to.not.equal(0)
-      expect(last.stderr).to.match(/\d+ span\(s\) still pending/)
+      expect(last.stderr).to.match(/\d+ span\(s\)( and \d+ run upload\(s\))? still pending/)
     } finally {
       azure.cosmosEndpoint = cosmos.endpoint
     }

@@ -48,7 +48,18 @@ const scenarios: Record<string, (c: Context) => Promise<void>> = {
     }
     const standard = JSON.parse(ok(await pf(['flow', 'test', '--flow', path.join(work, 'standard'), '--json'])).stdout)
     expect(standard.output.prompt).to.contain('What is a DAG flow?')
-    ok(await pf(['run', 'create', '--flow', path.join(work, 'evaluation'), '--data', path.join(work, 'evaluation', 'data.jsonl'), '--name', 'eval_run']))
+    ok(
+      await pf([
+        'run',
+        'create',
+        '--flow',
+        path.join(work, 'evaluation'),
+        '--data',
+        path.join(work, 'evaluation', 'data.jsonl'),
+        '--name',
+        'eval_run',
+      ]),
+    )
     expect(JSON.parse(ok(await pf(['run', 'show-metrics', 'eval_run', '--json'])).stdout)).to.deep.equal({accuracy: 0.5})
   },
   'pf flow init --yes': async ({pf, work}) => {
@@ -61,17 +72,28 @@ const scenarios: Record<string, (c: Context) => Promise<void>> = {
     expect(JSON.parse(ok(await pf(['flow', 'test', '--flow', hello, '--json'])).stdout).output.topic).to.equal('tracing')
   },
   'pf flow test --inputs': async ({pf}) => {
-    const result = JSON.parse(ok(await pf(['flow', 'test', '--flow', hello, '--inputs', 'question=Is it raining?', 'language=fr', '--json'])).stdout)
+    const result = JSON.parse(
+      ok(await pf(['flow', 'test', '--flow', hello, '--inputs', 'question=Is it raining?', 'language=fr', '--json'])).stdout,
+    )
     expect(result.inputs).to.deep.equal({question: 'Is it raining?', language: 'fr'})
   },
   'pf flow test --node': async ({pf, work}) => {
-    const node = JSON.parse(ok(await pf(['flow', 'test', '--flow', path.join(work, 'standard'), '--node', 'clean', '--inputs', 'text=  a   b ', '--json'])).stdout)
+    const node = JSON.parse(
+      ok(await pf(['flow', 'test', '--flow', path.join(work, 'standard'), '--node', 'clean', '--inputs', 'text=  a   b ', '--json']))
+        .stdout,
+    )
     expect(node.output).to.equal('a b')
   },
   'pf flow test --environment-variables': async ({pf, work}) => {
     ok(await pf(['flow', 'init', '--flow', path.join(work, 'env'), '--function', 'readEnv']))
-    writeFileSync(path.join(work, 'env', 'flow.ts'), 'export async function readEnv() {\n  return {value: process.env.PF_COMPAT_VALUE ?? null}\n}\n')
-    const result = JSON.parse(ok(await pf(['flow', 'test', '--flow', path.join(work, 'env'), '--environment-variables', 'PF_COMPAT_VALUE=from-flag', '--json'])).stdout)
+    writeFileSync(
+      path.join(work, 'env', 'flow.ts'),
+      'export async function readEnv() {\n  return {value: process.env.PF_COMPAT_VALUE ?? null}\n}\n',
+    )
+    const result = JSON.parse(
+      ok(await pf(['flow', 'test', '--flow', path.join(work, 'env'), '--environment-variables', 'PF_COMPAT_VALUE=from-flag', '--json']))
+        .stdout,
+    )
     expect(result.output).to.deep.equal({value: 'from-flag'})
   },
   'pf flow test --variant': async ({pf, work}) => {
@@ -87,27 +109,67 @@ const scenarios: Record<string, (c: Context) => Promise<void>> = {
     expect(result.stderr).to.contain('--interactive needs a chat flow')
   },
   'pf run create --environment-variables': async ({pf, work}) => {
-    ok(await pf(['run', 'create', '--flow', path.join(work, 'env'), '--data', helloData, '--environment-variables', 'PF_COMPAT_VALUE=in-run', '--name', 'env_run']))
+    ok(
+      await pf([
+        'run',
+        'create',
+        '--flow',
+        path.join(work, 'env'),
+        '--data',
+        helloData,
+        '--environment-variables',
+        'PF_COMPAT_VALUE=in-run',
+        '--name',
+        'env_run',
+      ]),
+    )
     const lines = JSON.parse(ok(await pf(['run', 'show-details', 'env_run', '--json'])).stdout)
     expect(lines.map((l: any) => l.outputs.value)).to.deep.equal(['in-run', 'in-run', 'in-run'])
   },
   'pf run create --variant': async ({pf, work}) => {
-    const result = await pf(['run', 'create', '--flow', path.join(work, 'standard'), '--data', helloData, '--variant', '${clean.variant_1}', '--json'])
+    const result = await pf([
+      'run',
+      'create',
+      '--flow',
+      path.join(work, 'standard'),
+      '--data',
+      helloData,
+      '--variant',
+      '${clean.variant_1}',
+      '--json',
+    ])
     expect(result.code).to.equal(2)
     expect(result.json().error.message).to.contain('node "clean" has no variants')
   },
   'pf run create --connections': async ({pf}) => {
     // dag-basic's llm node "answer" names fake_openai; the override makes it name another connection.
     const flow = path.join(repoRoot, 'test', 'fixtures', 'flows', 'dag-basic')
-    const result = await pf(['run', 'create', '--flow', flow, '--data', helloData, '--connections', 'answer.connection=compat_conn', '--name', 'conn_run', '--json'])
+    const result = await pf([
+      'run',
+      'create',
+      '--flow',
+      flow,
+      '--data',
+      helloData,
+      '--connections',
+      'answer.connection=compat_conn',
+      '--name',
+      'conn_run',
+      '--json',
+    ])
     expect(result.code).to.equal(1)
     const lines = JSON.parse(ok(await pf(['run', 'show-details', 'conn_run', '--json'])).stdout)
     expect(lines[0].error.message).to.contain('compat_conn')
   },
   'pf flow validate --source': async ({pf, work}) => {
-    expect(ok(await pf(['flow', 'validate', '--source', path.join(work, 'standard')])).stdout).to.contain('valid dag flow (inputs: question; nodes: clean, build_prompt)')
+    expect(ok(await pf(['flow', 'validate', '--source', path.join(work, 'standard')])).stdout).to.contain(
+      'valid dag flow (inputs: question; nodes: clean, build_prompt)',
+    )
     ok(await pf(['flow', 'validate', '--flow', hello]))
-    writeFileSync(path.join(work, 'standard', 'flow.dag.yaml'), readFileSync(path.join(work, 'standard', 'flow.dag.yaml'), 'utf8').replace('${clean.output}', '${nope.output}'))
+    writeFileSync(
+      path.join(work, 'standard', 'flow.dag.yaml'),
+      readFileSync(path.join(work, 'standard', 'flow.dag.yaml'), 'utf8').replace('${clean.output}', '${nope.output}'),
+    )
     const broken = await pf(['flow', 'validate', '--source', path.join(work, 'standard'), '--json'])
     expect(broken.code).to.equal(2)
     expect(broken.json().error.message).to.contain('nope')
@@ -120,7 +182,22 @@ const scenarios: Record<string, (c: Context) => Promise<void>> = {
     ok(await pf(['connection', 'create', '--file', path.join(work, 'conn.yaml'), '-n', 'my_conn']))
   },
   'pf connection create --set': async ({pf, work}) => {
-    const created = JSON.parse(ok(await pf(['connection', 'create', '-f', path.join(work, 'conn.yaml'), '--name', 'set_conn', '--set', 'base_url=https://a.example/v1', 'organization=org1', '--json'])).stdout)
+    const created = JSON.parse(
+      ok(
+        await pf([
+          'connection',
+          'create',
+          '-f',
+          path.join(work, 'conn.yaml'),
+          '--name',
+          'set_conn',
+          '--set',
+          'base_url=https://a.example/v1',
+          'organization=org1',
+          '--json',
+        ]),
+      ).stdout,
+    )
     expect(created.connection).to.include({name: 'set_conn', base_url: 'https://a.example/v1', organization: 'org1'})
   },
   'pf connection update --name': async ({pf}) => {
@@ -129,7 +206,10 @@ const scenarios: Record<string, (c: Context) => Promise<void>> = {
   },
   'pf connection update --set': async ({pf}) => {
     ok(await pf(['connection', 'update', '--name', 'my_conn', '--set', 'base_url=https://b.example/v1', 'organization=org3']))
-    expect(JSON.parse(ok(await pf(['connection', 'show', '--name', 'my_conn', '--json'])).stdout)).to.include({base_url: 'https://b.example/v1', organization: 'org3'})
+    expect(JSON.parse(ok(await pf(['connection', 'show', '--name', 'my_conn', '--json'])).stdout)).to.include({
+      base_url: 'https://b.example/v1',
+      organization: 'org3',
+    })
     const bad = await pf(['connection', 'update', '--name', 'my_conn', '--set', 'base_ur=x', '--json'])
     expect(bad.code).to.equal(2)
     expect(bad.json().error.message).to.contain('did you mean "base_url"')
@@ -155,12 +235,39 @@ const scenarios: Record<string, (c: Context) => Promise<void>> = {
     ok(await pf(['run', 'create', '-f', path.join(work, 'run.yaml')]))
   },
   'pf run create --column-mapping': async ({pf}) => {
-    ok(await pf(['run', 'create', '--flow', hello, '--data', helloData, '--column-mapping', 'question=${data.question}', 'language=de', '--name', 'mapped']))
+    ok(
+      await pf([
+        'run',
+        'create',
+        '--flow',
+        hello,
+        '--data',
+        helloData,
+        '--column-mapping',
+        'question=${data.question}',
+        'language=de',
+        '--name',
+        'mapped',
+      ]),
+    )
     const lines = JSON.parse(ok(await pf(['run', 'show-details', 'mapped', '--json'])).stdout)
     expect(lines.map((l: any) => l.inputs.language)).to.deep.equal(['de', 'de', 'de'])
   },
   'pf run create --run': async ({pf}) => {
-    ok(await pf(['run', 'create', '--flow', hello, '--run', 'base', '--column-mapping', 'question=${run.outputs.answer}', '--name', 'evaluated']))
+    ok(
+      await pf([
+        'run',
+        'create',
+        '--flow',
+        hello,
+        '--run',
+        'base',
+        '--column-mapping',
+        'question=${run.outputs.answer}',
+        '--name',
+        'evaluated',
+      ]),
+    )
     expect(JSON.parse(ok(await pf(['run', 'show', 'evaluated', '--json'])).stdout).run).to.equal('base')
   },
   'pf run create --stream': async ({pf}) => {
@@ -168,7 +275,22 @@ const scenarios: Record<string, (c: Context) => Promise<void>> = {
     expect(streamed.stdout.trim().split('\n').length).to.be.at.least(3)
   },
   'pf run create --set': async ({pf}) => {
-    ok(await pf(['run', 'create', '--flow', hello, '--data', helloData, '--name', 'with_set', '--set', 'display_name=Set run', 'description=d1', 'tags.team=qa']))
+    ok(
+      await pf([
+        'run',
+        'create',
+        '--flow',
+        hello,
+        '--data',
+        helloData,
+        '--name',
+        'with_set',
+        '--set',
+        'display_name=Set run',
+        'description=d1',
+        'tags.team=qa',
+      ]),
+    )
     const run = JSON.parse(ok(await pf(['run', 'show', 'with_set', '--json'])).stdout)
     expect(run).to.include({display_name: 'Set run'})
     expect(run.tags).to.deep.equal({team: 'qa'})
@@ -247,19 +369,27 @@ const scenarios: Record<string, (c: Context) => Promise<void>> = {
     expect(JSON.parse(ok(await pf(['service', 'stop', '--json'])).stdout).stopped).to.equal(true)
   },
   'pf trace delete --run': async ({pf}) => {
-    expect(JSON.parse(ok(await pf(['trace', 'delete', '--run', 'mapped', '--yes', '--json'])).stdout)).to.include({traces: 3, deleted: true})
+    expect(JSON.parse(ok(await pf(['trace', 'delete', '--run', 'mapped', '--yes', '--json'])).stdout)).to.include({
+      traces: 3,
+      deleted: true,
+    })
   },
   'pf trace delete --started-before': async ({pf}) => {
     // With --collection: only that collection's traces (flow tests of examples/hello are collection "hello").
     const future = new Date(Date.now() + 3_600_000).toISOString()
-    const byCollection = JSON.parse(ok(await pf(['trace', 'delete', '--collection', 'hello', '--started-before', future, '--yes', '--json'])).stdout)
+    const byCollection = JSON.parse(
+      ok(await pf(['trace', 'delete', '--collection', 'hello', '--started-before', future, '--yes', '--json'])).stdout,
+    )
     expect(byCollection).to.include({traces: 2, deleted: true})
     expect(byCollection.selector).to.deep.equal({collection: 'hello', before: future})
     const past = JSON.parse(ok(await pf(['trace', 'delete', '--started-before', '2000-01-01', '--yes', '--json'])).stdout)
     expect(past).to.include({traces: 0})
   },
   'pf trace delete --collection': async ({pf}) => {
-    expect(JSON.parse(ok(await pf(['trace', 'delete', '--collection', 'base', '--yes', '--json'])).stdout)).to.include({traces: 3, deleted: true})
+    expect(JSON.parse(ok(await pf(['trace', 'delete', '--collection', 'base', '--yes', '--json'])).stdout)).to.include({
+      traces: 3,
+      deleted: true,
+    })
   },
 }
 
@@ -272,9 +402,12 @@ const ok = (result: PfResult): PfResult => {
   return result
 }
 
-const names = (result: PfResult): string[] => ok(result).json().map((r: {name: string}) => r.name)
+const names = (result: PfResult): string[] =>
+  ok(result)
+    .json()
+    .map((r: {name: string}) => r.name)
 
-describe('pf accepts the reference\'s flags (docs/cli-compat.md, built CLI)', function () {
+describe("pf accepts the reference's flags (docs/cli-compat.md, built CLI)", function () {
   this.timeout(300_000)
   const home = tempDir('pf-home-')
   const work = tempDir('pf-compat-')
@@ -288,8 +421,12 @@ describe('pf accepts the reference\'s flags (docs/cli-compat.md, built CLI)', fu
     expect(Object.keys(scenarios).sort()).to.deep.equal([...supported].sort())
   })
 
-  it('runs each supported flag, in the reference\'s spelling, and checks that it took effect', async () => {
-    const wanted = new Set(rows().filter(r => r.supported).map(r => `${r.command} ${r.flag}`))
+  it("runs each supported flag, in the reference's spelling, and checks that it took effect", async () => {
+    const wanted = new Set(
+      rows()
+        .filter(r => r.supported)
+        .map(r => `${r.command} ${r.flag}`),
+    )
     // The table's order is not the order scenarios build on each other: they run in the order written above.
     for (const [key, scenario] of Object.entries(scenarios)) {
       if (!wanted.has(key)) continue
@@ -306,7 +443,9 @@ describe('pf accepts the reference\'s flags (docs/cli-compat.md, built CLI)', fu
     for (const row of rows().filter(r => !r.supported)) {
       const result = await runPf(unsupported(row.command, row.flag), {home, cwd: work})
       expect(result.code, `${row.command} ${row.flag}: ${result.stderr}`).to.equal(2)
-      expect(result.stderr, `${row.command} ${row.flag}`).to.match(row.flag === '(command)' ? /is not a pf command/ : new RegExp(`has no flag ${row.flag}`))
+      expect(result.stderr, `${row.command} ${row.flag}`).to.match(
+        row.flag === '(command)' ? /is not a pf command/ : new RegExp(`has no flag ${row.flag}`),
+      )
     }
   })
 })

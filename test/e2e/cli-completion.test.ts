@@ -16,7 +16,9 @@ describe('pf autocomplete (bash, built CLI)', function () {
   before(async () => {
     const hello = path.join(repoRoot, 'examples', 'hello')
     for (const name of ['base_run', 'better_run'])
-      expect((await runPf(['run', 'create', '--flow', hello, '--data', path.join(hello, 'data.jsonl'), '--name', name], {home})).code).to.equal(0)
+      expect(
+        (await runPf(['run', 'create', '--flow', hello, '--data', path.join(hello, 'data.jsonl'), '--name', name], {home})).code,
+      ).to.equal(0)
     const conn = path.join(home, 'conn.yaml')
     writeFileSync(conn, 'name: my_openai\ntype: open_ai\napi_key: ${env:OPENAI_API_KEY}\n')
     expect((await runPf(['connection', 'create', '--file', conn], {home})).code).to.equal(0)
@@ -49,7 +51,12 @@ describe('pf autocomplete (bash, built CLI)', function () {
 
   it("completes a command's flags", () => {
     expect(complete('pf', 'flow', 'test', '--in')).to.deep.equal(['--init', '--inputs', '--interactive'])
-    expect(complete('pf', 'run', 'list', '--')).to.include.members(['--all-results', '--archived-only', '--include-archived', '--max-results'])
+    expect(complete('pf', 'run', 'list', '--')).to.include.members([
+      '--all-results',
+      '--archived-only',
+      '--include-archived',
+      '--max-results',
+    ])
   })
 
   it('completes run names (positional, --name, --run) and connection names', () => {

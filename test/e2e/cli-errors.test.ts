@@ -10,16 +10,31 @@ describe('pf argument errors and did-you-mean (built CLI)', () => {
   })
 
   const cases: Array<[string[], string]> = [
-    [['trace', 'export'], 'pf trace export needs --format (Output format; one of jsonl, otlp-json). Example: pf trace export --format jsonl > spans.jsonl'],
-    [['trace', 'export', '--format', 'xml'], 'Invalid value for --format: "xml" is not one of: jsonl, otlp-json. Example: pf trace export --format jsonl > spans.jsonl'],
-    [['config', 'get'], 'pf config get needs the argument KEY (Config key, e.g. trace.destination). Example: pf config get trace.destination'],
+    [
+      ['trace', 'export'],
+      'pf trace export needs --format (Output format; one of jsonl, otlp-json). Example: pf trace export --format jsonl > spans.jsonl',
+    ],
+    [
+      ['trace', 'export', '--format', 'xml'],
+      'Invalid value for --format: "xml" is not one of: jsonl, otlp-json. Example: pf trace export --format jsonl > spans.jsonl',
+    ],
+    [
+      ['config', 'get'],
+      'pf config get needs the argument KEY (Config key, e.g. trace.destination). Example: pf config get trace.destination',
+    ],
     [['config', 'get', 'a', 'b'], 'Unexpected argument b: pf config get takes KEY. Example: pf config get trace.destination'],
-    [['service', 'start', '--port', 'abc'], 'Invalid value for --port: expected an integer but received: abc. Example: pf service start --port 8080 --json'],
+    [
+      ['service', 'start', '--port', 'abc'],
+      'Invalid value for --port: expected an integer but received: abc. Example: pf service start --port 8080 --json',
+    ],
     [
       ['run', 'create', '--workers', '0'],
       'Invalid value for --workers: expected an integer greater than or equal to 1 but received: 0. Example: pf run create --flow ./my_flow --data data.jsonl',
     ],
-    [['trace', 'list', '--pending', '--run', 'x'], '--run cannot be used together with --pending. Example: pf trace list --run my_run --json'],
+    [
+      ['trace', 'list', '--pending', '--run', 'x'],
+      '--run cannot be used together with --pending. Example: pf trace list --run my_run --json',
+    ],
     [
       ['flow', 'test', '--input', 'a=1'],
       'pf flow test has no flag --input; did you mean --inputs? Example: pf flow test --flow ./my_flow --inputs question="What is prompt flow?"',
@@ -44,7 +59,9 @@ describe('pf argument errors and did-you-mean (built CLI)', () => {
   it('suggests the nearest command in space syntax, exit 2, and honours --json', async () => {
     const typo = await runPf(['flow', 'tset', '--flow', '.'], {home})
     expect(typo.code).to.equal(2)
-    expect(typo.stderr).to.equal('Error: `pf flow tset` is not a pf command. Did you mean `pf flow test`? Run `pf flow --help` for the list of commands.\n')
+    expect(typo.stderr).to.equal(
+      'Error: `pf flow tset` is not a pf command. Did you mean `pf flow test`? Run `pf flow --help` for the list of commands.\n',
+    )
     const topicTypo = await runPf(['tarce', 'list'], {home})
     expect(topicTypo.stderr).to.contain('Did you mean `pf trace list`?')
     const json = await runPf(['run', 'lst', '--json'], {home})

@@ -14,9 +14,9 @@ interface ManifestCommand {
 }
 
 const commands = (): ManifestCommand[] =>
-  Object.values(JSON.parse(readFileSync(path.join(repoRoot, 'oclif.manifest.json'), 'utf8')).commands as Record<string, ManifestCommand>).filter(
-    c => !c.hidden,
-  )
+  Object.values(
+    JSON.parse(readFileSync(path.join(repoRoot, 'oclif.manifest.json'), 'utf8')).commands as Record<string, ManifestCommand>,
+  ).filter(c => !c.hidden)
 
 // A hard line break in a description must end a sentence (or start a list item / an indented block), else the help
 // shows a sentence cut in two once oclif wraps it.
@@ -24,7 +24,10 @@ const brokenLines = (text: string): string[] =>
   text
     .split('\n')
     .map((line, i, lines) => ({line: line.trimEnd(), next: lines[i + 1]}))
-    .filter(({line, next}) => next !== undefined && line !== '' && next.trim() !== '' && !/[.:!?)]$/.test(line) && !/^\s*(-|\$|\d+\.)\s/.test(next))
+    .filter(
+      ({line, next}) =>
+        next !== undefined && line !== '' && next.trim() !== '' && !/[.:!?)]$/.test(line) && !/^\s*(-|\$|\d+\.)\s/.test(next),
+    )
     .map(({line, next}) => `${line} ⏎ ${next}`)
 
 describe('pf help (built CLI): every command reads well', () => {

@@ -129,7 +129,13 @@ describe('pf service as an OTLP collector (built CLI, OpenTelemetry SDK exporter
     })
     expect(JSON.parse(clean.body.toString())).to.deep.equal({})
     // Odd shapes inside a span (not lists, not objects) are read as absent, never a server error.
-    const odd = {...jsonSpan('5af7651916cd43dd8448eb211c80319c', 'a7ad6b7169203331', 'odd'), attributes: 'x', events: 5, links: [null], status: 'weird'}
+    const odd = {
+      ...jsonSpan('5af7651916cd43dd8448eb211c80319c', 'a7ad6b7169203331', 'odd'),
+      attributes: 'x',
+      events: 5,
+      links: [null],
+      status: 'weird',
+    }
     const oddRes = await post(port, jsonRequest([odd]), {'content-type': 'application/json'})
     expect(oddRes.status).to.equal(200)
     expect(spanCount(home)).to.equal(3)

@@ -71,7 +71,7 @@ describe('pf config (built CLI)', () => {
     expect(outside.stdout.trim()).to.equal('local')
   })
 
-  it('says which file wins when a project pf.yaml shadows the key just set in the user file; show --sources lists each key\'s source', async () => {
+  it("says which file wins when a project pf.yaml shadows the key just set in the user file; show --sources lists each key's source", async () => {
     const project = tempDir('pf-project-')
     const projectFile = path.join(project, 'pf.yaml')
     await runPf(['config', 'set', 'user_agent=from-project', '--path', '.'], {home, cwd: project})
@@ -94,7 +94,9 @@ describe('pf config (built CLI)', () => {
       {key: 'service.host', value: '127.0.0.1', source: 'default'},
     ])
     const table = await runPf(['config', 'show', '--sources'], {home, cwd: project})
-    expect(table.stdout).to.match(new RegExp(`\\nuser_agent +from-project +project \\(${projectFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)\\n`))
+    expect(table.stdout).to.match(
+      new RegExp(`\\nuser_agent +from-project +project \\(${projectFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)\\n`),
+    )
   })
 
   describe('bad input: one line, exit 2, JSON error, file untouched', () => {
@@ -104,8 +106,18 @@ describe('pf config (built CLI)', () => {
     })
 
     const cases: Array<[string, string[], string, RegExp]> = [
-      ['malformed workspace id', ['config', 'set', 'trace.destination=azureml://subscriptions/x'], 'invalid_value', /^Malformed trace provider string, expected azureml:\/\/subscriptions\/<subscription_id>\/resourceGroups\/<resource_group>\/providers\/Microsoft\.MachineLearningServices\/workspaces\/<workspace_name>, got azureml:\/\/subscriptions\/x$/],
-      ['unclaimed scheme', ['config', 'set', 'trace.destination=otlp://127.0.0.1:4318'], 'unknown_destination', /Accepted: local, none, azureml.*pf plugins install/],
+      [
+        'malformed workspace id',
+        ['config', 'set', 'trace.destination=azureml://subscriptions/x'],
+        'invalid_value',
+        /^Malformed trace provider string, expected azureml:\/\/subscriptions\/<subscription_id>\/resourceGroups\/<resource_group>\/providers\/Microsoft\.MachineLearningServices\/workspaces\/<workspace_name>, got azureml:\/\/subscriptions\/x$/,
+      ],
+      [
+        'unclaimed scheme',
+        ['config', 'set', 'trace.destination=otlp://127.0.0.1:4318'],
+        'unknown_destination',
+        /Accepted: local, none, azureml.*pf plugins install/,
+      ],
       ['none in a list', ['config', 'set', 'trace.destination=none,local'], 'invalid_value', /cannot be combined/],
       ['unknown key', ['config', 'set', 'trace.destinaton=local'], 'unknown_key', /Did you mean "trace.destination"\?/],
       ['bad boolean', ['config', 'set', 'telemetry.enabled=maybe'], 'invalid_value', /accepted: true, false/],
@@ -114,7 +126,12 @@ describe('pf config (built CLI)', () => {
       ['one bad pair among good ones', ['config', 'set', 'user_agent=x', 'telemetry.enabled=2'], 'invalid_value', /telemetry.enabled/],
       ['missing --path folder', ['config', 'set', 'user_agent=x', '--path', '/nonexistent/dir'], 'invalid_path', /not an existing folder/],
       ['unknown key on get', ['config', 'get', 'nope.key'], 'unknown_key', /Unknown config key "nope.key"/],
-      ['unknown flag', ['config', 'set', 'user_agent=x', '--bogus'], 'invalid_arguments', /^pf config set has no flag --bogus \(its flags: --path, --timeout, --debug, --json\)\. Example: /],
+      [
+        'unknown flag',
+        ['config', 'set', 'user_agent=x', '--bogus'],
+        'invalid_arguments',
+        /^pf config set has no flag --bogus \(its flags: --path, --timeout, --debug, --json\)\. Example: /,
+      ],
     ]
     for (const [name, args, code, message] of cases) {
       it(name, async () => {
@@ -137,7 +154,10 @@ describe('pf config (built CLI)', () => {
   it('reports a malformed pf.yaml with file and line and never overwrites it', async () => {
     const broken = 'trace:\n  destination: local\n  bad: [\n'
     writeFileSync(userFile(), broken)
-    for (const args of [['config', 'get', 'trace.destination'], ['config', 'set', 'trace.destination=none']]) {
+    for (const args of [
+      ['config', 'get', 'trace.destination'],
+      ['config', 'set', 'trace.destination=none'],
+    ]) {
       const result = await runPf([...args, '--json'], {home})
       expect(result.code).to.equal(2)
       expect(result.json().error.code).to.equal('config_malformed')

@@ -20,13 +20,26 @@ describe('pf connection (built CLI)', () => {
   })
 
   it('creates, lists, shows (secrets masked), updates and deletes; stored user-only', async () => {
-    const openai = file('openai.yaml', `$schema: https://azuremlschemas.azureedge.net/promptflow/latest/OpenAIConnection.schema.json\nname: my_openai\ntype: open_ai\napi_key: ${secret}\nbase_url: http://127.0.0.1:9/v1\n`)
-    const azure = file('azure.yaml', 'name: my_azure\ntype: azure_open_ai\napi_key: ${env:AZURE_KEY}\napi_base: https://example.openai.azure.com\napi_type: azure\n')
+    const openai = file(
+      'openai.yaml',
+      `$schema: https://azuremlschemas.azureedge.net/promptflow/latest/OpenAIConnection.schema.json\nname: my_openai\ntype: open_ai\napi_key: ${secret}\nbase_url: http://127.0.0.1:9/v1\n`,
+    )
+    const azure = file(
+      'azure.yaml',
+      'name: my_azure\ntype: azure_open_ai\napi_key: ${env:AZURE_KEY}\napi_base: https://example.openai.azure.com\napi_type: azure\n',
+    )
     const created = await runPf(['connection', 'create', '--file', openai, '--json'], {home})
     expect(created.code, created.stderr).to.equal(0)
     expect(created.json()).to.deep.include({created: true, path: path.join(home, 'connections.json')})
-    expect(created.json().connection).to.deep.include({name: 'my_openai', type: 'open_ai', api_key: '******', base_url: 'http://127.0.0.1:9/v1'})
-    expect((await runPf(['connection', 'create', '--file', azure, '--name', 'renamed'], {home})).stdout).to.contain('Created connection "renamed" (azure_open_ai).')
+    expect(created.json().connection).to.deep.include({
+      name: 'my_openai',
+      type: 'open_ai',
+      api_key: '******',
+      base_url: 'http://127.0.0.1:9/v1',
+    })
+    expect((await runPf(['connection', 'create', '--file', azure, '--name', 'renamed'], {home})).stdout).to.contain(
+      'Created connection "renamed" (azure_open_ai).',
+    )
 
     const stored = path.join(home, 'connections.json')
     expect(statSync(stored).mode & 0o777).to.equal(0o600)
@@ -67,15 +80,38 @@ describe('pf connection (built CLI)', () => {
       expect(existsSync(path.join(home, 'connections.json'))).to.equal(false)
     }
 
-    it('missing file', () => expectError(['connection', 'create', '--file', path.join(dir, 'nope.yaml')], 'connection_file_not_found', 'nope.yaml does not exist'))
+    it('missing file', () =>
+      expectError(['connection', 'create', '--file', path.join(dir, 'nope.yaml')], 'connection_file_not_found', 'nope.yaml does not exist'))
     it('malformed YAML names file and line', () =>
-      expectError(['connection', 'create', '--file', file('bad.yaml', 'name: x\ntype: open_ai\n  api_key: [\n')], 'connection_invalid', /bad\.yaml:3:\d+: not valid YAML/))
-    it('unknown type', () => expectError(['connection', 'create', '--file', file('t.yaml', 'name: x\ntype: anthropic\napi_key: k\n')], 'connection_invalid', 'unknown connection type "anthropic"; use one of open_ai, azure_open_ai'))
+      expectError(
+        ['connection', 'create', '--file', file('bad.yaml', 'name: x\ntype: open_ai\n  api_key: [\n')],
+        'connection_invalid',
+        /bad\.yaml:3:\d+: not valid YAML/,
+      ))
+    it('unknown type', () =>
+      expectError(
+        ['connection', 'create', '--file', file('t.yaml', 'name: x\ntype: anthropic\napi_key: k\n')],
+        'connection_invalid',
+        'unknown connection type "anthropic"; use one of open_ai, azure_open_ai',
+      ))
     it('missing required field', () =>
-      expectError(['connection', 'create', '--file', file('m.yaml', 'name: x\ntype: azure_open_ai\napi_key: k\n')], 'connection_invalid', 'type azure_open_ai requires "api_base"'))
+      expectError(
+        ['connection', 'create', '--file', file('m.yaml', 'name: x\ntype: azure_open_ai\napi_key: k\n')],
+        'connection_invalid',
+        'type azure_open_ai requires "api_base"',
+      ))
     it('unknown field', () =>
-      expectError(['connection', 'create', '--file', file('u.yaml', 'name: x\ntype: open_ai\napi_key: k\nbase_uri: http://x\n')], 'connection_invalid', 'unknown field "base_uri" for type open_ai; did you mean "base_url"?'))
-    it('missing name', () => expectError(['connection', 'create', '--file', file('n.yaml', 'type: open_ai\napi_key: k\n')], 'connection_invalid', '"name" is missing'))
+      expectError(
+        ['connection', 'create', '--file', file('u.yaml', 'name: x\ntype: open_ai\napi_key: k\nbase_uri: http://x\n')],
+        'connection_invalid',
+        'unknown field "base_uri" for type open_ai; did you mean "base_url"?',
+      ))
+    it('missing name', () =>
+      expectError(
+        ['connection', 'create', '--file', file('n.yaml', 'type: open_ai\napi_key: k\n')],
+        'connection_invalid',
+        '"name" is missing',
+      ))
     it('unknown name for show and delete', async () => {
       await expectError(['connection', 'show', 'ghost'], 'connection_not_found', 'No connection named "ghost"')
       await expectError(['connection', 'delete', 'ghost', '--yes'], 'connection_not_found', 'No connection named "ghost"')

@@ -82,7 +82,10 @@ describe('DAG flows (built CLI)', () => {
   it('runs independent nodes concurrently', async () => {
     fake.latencyMs = 600
     try {
-      const result = await runPf(['flow', 'test', '--flow', dagFlow, '--inputs', 'question=hi', 'delay_ms=600', '--json'], {home, env: env()})
+      const result = await runPf(['flow', 'test', '--flow', dagFlow, '--inputs', 'question=hi', 'delay_ms=600', '--json'], {
+        home,
+        env: env(),
+      })
       expect(result.code, result.stderr).to.equal(0)
       const spans = readSpans(home)
       const times = (name: string) => {
@@ -102,14 +105,20 @@ describe('DAG flows (built CLI)', () => {
   })
 
   it('--node runs one node with its inputs', async () => {
-    const result = await runPf(['flow', 'test', '--flow', dagFlow, '--node', 'build_prompt', '--inputs', 'question=Is it?', '--json'], {home, env: env()})
+    const result = await runPf(['flow', 'test', '--flow', dagFlow, '--node', 'build_prompt', '--inputs', 'question=Is it?', '--json'], {
+      home,
+      env: env(),
+    })
     expect(result.code, result.stderr).to.equal(0)
     expect(result.json().output).to.equal('Answer in a brief way.\nQuestion: Is it?\n')
     const spans = readSpans(home)
     expect(spans.map(s => s.name).sort()).to.deep.equal(['build_prompt', 'dag-basic'])
     expect(fake.requests).to.have.length(0)
 
-    const fromOutput = await runPf(['flow', 'test', '--flow', dagFlow, '--node', 'count_words', '--inputs', 'normalize=a b c'], {home, env: env()})
+    const fromOutput = await runPf(['flow', 'test', '--flow', dagFlow, '--node', 'count_words', '--inputs', 'normalize=a b c'], {
+      home,
+      env: env(),
+    })
     expect(fromOutput.code, fromOutput.stderr).to.equal(0)
     expect(JSON.parse(fromOutput.stdout)).to.deep.equal({words: 3, chars: 5})
 
@@ -140,18 +149,24 @@ describe('DAG flows (built CLI)', () => {
   })
 
   for (const withBaseUrl of [false, true])
-  it(`uses an azure_open_ai connection (deployment path, api-version, api-key header)${withBaseUrl ? ', even with OPENAI_BASE_URL set' : ''}`, async () => {
-    const conn = path.join(tempDir(), 'azure.yaml')
-    writeFileSync(conn, `name: ignored\ntype: azure_open_ai\napi_key: \${env:FAKE_OPENAI_KEY}\napi_base: ${fake.origin}/\napi_version: 2024-10-21\n`)
-    expect((await runPf(['connection', 'create', '--file', conn, '--name', 'fake_openai'], {home})).code).to.equal(0)
-    // The environment names another endpoint: the connection's own wins for that client.
-    const extra = withBaseUrl ? {OPENAI_BASE_URL: 'http://127.0.0.1:9/v1'} : {}
-    const result = await runPf(['flow', 'test', '--flow', dagFlow, '--inputs', 'question=azure?', '--json'], {home, env: {...env(), ...extra}})
-    expect(result.code, result.stdout + result.stderr).to.equal(0)
-    expect(result.json().output.answer).to.equal('Echo: azure?')
-    const sent = fake.requests.at(-1)!
-    expect(sent.path).to.equal('/openai/deployments/gpt-fake/chat/completions')
-    expect(sent.query['api-version']).to.equal('2024-10-21')
-    expect(sent.headers['api-key']).to.equal(apiKey)
-  })
+    it(`uses an azure_open_ai connection (deployment path, api-version, api-key header)${withBaseUrl ? ', even with OPENAI_BASE_URL set' : ''}`, async () => {
+      const conn = path.join(tempDir(), 'azure.yaml')
+      writeFileSync(
+        conn,
+        `name: ignored\ntype: azure_open_ai\napi_key: \${env:FAKE_OPENAI_KEY}\napi_base: ${fake.origin}/\napi_version: 2024-10-21\n`,
+      )
+      expect((await runPf(['connection', 'create', '--file', conn, '--name', 'fake_openai'], {home})).code).to.equal(0)
+      // The environment names another endpoint: the connection's own wins for that client.
+      const extra = withBaseUrl ? {OPENAI_BASE_URL: 'http://127.0.0.1:9/v1'} : {}
+      const result = await runPf(['flow', 'test', '--flow', dagFlow, '--inputs', 'question=azure?', '--json'], {
+        home,
+        env: {...env(), ...extra},
+      })
+      expect(result.code, result.stdout + result.stderr).to.equal(0)
+      expect(result.json().output.answer).to.equal('Echo: azure?')
+      const sent = fake.requests.at(-1)!
+      expect(sent.path).to.equal('/openai/deployments/gpt-fake/chat/completions')
+      expect(sent.query['api-version']).to.equal('2024-10-21')
+      expect(sent.headers['api-key']).to.equal(apiKey)
+    })
 })

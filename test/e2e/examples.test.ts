@@ -18,7 +18,11 @@ describe('README examples (built CLI)', () => {
       answer: 'Hello! pf records every function and LLM call of a flow as a span, locally and in the cloud.',
     })
     expect(test.stderr).to.match(/^Trace: http:\/\/127\.0\.0\.1:\d+\/v1\.0\/ui\/traces\/\?#collection=hello&uiTraceId=[0-9a-f]{32}/m)
-    expect(readSpans(home).map(s => s.name).sort()).to.deep.equal(['answer', 'compose', 'detectTopic'])
+    expect(
+      readSpans(home)
+        .map(s => s.name)
+        .sort(),
+    ).to.deep.equal(['answer', 'compose', 'detectTopic'])
 
     const run = await runPf(['run', 'create', '--flow', hello, '--data', path.join(hello, 'data.jsonl'), '--name', 'hello_run'], {home})
     expect(run.code, run.stderr).to.equal(0)
@@ -54,11 +58,18 @@ describe('README examples (built CLI)', () => {
     const log = path.join(tempDir(), 'imports.log')
     const script = spawnSync(
       process.execPath,
-      ['--require', path.join(repoRoot, 'test/helpers/import-recorder.cjs'), path.join(repoRoot, 'test', 'fixtures', 'scripts', 'traced-script.mjs')],
+      [
+        '--require',
+        path.join(repoRoot, 'test/helpers/import-recorder.cjs'),
+        path.join(repoRoot, 'test', 'fixtures', 'scripts', 'traced-script.mjs'),
+      ],
       {cwd: tempDir(), env: {...process.env, PF_HOME_DIRECTORY: home, PF_IMPORT_LOG: log, NODE_OPTIONS: ''}, encoding: 'utf8'},
     )
     expect(script.status, script.stderr).to.equal(0)
-    const delivered = readFileSync(file, 'utf8').trim().split('\n').map(l => JSON.parse(l).name)
+    const delivered = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map(l => JSON.parse(l).name)
     expect(delivered.sort()).to.deep.equal(['add', 'add', 'add', 'total'])
     const imports = readFileSync(log, 'utf8')
     expect(imports).to.match(/sdk-trace-node/) // the recorder saw the process's modules…

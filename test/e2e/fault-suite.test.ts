@@ -42,7 +42,11 @@ describe('fault suite: signals at random points of 1,000-line runs (built CLI)',
     expect((await runPf(['plugins', 'link', '--no-install', plugin], {home, env})).code).to.equal(0)
     expect((await runPf(['config', 'set', `trace.destination=local,filetest://${spansFile}`], {home, env})).code).to.equal(0)
     const data = path.join(tempDir('pf-fault-data-'), 'data.jsonl')
-    writeFileSync(data, Array.from({length: 1000}, (_, i) => JSON.stringify({question: i % 97 === 0 ? `fail ${i}` : `q${i}`, sleep_ms: i % 7})).join('\n') + '\n')
+    writeFileSync(
+      data,
+      Array.from({length: 1000}, (_, i) => JSON.stringify({question: i % 97 === 0 ? `fail ${i}` : `q${i}`, sleep_ms: i % 7})).join('\n') +
+        '\n',
+    )
 
     const tracedLines = (run: string): Set<number> => {
       const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
@@ -60,11 +64,15 @@ describe('fault suite: signals at random points of 1,000-line runs (built CLI)',
       else rmSync(spansFile + '.down', {force: true})
       const name = `fault_${round}`
       const signal = random() < 0.5 ? 'SIGKILL' : 'SIGTERM'
-      const child = spawn(process.execPath, [pfBin, 'run', 'create', '--flow', answerFlow, '--data', data, '--name', name, '--workers', '8', '--export-wait', '5'], {
-        cwd: home,
-        env: {...cleanEnv(), PF_HOME_DIRECTORY: home, ...env},
-        stdio: 'ignore',
-      })
+      const child = spawn(
+        process.execPath,
+        [pfBin, 'run', 'create', '--flow', answerFlow, '--data', data, '--name', name, '--workers', '8', '--export-wait', '5'],
+        {
+          cwd: home,
+          env: {...cleanEnv(), PF_HOME_DIRECTORY: home, ...env},
+          stdio: 'ignore',
+        },
+      )
       const exited = new Promise<number | null>(resolve => child.on('close', code => resolve(code)))
       const outputs = path.join(home, '.runs', name, 'outputs.jsonl')
       // Kill somewhere between the first recorded line and the end of the run.
@@ -73,7 +81,9 @@ describe('fault suite: signals at random points of 1,000-line runs (built CLI)',
       await new Promise(resolve => setTimeout(resolve, Math.floor(random() * 3000)))
       child.kill(signal)
       const code = await exited
-      const finished = [...jsonLines(outputs), ...jsonLines(path.join(home, '.runs', name, 'errors.jsonl'))].map(r => r.line_number as number)
+      const finished = [...jsonLines(outputs), ...jsonLines(path.join(home, '.runs', name, 'errors.jsonl'))].map(
+        r => r.line_number as number,
+      )
       const traced = tracedLines(name)
       const untraced = finished.filter(n => !traced.has(n))
       console.log(`      round ${round}: ${signal} → exit ${code}, ${finished.length} lines finished, ${untraced.length} without a trace`)

@@ -19,7 +19,10 @@ describe('pf flow test: flex flows (built CLI)', () => {
     expect(JSON.parse(human.stdout)).to.deep.equal({answer: 'WHAT IS PROMPT FLOW? WHAT IS PROMPT FLOW?', length: 20})
     expect(human.stderr).to.match(/Trace: http:\/\/127\.0\.0\.1:23333\/v1\.0\/ui\/traces\/\?#collection=flex-basic&uiTraceId=[0-9a-f]{32}/)
 
-    const json = await runPf(['flow', 'test', '--flow', fixture('flex-basic'), '--inputs', 'question=hi', '--inputs', 'times=3', '--json'], {home})
+    const json = await runPf(
+      ['flow', 'test', '--flow', fixture('flex-basic'), '--inputs', 'question=hi', '--inputs', 'times=3', '--json'],
+      {home},
+    )
     expect(json.code, json.stderr).to.equal(0)
     const result = json.json()
     expect(result).to.include({flow: fixture('flex-basic'), status: 'Completed', collection: 'flex-basic'})
@@ -44,7 +47,10 @@ describe('pf flow test: flex flows (built CLI)', () => {
     expect(fromFile.code, fromFile.stderr).to.equal(0)
     expect(fromFile.json().inputs).to.deep.equal({text: 'one two three'})
     // flex-typed: int and bool from text.
-    const typed = await runPf(['flow', 'test', '--flow', fixture('flex-typed'), '--inputs', 'word=go', '--inputs', 'count=2', '--inputs', 'loud=true', '--json'], {home})
+    const typed = await runPf(
+      ['flow', 'test', '--flow', fixture('flex-typed'), '--inputs', 'word=go', '--inputs', 'count=2', '--inputs', 'loud=true', '--json'],
+      {home},
+    )
     expect(typed.code, typed.stderr).to.equal(0)
     expect(typed.json().output).to.deep.equal({text: 'GO GO', countType: 'number'})
   })
@@ -59,11 +65,16 @@ describe('pf flow test: flex flows (built CLI)', () => {
     expect(unknown.code).to.equal(2)
     expect(unknown.stderr).to.match(/^Error: Unknown input "cout"; did you mean "count"\?/)
 
-    const badInt = await runPf(['flow', 'test', '--flow', fixture('flex-typed'), '--inputs', 'word=go', '--inputs', 'count=two', '--json'], {home})
+    const badInt = await runPf(
+      ['flow', 'test', '--flow', fixture('flex-typed'), '--inputs', 'word=go', '--inputs', 'count=two', '--json'],
+      {home},
+    )
     expect(badInt.code).to.equal(2)
     expect(badInt.json().error).to.deep.equal({code: 'invalid_input', message: 'Input "count" must be an integer; got "two".'})
     // Bad input runs nothing, so nothing is traced.
-    expect(existsSync(path.join(home, 'pf.sqlite')) ? readStore(home, db => db.prepare('SELECT COUNT(*) AS n FROM spans').get()) : {n: 0}).to.deep.equal({n: 0})
+    expect(
+      existsSync(path.join(home, 'pf.sqlite')) ? readStore(home, db => db.prepare('SELECT COUNT(*) AS n FROM spans').get()) : {n: 0},
+    ).to.deep.equal({n: 0})
   })
 
   it('reports a missing flow folder, a folder without a flow file, malformed YAML (file:line), a missing entry module and a missing export', async () => {
@@ -96,10 +107,15 @@ describe('pf flow test: flex flows (built CLI)', () => {
     expect(missing.code).to.equal(2)
     expect(missing.json().error.message).to.contain('Missing init value "punctuation"')
 
-    const ok = await runPf(['flow', 'test', '--flow', fixture('flex-class'), '--init', 'punctuation=!', '--inputs', 'name=pf', '--json'], {home})
+    const ok = await runPf(['flow', 'test', '--flow', fixture('flex-class'), '--init', 'punctuation=!', '--inputs', 'name=pf', '--json'], {
+      home,
+    })
     expect(ok.code, ok.stderr).to.equal(0)
     expect(ok.json().output).to.deep.equal({greeting: 'Hello, pf!'})
-    const both = await runPf(['flow', 'test', '--flow', fixture('flex-class'), '--init', 'punctuation=?', '--init', 'greeting=Hi', '--json'], {home})
+    const both = await runPf(
+      ['flow', 'test', '--flow', fixture('flex-class'), '--init', 'punctuation=?', '--init', 'greeting=Hi', '--json'],
+      {home},
+    )
     expect(both.json().output).to.deep.equal({greeting: 'Hi, world?'})
     const spans = storedSpans(home, both.json().traceId)
     expect(spans.map(s => s.name)).to.have.members(['Greeter', 'decorate'])
@@ -167,7 +183,10 @@ describe('pf flow test: flex flows (built CLI)', () => {
       const child = byName[name]
       expect(child.parent_id, name).to.equal(root.context.span_id)
       expect(child.attributes, name).to.include({framework: 'promptflow', span_type: 'Function', function: name, line_run_id: lineRunId})
-      expect(child.events.map(e => e.name), name).to.deep.equal(['promptflow.function.inputs', 'promptflow.function.output'])
+      expect(
+        child.events.map(e => e.name),
+        name,
+      ).to.deep.equal(['promptflow.function.inputs', 'promptflow.function.output'])
       expect(child.events[0].attributes.payload).to.equal(child.attributes.inputs)
       expect(child.events[1].attributes.payload).to.equal(child.attributes.output)
       expect(child.resource.attributes).to.deep.equal({'service.name': 'promptflow', collection: 'flex-basic'})
@@ -181,7 +200,10 @@ describe('pf flow test: flex flows (built CLI)', () => {
     const raw = readStore(home, db => (db.prepare('SELECT group_concat(data) AS all_data FROM spans').get() as {all_data: string}).all_data)
     expect(raw).not.to.contain('sk-abcdefghijklmnopqrstuvwxyz')
     // A key-like value under an innocent name is masked too.
-    const valueSecret = await runPf(['flow', 'test', '--flow', fixture('flex-typed'), '--inputs', 'word=sk-zyxwvutsrqponmlkjihgfe', '--inputs', 'count=1', '--json'], {home})
+    const valueSecret = await runPf(
+      ['flow', 'test', '--flow', fixture('flex-typed'), '--inputs', 'word=sk-zyxwvutsrqponmlkjihgfe', '--inputs', 'count=1', '--json'],
+      {home},
+    )
     expect(valueSecret.code, valueSecret.stderr).to.equal(0)
     const [typedRoot] = storedSpans(home, valueSecret.json().traceId)
     expect(JSON.parse(typedRoot.attributes.inputs)).to.deep.equal({word: '***', count: 1, loud: false})

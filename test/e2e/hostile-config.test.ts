@@ -51,7 +51,19 @@ describe('hostile pf.yaml (built CLI)', () => {
     ['a user agent with CR/LF', 'user_agent: "pf\\r\\nX-Injected: 1"\n', 'user_agent'],
     ['a user agent outside Latin-1', 'user_agent: "pf ☃"\n', 'user_agent'],
     ['an alias cycle', 'a: &a [*a]\n', 'alias'],
-    ['a YAML bomb', ['a: &a [x,x,x,x,x,x,x,x,x,x]', ...'bcdefgh'.split('').map((k, i) => `${k}: &${k} [${Array(10).fill('*' + 'abcdefgh'[i]).join(',')}]`)].join('\n') + '\n', 'aliases'],
+    [
+      'a YAML bomb',
+      [
+        'a: &a [x,x,x,x,x,x,x,x,x,x]',
+        ...'bcdefgh'.split('').map(
+          (k, i) =>
+            `${k}: &${k} [${Array(10)
+              .fill('*' + 'abcdefgh'[i])
+              .join(',')}]`,
+        ),
+      ].join('\n') + '\n',
+      'aliases',
+    ],
     ['an oversized file', 'user_agent: ' + 'x'.repeat(300 * 1024) + '\n', 'KiB'],
   ] as const)
     it(`refuses ${name} in a user pf.yaml with one line and exit 2`, async () => {

@@ -52,9 +52,14 @@ describe('LLM calls through the openai package are traced (built CLI)', () => {
     expect(JSON.parse(llm.attributes.output).choices[0].message.content).to.equal('Echo: What is pf?')
     // "You answer briefly. What is pf?" = 6 words, "Echo: What is pf?" = 4.
     expect(llm.attributes).to.include({'llm.usage.prompt_tokens': 6, 'llm.usage.completion_tokens': 4, 'llm.usage.total_tokens': 10})
-    expect(llm.record.events.map((e: any) => e.name)).to.deep.equal(['promptflow.function.inputs', 'promptflow.llm.generated_message', 'promptflow.function.output'])
+    expect(llm.record.events.map((e: any) => e.name)).to.deep.equal([
+      'promptflow.function.inputs',
+      'promptflow.llm.generated_message',
+      'promptflow.function.output',
+    ])
     expect(JSON.parse(llm.attributes['llm.generated_message'])).to.deep.include({role: 'assistant', content: 'Echo: What is pf?'})
-    for (const name of ['openai_chat', 'ask', 'chat']) expect(tokens(byName[name].attributes), name).to.deep.equal({prompt: 6, completion: 4, total: 10})
+    for (const name of ['openai_chat', 'ask', 'chat'])
+      expect(tokens(byName[name].attributes), name).to.deep.equal({prompt: 6, completion: 4, total: 10})
     expect(byName.buildMessages.attributes).to.not.have.property('__computed__.cumulative_token_count.total')
     const line = readLineRuns(home)[0]
     expect(line).to.include({trace_id: out.traceId, prompt_tokens: 6, completion_tokens: 4, total_tokens: 10})
@@ -62,7 +67,10 @@ describe('LLM calls through the openai package are traced (built CLI)', () => {
   })
 
   it('records a stream when it ends: joined content and usage (asked for, hidden from the caller)', async () => {
-    const result = await runPf(['flow', 'test', '--flow', flexLlm, '--inputs', 'question=Stream this please', 'stream=true', '--json'], {home, env: env()})
+    const result = await runPf(['flow', 'test', '--flow', flexLlm, '--inputs', 'question=Stream this please', 'stream=true', '--json'], {
+      home,
+      env: env(),
+    })
     expect(result.code, result.stderr + result.stdout).to.equal(0)
     expect(result.json().output).to.deep.equal({answer: 'Echo: Stream this please'})
     // pf asked for the usage chunk; the flow's `chunk.choices[0]` did not see it (it would have thrown).
@@ -87,7 +95,10 @@ describe('LLM calls through the openai package are traced (built CLI)', () => {
     expect(llm.attributes['http.response.status_code']).to.equal(401)
     for (const text of [result.stdout, result.stderr, await storeText(home)]) expect(text).to.not.contain(apiKey)
 
-    const json = await runPf(['flow', 'test', '--flow', flexLlm, '--inputs', 'question=hi', 'model=error-401', '--json'], {home, env: env()})
+    const json = await runPf(['flow', 'test', '--flow', flexLlm, '--inputs', 'question=hi', 'model=error-401', '--json'], {
+      home,
+      env: env(),
+    })
     expect(json.code).to.equal(1)
     expect(json.json().error.code).to.equal('flow_failed')
     expect(json.stdout).to.not.contain(apiKey)
@@ -95,7 +106,10 @@ describe('LLM calls through the openai package are traced (built CLI)', () => {
 
   it('trace.destination=none: the call still works, nothing is stored', async () => {
     await runPf(['config', 'set', 'trace.destination=none'], {home})
-    const result = await runPf(['flow', 'test', '--flow', flexLlm, '--inputs', 'question=quiet', 'stream=true', '--json'], {home, env: env()})
+    const result = await runPf(['flow', 'test', '--flow', flexLlm, '--inputs', 'question=quiet', 'stream=true', '--json'], {
+      home,
+      env: env(),
+    })
     expect(result.code, result.stderr).to.equal(0)
     expect(result.json().output).to.deep.equal({answer: 'Echo: quiet'})
     expect(fake.requests[0].body).to.not.have.property('stream_options')

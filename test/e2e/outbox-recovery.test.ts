@@ -59,19 +59,24 @@ describe('outbox: dead destinations and dead pf processes (built CLI)', () => {
       expect((await pf(['config', 'set', 'trace.export_wait=-1'])).code).to.equal(2)
     })
 
-  it('after SIGKILL, sync takes back the dead process\'s claims at once and delivers every span once', async () => {
+  it("after SIGKILL, sync takes back the dead process's claims at once and delivers every span once", async () => {
     writeFileSync(`${spansFile}.hang`, '')
     const data = path.join(tempDir('pf-data-'), 'data.jsonl')
     writeFileSync(data, Array.from({length: 50}, (_, i) => JSON.stringify({question: `q${i}`})).join('\n') + '\n')
-    const child = spawn(process.execPath, [pfBin, 'run', 'create', '--flow', answerFlow, '--data', data, '--name', 'doomed', '--export-wait', '60'], {
-      cwd: home,
-      env: {...cleanEnv(), PF_HOME_DIRECTORY: home, ...env},
-      stdio: 'ignore',
-    })
+    const child = spawn(
+      process.execPath,
+      [pfBin, 'run', 'create', '--flow', answerFlow, '--data', data, '--name', 'doomed', '--export-wait', '60'],
+      {
+        cwd: home,
+        env: {...cleanEnv(), PF_HOME_DIRECTORY: home, ...env},
+        stdio: 'ignore',
+      },
+    )
     const exited = new Promise(resolve => child.on('close', resolve))
     // Wait until the run has ended and its exports hang, holding claims on the outbox.
     const deadline = Date.now() + 30_000
-    const claimed = () => (existsSync(path.join(home, 'pf.sqlite')) ? outbox(`SELECT COUNT(*) AS n FROM outbox WHERE claimed_until > ${Date.now()}`)[0].n : 0)
+    const claimed = () =>
+      existsSync(path.join(home, 'pf.sqlite')) ? outbox(`SELECT COUNT(*) AS n FROM outbox WHERE claimed_until > ${Date.now()}`)[0].n : 0
     while ((await pf(['run', 'show', 'doomed', '--json'])).json?.().status !== 'Completed' || claimed() === 0) {
       expect(Date.now()).to.be.below(deadline)
       await new Promise(resolve => setTimeout(resolve, 100))
@@ -90,7 +95,7 @@ describe('outbox: dead destinations and dead pf processes (built CLI)', () => {
     expect(outbox(`SELECT COUNT(*) AS n FROM outbox WHERE state != 'delivered'`)[0].n).to.equal(0)
   })
 
-  it('sync retries at once when the destination is back, skipping pf\'s backoff but not a receiver\'s Retry-After', async () => {
+  it("sync retries at once when the destination is back, skipping pf's backoff but not a receiver's Retry-After", async () => {
     writeFileSync(`${spansFile}.down`, '')
     expect((await pf(['flow', 'test', '--flow', flexFlow])).code).to.equal(0)
     // Many failed attempts later pf's own backoff is long (up to a minute); one span's receiver asked for 10 minutes.
@@ -116,7 +121,9 @@ describe('outbox: dead destinations and dead pf processes (built CLI)', () => {
     expect((await pf(['config', 'set', 'trace.destination=local'])).code).to.equal(0)
     const stale = await pf(['trace', 'sync', '--timeout', '1'])
     expect(stale.code, stale.stderr).to.equal(0)
-    expect(stale.stderr).to.contain(`trace.destination no longer names filetest://${spansFile}; \`pf trace sync --discard filetest://${spansFile}\` drops its 3 waiting span(s).`)
+    expect(stale.stderr).to.contain(
+      `trace.destination no longer names filetest://${spansFile}; \`pf trace sync --discard filetest://${spansFile}\` drops its 3 waiting span(s).`,
+    )
 
     // No terminal to ask on: refused, nothing dropped.
     const refused = await pf(['trace', 'sync', '--discard', `filetest://${spansFile}`, '--json'])
@@ -126,7 +133,9 @@ describe('outbox: dead destinations and dead pf processes (built CLI)', () => {
 
     const discarded = await pf(['trace', 'sync', '--discard', `filetest://${spansFile}`, '--yes', '--json'])
     expect(discarded.code, discarded.stderr).to.equal(0)
-    expect(discarded.json().discarded).to.deep.equal([{destination: `filetest://${spansFile}`, key: `filetest:${spansFile}`, pending: 3, parked: 0, discarded: true}])
+    expect(discarded.json().discarded).to.deep.equal([
+      {destination: `filetest://${spansFile}`, key: `filetest:${spansFile}`, pending: 3, parked: 0, discarded: true},
+    ])
     expect(outbox('SELECT COUNT(*) AS n FROM outbox')[0].n).to.equal(0)
     expect(outbox('SELECT COUNT(*) AS n FROM spans')[0].n).to.equal(3)
     expect((await pf(['trace', 'sync'])).stdout).to.equal('Nothing pending.\n')

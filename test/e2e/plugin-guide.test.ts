@@ -65,7 +65,11 @@ describe('docs/plugins.md example plugin', function () {
 
     status = 400
     const refused = await pf(['flow', 'test', '--flow', flow, '--json'])
-    expect(refused.json().export[0]).to.deep.include({delivered: 0, pending: 0, lastError: `http://127.0.0.1:${(server.address() as AddressInfo).port}/spans answered HTTP 400`})
+    expect(refused.json().export[0]).to.deep.include({
+      delivered: 0,
+      pending: 0,
+      lastError: `http://127.0.0.1:${(server.address() as AddressInfo).port}/spans answered HTTP 400`,
+    })
     expect(refused.json().export[0].parked).to.be.greaterThan(0)
   })
 })

@@ -22,13 +22,17 @@ describe('pf plugins (built CLI)', function () {
     const link = await pf(['plugins', 'link', path.join(fixtures, 'pf-file-destination'), '--no-install'])
     expect(link.code, link.stderr).to.equal(0)
     const manifest = JSON.parse(readFileSync(path.join(home, 'plugins', 'package.json'), 'utf8'))
-    expect(manifest.oclif.plugins).to.deep.equal([{name: 'pf-file-destination', root: path.join(fixtures, 'pf-file-destination'), type: 'link'}])
+    expect(manifest.oclif.plugins).to.deep.equal([
+      {name: 'pf-file-destination', root: path.join(fixtures, 'pf-file-destination'), type: 'link'},
+    ])
 
     const list = await pf(['plugins'])
     expect(list.stdout).to.contain('pf-file-destination 1.0.0 (link)')
     // --json: a short documented shape (docs/cli.md), not oclif's internal plugin objects.
     const listJson = await pf(['plugins', '--json'])
-    expect(listJson.json()).to.deep.equal([{name: 'pf-file-destination', version: '1.0.0', type: 'link', root: path.join(fixtures, 'pf-file-destination')}])
+    expect(listJson.json()).to.deep.equal([
+      {name: 'pf-file-destination', version: '1.0.0', type: 'link', root: path.join(fixtures, 'pf-file-destination')},
+    ])
     const inspect = await pf(['plugins', 'inspect', 'pf-file-destination'])
     expect(inspect.code, inspect.stderr).to.equal(0)
     expect(inspect.stdout).to.contain(`location ${path.join(fixtures, 'pf-file-destination')}`)
@@ -51,7 +55,10 @@ describe('pf plugins (built CLI)', function () {
     expect((await pf(['config', 'set', `trace.destination=filetest://${file}`])).code).to.equal(0)
     const run = await pf(['flow', 'test', '--flow', flow, '--json'])
     expect(run.code, run.stderr).to.equal(0)
-    const sent = readFileSync(file, 'utf8').trim().split('\n').map(l => JSON.parse(l))
+    const sent = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map(l => JSON.parse(l))
     expect(run.json().export[0]).to.deep.include({delivered: sent.length, pending: 0})
     expect(sent.some(s => s.context.trace_id === run.json().traceId && s.parent_id === null)).to.equal(true)
 
@@ -69,7 +76,10 @@ describe('pf plugins (built CLI)', function () {
     const env = npmEnv(deadRegistry, path.join(packs, 'npm-cache'))
     for (const [source, reason] of [
       [path.join(packs, 'not-oclif-1.0.0.tgz'), 'not-oclif is not a pf plugin: its package.json has no "oclif" section'],
-      [path.join(fixtures, 'pf-not-a-destination'), 'pf-not-a-destination is not a pf plugin: its package.json declares no oclif.hooks["trace-destination"]'],
+      [
+        path.join(fixtures, 'pf-not-a-destination'),
+        'pf-not-a-destination is not a pf plugin: its package.json declares no oclif.hooks["trace-destination"]',
+      ],
     ]) {
       const human = await pf(['plugins', 'install', source], env)
       expect(human.code, human.stderr).to.equal(2)
@@ -83,7 +93,10 @@ describe('pf plugins (built CLI)', function () {
   })
 
   it('installs by name from a registry, refuses an oclif plugin without destinations and a name that does not exist', async () => {
-    const registry = await FakeRegistry.start([npmPack(path.join(fixtures, 'pf-file-destination'), packs), npmPack(path.join(fixtures, 'pf-not-a-destination'), packs)])
+    const registry = await FakeRegistry.start([
+      npmPack(path.join(fixtures, 'pf-file-destination'), packs),
+      npmPack(path.join(fixtures, 'pf-not-a-destination'), packs),
+    ])
     try {
       const env = npmEnv(registry.url, path.join(packs, 'npm-cache'))
       const good = await pf(['plugins', 'install', 'pf-file-destination'], env)
@@ -112,7 +125,9 @@ describe('pf plugins (built CLI)', function () {
   it('reports a plugin whose hook returns a malformed provider by name, skips it, and keeps working', async () => {
     expect((await pf(['plugins', 'link', path.join(fixtures, 'pf-malformed-destination'), '--no-install'])).code).to.equal(0)
     const broken = await pf(['config', 'set', 'trace.destination=broken://x', '--json'])
-    expect(broken.stderr).to.contain('Warning: plugin pf-malformed-destination: returned provider "broken" without validate, resolve, exporter; skipped')
+    expect(broken.stderr).to.contain(
+      'Warning: plugin pf-malformed-destination: returned provider "broken" without validate, resolve, exporter; skipped',
+    )
     expect(broken.code).to.equal(2)
     expect(broken.json().error.code).to.equal('unknown_destination')
     const run = await pf(['flow', 'test', '--flow', flow, '--json'])
@@ -128,7 +143,10 @@ describe('pf plugins (built CLI)', function () {
     expect((await pf(['config', 'get', 'trace.destination'])).stdout.trim()).to.equal(`local,filetest://${file}`)
     const none = await pf(['config', 'set', `trace.destination=none,filetest://${file}`, '--json'])
     expect(none.code).to.equal(2)
-    expect(none.json().error).to.deep.equal({code: 'invalid_value', message: '"none" turns tracing off and cannot be combined with other destinations in trace.destination.'})
+    expect(none.json().error).to.deep.equal({
+      code: 'invalid_value',
+      message: '"none" turns tracing off and cannot be combined with other destinations in trace.destination.',
+    })
     expect((await pf(['config', 'get', 'trace.destination'])).stdout.trim()).to.equal(`local,filetest://${file}`)
   })
 
@@ -164,7 +182,10 @@ describe('pf plugins (built CLI)', function () {
       await link('pf-misbehaving')
       const validate = await pf(['config', 'set', 'trace.destination=stringvalidate://x', '--json'])
       expect(validate.code).to.equal(2)
-      expect(validate.json().error).to.deep.equal({code: 'invalid_value', message: 'stringvalidate://x (plugin pf-misbehaving): validate threw a plain string'})
+      expect(validate.json().error).to.deep.equal({
+        code: 'invalid_value',
+        message: 'stringvalidate://x (plugin pf-misbehaving): validate threw a plain string',
+      })
 
       expect((await pf(['config', 'set', 'trace.destination=nullresolve://x'])).code).to.equal(0)
       const resolve = await pf(['flow', 'test', '--flow', flow, '--json'])
@@ -186,7 +207,9 @@ describe('pf plugins (built CLI)', function () {
         expect(run.json().export[0]).to.include({destination: value, delivered: 0, pending: 3, lastError: reason})
       }
       const pending = (await pf(['trace', 'list', '--pending', '--json'])).json()
-      expect(pending.map((p: {destination: string; pending: number}) => [p.destination, p.pending])).to.have.deep.members(Object.keys(reasons).map(v => [v, 3]))
+      expect(pending.map((p: {destination: string; pending: number}) => [p.destination, p.pending])).to.have.deep.members(
+        Object.keys(reasons).map(v => [v, 3]),
+      )
     })
   })
 })

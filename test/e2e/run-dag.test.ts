@@ -10,7 +10,17 @@ describe('batch run of a DAG flow with an aggregation node (built CLI)', () => {
   it('runs every line, then the aggregation once; its logMetric values are the run metrics', async () => {
     const home = tempDir('pf-home-')
     const created = await runPf(
-      ['run', 'create', '--flow', path.join(fixtures, 'flows', 'dag-eval'), '--data', path.join(fixtures, 'data', 'grades.jsonl'), '--name', 'grading', '--json'],
+      [
+        'run',
+        'create',
+        '--flow',
+        path.join(fixtures, 'flows', 'dag-eval'),
+        '--data',
+        path.join(fixtures, 'data', 'grades.jsonl'),
+        '--name',
+        'grading',
+        '--json',
+      ],
       {home},
     )
     expect(created.code, created.stderr + created.stdout).to.equal(0)

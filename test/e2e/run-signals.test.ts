@@ -32,11 +32,15 @@ const tracedLines = (home: string, run: string): number[] => {
 const startRun = async (home: string, name: string, lines: number, sleepMs: number, after: number) => {
   const data = path.join(tempDir('pf-signal-data-'), 'data.jsonl')
   writeFileSync(data, Array.from({length: lines}, (_, i) => JSON.stringify({question: `q${i}`, sleep_ms: sleepMs})).join('\n') + '\n')
-  const child: ChildProcess = spawn(process.execPath, [pfBin, 'run', 'create', '--flow', answerFlow, '--data', data, '--name', name, '--workers', '4', '--json'], {
-    cwd: home,
-    env: {...cleanEnv(), PF_HOME_DIRECTORY: home},
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [pfBin, 'run', 'create', '--flow', answerFlow, '--data', data, '--name', name, '--workers', '4', '--json'],
+    {
+      cwd: home,
+      env: {...cleanEnv(), PF_HOME_DIRECTORY: home},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   let stdout = ''
   child.stdout!.on('data', d => (stdout += d))
   const exited = new Promise<number | null>(resolve => child.on('close', code => resolve(code)))
@@ -101,14 +105,28 @@ describe('limits during pf run create (built CLI)', () => {
 
   it('a line that never ends is recorded as failed after --line-timeout; the run goes on', async () => {
     const data = path.join(tempDir('pf-timeout-'), 'data.jsonl')
-    writeFileSync(data, [{question: 'quick', sleep_ms: 0}, {question: 'stuck', sleep_ms: 60_000}, {question: 'quick too', sleep_ms: 0}].map(r => JSON.stringify(r)).join('\n') + '\n')
+    writeFileSync(
+      data,
+      [
+        {question: 'quick', sleep_ms: 0},
+        {question: 'stuck', sleep_ms: 60_000},
+        {question: 'quick too', sleep_ms: 0},
+      ]
+        .map(r => JSON.stringify(r))
+        .join('\n') + '\n',
+    )
     const started = Date.now()
-    const result = await runPf(['run', 'create', '--flow', answerFlow, '--data', data, '--name', 'limited', '--line-timeout', '1', '--json'], {home})
+    const result = await runPf(
+      ['run', 'create', '--flow', answerFlow, '--data', data, '--name', 'limited', '--line-timeout', '1', '--json'],
+      {home},
+    )
     expect(Date.now() - started).to.be.below(20_000)
     expect(result.code).to.equal(1)
     expect(result.json().error.run).to.include({status: 'Failed', completed_lines: 2, failed_lines: 1})
     const errors = jsonLines(path.join(home, '.runs', 'limited', 'errors.jsonl'))
-    expect(errors.map(e => [e.line_number, e.error.type, e.error.message])).to.deep.equal([[1, 'LineTimeoutError', 'Line 1 did not finish within 1 s (--line-timeout).']])
+    expect(errors.map(e => [e.line_number, e.error.type, e.error.message])).to.deep.equal([
+      [1, 'LineTimeoutError', 'Line 1 did not finish within 1 s (--line-timeout).'],
+    ])
   })
 
   it('a full disk ends the run Failed with one "disk full" line; every recorded line stays whole', async function () {
@@ -122,8 +140,12 @@ describe('limits during pf run create (built CLI)', () => {
     const data = path.join(tempDir('pf-full-data-'), 'data.jsonl')
     writeFileSync(data, Array.from({length: 400}, (_, i) => JSON.stringify({question: `q${i}`, repeat: 200})).join('\n') + '\n')
     writeFileSync(path.join(home, 'pf.yaml'), `run:\n  output_path: ${out}\n`)
-    const script = `mount -t tmpfs -o size=200k tmpfs "${out}" && "${process.execPath}" "${pfBin}" run create --flow "${answerFlow}" --data "${data}" --name full --workers 4; echo "exit=$?"; for f in "${out}"/.runs/full/*.jsonl; do echo "== $f"; cat "$f"; done`
-    const result = spawnSync('unshare', ['-rm', 'sh', '-c', script], {env: {...cleanEnv(), PF_HOME_DIRECTORY: home}, encoding: 'utf8', timeout: 60_000})
+    const script = `mount -t tmpfs -o size=200k tmpfs "${out}" && "${process.execPath}" "${pfBin}" run create --flow "${answerFlow}" --data "${data}" --name full --workers 4; echo "exit=$?"; for f in "${out}"/full/*.jsonl; do echo "== $f"; cat "$f"; done`
+    const result = spawnSync('unshare', ['-rm', 'sh', '-c', script], {
+      env: {...cleanEnv(), PF_HOME_DIRECTORY: home},
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
     expect(result.stdout).to.contain('exit=1')
     const errorLines = result.stderr.trim().split('\n')
     expect(errorLines, result.stderr).to.have.length(1)

@@ -109,7 +109,10 @@ describe('pf run (built CLI)', function () {
   it('--stream prints each line as it ends', async () => {
     const result = await create(['--flow', answerFlow, '--data', good, '--stream', '--name', 's1'])
     expect(result.code, result.stderr).to.equal(0)
-    const lines = result.stdout.trim().split('\n').map(l => JSON.parse(l))
+    const lines = result.stdout
+      .trim()
+      .split('\n')
+      .map(l => JSON.parse(l))
     expect(lines.map(l => l.line_number).sort()).to.deep.equal([0, 1, 2, 3])
     expect(lines.find(l => l.line_number === 3)).to.deep.equal({line_number: 3, status: 'Completed', output: {answer: 'YES', length: 3}})
     // With --json, stdout stays one JSON document and the stream goes to stderr.
@@ -134,8 +137,19 @@ describe('pf run (built CLI)', function () {
   it('evaluates a base run with ${run.outputs.x}; metrics from the aggregation; spans reference the base lines', async () => {
     expect((await create(['--flow', answerFlow, '--data', good, '--name', 'base'])).code).to.equal(0)
     const result = await create([
-      '--flow', evalFlow, '--data', good, '--run', 'base', '--name', 'eval1', '--json',
-      '--column-mapping', 'answer=${run.outputs.answer}', '--column-mapping', 'expected=${data.expected}',
+      '--flow',
+      evalFlow,
+      '--data',
+      good,
+      '--run',
+      'base',
+      '--name',
+      'eval1',
+      '--json',
+      '--column-mapping',
+      'answer=${run.outputs.answer}',
+      '--column-mapping',
+      'expected=${data.expected}',
     ])
     expect(result.code, result.stdout + result.stderr).to.equal(0)
     expect(result.json().run).to.include({status: 'Completed', run: 'base', completed_lines: 4})
@@ -152,11 +166,33 @@ describe('pf run (built CLI)', function () {
       expect(span.attributes['referenced.line_run_id']).to.equal(`base_${span.attributes.line_number}`)
     }
     // ${run.inputs.x} works too, and without --data the base run's data is used.
-    const byInputs = await create(['--flow', evalFlow, '--run', 'base', '--name', 'eval2', '--json', '--column-mapping', 'answer=${run.inputs.question}', '--column-mapping', 'expected=${data.question}'])
+    const byInputs = await create([
+      '--flow',
+      evalFlow,
+      '--run',
+      'base',
+      '--name',
+      'eval2',
+      '--json',
+      '--column-mapping',
+      'answer=${run.inputs.question}',
+      '--column-mapping',
+      'expected=${data.question}',
+    ])
     expect(byInputs.code, byInputs.stdout).to.equal(0)
     expect(byInputs.json().run.metrics).to.deep.equal({accuracy: 1, graded: 4})
 
-    const unknown = await create(['--flow', evalFlow, '--data', good, '--run', 'base', '--json', '--column-mapping', 'answer=${run.outputs.nope}'])
+    const unknown = await create([
+      '--flow',
+      evalFlow,
+      '--data',
+      good,
+      '--run',
+      'base',
+      '--json',
+      '--column-mapping',
+      'answer=${run.outputs.nope}',
+    ])
     expect(unknown.code).to.equal(2)
     expect(unknown.json().error).to.include({code: 'unknown_column', column: 'nope'})
     expect(unknown.json().error.message).to.contain('outputs of run base')
@@ -191,9 +227,16 @@ describe('pf run (built CLI)', function () {
     expect((await runPf(['run', 'list'], {home})).stdout).to.match(/NAME\s+STATUS[\s\S]*m2\s+Completed\s+4\s+0\s+\S+\s+second one/)
 
     const details = await runPf(['run', 'show-details', 'm1', '--json'], {home})
-    expect(details.json()[3]).to.deep.equal({line_number: 3, status: 'Completed', inputs: {question: 'yes', repeat: 1, sleep_ms: 0}, outputs: {answer: 'YES', length: 3}})
+    expect(details.json()[3]).to.deep.equal({
+      line_number: 3,
+      status: 'Completed',
+      inputs: {question: 'yes', repeat: 1, sleep_ms: 0},
+      outputs: {answer: 'YES', length: 3},
+    })
     const table = (await runPf(['run', 'show-details', 'm1'], {home})).stdout
-    expect(table.split('\n')[0]).to.match(/^LINE\s+inputs\.question\s+inputs\.repeat\s+inputs\.sleep_ms\s+outputs\.answer\s+outputs\.length\s+ERROR$/)
+    expect(table.split('\n')[0]).to.match(
+      /^LINE\s+inputs\.question\s+inputs\.repeat\s+inputs\.sleep_ms\s+outputs\.answer\s+outputs\.length\s+ERROR$/,
+    )
     expect(table).to.match(/3\s+yes\s+1\s+0\s+YES\s+3/)
 
     expect((await runPf(['run', 'archive', 'm1'], {home})).code).to.equal(0)
@@ -239,12 +282,24 @@ describe('pf run (built CLI)', function () {
     expect(result.json().run.output_path).to.equal(path.join(outputBase, 'y2'))
     expect(result.json().run).to.include({name: 'y2', display_name: 'From YAML', status: 'Completed'})
     expect(result.json().run.tags).to.deep.equal({k: 'v'})
-    expect(jsonLines(path.join(outputBase, 'y2', 'outputs.jsonl'))).to.deep.equal([{line_number: 0, answer: 'FROM YAML FROM YAML', length: 9}])
+    expect(jsonLines(path.join(outputBase, 'y2', 'outputs.jsonl'))).to.deep.equal([
+      {line_number: 0, answer: 'FROM YAML FROM YAML', length: 9},
+    ])
     // ${flow_directory} in run.output_path is the flow's folder (the reference's macro); no hidden .runs under it.
     expect((await runPf(['config', 'set', 'run.output_path=${flow_directory}/my-runs'], {home})).code).to.equal(0)
     const flowCopy = path.join(tempDir('pf-flow-copy-'), 'answer')
     cpSync(answerFlow, flowCopy, {recursive: true})
-    const macro = await create(['--flow', flowCopy, '--data', path.join(dir, 'data.jsonl'), '--column-mapping', 'question=${data.q}', '--name', 'y3', '--json'])
+    const macro = await create([
+      '--flow',
+      flowCopy,
+      '--data',
+      path.join(dir, 'data.jsonl'),
+      '--column-mapping',
+      'question=${data.q}',
+      '--name',
+      'y3',
+      '--json',
+    ])
     expect(macro.code, macro.stdout).to.equal(0)
     expect(macro.json().run.output_path).to.equal(path.join(flowCopy, 'my-runs', 'y3'))
     expect(existsSync(path.join(flowCopy, 'my-runs', 'y3', 'outputs.jsonl'))).to.equal(true)
@@ -301,11 +356,15 @@ describe('pf run (built CLI)', function () {
     const dir = tempDir('pf-run-slow-')
     const data = path.join(dir, 'slow.jsonl')
     writeFileSync(data, Array.from({length: 60}, (_, i) => JSON.stringify({question: `q${i}`, sleep_ms: 150})).join('\n') + '\n')
-    const child = spawn(process.execPath, [pfBin, 'run', 'create', '--flow', answerFlow, '--data', data, '--name', 'slow', '--workers', '2', '--json'], {
-      cwd: home,
-      env: {...process.env, PF_HOME_DIRECTORY: home},
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    const child = spawn(
+      process.execPath,
+      [pfBin, 'run', 'create', '--flow', answerFlow, '--data', data, '--name', 'slow', '--workers', '2', '--json'],
+      {
+        cwd: home,
+        env: {...process.env, PF_HOME_DIRECTORY: home},
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
     let stdout = ''
     child.stdout.on('data', d => (stdout += d))
     const exited = new Promise<number | null>(resolve => child.on('close', code => resolve(code)))

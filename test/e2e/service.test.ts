@@ -65,7 +65,13 @@ describe('pf service (built CLI)', function () {
     const otlpEndpoint = `http://127.0.0.1:${started.port}/v1/traces`
     expect(started).to.include({otlpEndpoint, otlpEnv: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=${otlpEndpoint}`})
     expect(status.json()).to.deep.equal({
-      running: true, host: '127.0.0.1', port: started.port, pid: started.pid, url: started.url, otlpEndpoint, otlpEnv: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=${otlpEndpoint}`,
+      running: true,
+      host: '127.0.0.1',
+      port: started.port,
+      pid: started.pid,
+      url: started.url,
+      otlpEndpoint,
+      otlpEnv: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=${otlpEndpoint}`,
     })
     expect((await runPf(['service', 'status'], {home})).stdout).to.equal(
       `Running: ${started.url} (pid ${started.pid})\nOTLP collector: ${otlpEndpoint}\n  export OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=${otlpEndpoint}\n`,
@@ -100,14 +106,18 @@ describe('pf service (built CLI)', function () {
 
     const test = await runPf(['flow', 'test', '--flow', flexBasic], {home})
     expect(test.code, test.stderr).to.equal(0)
-    expect(test.stderr).to.match(/^Trace: http:\/\/127\.0\.0\.1:23333\/v1\.0\/ui\/traces\/\?#collection=flex-basic&uiTraceId=[0-9a-f]{32} \(start the viewer with `pf service start`\)$/m)
+    expect(test.stderr).to.match(
+      /^Trace: http:\/\/127\.0\.0\.1:23333\/v1\.0\/ui\/traces\/\?#collection=flex-basic&uiTraceId=[0-9a-f]{32} \(start the viewer with `pf service start`\)$/m,
+    )
 
     const start = await runPf(['service', 'start', '--port', '0', '--json'], {home})
     expect(start.json()).to.include({running: true, reused: false})
     const after = await runPf(['flow', 'test', '--flow', flexBasic], {home})
     const link = /^Trace: (\S+)$/m.exec(after.stderr)
     expect(link, after.stderr).not.to.equal(null)
-    expect(link![1]).to.match(new RegExp(`^http://127\\.0\\.0\\.1:${start.json().port}/v1\\.0/ui/traces/\\?#collection=flex-basic&uiTraceId=`))
+    expect(link![1]).to.match(
+      new RegExp(`^http://127\\.0\\.0\\.1:${start.json().port}/v1\\.0/ui/traces/\\?#collection=flex-basic&uiTraceId=`),
+    )
   })
 
   it('never signals a live process that service.json names but that is not the viewer', async () => {
@@ -155,7 +165,11 @@ describe('pf service (built CLI)', function () {
   })
 
   it('rejects bad flags with exit 2 and a JSON error', async () => {
-    for (const args of [['service', 'start', '--port', '70000'], ['service', 'start', '--port', 'abc'], ['service', 'start', '--bogus']]) {
+    for (const args of [
+      ['service', 'start', '--port', '70000'],
+      ['service', 'start', '--port', 'abc'],
+      ['service', 'start', '--bogus'],
+    ]) {
       const result = await runPf([...args, '--json'], {home})
       expect(result.code, args.join(' ')).to.equal(2)
       expect(result.json().error.code).to.equal('invalid_arguments')

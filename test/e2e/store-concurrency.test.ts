@@ -37,10 +37,14 @@ store.close()
 
 const runWriter = (home: string, writer: number, batches: number, size: number) =>
   new Promise<{code: number | null; stderr: string}>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', writerScript, home, String(writer), String(batches), String(size)], {
-      env: {...process.env, STORE_MODULE: pathToFileURL(path.join(repoRoot, 'dist', 'store', 'store.js')).href},
-      stdio: ['ignore', 'ignore', 'pipe'],
-    })
+    const child = spawn(
+      process.execPath,
+      ['--input-type=module', '-e', writerScript, home, String(writer), String(batches), String(size)],
+      {
+        env: {...process.env, STORE_MODULE: pathToFileURL(path.join(repoRoot, 'dist', 'store', 'store.js')).href},
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    )
     let stderr = ''
     child.stderr.on('data', d => (stderr += d))
     child.on('error', reject)
@@ -52,7 +56,9 @@ describe('local store under concurrent pf processes', () => {
     this.timeout(120_000)
     const home = tempDir('pf-home-')
     const results = await Promise.all(
-      Array.from({length: 5}, (_, i) => runPf(['flow', 'test', '--flow', fixture('flex-basic'), '--inputs', `question=q${i}`, '--json'], {home, timeoutMs: 110_000})),
+      Array.from({length: 5}, (_, i) =>
+        runPf(['flow', 'test', '--flow', fixture('flex-basic'), '--inputs', `question=q${i}`, '--json'], {home, timeoutMs: 110_000}),
+      ),
     )
     for (const r of results) expect(r.code, r.stderr).to.equal(0)
     const traceIds = results.map(r => r.json().traceId)
@@ -63,7 +69,7 @@ describe('local store under concurrent pf processes', () => {
       expect((db.prepare('SELECT COUNT(*) AS n FROM spans').get() as {n: number}).n).to.equal(15)
       const lineRuns = (db.prepare('SELECT trace_id FROM line_runs').all() as Array<{trace_id: string}>).map(r => r.trace_id)
       expect(lineRuns).to.have.members(traceIds)
-      const inputs = (db.prepare("SELECT inputs FROM line_runs").all() as Array<{inputs: string}>).map(r => JSON.parse(r.inputs).question)
+      const inputs = (db.prepare('SELECT inputs FROM line_runs').all() as Array<{inputs: string}>).map(r => JSON.parse(r.inputs).question)
       expect(inputs).to.have.members(['q0', 'q1', 'q2', 'q3', 'q4'])
     })
   })
@@ -81,7 +87,13 @@ describe('local store under concurrent pf processes', () => {
       expect((db.prepare('SELECT COUNT(*) AS n FROM line_runs').get() as {n: number}).n).to.equal(400)
       expect((db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'").get() as {n: number}).n).to.equal(20_000)
       // Every span has its outbox row: written in the same transaction.
-      expect((db.prepare('SELECT COUNT(*) AS n FROM spans s LEFT JOIN outbox o USING (trace_id, span_id) WHERE o.span_id IS NULL').get() as {n: number}).n).to.equal(0)
+      expect(
+        (
+          db.prepare('SELECT COUNT(*) AS n FROM spans s LEFT JOIN outbox o USING (trace_id, span_id) WHERE o.span_id IS NULL').get() as {
+            n: number
+          }
+        ).n,
+      ).to.equal(0)
     })
   })
 })

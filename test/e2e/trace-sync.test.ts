@@ -26,22 +26,35 @@ describe('pf trace sync through a destination plugin (built CLI)', () => {
     expect(set.code, set.stderr).to.equal(0)
   })
 
-  const storedSpanIds = () => readStore(home, db => (db.prepare('SELECT span_id FROM spans').all() as Array<{span_id: string}>).map(r => r.span_id))
+  const storedSpanIds = () =>
+    readStore(home, db => (db.prepare('SELECT span_id FROM spans').all() as Array<{span_id: string}>).map(r => r.span_id))
 
   it('destination down: flow test says how many spans are pending and exits 0; list --pending shows them; sync fails until it is back, then delivers each span once', async () => {
     writeFileSync(spansFile + '.down', '')
     const first = await pf(['flow', 'test', '--flow', fixture('flex-basic'), '--export-wait', '1'])
     expect(first.code, first.stderr).to.equal(0)
-    expect(first.stderr).to.contain(`Warning: 3 span(s) pending for filetest://${spansFile}; \`pf trace sync\` sends them (last error: destination down (test)).`)
+    expect(first.stderr).to.contain(
+      `Warning: 3 span(s) pending for filetest://${spansFile}; \`pf trace sync\` sends them (last error: destination down (test)).`,
+    )
     const second = await pf(['flow', 'test', '--flow', fixture('flex-js'), '--export-wait', '0', '--json'])
     expect(second.code, second.stderr).to.equal(0)
     // Pending counts everything still waiting for that destination (this run's spans and the earlier run's).
-    expect(second.json().export).to.deep.equal([{destination: `filetest://${spansFile}`, delivered: 0, parked: 0, pending: 6, lastError: 'destination down (test)'}])
+    expect(second.json().export).to.deep.equal([
+      {destination: `filetest://${spansFile}`, delivered: 0, parked: 0, pending: 6, lastError: 'destination down (test)'},
+    ])
 
     const pending = await pf(['trace', 'list', '--pending', '--json'])
     expect(pending.code, pending.stderr).to.equal(0)
     expect(pending.json()).to.deep.equal([
-      {destination: `filetest://${spansFile}`, key: `filetest:${spansFile}`, pending: 6, parked: 0, delivered: 0, lastError: 'destination down (test)', parkedSpans: []},
+      {
+        destination: `filetest://${spansFile}`,
+        key: `filetest:${spansFile}`,
+        pending: 6,
+        parked: 0,
+        delivered: 0,
+        lastError: 'destination down (test)',
+        parkedSpans: [],
+      },
     ])
     const table = (await pf(['trace', 'list', '--pending'])).stdout.split('\n')
     expect(table[0].split(/\s{2,}/)).to.deep.equal(['DESTINATION', 'PENDING', 'PARKED', 'DELIVERED', 'LAST ERROR'])
@@ -55,7 +68,9 @@ describe('pf trace sync through a destination plugin (built CLI)', () => {
     rmSync(spansFile + '.down')
     const up = await pf(['trace', 'sync', '--json'])
     expect(up.code, up.stderr).to.equal(0)
-    expect(up.json().destinations).to.deep.equal([{destination: `filetest://${spansFile}`, configured: true, delivered: 6, parked: 0, pending: 0}])
+    expect(up.json().destinations).to.deep.equal([
+      {destination: `filetest://${spansFile}`, configured: true, delivered: 6, parked: 0, pending: 0},
+    ])
     const local = storedSpanIds()
     expect(local).to.have.length(6)
     // Every local span arrived, and pf handed each to the destination exactly once.
@@ -79,7 +94,9 @@ describe('pf trace sync through a destination plugin (built CLI)', () => {
     writeFileSync(spansFile + '.reject', '')
     const refused = await pf(['flow', 'test', '--flow', fixture('flex-js')])
     expect(refused.code, refused.stderr).to.equal(0)
-    expect(refused.stderr).to.contain(`Warning: 3 span(s) rejected by filetest://${spansFile}; see \`pf trace list --pending\` (last error: rejected (test)).`)
+    expect(refused.stderr).to.contain(
+      `Warning: 3 span(s) rejected by filetest://${spansFile}; see \`pf trace list --pending\` (last error: rejected (test)).`,
+    )
     const refusedIds = readStore(home, db =>
       (db.prepare("SELECT span_id FROM spans WHERE collection = 'flex-js'").all() as Array<{span_id: string}>).map(r => r.span_id),
     )

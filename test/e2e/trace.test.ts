@@ -79,9 +79,13 @@ describe('pf trace list/show/delete/export (built CLI)', () => {
 
   it('lists line runs newest first, filtered by collection or run, limited, as a table or JSON', async () => {
     const first = (await runPf(['flow', 'test', '--flow', fixture('flex-basic'), '--json'], {home})).json()
-    const failed = (await runPf(['flow', 'test', '--flow', fixture('flex-basic'), '--inputs', 'question=fail', '--json'], {home})).json().error
+    const failed = (await runPf(['flow', 'test', '--flow', fixture('flex-basic'), '--inputs', 'question=fail', '--json'], {home})).json()
+      .error
     const js = (await runPf(['flow', 'test', '--flow', fixture('flex-js'), '--json'], {home})).json()
-    const runLines = [seedRunLine(home, 'run_a', 0, '2026-01-01T00:00:00.000001Z'), seedRunLine(home, 'run_a', 1, '2026-01-01T00:00:01.000001Z')]
+    const runLines = [
+      seedRunLine(home, 'run_a', 0, '2026-01-01T00:00:00.000001Z'),
+      seedRunLine(home, 'run_a', 1, '2026-01-01T00:00:01.000001Z'),
+    ]
     seedRunLine(home, 'run_b', 0, '2026-01-01T00:00:02.000001Z')
 
     const all = (await runPf(['trace', 'list', '--json'], {home})).json()
@@ -118,7 +122,9 @@ describe('pf trace list/show/delete/export (built CLI)', () => {
     const lines = human.stdout.trimEnd().split('\n')
     expect(lines[0]).to.equal(`Trace ${flow.traceId} (3 spans)`)
     expect(lines[1]).to.match(/^answer {2}Flow {2}\d+\.\d ms {2}Ok$/)
-    expect(lines.slice(2).sort()).to.satisfy((l: string[]) => /^ {2}lookup {2}Function {2}\d+\.\d ms {2}Ok$/.test(l[0]) && /^ {2}shout {2}Function/.test(l[1]))
+    expect(lines.slice(2).sort()).to.satisfy(
+      (l: string[]) => /^ {2}lookup {2}Function {2}\d+\.\d ms {2}Ok$/.test(l[0]) && /^ {2}shout {2}Function/.test(l[1]),
+    )
 
     const json = (await runPf(['trace', 'show', flow.traceId, '--json'], {home})).json()
     expect(json.traceId).to.equal(flow.traceId)
@@ -135,7 +141,9 @@ describe('pf trace list/show/delete/export (built CLI)', () => {
 
     const run = seedRunLine(home, 'run_a', 0, '2026-01-01T00:00:00.000001Z')
     const tokens = await runPf(['trace', 'show', run], {home})
-    expect(tokens.stdout, tokens.stdout).to.contain('flow  Flow  900.0 ms  Ok  cumulative tokens 12 (prompt 7, completion 5)\n  chat  LLM  250.0 ms  Ok  tokens 12 (prompt 7, completion 5)')
+    expect(tokens.stdout, tokens.stdout).to.contain(
+      'flow  Flow  900.0 ms  Ok  cumulative tokens 12 (prompt 7, completion 5)\n  chat  LLM  250.0 ms  Ok  tokens 12 (prompt 7, completion 5)',
+    )
     const tree = (await runPf(['trace', 'show', run, '--json'], {home})).json().tree
     expect(tree[0].cumulative).to.deep.equal({prompt: 7, completion: 5, total: 12})
     expect(tree[0].children[0].usage).to.deep.equal({prompt: 7, completion: 5, total: 12})
@@ -218,23 +226,39 @@ describe('pf trace list/show/delete/export (built CLI)', () => {
 
     const all = await runPf(['trace', 'export', '--format', 'jsonl'], {home})
     expect(all.code, all.stderr).to.equal(0)
-    const lines = all.stdout.trimEnd().split('\n').map(l => JSON.parse(l))
+    const lines = all.stdout
+      .trimEnd()
+      .split('\n')
+      .map(l => JSON.parse(l))
     expect(lines).to.have.deep.members(stored)
     expect(all.stderr).to.equal('Exported 5 span(s).\n')
 
     const byCollection = await runPf(['trace', 'export', '--format', 'jsonl', '--collection', 'flex-basic'], {home})
-    expect(byCollection.stdout.trimEnd().split('\n').map(l => JSON.parse(l).context.trace_id)).to.deep.equal([flow.traceId, flow.traceId, flow.traceId])
+    expect(
+      byCollection.stdout
+        .trimEnd()
+        .split('\n')
+        .map(l => JSON.parse(l).context.trace_id),
+    ).to.deep.equal([flow.traceId, flow.traceId, flow.traceId])
     const file = path.join(tempDir('pf-export-'), 'run.jsonl')
     const byRun = await runPf(['trace', 'export', '--format', 'jsonl', '--run', 'run_a', '--output', file, '--json'], {home})
     expect(byRun.json()).to.deep.equal({format: 'jsonl', spans: 2, output: file})
-    expect(readFileSync(file, 'utf8').trimEnd().split('\n').map(l => JSON.parse(l).context.trace_id)).to.deep.equal([run, run])
+    expect(
+      readFileSync(file, 'utf8')
+        .trimEnd()
+        .split('\n')
+        .map(l => JSON.parse(l).context.trace_id),
+    ).to.deep.equal([run, run])
     expect(statSync(file).mode & 0o777).to.equal(0o600)
 
     const badFormat = await runPf(['trace', 'export', '--format', 'csv', '--json'], {home})
     expect(badFormat.code).to.equal(2)
     const jsonToStdout = await runPf(['trace', 'export', '--format', 'jsonl', '--json'], {home})
     expect(jsonToStdout.code).to.equal(2)
-    const badDir = await runPf(['trace', 'export', '--format', 'jsonl', '--output', path.join(home, 'no', 'such', 'dir', 'x.jsonl'), '--json'], {home})
+    const badDir = await runPf(
+      ['trace', 'export', '--format', 'jsonl', '--output', path.join(home, 'no', 'such', 'dir', 'x.jsonl'), '--json'],
+      {home},
+    )
     expect(badDir.code).to.equal(2)
     expect(badDir.json().error.code).to.equal('output_unwritable')
   })
@@ -250,8 +274,14 @@ describe('pf trace list/show/delete/export (built CLI)', () => {
     expect(statSync(out).mode & 0o777).to.equal(0o600)
 
     // The reference: OpenTelemetry's own JSON serializer over the same spans (in the export's order).
-    const jsonl = (await runPf(['trace', 'export', '--format', 'jsonl'], {home})).stdout.trimEnd().split('\n').map(l => JSON.parse(l) as SpanRecord)
-    const [{JsonTraceSerializer}, {resourceFromAttributes}] = await Promise.all([import('@opentelemetry/otlp-transformer'), import('@opentelemetry/resources')])
+    const jsonl = (await runPf(['trace', 'export', '--format', 'jsonl'], {home})).stdout
+      .trimEnd()
+      .split('\n')
+      .map(l => JSON.parse(l) as SpanRecord)
+    const [{JsonTraceSerializer}, {resourceFromAttributes}] = await Promise.all([
+      import('@opentelemetry/otlp-transformer'),
+      import('@opentelemetry/resources'),
+    ])
     const resources = new Map<string, ReturnType<typeof resourceFromAttributes>>()
     const hr = (t: string): [number, number] => {
       const seconds = Date.parse(t.slice(0, 19) + 'Z') / 1000
@@ -282,11 +312,9 @@ describe('pf trace list/show/delete/export (built CLI)', () => {
     const reference = JSON.parse(new TextDecoder().decode(JsonTraceSerializer.serializeRequest(readable as any)))
     for (const rs of reference.resourceSpans) for (const ss of rs.scopeSpans) for (const span of ss.spans) delete span.flags
     expect(ours).to.deep.equal(reference)
-    expect(ours.resourceSpans.map((r: any) => r.resource.attributes.find((a: any) => a.key === 'collection').value.stringValue)).to.deep.equal([
-      'batch',
-      'flex-basic',
-      'flex-js',
-    ])
+    expect(
+      ours.resourceSpans.map((r: any) => r.resource.attributes.find((a: any) => a.key === 'collection').value.stringValue),
+    ).to.deep.equal(['batch', 'flex-basic', 'flex-js'])
     const span = ours.resourceSpans[0].scopeSpans[0].spans[0]
     expect(span.traceId).to.match(/^[0-9a-f]{32}$/)
     expect(span.startTimeUnixNano).to.match(/^\d{19}$/)
@@ -302,7 +330,11 @@ describe('pf trace list/show/delete/export (built CLI)', () => {
     store.close()
     const out = path.join(tempDir('pf-export-'), 'big.json')
     for (const format of ['jsonl', 'otlp-json']) {
-      const result = await runPf(['trace', 'export', '--format', format, '--output', out, '--json'], {home, nodeArgs: ['--max-old-space-size=48'], timeoutMs: 110_000})
+      const result = await runPf(['trace', 'export', '--format', format, '--output', out, '--json'], {
+        home,
+        nodeArgs: ['--max-old-space-size=48'],
+        timeoutMs: 110_000,
+      })
       expect(result.code, result.stderr.slice(0, 500)).to.equal(0)
       expect(result.json().spans).to.equal(40_000)
     }

@@ -80,7 +80,8 @@ process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(loadedLog)
 
   it('a cached entry that requires a TypeScript file only when called still loads it (tsx on first need)', async () => {
     const flow = tsFlow({
-      'flow.ts': "export function run({x}: {x: string}) { const {shout} = require('./util.ts'); return {echo: shout(x)} }\ndeclare const require: (id: string) => any\n",
+      'flow.ts':
+        "export function run({x}: {x: string}) { const {shout} = require('./util.ts'); return {echo: shout(x)} }\ndeclare const require: (id: string) => any\n",
       'util.ts': "export const shout = (s: string): string => s + '!'\n",
     })
     for (let i = 0; i < 2; i++) {

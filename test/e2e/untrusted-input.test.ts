@@ -40,7 +40,10 @@ describe('untrusted values and concurrent writers (built CLI)', () => {
       expect(show.json().error.code).to.equal('connection_not_found')
     }
     // A hand-edited connections.json with such a key: ignored, never used.
-    writeFileSync(path.join(home, 'connections.json'), JSON.stringify({version: 1, connections: {constructor: {name: 'constructor', type: 'open_ai', values: {api_key: 'x'}}}}))
+    writeFileSync(
+      path.join(home, 'connections.json'),
+      JSON.stringify({version: 1, connections: {constructor: {name: 'constructor', type: 'open_ai', values: {api_key: 'x'}}}}),
+    )
     expect((await runPf(['connection', 'list', '--json'], {home})).json()).to.deep.equal([])
   })
 
@@ -94,7 +97,9 @@ describe('untrusted values and concurrent writers (built CLI)', () => {
     const read = await runPf(['config', 'show', '--json'], {home, env})
     expect(read.code).to.equal(2)
     expect(read.json().error.code).to.equal('config_invalid')
-    expect(read.json().error.message).to.contain(`${path.join(home, 'pf.yaml')}: trace.otlp.headers:`).and.contain('outside Latin-1')
+    expect(read.json().error.message)
+      .to.contain(`${path.join(home, 'pf.yaml')}: trace.otlp.headers:`)
+      .and.contain('outside Latin-1')
     expect(readFileSync(path.join(home, 'pf.yaml'), 'utf8')).to.contain('headers')
   })
 })

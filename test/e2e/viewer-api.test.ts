@@ -11,7 +11,11 @@ import {tempDir} from '../helpers/cli.js'
 import {insertRun, llmTrace, makeSpan, runLineTrace, runRow, hex} from '../helpers/seed.js'
 
 /** A GET over real HTTP on 127.0.0.1 (optionally with a forged Host header). */
-const get = (port: number, pathname: string, host = `127.0.0.1:${port}`): Promise<{status: number; headers: http.IncomingHttpHeaders; body: any}> =>
+const get = (
+  port: number,
+  pathname: string,
+  host = `127.0.0.1:${port}`,
+): Promise<{status: number; headers: http.IncomingHttpHeaders; body: any}> =>
   new Promise((resolve, reject) => {
     http
       .get({host: '127.0.0.1', port, path: pathname, headers: {host}}, res => {
@@ -67,7 +71,16 @@ describe('trace viewer API (HTTP over a seeded store)', () => {
     writeFileSync(path.join(outputDir, 'outputs.jsonl'), '{"line_number":0,"answer":"from file"}\n{"line_number":1,"answer":"x"}\n')
     insertRun(store.db, runRow('run_a', {output_path: outputDir, tags: JSON.stringify({team: 'qa'})}))
     for (let line = 0; line < 7; line++)
-      store.recordSpans(runLineTrace({run: 'run_a', line, startMs: t0 - 7_200_000 + line, input: `q${line}`, output: line === 0 ? undefined : {answer: `a${line}`}, error: line === 3 ? 'bad' : undefined}))
+      store.recordSpans(
+        runLineTrace({
+          run: 'run_a',
+          line,
+          startMs: t0 - 7_200_000 + line,
+          input: `q${line}`,
+          output: line === 0 ? undefined : {answer: `a${line}`},
+          error: line === 3 ? 'bad' : undefined,
+        }),
+      )
     store.close()
     viewer = await startViewerServer({home, host: '127.0.0.1', port: 0})
   })
@@ -104,7 +117,9 @@ describe('trace viewer API (HTTP over a seeded store)', () => {
     const windowed = await ids(`from=${new Date(t0 + 10_000).toISOString()}&to=${new Date(t0 + 12_000).toISOString()}`)
     expect(windowed.length).to.equal(6)
     expect(windowed.every(t => t.startTime >= '2026-11-20T10:00:10' && t.startTime < '2026-11-20T10:00:12')).to.equal(true)
-    expect((await ids('q=NEEDLE')).map(t => t.name)).to.have.length(12).and.to.satisfy((n: string[]) => n.every(x => x === 'needle_finder'))
+    expect((await ids('q=NEEDLE')).map(t => t.name))
+      .to.have.length(12)
+      .and.to.satisfy((n: string[]) => n.every(x => x === 'needle_finder'))
     expect((await ids('q=haystack')).map(t => t.outputs.answer)).to.deep.equal(['the haystack'])
     expect((await ids('q=100%25_sure')).map(t => t.inputs.literal)).to.deep.equal(['100%_sure'])
     expect(await ids('q=100%25_surf')).to.deep.equal([]) // % and _ are not wildcards
@@ -182,7 +197,14 @@ describe('trace viewer API (HTTP over a seeded store)', () => {
   })
 
   it('refuses requests whose Host is not loopback (DNS rebinding), with any path', async () => {
-    for (const host of ['evil.example:' + port(), 'evil.example', '127.0.0.1.nip.io:' + port(), '127.0.0.1.evil.example', 'localhost.evil.example:' + port(), `127.0.0.1:${port() + 1}`]) {
+    for (const host of [
+      'evil.example:' + port(),
+      'evil.example',
+      '127.0.0.1.nip.io:' + port(),
+      '127.0.0.1.evil.example',
+      'localhost.evil.example:' + port(),
+      `127.0.0.1:${port() + 1}`,
+    ]) {
       const res = await get(port(), '/v1.0/api/traces', host)
       expect(res.status, JSON.stringify(host)).to.equal(403)
       expect(res.body.error.code).to.equal('forbidden_host')
@@ -191,10 +213,20 @@ describe('trace viewer API (HTTP over a seeded store)', () => {
     const raw = await new Promise<string>((resolve, reject) => {
       const socket = net.connect(port(), '127.0.0.1', () => socket.end('GET /v1.0/health HTTP/1.0\r\n\r\n'))
       let text = ''
-      socket.on('data', d => (text += d)).on('end', () => resolve(text)).on('error', reject)
+      socket
+        .on('data', d => (text += d))
+        .on('end', () => resolve(text))
+        .on('error', reject)
     })
     expect(raw).to.match(/^HTTP\/1\.[01] 403/)
-    for (const host of [`127.0.0.1:${port()}`, `localhost:${port()}`, `LOCALHOST:${port()}`, `[::1]:${port()}`, `127.0.0.2:${port()}`, 'localhost']) {
+    for (const host of [
+      `127.0.0.1:${port()}`,
+      `localhost:${port()}`,
+      `LOCALHOST:${port()}`,
+      `[::1]:${port()}`,
+      `127.0.0.2:${port()}`,
+      'localhost',
+    ]) {
       expect((await get(port(), '/v1.0/health', host)).status, host).to.equal(200)
     }
   })
@@ -216,14 +248,24 @@ describe('trace viewer API (HTTP over a seeded store)', () => {
   it('reads the store read-only, and list pages walk an index instead of sorting the table', () => {
     const reader = TraceReader.open(home)
     try {
-      expect(() => reader.db.exec("DELETE FROM line_runs")).to.throw(/readonly/)
-      for (const filter of [{}, {collection: 'even'}, {run: 'run_a'}, {status: ['Error']}, {sort: 'latency' as const}, {sort: 'tokens' as const}]) {
+      expect(() => reader.db.exec('DELETE FROM line_runs')).to.throw(/readonly/)
+      for (const filter of [
+        {},
+        {collection: 'even'},
+        {run: 'run_a'},
+        {status: ['Error']},
+        {sort: 'latency' as const},
+        {sort: 'tokens' as const},
+      ]) {
         const plan = reader.explainList(filter, {key: filter.sort ? 1 : '2026-11-20T10:00:10.000000Z', traceId: 'f'.repeat(32)}).join(' | ')
         expect(plan, JSON.stringify(filter)).to.match(/USING (COVERING )?INDEX line_runs_/)
         expect(plan, JSON.stringify(filter)).not.to.contain('TEMP B-TREE')
       }
       // Sorted by latency or tokens, a search starts from the full-text index and reads only the matching traces' rows.
-      for (const filter of [{text: 'needle', sort: 'latency' as const}, {attributes: [{key: 'function', value: 'answer'}], sort: 'tokens' as const}]) {
+      for (const filter of [
+        {text: 'needle', sort: 'latency' as const},
+        {attributes: [{key: 'function', value: 'answer'}], sort: 'tokens' as const},
+      ]) {
         const plan = reader.explainList(filter).join(' | ')
         expect(plan, JSON.stringify(filter)).to.match(/SCAN (span_search|f) VIRTUAL TABLE INDEX/)
         expect(plan, JSON.stringify(filter)).to.match(/SEARCH line_runs USING INDEX sqlite_autoindex_line_runs_1 \(trace_id=\?\)/)

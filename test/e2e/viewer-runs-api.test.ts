@@ -39,7 +39,10 @@ const runFolder = (home: string, name: string, lines: Array<{inputs: object; out
   const jsonl = (rows: object[]) => rows.map(r => JSON.stringify(r) + '\n').join('')
   writeFileSync(path.join(dir, 'inputs.jsonl'), jsonl(lines.map((l, i) => ({line_number: i, ...l.inputs}))))
   writeFileSync(path.join(dir, 'outputs.jsonl'), jsonl(lines.flatMap((l, i) => (l.outputs ? [{line_number: i, ...l.outputs}] : []))))
-  writeFileSync(path.join(dir, 'errors.jsonl'), jsonl(lines.flatMap((l, i) => (l.error ? [{line_number: i, error: {type: 'RangeError', message: l.error}}] : []))))
+  writeFileSync(
+    path.join(dir, 'errors.jsonl'),
+    jsonl(lines.flatMap((l, i) => (l.error ? [{line_number: i, error: {type: 'RangeError', message: l.error}}] : []))),
+  )
   return dir
 }
 
@@ -58,20 +61,100 @@ describe('viewer API round 2: runs, comparison, charts, bounded values, live eve
     const store = TraceStore.open(home)
     // Two runs of one flow and an evaluation of each; run b fixes line 1 and changes line 2's answer.
     const questions = ['hi', 'fail now', 'ok']
-    const a = runFolder(home, 'run_a', [{inputs: {q: 'hi'}, outputs: {answer: 'HI'}}, {inputs: {q: 'fail now'}, error: 'cannot answer'}, {inputs: {q: 'ok'}, outputs: {answer: 'OK'}}])
-    const b = runFolder(home, 'run_b', [{inputs: {q: 'hi'}, outputs: {answer: 'HI'}}, {inputs: {q: 'fail now'}, outputs: {answer: 'FAIL NOW'}}, {inputs: {q: 'ok'}, outputs: {answer: 'OK OK'}}])
-    const ea = runFolder(home, 'eval_a', [{inputs: {}, outputs: {correct: true}}, {inputs: {}, error: 'no answer'}, {inputs: {}, outputs: {correct: false}}])
-    const eb = runFolder(home, 'eval_b', [{inputs: {}, outputs: {correct: true}}, {inputs: {}, outputs: {correct: true}}, {inputs: {}, outputs: {correct: false}}])
-    insertRun(store.db, runRow('run_a', {flow: '/flows/qa', output_path: a, status: 'Failed', completed_lines: 2, failed_lines: 1, metrics: null, created_at: '2026-11-20T10:00:00.000Z', started_at: '2026-11-20T10:00:00.000Z', ended_at: '2026-11-20T10:00:04.000Z', tags: JSON.stringify({team: 'qa'})}))
-    insertRun(store.db, runRow('run_b', {flow: '/flows/qa', output_path: b, completed_lines: 3, failed_lines: 0, metrics: null, created_at: '2026-11-20T11:00:00.000Z', started_at: '2026-11-20T11:00:00.000Z', ended_at: '2026-11-20T11:00:01.000Z'}))
-    insertRun(store.db, runRow('eval_a', {flow: '/flows/grade/flow.flex.yaml', base_run: 'run_a', output_path: ea, metrics: JSON.stringify({accuracy: 0.5}), created_at: '2026-11-20T10:10:00.000Z'}))
-    insertRun(store.db, runRow('eval_b', {flow: '/flows/grade/flow.flex.yaml', base_run: 'run_b', output_path: eb, metrics: JSON.stringify({accuracy: 0.67}), created_at: '2026-11-20T11:10:00.000Z'}))
+    const a = runFolder(home, 'run_a', [
+      {inputs: {q: 'hi'}, outputs: {answer: 'HI'}},
+      {inputs: {q: 'fail now'}, error: 'cannot answer'},
+      {inputs: {q: 'ok'}, outputs: {answer: 'OK'}},
+    ])
+    const b = runFolder(home, 'run_b', [
+      {inputs: {q: 'hi'}, outputs: {answer: 'HI'}},
+      {inputs: {q: 'fail now'}, outputs: {answer: 'FAIL NOW'}},
+      {inputs: {q: 'ok'}, outputs: {answer: 'OK OK'}},
+    ])
+    const ea = runFolder(home, 'eval_a', [
+      {inputs: {}, outputs: {correct: true}},
+      {inputs: {}, error: 'no answer'},
+      {inputs: {}, outputs: {correct: false}},
+    ])
+    const eb = runFolder(home, 'eval_b', [
+      {inputs: {}, outputs: {correct: true}},
+      {inputs: {}, outputs: {correct: true}},
+      {inputs: {}, outputs: {correct: false}},
+    ])
+    insertRun(
+      store.db,
+      runRow('run_a', {
+        flow: '/flows/qa',
+        output_path: a,
+        status: 'Failed',
+        completed_lines: 2,
+        failed_lines: 1,
+        metrics: null,
+        created_at: '2026-11-20T10:00:00.000Z',
+        started_at: '2026-11-20T10:00:00.000Z',
+        ended_at: '2026-11-20T10:00:04.000Z',
+        tags: JSON.stringify({team: 'qa'}),
+      }),
+    )
+    insertRun(
+      store.db,
+      runRow('run_b', {
+        flow: '/flows/qa',
+        output_path: b,
+        completed_lines: 3,
+        failed_lines: 0,
+        metrics: null,
+        created_at: '2026-11-20T11:00:00.000Z',
+        started_at: '2026-11-20T11:00:00.000Z',
+        ended_at: '2026-11-20T11:00:01.000Z',
+      }),
+    )
+    insertRun(
+      store.db,
+      runRow('eval_a', {
+        flow: '/flows/grade/flow.flex.yaml',
+        base_run: 'run_a',
+        output_path: ea,
+        metrics: JSON.stringify({accuracy: 0.5}),
+        created_at: '2026-11-20T10:10:00.000Z',
+      }),
+    )
+    insertRun(
+      store.db,
+      runRow('eval_b', {
+        flow: '/flows/grade/flow.flex.yaml',
+        base_run: 'run_b',
+        output_path: eb,
+        metrics: JSON.stringify({accuracy: 0.67}),
+        created_at: '2026-11-20T11:10:00.000Z',
+      }),
+    )
     insertRun(store.db, runRow('old_archived', {archived: 1, created_at: '2026-11-19T10:00:00.000Z'}))
-    for (const [run, offset] of [['run_a', 0], ['run_b', 3_600_000]] as const)
+    for (const [run, offset] of [
+      ['run_a', 0],
+      ['run_b', 3_600_000],
+    ] as const)
       questions.forEach((q, line) =>
         store.recordSpans(
-          runLineTrace({run, line, startMs: t0 + offset + line * 100, input: q, error: run === 'run_a' && line === 1 ? 'cannot answer' : undefined, output: {answer: q}}).map(s =>
-            s.parent_id === null ? {...s, attributes: {...s.attributes, '__computed__.cumulative_token_count.total': 10 * (line + 1), '__computed__.cumulative_token_count.prompt': 8 * (line + 1), '__computed__.cumulative_token_count.completion': 2 * (line + 1)}} : s,
+          runLineTrace({
+            run,
+            line,
+            startMs: t0 + offset + line * 100,
+            input: q,
+            error: run === 'run_a' && line === 1 ? 'cannot answer' : undefined,
+            output: {answer: q},
+          }).map(s =>
+            s.parent_id === null
+              ? {
+                  ...s,
+                  attributes: {
+                    ...s.attributes,
+                    '__computed__.cumulative_token_count.total': 10 * (line + 1),
+                    '__computed__.cumulative_token_count.prompt': 8 * (line + 1),
+                    '__computed__.cumulative_token_count.completion': 2 * (line + 1),
+                  },
+                }
+              : s,
           ),
         ),
       )
@@ -79,8 +162,28 @@ describe('viewer API round 2: runs, comparison, charts, bounded values, live eve
     bigTraceId = hex(16)
     bigRootId = hex(8)
     store.recordSpans([
-      makeSpan({traceId: bigTraceId, parentId: bigRootId, name: 'reader', startMs: t0 + 9_000_001, endMs: t0 + 9_000_002, collection: 'big', inputs: {text: big}, output: 'short', attributes: {'user.note': big}}),
-      makeSpan({traceId: bigTraceId, spanId: bigRootId, name: 'big_flow', type: 'Flow', startMs: t0 + 9_000_000, endMs: t0 + 9_000_005, collection: 'big', inputs: {text: big}, output: {answer: big}}),
+      makeSpan({
+        traceId: bigTraceId,
+        parentId: bigRootId,
+        name: 'reader',
+        startMs: t0 + 9_000_001,
+        endMs: t0 + 9_000_002,
+        collection: 'big',
+        inputs: {text: big},
+        output: 'short',
+        attributes: {'user.note': big},
+      }),
+      makeSpan({
+        traceId: bigTraceId,
+        spanId: bigRootId,
+        name: 'big_flow',
+        type: 'Flow',
+        startMs: t0 + 9_000_000,
+        endMs: t0 + 9_000_005,
+        collection: 'big',
+        inputs: {text: big},
+        output: {answer: big},
+      }),
     ])
     store.close()
     viewer = await startViewerServer({home, host: '127.0.0.1', port: 0})
@@ -92,7 +195,15 @@ describe('viewer API round 2: runs, comparison, charts, bounded values, live eve
     const {body} = await get(port(), '/v1.0/api/runs')
     expect(body.runs.map((r: any) => r.name)).to.deep.equal(['eval_b', 'run_b', 'eval_a', 'run_a'])
     const runA = body.runs.find((r: any) => r.name === 'run_a')
-    expect(runA).to.deep.include({status: 'Failed', completed_lines: 2, failed_lines: 1, duration: 4, base_run: null, evaluation_runs: ['eval_a'], tags: {team: 'qa'}})
+    expect(runA).to.deep.include({
+      status: 'Failed',
+      completed_lines: 2,
+      failed_lines: 1,
+      duration: 4,
+      base_run: null,
+      evaluation_runs: ['eval_a'],
+      tags: {team: 'qa'},
+    })
     expect(runA.tokens).to.deep.equal({prompt: 48, completion: 12, total: 60})
     expect(body.runs.find((r: any) => r.name === 'eval_b')).to.deep.include({base_run: 'run_b', metrics: {accuracy: 0.67}})
 
@@ -104,7 +215,12 @@ describe('viewer API round 2: runs, comparison, charts, bounded values, live eve
     expect(await names('sort=-duration&flow=/flows/qa')).to.deep.equal(['run_a', 'run_b'])
     expect((await names('archived=1')).includes('old_archived')).to.equal(true)
     expect(await names('flow=/flows/qa&sort=-failed&limit=1')).to.deep.equal(['run_a'])
-    for (const [query, code] of [['sort=speed', 'invalid_sort'], ['status=Done', 'invalid_status'], ['archived=yes', 'invalid_archived'], ['color=red', 'unknown_parameter']]) {
+    for (const [query, code] of [
+      ['sort=speed', 'invalid_sort'],
+      ['status=Done', 'invalid_status'],
+      ['archived=yes', 'invalid_archived'],
+      ['color=red', 'unknown_parameter'],
+    ]) {
       const res = await get(port(), `/v1.0/api/runs?${query}`)
       expect(res.status, query).to.equal(400)
       expect(res.body.error.code, query).to.equal(code)
@@ -150,7 +266,9 @@ describe('viewer API round 2: runs, comparison, charts, bounded values, live eve
     ])
     const detail = await get(port(), '/v1.0/api/runs/run_b')
     expect(detail.body.summary.evaluation_runs).to.deep.equal(['eval_b'])
-    expect(detail.body.evaluations).to.deep.equal([{name: 'eval_b', flow: '/flows/grade/flow.flex.yaml', status: 'Completed', metrics: {accuracy: 0.67}}])
+    expect(detail.body.evaluations).to.deep.equal([
+      {name: 'eval_b', flow: '/flows/grade/flow.flex.yaml', status: 'Completed', metrics: {accuracy: 0.67}},
+    ])
     expect((await get(port(), '/v1.0/api/runs/nope/charts')).status).to.equal(404)
   })
 
@@ -243,14 +361,41 @@ describe('viewer search over the full-text index (migration 3)', () => {
   const t0 = Date.parse('2026-11-21T10:00:00Z')
   const ids: Record<string, string> = {}
 
-  const trace = (key: string, i: number, child: {name: string; inputs?: unknown; output?: unknown; attributes?: Record<string, unknown>}, latencyMs: number, tokens?: number) => {
+  const trace = (
+    key: string,
+    i: number,
+    child: {name: string; inputs?: unknown; output?: unknown; attributes?: Record<string, unknown>},
+    latencyMs: number,
+    tokens?: number,
+  ) => {
     const traceId = hex(16)
     const rootId = hex(8)
     ids[key] = traceId
     const start = t0 + i * 1000
     return [
-      makeSpan({traceId, parentId: rootId, name: child.name, startMs: start + 1, endMs: start + 2, collection: 'search', inputs: child.inputs, output: child.output, attributes: child.attributes}),
-      makeSpan({traceId, spanId: rootId, name: 'root', type: 'Flow', startMs: start, endMs: start + latencyMs, collection: 'search', inputs: {q: key}, output: 'done', attributes: tokens === undefined ? {} : {'__computed__.cumulative_token_count.total': tokens}}),
+      makeSpan({
+        traceId,
+        parentId: rootId,
+        name: child.name,
+        startMs: start + 1,
+        endMs: start + 2,
+        collection: 'search',
+        inputs: child.inputs,
+        output: child.output,
+        attributes: child.attributes,
+      }),
+      makeSpan({
+        traceId,
+        spanId: rootId,
+        name: 'root',
+        type: 'Flow',
+        startMs: start,
+        endMs: start + latencyMs,
+        collection: 'search',
+        inputs: {q: key},
+        output: 'done',
+        attributes: tokens === undefined ? {} : {'__computed__.cumulative_token_count.total': tokens},
+      }),
     ]
   }
 
@@ -261,7 +406,18 @@ describe('viewer search over the full-text index (migration 3)', () => {
     const store = TraceStore.open(seeded)
     store.recordSpans([
       ...trace('retrieval', 0, {name: 'retrieve_documents', inputs: {query: 'Hybrid vector search'}, output: ['doc one']}, 30, 100),
-      ...trace('llm', 1, {name: 'chat', inputs: {messages: [{role: 'user', content: 'Bonjour, ça va?'}]}, output: 'Très bien', attributes: {'llm.response.model': 'gpt-4o-mini', 'llm.usage.total_tokens': 42}}, 900, 42),
+      ...trace(
+        'llm',
+        1,
+        {
+          name: 'chat',
+          inputs: {messages: [{role: 'user', content: 'Bonjour, ça va?'}]},
+          output: 'Très bien',
+          attributes: {'llm.response.model': 'gpt-4o-mini', 'llm.usage.total_tokens': 42},
+        },
+        900,
+        42,
+      ),
       ...trace('other_model', 2, {name: 'chat', inputs: {m: 'x'}, output: 'y', attributes: {'llm.response.model': 'gpt-4o'}}, 500),
       ...trace('deleted', 3, {name: 'doomed', inputs: {secret_word: 'zanzibar'}}, 10, 5),
     ])
@@ -271,7 +427,9 @@ describe('viewer search over the full-text index (migration 3)', () => {
     old.exec(migrations[0])
     old.exec(migrations[1])
     old.pragma('user_version = 2')
-    old.exec(`ATTACH '${storePath(seeded)}' AS seeded; INSERT INTO spans SELECT * FROM seeded.spans; INSERT INTO line_runs SELECT * FROM seeded.line_runs; DETACH seeded`)
+    old.exec(
+      `ATTACH '${storePath(seeded)}' AS seeded; INSERT INTO spans SELECT * FROM seeded.spans; INSERT INTO line_runs SELECT * FROM seeded.line_runs; DETACH seeded`,
+    )
     old.close()
     const reopened = TraceStore.open(home)
     expect(reopened.db.pragma('user_version', {simple: true})).to.equal(migrations.length)
@@ -310,7 +468,12 @@ describe('viewer search over the full-text index (migration 3)', () => {
     expect(await found('attr=llm.response.model%3Dgpt-4o-mini&q=hybrid')).to.deep.equal([])
     expect(await found('q=chat&status=Error')).to.deep.equal([])
     expect(await found(`q=chat&from=${new Date(t0 + 1500).toISOString()}`)).to.deep.equal(['other_model'])
-    for (const [query, code] of [['attr=novalue', 'invalid_attr'], ['attr=%3Dx', 'invalid_attr'], ['attr=a%22b%3Dc', 'invalid_attr'], ['sort=speed', 'invalid_sort']]) {
+    for (const [query, code] of [
+      ['attr=novalue', 'invalid_attr'],
+      ['attr=%3Dx', 'invalid_attr'],
+      ['attr=a%22b%3Dc', 'invalid_attr'],
+      ['sort=speed', 'invalid_sort'],
+    ]) {
       const res = await get(port(), `/v1.0/api/traces?${query}`)
       expect(res.status, query).to.equal(400)
       expect(res.body.error.code, query).to.equal(code)
@@ -334,13 +497,34 @@ describe('viewer search over the full-text index (migration 3)', () => {
     const store = TraceStore.open(home)
     const base = Date.parse('2026-11-22T10:00:00Z')
     const late: string[] = []
-    for (const [rootAt, childAt] of [[0, 10_000], [1000, 9000], [5000, 5001], [6000, 6001]]) {
+    for (const [rootAt, childAt] of [
+      [0, 10_000],
+      [1000, 9000],
+      [5000, 5001],
+      [6000, 6001],
+    ]) {
       const traceId = hex(16)
       const rootId = hex(8)
       late.push(traceId)
       store.recordSpans([
-        makeSpan({traceId, parentId: rootId, name: 'late_child', startMs: base + childAt, endMs: base + childAt + 1, collection: 'late', inputs: {w: 'kumquat'}}),
-        makeSpan({traceId, spanId: rootId, name: 'long_root', type: 'Flow', startMs: base + rootAt, endMs: base + 11_000, collection: 'late'}),
+        makeSpan({
+          traceId,
+          parentId: rootId,
+          name: 'late_child',
+          startMs: base + childAt,
+          endMs: base + childAt + 1,
+          collection: 'late',
+          inputs: {w: 'kumquat'},
+        }),
+        makeSpan({
+          traceId,
+          spanId: rootId,
+          name: 'long_root',
+          type: 'Flow',
+          startMs: base + rootAt,
+          endMs: base + 11_000,
+          collection: 'late',
+        }),
       ])
     }
     store.close()
@@ -364,7 +548,9 @@ describe('viewer search over the full-text index (migration 3)', () => {
     const rest = await get(port(), `/v1.0/api/traces?collection=search&sort=latency&limit=3&cursor=${first.body.nextCursor}`)
     expect(rest.body.traces.map((t: any) => t.traceId)).to.deep.equal([ids.deleted])
     // A cursor of one order is refused by another.
-    expect((await get(port(), `/v1.0/api/traces?collection=search&sort=tokens&cursor=${first.body.nextCursor}`)).body.error.code).to.equal('invalid_cursor')
+    expect((await get(port(), `/v1.0/api/traces?collection=search&sort=tokens&cursor=${first.body.nextCursor}`)).body.error.code).to.equal(
+      'invalid_cursor',
+    )
   })
 
   it('keeps the index in step: a deleted trace is no longer found, a span stored again is found once by its new content', async () => {
@@ -377,7 +563,13 @@ describe('viewer search over the full-text index (migration 3)', () => {
     expect(count()).to.equal(before - 2)
     const [child] = trace('again', 5, {name: 'first_version', inputs: {v: 'alpha'}}, 10)
     store.recordSpans([child])
-    store.recordSpans([{...child, name: 'second_version', attributes: {...child.attributes, function: 'second_version', inputs: JSON.stringify({v: 'omega'})}}])
+    store.recordSpans([
+      {
+        ...child,
+        name: 'second_version',
+        attributes: {...child.attributes, function: 'second_version', inputs: JSON.stringify({v: 'omega'})},
+      },
+    ])
     expect(count()).to.equal(before - 1)
     store.close()
     expect(await found('q=zanzibar')).to.deep.equal([])

@@ -24,7 +24,13 @@ import {ContainerClient, StorageSharedKeyCredential, newPipeline} from '@azure/s
 import {testTls} from './cosmos.js'
 import type {FakeDatastore} from './fake-azure.js'
 
-const azuriteBlobMain = path.join(path.dirname(createRequire(import.meta.url).resolve('azurite/package.json')), 'dist', 'src', 'blob', 'main.js')
+const azuriteBlobMain = path.join(
+  path.dirname(createRequire(import.meta.url).resolve('azurite/package.json')),
+  'dist',
+  'src',
+  'blob',
+  'main.js',
+)
 
 export class Azurite {
   private child: ChildProcess | undefined
@@ -53,16 +59,21 @@ export class Azurite {
     const keyFile = path.join(path.dirname(certFile), 'key.pem')
     const args = [
       azuriteBlobMain,
-      '--blobHost', '127.0.0.1',
-      '--blobPort', String(this.port),
+      '--blobHost',
+      '127.0.0.1',
+      '--blobPort',
+      String(this.port),
       '--inMemoryPersistence',
       '--disableTelemetry',
       '--silent',
       '--skipApiVersionCheck',
       '--loose',
-      '--cert', certFile,
-      '--key', keyFile,
-      '--oauth', 'basic',
+      '--cert',
+      certFile,
+      '--key',
+      keyFile,
+      '--oauth',
+      'basic',
     ]
     const child = spawn(process.execPath, args, {
       env: {...process.env, AZURITE_ACCOUNTS: `${this.account}:${this.accountKey}`},
@@ -150,7 +161,8 @@ export class Azurite {
   async blobs(containerName: string, prefix = ''): Promise<Map<string, Buffer>> {
     const container = this.container(containerName)
     const out = new Map<string, Buffer>()
-    for await (const blob of container.listBlobsFlat({prefix})) out.set(blob.name, await container.getBlobClient(blob.name).downloadToBuffer())
+    for await (const blob of container.listBlobsFlat({prefix}))
+      out.set(blob.name, await container.getBlobClient(blob.name).downloadToBuffer())
     return out
   }
 }

@@ -25,10 +25,27 @@ export const testTls = () => {
   const dir = tempDir('pf-tls-')
   const certFile = path.join(dir, 'cert.pem')
   const keyFile = path.join(dir, 'key.pem')
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1',
-    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', certFile,
-  ], {stdio: 'ignore'})
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ],
+    {stdio: 'ignore'},
+  )
   if (!existsSync(certFile)) throw new Error('openssl did not write a certificate')
   tls = {cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), certFile}
   return tls
@@ -129,7 +146,6 @@ export class FaultProxy {
     return this
   }
 
-
   private forward(req: IncomingMessage, res: ServerResponse, body: Buffer) {
     const info: ProxiedRequest = {
       method: req.method ?? 'GET',
@@ -148,20 +164,33 @@ export class FaultProxy {
     }
     if (fault && typeof fault === 'object' && 'status' in fault) {
       record(String(fault.status))
-      const headers: Record<string, string> = {'content-type': 'application/json', 'x-ms-activity-id': '00000000-0000-0000-0000-000000000000'}
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        'x-ms-activity-id': '00000000-0000-0000-0000-000000000000',
+      }
       if (fault.retryAfterMs !== undefined) headers['x-ms-retry-after-ms'] = String(fault.retryAfterMs)
       res.writeHead(fault.status, headers)
-      return res.end(JSON.stringify({code: fault.status === 429 ? 'TooManyRequests' : 'ServiceUnavailable', message: 'injected by the test proxy'}))
+      return res.end(
+        JSON.stringify({code: fault.status === 429 ? 'TooManyRequests' : 'ServiceUnavailable', message: 'injected by the test proxy'}),
+      )
     }
     const {cert} = testTls()
     const upstream = https.request(
-      {host: '127.0.0.1', port: this.upstream.port, method: req.method, path: req.url, headers: {...req.headers, host: `127.0.0.1:${this.upstream.port}`}, ca: cert},
+      {
+        host: '127.0.0.1',
+        port: this.upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: {...req.headers, host: `127.0.0.1:${this.upstream.port}`},
+        ca: cert,
+      },
       up => {
         const parts: Buffer[] = []
         up.on('data', c => parts.push(c))
         up.on('end', () => {
           let payload = Buffer.concat(parts)
-          if (fault && typeof fault === 'object' && 'rewrite' in fault) payload = Buffer.from(JSON.stringify(fault.rewrite(JSON.parse(payload.toString('utf8')))))
+          if (fault && typeof fault === 'object' && 'rewrite' in fault)
+            payload = Buffer.from(JSON.stringify(fault.rewrite(JSON.parse(payload.toString('utf8')))))
           if (info.method === 'GET' && (info.path === '/' || info.path === '//'))
             payload = Buffer.from(payload.toString('utf8').split(`127.0.0.1:${this.upstream.port}`).join(`127.0.0.1:${this.port}`))
           const send = () => {

@@ -135,21 +135,33 @@ export class FakeAzure {
       const ws = this.workspaces.get(state.workspace)!
       state.polls++
       const outcome = ws.setup?.outcome ?? 'Succeeded'
-      if (outcome === 'Never' || state.polls < (ws.setup?.pollsUntilDone ?? 1)) return this.json(res, 200, {status: 'InProgress'}, {'retry-after': '1'})
+      if (outcome === 'Never' || state.polls < (ws.setup?.pollsUntilDone ?? 1))
+        return this.json(res, 200, {status: 'InProgress'}, {'retry-after': '1'})
       if (outcome === 'Succeeded') ws.traceCosmosStatus = 'Initialized'
-      return this.json(res, 200, outcome === 'Succeeded' ? {status: 'Succeeded'} : {status: 'Failed', error: {code: 'SetupFailed', message: 'quota exceeded for Cosmos DB accounts'}})
+      return this.json(
+        res,
+        200,
+        outcome === 'Succeeded'
+          ? {status: 'Succeeded'}
+          : {status: 'Failed', error: {code: 'SetupFailed', message: 'quota exceeded for Cosmos DB accounts'}},
+      )
     }
 
-    const arm = /^(\/flow\/api)?\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.MachineLearningServices\/workspaces\/([^/]+)(\/.*)?$/i.exec(url.pathname)
+    const arm =
+      /^(\/flow\/api)?\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.MachineLearningServices\/workspaces\/([^/]+)(\/.*)?$/i.exec(
+        url.pathname,
+      )
     if (!arm) return this.json(res, 404, {error: {message: 'no route'}})
     const [, flowApi, , , name, rest = ''] = arm
     const ws = this.workspaces.get(name)
     if (!ws || ws.armStatus === 404) return this.json(res, 404, {error: {code: 'ResourceNotFound', message: `workspace ${name} not found`}})
     if (ws.armStatus === 403) return this.json(res, 403, {error: {code: 'AuthorizationFailed', message: 'no access'}})
 
-    if (!flowApi && rest.startsWith('/datastores')) return this.datastores(req, res, url, ws, url.pathname.slice(0, url.pathname.length - rest.length), rest)
+    if (!flowApi && rest.startsWith('/datastores'))
+      return this.datastores(req, res, url, ws, url.pathname.slice(0, url.pathname.length - rest.length), rest)
     if (!flowApi) {
-      if (req.method !== 'GET' || rest !== '' || !url.searchParams.get('api-version')) return this.json(res, 400, {error: {message: 'bad ARM request'}})
+      if (req.method !== 'GET' || rest !== '' || !url.searchParams.get('api-version'))
+        return this.json(res, 400, {error: {message: 'bad ARM request'}})
       return this.json(res, 200, {
         id: url.pathname,
         name,
@@ -189,8 +201,16 @@ export class FakeAzure {
   }
 
   /** ARM datastore routes: list (`isDefault=true` filter), get, listSecrets. */
-  private datastores(req: http.IncomingMessage, res: http.ServerResponse, url: URL, ws: FakeWorkspace, workspacePath: string, rest: string) {
-    if (url.searchParams.get('api-version') !== '2023-04-01-preview') return this.json(res, 400, {error: {message: 'unsupported api-version'}})
+  private datastores(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+    ws: FakeWorkspace,
+    workspacePath: string,
+    rest: string,
+  ) {
+    if (url.searchParams.get('api-version') !== '2023-04-01-preview')
+      return this.json(res, 400, {error: {message: 'unsupported api-version'}})
     const all = ws.datastores ?? []
     if (req.method === 'GET' && rest === '/datastores') {
       const wanted = url.searchParams.get('isDefault') === 'true' ? all.filter(d => d.isDefault) : all
@@ -201,7 +221,8 @@ export class FakeAzure {
     if (!one || !ds) return this.json(res, 404, {error: {code: 'UserError', message: `datastore not found: ${rest}`}})
     if (req.method === 'GET' && !one[2]) return this.json(res, 200, armDatastore(ds, workspacePath))
     if (req.method === 'POST' && one[2]) {
-      if (typeof ds.secrets === 'number') return this.json(res, ds.secrets, {error: {code: 'AuthorizationFailed', message: 'may not list secrets'}})
+      if (typeof ds.secrets === 'number')
+        return this.json(res, ds.secrets, {error: {code: 'AuthorizationFailed', message: 'may not list secrets'}})
       if (!ds.secrets) return this.json(res, 200, {secretsType: 'None'})
       return this.json(res, 200, ds.secrets)
     }

@@ -22,10 +22,27 @@ const entraTls = () => {
   const dir = tempDir('pf-entra-tls-')
   const certFile = path.join(dir, 'cert.pem')
   const keyFile = path.join(dir, 'key.pem')
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${entraHost}`,
-    '-addext', `subjectAltName=DNS:${entraHost},IP:127.0.0.1`, '-keyout', keyFile, '-out', certFile,
-  ], {stdio: 'ignore'})
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${entraHost}`,
+      '-addext',
+      `subjectAltName=DNS:${entraHost},IP:127.0.0.1`,
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ],
+    {stdio: 'ignore'},
+  )
   return {cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8')}
 }
 
@@ -121,7 +138,12 @@ export class FakeEntra {
       const token = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(url.pathname)
       if (token && req.method === 'POST') {
         const form = new URLSearchParams(body)
-        this.tokenRequests.push({tenant: token[1], clientId: form.get('client_id') ?? '', grantType: form.get('grant_type') ?? '', scope: form.get('scope') ?? ''})
+        this.tokenRequests.push({
+          tenant: token[1],
+          clientId: form.get('client_id') ?? '',
+          grantType: form.get('grant_type') ?? '',
+          scope: form.get('scope') ?? '',
+        })
         if (token[1] !== this.tenant || form.get('client_id') !== this.clientId || form.get('client_secret') !== this.clientSecret)
           return this.json(res, 401, {error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.'})
         return this.json(res, 200, {token_type: 'Bearer', expires_in: 3600, ext_expires_in: 3600, access_token: this.accessToken})

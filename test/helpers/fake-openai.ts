@@ -44,7 +44,11 @@ export interface FakeOpenAIOptions {
 const words = (text: string): string[] => text.split(/\s+/).filter(Boolean)
 
 const contentText = (content: unknown): string =>
-  typeof content === 'string' ? content : Array.isArray(content) ? content.map(p => (typeof p === 'string' ? p : (p?.text ?? ''))).join(' ') : ''
+  typeof content === 'string'
+    ? content
+    : Array.isArray(content)
+      ? content.map(p => (typeof p === 'string' ? p : (p?.text ?? ''))).join(' ')
+      : ''
 
 const readBody = (req: IncomingMessage): Promise<string> =>
   new Promise((resolve, reject) => {
@@ -63,11 +67,25 @@ const sendJson = (res: ServerResponse, status: number, body: unknown): void => {
 const errorBody = (status: number, apiKey: string | undefined) => {
   switch (status) {
     case 401:
-      return {error: {message: `Incorrect API key provided: ${apiKey ?? '(none)'}.`, type: 'invalid_request_error', param: null, code: 'invalid_api_key'}}
+      return {
+        error: {
+          message: `Incorrect API key provided: ${apiKey ?? '(none)'}.`,
+          type: 'invalid_request_error',
+          param: null,
+          code: 'invalid_api_key',
+        },
+      }
     case 429:
       return {error: {message: 'Rate limit reached for requests.', type: 'requests', param: null, code: 'rate_limit_exceeded'}}
     default:
-      return {error: {message: `The server had an error while processing your request (status ${status}).`, type: 'server_error', param: null, code: null}}
+      return {
+        error: {
+          message: `The server had an error while processing your request (status ${status}).`,
+          type: 'server_error',
+          param: null,
+          code: null,
+        },
+      }
   }
 }
 
@@ -88,7 +106,14 @@ export const startFakeOpenAI = async (options: FakeOpenAIOptions = {}): Promise<
       }
       const auth = req.headers.authorization
       const apiKey = typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7) : (req.headers['api-key'] as string | undefined)
-      requests.push({method: req.method ?? '', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, body, apiKey})
+      requests.push({
+        method: req.method ?? '',
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        headers: req.headers,
+        body,
+        apiKey,
+      })
 
       const latency = Number(req.headers['x-fake-latency-ms'] ?? state.latencyMs)
       if (latency > 0) await new Promise(r => setTimeout(r, latency))
@@ -96,8 +121,10 @@ export const startFakeOpenAI = async (options: FakeOpenAIOptions = {}): Promise<
       const azure = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|embeddings)$/.exec(url.pathname)
       const plain = /(?:^|\/)(chat\/completions|completions|embeddings)$/.exec(url.pathname)
       const endpoint = azure?.[2] ?? plain?.[1]
-      if (req.method !== 'POST' || !endpoint) return sendJson(res, 404, {error: {message: `No route ${req.method} ${url.pathname}`, type: 'invalid_request_error'}})
-      if (azure && !url.searchParams.get('api-version')) return sendJson(res, 400, {error: {message: 'api-version is required', type: 'invalid_request_error'}})
+      if (req.method !== 'POST' || !endpoint)
+        return sendJson(res, 404, {error: {message: `No route ${req.method} ${url.pathname}`, type: 'invalid_request_error'}})
+      if (azure && !url.searchParams.get('api-version'))
+        return sendJson(res, 400, {error: {message: 'api-version is required', type: 'invalid_request_error'}})
       const model: string = azure?.[1] ?? body.model ?? ''
       if (!apiKey) return sendJson(res, 401, errorBody(401, undefined))
 
@@ -121,7 +148,11 @@ export const startFakeOpenAI = async (options: FakeOpenAIOptions = {}): Promise<
       const promptText = chat ? (body.messages ?? []).map((m: any) => contentText(m.content)).join(' ') : contentText(body.prompt)
       const lastUser = chat ? contentText([...(body.messages ?? [])].reverse().find((m: any) => m.role === 'user')?.content) : promptText
       const reply = `Echo: ${lastUser}`
-      const usage = {prompt_tokens: words(promptText).length, completion_tokens: words(reply).length, total_tokens: words(promptText).length + words(reply).length}
+      const usage = {
+        prompt_tokens: words(promptText).length,
+        completion_tokens: words(reply).length,
+        total_tokens: words(promptText).length + words(reply).length,
+      }
 
       if (!body.stream) {
         const choice = chat
@@ -135,10 +166,18 @@ export const startFakeOpenAI = async (options: FakeOpenAIOptions = {}): Promise<
       const object = chat ? 'chat.completion.chunk' : 'text_completion'
       const pieces = reply.split(/(?<=\s)/)
       pieces.forEach((piece, i) => {
-        const delta = chat ? {index: 0, delta: i === 0 ? {role: 'assistant', content: piece} : {content: piece}, finish_reason: null} : {index: 0, text: piece, finish_reason: null}
+        const delta = chat
+          ? {index: 0, delta: i === 0 ? {role: 'assistant', content: piece} : {content: piece}, finish_reason: null}
+          : {index: 0, text: piece, finish_reason: null}
         send({id, object, created, model, choices: [delta]})
       })
-      send({id, object, created, model, choices: [chat ? {index: 0, delta: {}, finish_reason: 'stop'} : {index: 0, text: '', finish_reason: 'stop'}]})
+      send({
+        id,
+        object,
+        created,
+        model,
+        choices: [chat ? {index: 0, delta: {}, finish_reason: 'stop'} : {index: 0, text: '', finish_reason: 'stop'}],
+      })
       if (body.stream_options?.include_usage) send({id, object, created, model, choices: [], usage})
       res.write('data: [DONE]\n\n')
       res.end()

@@ -69,7 +69,9 @@ export class FakeRegistry {
         integrity: `sha512-${createHash('sha512').update(pkg.data).digest('base64')}`,
       }
       res.writeHead(200, {'content-type': 'application/json'})
-      res.end(JSON.stringify({name, 'dist-tags': {latest: version}, versions: {[version]: {...pkg.pjson, _id: `${name}@${version}`, dist}}}))
+      res.end(
+        JSON.stringify({name, 'dist-tags': {latest: version}, versions: {[version]: {...pkg.pjson, _id: `${name}@${version}`, dist}}}),
+      )
     })
     await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`

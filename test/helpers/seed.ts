@@ -27,7 +27,12 @@ export interface SpanSpec {
 
 /** A span record shaped as pf's span-record.ts writes it (attributes, payload events, resource). */
 export const makeSpan = (spec: SpanSpec): SpanRecord => {
-  const attributes: Record<string, unknown> = {framework: 'promptflow', span_type: spec.type ?? 'Function', function: spec.name, ...spec.attributes}
+  const attributes: Record<string, unknown> = {
+    framework: 'promptflow',
+    span_type: spec.type ?? 'Function',
+    function: spec.name,
+    ...spec.attributes,
+  }
   const events: SpanRecord['events'] = [...(spec.events ?? [])]
   if (spec.inputs !== undefined) {
     attributes.inputs = JSON.stringify(spec.inputs)
@@ -53,7 +58,13 @@ export const makeSpan = (spec: SpanSpec): SpanRecord => {
 }
 
 /** A chat flow trace: root Flow span → LLM span with messages, choices and llm.usage.*, cumulative counts on the root. */
-export const llmTrace = (options: {collection: string; startMs: number; question: string; answer: string; lineRunId?: string}): SpanRecord[] => {
+export const llmTrace = (options: {
+  collection: string
+  startMs: number
+  question: string
+  answer: string
+  lineRunId?: string
+}): SpanRecord[] => {
   const traceId = hex(16)
   const rootId = hex(8)
   const usage = {'llm.usage.prompt_tokens': 42, 'llm.usage.completion_tokens': 17, 'llm.usage.total_tokens': 59}
@@ -71,8 +82,18 @@ export const llmTrace = (options: {collection: string; startMs: number; question
     endMs: options.startMs + 805,
     collection: options.collection,
     attributes: {...usage, ...cumulative, 'llm.response.model': 'gpt-4o-mini', line_run_id: options.lineRunId ?? 'line-llm'},
-    inputs: {model: 'gpt-4o-mini', messages: [{role: 'system', content: 'You answer briefly.'}, {role: 'user', content: options.question}]},
-    output: {id: 'chatcmpl-1', choices: [{index: 0, finish_reason: 'stop', message: {role: 'assistant', content: options.answer}}], usage: {prompt_tokens: 42, completion_tokens: 17, total_tokens: 59}},
+    inputs: {
+      model: 'gpt-4o-mini',
+      messages: [
+        {role: 'system', content: 'You answer briefly.'},
+        {role: 'user', content: options.question},
+      ],
+    },
+    output: {
+      id: 'chatcmpl-1',
+      choices: [{index: 0, finish_reason: 'stop', message: {role: 'assistant', content: options.answer}}],
+      usage: {prompt_tokens: 42, completion_tokens: 17, total_tokens: 59},
+    },
   })
   const root = makeSpan({
     traceId,
@@ -90,7 +111,15 @@ export const llmTrace = (options: {collection: string; startMs: number; question
 }
 
 /** One line of a batch run: a root span with batch_run_id/line_number and one child; the root fails when `error`. */
-export const runLineTrace = (options: {run: string; line: number; startMs: number; collection?: string; error?: string; input: string; output?: unknown}): SpanRecord[] => {
+export const runLineTrace = (options: {
+  run: string
+  line: number
+  startMs: number
+  collection?: string
+  error?: string
+  input: string
+  output?: unknown
+}): SpanRecord[] => {
   const traceId = hex(16)
   const rootId = hex(8)
   const lineAttrs = {batch_run_id: options.run, line_number: options.line, line_run_id: `${options.run}_${options.line}`}
@@ -119,7 +148,17 @@ export const runLineTrace = (options: {run: string; line: number; startMs: numbe
     inputs: {question: options.input},
     output: options.error ? undefined : options.output,
     events: options.error
-      ? [{name: 'exception', timestamp: stamp(options.startMs + 24), attributes: {'exception.type': 'TypeError', 'exception.message': options.error, 'exception.stacktrace': `TypeError: ${options.error}\n    at answer (flow.ts:12:9)\n    at runLine (/opt/pf/dist/flow/executor.js:40:5)\n    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)`}}]
+      ? [
+          {
+            name: 'exception',
+            timestamp: stamp(options.startMs + 24),
+            attributes: {
+              'exception.type': 'TypeError',
+              'exception.message': options.error,
+              'exception.stacktrace': `TypeError: ${options.error}\n    at answer (flow.ts:12:9)\n    at runLine (/opt/pf/dist/flow/executor.js:40:5)\n    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)`,
+            },
+          },
+        ]
       : [],
   })
   return [child, root]

@@ -18,7 +18,9 @@ export interface StoredSpan {
 export const readSpans = (home: string): StoredSpan[] => {
   const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
   try {
-    return (db.prepare('SELECT trace_id, span_id, parent_id, name, span_type, status, data FROM spans ORDER BY start_time').all() as any[]).map(r => {
+    return (
+      db.prepare('SELECT trace_id, span_id, parent_id, name, span_type, status, data FROM spans ORDER BY start_time').all() as any[]
+    ).map(r => {
       const record = JSON.parse(r.data)
       return {...r, record, attributes: record.attributes}
     })
@@ -39,7 +41,11 @@ export const readLineRuns = (home: string): any[] => {
 /** The whole store file as text (to prove a secret is nowhere in it). */
 export const storeText = async (home: string): Promise<string> => {
   const {readFileSync, existsSync} = await import('node:fs')
-  return ['pf.sqlite', 'pf.sqlite-wal'].map(f => path.join(home, f)).filter(existsSync).map(f => readFileSync(f).toString('latin1')).join('\n')
+  return ['pf.sqlite', 'pf.sqlite-wal']
+    .map(f => path.join(home, f))
+    .filter(existsSync)
+    .map(f => readFileSync(f).toString('latin1'))
+    .join('\n')
 }
 
 /** Reads a pf home's trace store directly (what a test checks is what is on disk, not what pf prints). */

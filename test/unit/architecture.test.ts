@@ -11,7 +11,13 @@ const rulesFile = path.join(repoRoot, '.dependency-cruiser.cjs')
 
 const violationsIn = async (root: string): Promise<string[]> => {
   const {default: rules} = await import(rulesFile)
-  const result = await cruise(['src'], {...rules.options, validate: true, ruleSet: {forbidden: rules.forbidden}, baseDir: root, tsConfig: undefined})
+  const result = await cruise(['src'], {
+    ...rules.options,
+    validate: true,
+    ruleSet: {forbidden: rules.forbidden},
+    baseDir: root,
+    tsConfig: undefined,
+  })
   const output = result.output as {summary: {violations: Array<{rule: {name: string}; from: string; to: string}>}}
   return output.summary.violations.map(v => `${v.rule.name}: ${v.from} → ${v.to}`)
 }
@@ -31,16 +37,19 @@ describe('architecture: import layers (docs/architecture.md)', function () {
     }
     write('src/store/store.ts', "export {session} from '../tracing/session.js'\nexport const p = 1\n")
     write('src/tracing/session.ts', "import {p} from '../store/store.js'\nexport const session = p\n")
-    write('src/store/reader.ts', "export const store = 1\n")
+    write('src/store/reader.ts', 'export const store = 1\n')
     write('src/commands/trace/x.ts', "export {azure} from '../../destinations/azureml/provider.js'\n")
     write('src/destinations/azureml/provider.ts', "export {otlp} from '../otlp/provider.js'\n")
-    write('src/destinations/otlp/provider.ts', "export const otlp = 1\nexport const azure = 1\n")
+    write('src/destinations/otlp/provider.ts', 'export const otlp = 1\nexport const azure = 1\n')
     write('src/paths.ts', "export {store as p} from './store/reader.js'\n")
     const found = await violationsIn(root)
     expect(found).to.include('layer-store: src/store/store.ts → src/tracing/session.ts')
     expect(found).to.include('commands-not-destinations: src/commands/trace/x.ts → src/destinations/azureml/provider.ts')
     expect(found).to.include('destinations-apart: src/destinations/azureml/provider.ts → src/destinations/otlp/provider.ts')
     expect(found).to.include('leaf-imports-nothing: src/paths.ts → src/store/reader.ts')
-    expect(found.filter(v => v.startsWith('no-circular:')), found.join('\n')).to.have.length.above(0)
+    expect(
+      found.filter(v => v.startsWith('no-circular:')),
+      found.join('\n'),
+    ).to.have.length.above(0)
   })
 })

@@ -14,7 +14,14 @@ const ws = {subscriptionId: subscription, resourceGroup, workspaceName: 'ws1'}
 describe('azureml: the default datastore', () => {
   it('reads an AzureBlob datastore from ARM; anything else is a clear error', () => {
     const ds = parseDatastore(armDatastore({name: 'workspaceblobstore', accountName: 'acct1', containerName: 'c1'}, '/x'))
-    expect(ds).to.deep.equal({name: 'workspaceblobstore', accountName: 'acct1', containerName: 'c1', endpoint: 'core.windows.net', protocol: 'https', credentialsType: 'None'})
+    expect(ds).to.deep.equal({
+      name: 'workspaceblobstore',
+      accountName: 'acct1',
+      containerName: 'c1',
+      endpoint: 'core.windows.net',
+      protocol: 'https',
+      credentialsType: 'None',
+    })
     expect(() => parseDatastore(armDatastore({name: 'files', type: 'AzureFile', accountName: 'a', containerName: 'c'}, '/x')))
       .to.throw('Default datastore files is AzureFile, not AzureBlob.')
       .with.property('code', 'datastore_not_blob')
@@ -74,7 +81,10 @@ process.exit(0)
 
 const runDriver = (env: NodeJS.ProcessEnv, code = driver): Promise<any> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {cwd: repoRoot, env: {...process.env, ...env}})
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      cwd: repoRoot,
+      env: {...process.env, ...env},
+    })
     let out = ''
     let err = ''
     child.stdout.on('data', d => (out += d))

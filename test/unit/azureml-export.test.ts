@@ -1,11 +1,6 @@
 import {expect} from 'chai'
 
-import {
-  ControlPlane,
-  parseContainerToken,
-  serviceBaseUrlOf,
-  workspaceKindOf,
-} from '../../src/destinations/azureml/control-plane.js'
+import {ControlPlane, parseContainerToken, serviceBaseUrlOf, workspaceKindOf} from '../../src/destinations/azureml/control-plane.js'
 import {
   collectionIdOf,
   collectionItem,
@@ -69,7 +64,11 @@ describe('azureml: Cosmos items', () => {
     expect(item.attributes!.inputs).to.equal('x'.repeat(8192))
 
     const many = Object.fromEntries(Array.from({length: 400}, (_, i) => [`attr.${i}`, 'x'.repeat(8000)]))
-    const events = Array.from({length: 40}, () => ({name: 'promptflow.function.inputs', timestamp: '2026-01-01T00:00:00.000000Z', attributes: {payload: 'y'.repeat(50_000)}}))
+    const events = Array.from({length: 40}, () => ({
+      name: 'promptflow.function.inputs',
+      timestamp: '2026-01-01T00:00:00.000000Z',
+      attributes: {payload: 'y'.repeat(50_000)},
+    }))
     for (const base of [undefined, 'azureml://x/paths/']) {
       const big = spanItem(ref(span({events}, many)), 'c', createdBy, base)
       expect(Buffer.byteLength(JSON.stringify(big))).to.be.below(maxItemBytes)
@@ -78,20 +77,46 @@ describe('azureml: Cosmos items', () => {
   })
 
   it('summarizes line inputs/outputs: strings cut at 500, lists and dicts folded', () => {
-    expect(summarizeIo(JSON.stringify({a: 'x'.repeat(600), b: [1, 2], c: {d: 1}, e: 3}))).to.deep.equal({a: 'x'.repeat(500), b: '[...]', c: '{...}', e: 3})
+    expect(summarizeIo(JSON.stringify({a: 'x'.repeat(600), b: [1, 2], c: {d: 1}, e: 3}))).to.deep.equal({
+      a: 'x'.repeat(500),
+      b: '[...]',
+      c: '{...}',
+      e: 3,
+    })
     expect(summarizeIo('"plain"')).to.equal('plain')
   })
 
   it('writes a Running placeholder for child spans and the finished line for the root', () => {
     const child = span({parent_id: 'c'.repeat(16), context: {trace_id: 'a'.repeat(32), span_id: 'd'.repeat(16), trace_state: ''}})
     const running = runningSummaryItem(child, 'col', createdBy)
-    expect(running).to.include({id: '0x' + 'a'.repeat(32), partition_key: 'col', status: 'Running', session_id: 'my_flow', line_run_id: 'line-1', batch_run_id: null})
+    expect(running).to.include({
+      id: '0x' + 'a'.repeat(32),
+      partition_key: 'col',
+      status: 'Running',
+      session_id: 'my_flow',
+      line_run_id: 'line-1',
+      batch_run_id: null,
+    })
     const root = finishedSummaryItem(
-      span({}, {'__computed__.cumulative_token_count.completion': 5, '__computed__.cumulative_token_count.prompt': 7, '__computed__.cumulative_token_count.total': 12}),
+      span(
+        {},
+        {
+          '__computed__.cumulative_token_count.completion': 5,
+          '__computed__.cumulative_token_count.prompt': 7,
+          '__computed__.cumulative_token_count.total': 12,
+        },
+      ),
       'col',
       createdBy,
     )
-    expect(root).to.include({id: '0x' + 'a'.repeat(32), root_span_id: '0x' + 'b'.repeat(16), status: 'Ok', name: 'answer', kind: 'Flow', outputs: 'HI'})
+    expect(root).to.include({
+      id: '0x' + 'a'.repeat(32),
+      root_span_id: '0x' + 'b'.repeat(16),
+      status: 'Ok',
+      name: 'answer',
+      kind: 'Flow',
+      outputs: 'HI',
+    })
     expect(root.inputs).to.deep.equal({question: 'hi'})
     expect(root.latency).to.be.closeTo(1.2501, 1e-9)
     expect(root.cumulative_token_count).to.deep.equal({completion: 5, prompt: 7, total: 12})
@@ -101,11 +126,25 @@ describe('azureml: Cosmos items', () => {
   it('identifies batch lines by batch_run_id + line_number', () => {
     const batch = span({}, {line_run_id: undefined, batch_run_id: 'run-7', line_number: 4})
     delete batch.attributes.line_run_id
-    expect(finishedSummaryItem(batch, 'run-7', createdBy)).to.include({batch_run_id: 'run-7', line_number: '4', line_run_id: null, partition_key: 'run-7'})
+    expect(finishedSummaryItem(batch, 'run-7', createdBy)).to.include({
+      batch_run_id: 'run-7',
+      line_number: '4',
+      line_run_id: null,
+      partition_key: 'run-7',
+    })
   })
 
   it('finds the line an evaluation line evaluated: base run + line number, else the referenced line run', () => {
-    const batchEval = span({}, {batch_run_id: 'eval_1', line_number: 3, line_run_id: 'eval_1_3', 'referenced.batch_run_id': 'base', 'referenced.line_run_id': 'base_3'})
+    const batchEval = span(
+      {},
+      {
+        batch_run_id: 'eval_1',
+        line_number: 3,
+        line_run_id: 'eval_1_3',
+        'referenced.batch_run_id': 'base',
+        'referenced.line_run_id': 'base_3',
+      },
+    )
     expect(mainLineOf(batchEval)).to.deep.equal({batchRunId: 'base', lineNumber: '3'})
     expect(mainLineQuery(mainLineOf(batchEval)!)).to.deep.equal({
       query: 'SELECT c.id, c.partition_key, c.status FROM c WHERE c.batch_run_id = @run AND c.line_number = @line',
@@ -125,13 +164,20 @@ describe('azureml: Cosmos items', () => {
     // Not an evaluation, or not its root span: nothing to record.
     expect(mainLineOf(span())).to.equal(undefined)
     expect(mainLineOf(span({parent_id: 'c'.repeat(16)}, {'referenced.line_run_id': 'line-main'}))).to.equal(undefined)
-    expect(mainLineOf(span({}, {batch_run_id: 'eval_1', line_run_id: 'eval_1_aggregation', 'referenced.batch_run_id': 'base'}))).to.equal(undefined)
+    expect(mainLineOf(span({}, {batch_run_id: 'eval_1', line_run_id: 'eval_1_aggregation', 'referenced.batch_run_id': 'base'}))).to.equal(
+      undefined,
+    )
   })
 
   it('records an evaluation under the evaluation run (else the evaluation flow): add, the whole summary minus evaluations', () => {
     const batchEval = span(
       {name: 'grade', status: {status_code: 'Error'}},
-      {batch_run_id: 'eval/1~x', line_number: 2, output: JSON.stringify({reason: 'y'.repeat(700), scores: [1, 2], detail: {a: 1}, ok: false}), 'referenced.batch_run_id': 'base'},
+      {
+        batch_run_id: 'eval/1~x',
+        line_number: 2,
+        output: JSON.stringify({reason: 'y'.repeat(700), scores: [1, 2], detail: {a: 1}, ok: false}),
+        'referenced.batch_run_id': 'base',
+      },
     )
     delete batchEval.attributes.line_run_id
     expect(evaluationKey(batchEval)).to.equal('eval/1~x')
@@ -145,7 +191,12 @@ describe('azureml: Cosmos items', () => {
     expect(patch[0].value).not.to.have.property('evaluations')
     const traceEval = span({name: 'grade'}, {line_run_id: 'line-eval', 'referenced.line_run_id': 'line-main'})
     expect(evaluationKey(traceEval)).to.equal('grade')
-    expect(evaluationPatch(traceEval, 'grade_oid-1', createdBy)[0].value).to.include({line_run_id: 'line-eval', batch_run_id: null, line_number: null, outputs: 'HI'})
+    expect(evaluationPatch(traceEval, 'grade_oid-1', createdBy)[0].value).to.include({
+      line_run_id: 'line-eval',
+      batch_run_id: null,
+      line_number: null,
+      outputs: 'HI',
+    })
   })
 
   it("sets the finished line's own fields over an existing item, keeping its evaluations (at most 10 operations)", () => {
@@ -162,7 +213,13 @@ describe('azureml: Cosmos items', () => {
 
   it('makes Collection items (local location 0, epoch seconds)', () => {
     expect(collectionItem('c_1', 'c', createdBy, 1_700_000_000_500)).to.deep.equal({
-      id: 'c_1', partition_key: 'c_1', name: 'c', created_at: 1_700_000_000, updated_at: 1_700_000_000, created_by: createdBy, location: 0,
+      id: 'c_1',
+      partition_key: 'c_1',
+      name: 'c',
+      created_at: 1_700_000_000,
+      updated_at: 1_700_000_000,
+      created_by: createdBy,
+      location: 0,
     })
   })
 
@@ -193,7 +250,11 @@ describe('azureml: write outcomes', () => {
 
 describe('azureml: sign-in and control plane', () => {
   it('takes created_by from the token claims without verifying', () => {
-    expect(createdByFromToken(fakeJwt({oid: 'o', tid: 't', upn: 'u@x', name: 'N'}))).to.deep.equal({object_id: 'o', tenant_id: 't', name: 'N'})
+    expect(createdByFromToken(fakeJwt({oid: 'o', tid: 't', upn: 'u@x', name: 'N'}))).to.deep.equal({
+      object_id: 'o',
+      tenant_id: 't',
+      name: 'N',
+    })
     expect(createdByFromToken(fakeJwt({oid: 'o', tid: 't', appid: 'app'}))).to.deep.equal({object_id: 'o', tenant_id: 't', name: 'app'})
     expect(createdByFromToken('not-a-jwt').object_id).to.equal('unknown')
   })
@@ -214,7 +275,13 @@ describe('azureml: sign-in and control plane', () => {
   })
 
   it('accepts a resource token as an object or as JSON inside a JSON string (single quotes too)', () => {
-    const token = {accountEndpoint: 'https://a', databaseName: 'd', containerName: 'Span', resourceUrl: 'dbs/d/colls/Span', resourceToken: 'type=resource&sig=x'}
+    const token = {
+      accountEndpoint: 'https://a',
+      databaseName: 'd',
+      containerName: 'Span',
+      resourceUrl: 'dbs/d/colls/Span',
+      resourceToken: 'type=resource&sig=x',
+    }
     expect(parseContainerToken(token)).to.deep.equal(token)
     expect(parseContainerToken(JSON.stringify(token))).to.deep.equal(token)
     expect(parseContainerToken(JSON.stringify(token).replace(/"/g, "'"))).to.deep.equal(token)
@@ -241,12 +308,16 @@ describe('azureml: portal links', () => {
   const wsid = '?wsid=/subscriptions/s/resourceGroups/r/providers/Microsoft.MachineLearningServices/workspaces/w'
 
   it('links workspaces to ml.azure.com', async () => {
-    expect(await azuremlProvider.links!(dest('workspace'), {collection: 'flow'})).to.deep.equal([`https://ml.azure.com/trace/collection/flow_oid/list${wsid}`])
+    expect(await azuremlProvider.links!(dest('workspace'), {collection: 'flow'})).to.deep.equal([
+      `https://ml.azure.com/trace/collection/flow_oid/list${wsid}`,
+    ])
     expect(await azuremlProvider.links!(dest('workspace'), {collection: 'flow', traceId: 't1'})).to.deep.equal([
       `https://ml.azure.com/trace/detail/t1${wsid}`,
       `https://ml.azure.com/trace/collection/flow_oid/list${wsid}`,
     ])
-    expect(await azuremlProvider.links!(dest('workspace'), {collection: 'flow', run: 'run_1'})).to.deep.equal([`https://ml.azure.com/prompts/trace/run/run_1/details${wsid}`])
+    expect(await azuremlProvider.links!(dest('workspace'), {collection: 'flow', run: 'run_1'})).to.deep.equal([
+      `https://ml.azure.com/prompts/trace/run/run_1/details${wsid}`,
+    ])
   })
 
   it('links projects to ai.azure.com', async () => {
@@ -254,6 +325,8 @@ describe('azureml: portal links', () => {
       `https://ai.azure.com/projecttrace/detail/t1${wsid}`,
       `https://ai.azure.com/projecttrace/collection/flow_oid/list${wsid}`,
     ])
-    expect(await azuremlProvider.links!(dest('project'), {collection: 'flow', run: 'run_1'})).to.deep.equal([`https://ai.azure.com/projectflows/trace/run/run_1/details${wsid}`])
+    expect(await azuremlProvider.links!(dest('project'), {collection: 'flow', run: 'run_1'})).to.deep.equal([
+      `https://ai.azure.com/projectflows/trace/run/run_1/details${wsid}`,
+    ])
   })
 })

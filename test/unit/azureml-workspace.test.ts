@@ -5,8 +5,7 @@ import path from 'node:path'
 import {findWorkspaceConfig, parseWorkspaceId, workspaceArmPath} from '../../src/destinations/azureml/workspace.js'
 import {tempDir} from '../helpers/cli.js'
 
-const id = (rg = 'resourceGroups') =>
-  `azureml://subscriptions/sub-1/${rg}/rg-1/providers/Microsoft.MachineLearningServices/workspaces/ws-1`
+const id = (rg = 'resourceGroups') => `azureml://subscriptions/sub-1/${rg}/rg-1/providers/Microsoft.MachineLearningServices/workspaces/ws-1`
 
 describe('azureml workspace ids and config.json', () => {
   it('parses an ARM workspace id with either resourceGroups spelling', () => {
@@ -55,7 +54,10 @@ describe('azureml workspace ids and config.json', () => {
       ['subscription_id', 'sub#frag'],
       ['workspace_name', 'ws%2F..'],
     ]) {
-      writeFileSync(path.join(dir, 'config.json'), JSON.stringify({subscription_id: 's', resource_group: 'r', workspace_name: 'w', [field]: value}))
+      writeFileSync(
+        path.join(dir, 'config.json'),
+        JSON.stringify({subscription_id: 's', resource_group: 'r', workspace_name: 'w', [field]: value}),
+      )
       expect(() => findWorkspaceConfig(dir), `${field}=${value}`).to.throw(new RegExp(`config\\.json: ${field} .* is not a valid Azure id`))
     }
     expect(() => parseWorkspaceId(id().replace('ws-1', '..'))).to.throw(/workspace_name "\.\." is not a valid Azure id/)

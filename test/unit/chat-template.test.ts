@@ -18,7 +18,9 @@ describe('chat templates', () => {
   })
 
   it('reads name/content for function messages', () => {
-    expect(parseChat('# function:\n## name:\nget_weather\n## content:\n{"t": 20}\n')).to.deep.equal([{role: 'function', name: 'get_weather', content: '{"t": 20}'}])
+    expect(parseChat('# function:\n## name:\nget_weather\n## content:\n{"t": 20}\n')).to.deep.equal([
+      {role: 'function', name: 'get_weather', content: '{"t": 20}'},
+    ])
     expect(() => parseChat('# function:\nno name\n')).to.throw(/needs "name:" and "content:"/)
   })
 
@@ -28,7 +30,11 @@ describe('chat templates', () => {
   })
 
   it('renders Jinja2 (loops, conditionals, no autoescape, trim_blocks)', async () => {
-    const template = await compileTemplate('# user:\n{% for q in items %}\n- {{ q }}\n{% endfor %}\n{% if flag %}<b>&</b>{% endif %}', 't.jinja2', 'n')
+    const template = await compileTemplate(
+      '# user:\n{% for q in items %}\n- {{ q }}\n{% endfor %}\n{% if flag %}<b>&</b>{% endif %}',
+      't.jinja2',
+      'n',
+    )
     expect(template.render({items: ['a', 'b'], flag: true})).to.equal('# user:\n- a\n- b\n<b>&</b>')
     expect(parseChat(template.render({items: ['x'], flag: false}))).to.deep.equal([{role: 'user', content: '- x'}])
   })
@@ -49,13 +55,19 @@ describe('chat templates', () => {
     // A prompt node's escaped output keeps its escaping downstream.
     const downstream = await compileTemplate('# user:\n{{ prompt }}', 'd.jinja2', 'd')
     const again = renderEscaped(downstream, {prompt: text}, [], {prompt: escaped!})
-    expect(parseChat(again.escaped!.escaped, again.escaped!.mapping).map(m => m.role)).to.deep.equal(['user', 'system', 'user', 'assistant'])
+    expect(parseChat(again.escaped!.escaped, again.escaped!.mapping).map(m => m.role)).to.deep.equal([
+      'user',
+      'system',
+      'user',
+      'assistant',
+    ])
     // Nothing to escape: no escaped rendering.
     expect(renderEscaped(template, {question: 'plain', note: ''}, ['question']).escaped).to.equal(undefined)
   })
 
   it('reads tool messages and assistant tool_calls', () => {
-    const text = '# assistant:\n## tool_calls:\n[{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]\n# tool:\n## tool_call_id:\nc1\n## content:\n42\n'
+    const text =
+      '# assistant:\n## tool_calls:\n[{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]\n# tool:\n## tool_call_id:\nc1\n## content:\n42\n'
     expect(parseChat(text)).to.deep.equal([
       {role: 'assistant', content: '', tool_calls: [{id: 'c1', type: 'function', function: {name: 'f', arguments: '{}'}}]},
       {role: 'tool', tool_call_id: 'c1', content: '42'},

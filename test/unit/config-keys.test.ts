@@ -36,7 +36,17 @@ describe('config keys', () => {
   })
 
   it('suggests the nearest key for a typo', () => {
-    expect(unknownKeyError('trace.destinaton', coreKeys.map(k => k.key)).message).to.contain('Did you mean "trace.destination"?')
-    expect(unknownKeyError('zzzzzz', coreKeys.map(k => k.key)).message).not.to.contain('Did you mean')
+    expect(
+      unknownKeyError(
+        'trace.destinaton',
+        coreKeys.map(k => k.key),
+      ).message,
+    ).to.contain('Did you mean "trace.destination"?')
+    expect(
+      unknownKeyError(
+        'zzzzzz',
+        coreKeys.map(k => k.key),
+      ).message,
+    ).not.to.contain('Did you mean')
   })
 })

@@ -33,7 +33,10 @@ const configLike = fc.record(
 
 describe('config values and destination strings (property-based)', () => {
   it('validating any config mapping gives a PfError or nothing', () => {
-    fc.assert(fc.property(configLike, data => onlyPfErrors(() => validateConfigData(data as Record<string, unknown>, 'pf.yaml'))), {numRuns: 500})
+    fc.assert(
+      fc.property(configLike, data => onlyPfErrors(() => validateConfigData(data as Record<string, unknown>, 'pf.yaml'))),
+      {numRuns: 500},
+    )
   })
 
   it('a value accepted from a file is one `pf config set` accepts, and service.host is always loopback', () => {

@@ -154,11 +154,14 @@ ${code('a', '      text: ${q}')}`)
     source: {type: code, path: chat.jinja2}
 `)
     expect(noModel.message).to.contain('node "a" needs a model')
-    const badTemplate = await loadError(`nodes:
+    const badTemplate = await loadError(
+      `nodes:
   - name: a
     type: prompt
     source: {type: code, path: bad.jinja2}
-`, {'bad.jinja2': 'Hello {% if x %}'})
+`,
+      {'bad.jinja2': 'Hello {% if x %}'},
+    )
     expect(badTemplate.message).to.match(/Node "a": template .*bad\.jinja2 does not compile/)
   })
 
@@ -182,16 +185,28 @@ ${code('a', '      text: ${inputs.q}', '    aggregation: true\n')}${code('b', ' 
   it('rejects bad variants, activate, additional_includes, environment and environment_variables, naming the field', async () => {
     const node = code('a', '      text: ${inputs.q}')
     const cases: Array<[string, string]> = [
-      [`inputs: {q: string}\nnodes:\n  - name: v\n    use_variants: true\n`, 'node "v" has "use_variants: true" but node_variants has no entry "v"'],
-      [`inputs: {q: string}\nnodes:\n  - name: v\n    use_variants: true\nnode_variants:\n  v:\n    variants: {}\n`, 'node_variants.v needs "default_variant_id"'],
-      [`inputs: {q: string}\nnodes:\n  - name: v\n    use_variants: true\nnode_variants:\n  v:\n    default_variant_id: v0\n    variants: {v1: {node: {type: prompt}}}\n`, 'node_variants.v has no variant "v0" with a "node"; its variants are: v1'],
+      [
+        `inputs: {q: string}\nnodes:\n  - name: v\n    use_variants: true\n`,
+        'node "v" has "use_variants: true" but node_variants has no entry "v"',
+      ],
+      [
+        `inputs: {q: string}\nnodes:\n  - name: v\n    use_variants: true\nnode_variants:\n  v:\n    variants: {}\n`,
+        'node_variants.v needs "default_variant_id"',
+      ],
+      [
+        `inputs: {q: string}\nnodes:\n  - name: v\n    use_variants: true\nnode_variants:\n  v:\n    default_variant_id: v0\n    variants: {v1: {node: {type: prompt}}}\n`,
+        'node_variants.v has no variant "v0" with a "node"; its variants are: v1',
+      ],
       [`inputs: {q: string}\nnodes:\n${node}node_variants: [1]\n`, '"node_variants" must be a mapping'],
-      [`inputs: {q: string}\nnodes:\n${code('b', '      text: ${inputs.q}', '    activate: {when: yes}\n')}`, 'node "b": "activate" needs "when" (a reference) and "is"'],
+      [
+        `inputs: {q: string}\nnodes:\n${code('b', '      text: ${inputs.q}', '    activate: {when: yes}\n')}`,
+        'node "b": "activate" needs "when" (a reference) and "is"',
+      ],
       [`inputs: {q: string}\nnodes:\n${node}additional_includes: ../x\n`, '"additional_includes" must be a list of file or folder paths'],
       [`inputs: {q: string}\nnodes:\n${node}additional_includes: [../nope.txt]\n`, 'additional_includes entry ../nope.txt not found'],
       [`inputs: {q: string}\nnodes:\n${node}environment: requirements.txt\n`, '"environment" must be a mapping'],
       [`inputs: {q: string}\nnodes:\n${node}environment_variables: [A]\n`, '"environment_variables" must be a mapping'],
-      [`inputs: {q: string}\nnodes:\n${code('b', "      text: ${a.output.x[y]}")}`, 'has reference ${a.output.x[y]}'],
+      [`inputs: {q: string}\nnodes:\n${code('b', '      text: ${a.output.x[y]}')}`, 'has reference ${a.output.x[y]}'],
     ]
     for (const [yaml, message] of cases) expect((await loadError(yaml)).message, yaml).to.contain(message)
   })
@@ -223,7 +238,10 @@ nodes:
     inputs:
       q: \${inputs.q}
 `,
-        {'odd.ts': 'export const big = () => ({n: 10n})\nexport const text = () => "plain"\nexport const cycle = () => { const o: any = {}; o.self = o; return o }\n'},
+        {
+          'odd.ts':
+            'export const big = () => ({n: 10n})\nexport const text = () => "plain"\nexport const cycle = () => { const o: any = {}; o.self = o; return o }\n',
+        },
       )
     const failure = async (nodeFn: string, output: string): Promise<string | undefined> => {
       const {dir, file} = flowOf(nodeFn, output)
@@ -235,7 +253,9 @@ nodes:
     }
     expect(await failure('big', '${odd.output}')).to.match(/^Node "odd" returned a value that cannot be stored as JSON \(.*BigInt/)
     expect(await failure('cycle', '${odd.output}')).to.match(/^Node "odd" returned a value that cannot be stored as JSON \(.*circular/)
-    expect(await failure('text', '${odd.output.deep.x}')).to.equal('${odd.output.deep.x}: node "odd" output has no property "deep" (its output is string).')
+    expect(await failure('text', '${odd.output.deep.x}')).to.equal(
+      '${odd.output.deep.x}: node "odd" output has no property "deep" (its output is string).',
+    )
     expect(await failure('text', '${odd.output}')).to.equal(undefined)
   })
 })

@@ -8,7 +8,8 @@ import {repoRoot, tempDir} from '../helpers/cli.js'
 // npm test's pretest: a Chromium that is there passes; one that is not fails loudly (never a silent skip).
 describe('test/ensure-chromium.js (pretest)', () => {
   const script = path.join(repoRoot, 'test', 'ensure-chromium.js')
-  const run = (chromium: string) => spawnSync(process.execPath, [script], {env: {...process.env, PF_TEST_CHROMIUM: chromium}, encoding: 'utf8'})
+  const run = (chromium: string) =>
+    spawnSync(process.execPath, [script], {env: {...process.env, PF_TEST_CHROMIUM: chromium}, encoding: 'utf8'})
 
   it('passes when the Chromium it names is executable', () => {
     const fake = path.join(tempDir(), 'chromium')

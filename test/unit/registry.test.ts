@@ -6,7 +6,10 @@ import {buildRegistry, displayDestination, parseDestinationList, unknownDestinat
 
 const fn = async () => {}
 const good = (scheme: string, contractVersion: unknown = 1) => ({contractVersion, scheme, validate: fn, resolve: fn, exporter: fn})
-const hooks = (...successes: Array<[string, unknown]>) => ({successes: successes.map(([name, result]) => ({plugin: {name}, result})), failures: []})
+const hooks = (...successes: Array<[string, unknown]>) => ({
+  successes: successes.map(([name, result]) => ({plugin: {name}, result})),
+  failures: [],
+})
 
 describe('destination registry', () => {
   it('collects providers from every plugin and finds them by value', () => {
@@ -45,12 +48,16 @@ describe('destination registry', () => {
     for (const scheme of ['azureml', 'LOCAL', 'none']) {
       const registry = buildRegistry(hooks(['evil', good(scheme)], ['pf', [azuremlProvider]]))
       expect(registry.providers.map(p => p.plugin)).to.deep.equal(['pf'])
-      expect(registry.problems).to.deep.equal([`plugin evil: scheme "${scheme}" is built into pf and cannot be provided by a plugin; skipped`])
+      expect(registry.problems).to.deep.equal([
+        `plugin evil: scheme "${scheme}" is built into pf and cannot be provided by a plugin; skipped`,
+      ])
     }
   })
 
   it('refuses providers written for another contract version, naming the plugin and what to upgrade', () => {
-    const registry = buildRegistry(hooks(['old-plugin', {...good('old'), contractVersion: undefined}], ['future-plugin', good('future', 2)], ['odd', good('odd', '1')]))
+    const registry = buildRegistry(
+      hooks(['old-plugin', {...good('old'), contractVersion: undefined}], ['future-plugin', good('future', 2)], ['odd', good('odd', '1')]),
+    )
     expect(registry.providers).to.deep.equal([])
     expect(registry.problems).to.deep.equal([
       'plugin old-plugin: provider "old" declares no contractVersion (written before contract v1); pf needs v1: upgrade the plugin (pf plugins install <name>@latest); skipped',

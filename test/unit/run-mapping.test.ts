@@ -4,7 +4,14 @@ import type {PfError} from '../../src/errors.js'
 import type {LoadedFlow} from '../../src/flow/types.js'
 import {applyMapping, buildMapping, mappingText, parseMappingFlags} from '../../src/run/mapping.js'
 
-const flow = (inputs: LoadedFlow['inputs']): LoadedFlow => ({kind: 'flex', dir: '/f', file: '/f/flow.flex.yaml', name: 'f', inputs, invoke: async () => null})
+const flow = (inputs: LoadedFlow['inputs']): LoadedFlow => ({
+  kind: 'flex',
+  dir: '/f',
+  file: '/f/flow.flex.yaml',
+  name: 'f',
+  inputs,
+  invoke: async () => null,
+})
 
 const errorOf = (fn: () => unknown): PfError => {
   try {
@@ -22,7 +29,12 @@ describe('column mapping', () => {
       {context: '${data.doc.text}', answer: '${run.outputs.answer}', mode: 'strict'},
       {data: ['question', 'doc'], baseRun: {name: 'b', outputs: ['answer'], inputs: []}},
     )
-    expect(mappingText(mapping)).to.deep.equal({context: '${data.doc.text}', answer: '${run.outputs.answer}', mode: 'strict', question: '${data.question}'})
+    expect(mappingText(mapping)).to.deep.equal({
+      context: '${data.doc.text}',
+      answer: '${run.outputs.answer}',
+      mode: 'strict',
+      question: '${data.question}',
+    })
     expect(applyMapping(mapping, {question: 'q', doc: {text: 't'}}, {inputs: {}, outputs: {answer: 'a'}})).to.deep.equal({
       context: 't',
       answer: 'a',
@@ -37,7 +49,9 @@ describe('column mapping', () => {
     expect(missing.code).to.equal('unknown_column')
     expect(missing.message).to.contain('"questoin"').and.contain('did you mean "question"')
     expect(errorOf(() => buildMapping(f, {}, {data: ['text']})).details).to.deep.equal({column: 'question'})
-    expect(errorOf(() => buildMapping(f, {question: '${data.a} and ${data.b}'}, {data: ['a', 'b']})).code).to.equal('invalid_column_mapping')
+    expect(errorOf(() => buildMapping(f, {question: '${data.a} and ${data.b}'}, {data: ['a', 'b']})).code).to.equal(
+      'invalid_column_mapping',
+    )
     expect(errorOf(() => buildMapping(f, {question: '${run.outputs.x}'}, {data: []})).message).to.contain('pass --run')
     expect(errorOf(() => parseMappingFlags(['=x'])).code).to.equal('invalid_column_mapping')
     expect(parseMappingFlags(['q=${data.a=b}'])).to.deep.equal({q: '${data.a=b}'})

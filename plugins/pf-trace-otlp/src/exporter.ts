@@ -100,7 +100,8 @@ export const createOtlpExporter = async (options: OtlpExporterOptions): Promise<
       }
       const reason = `${where} answered HTTP ${answer.status}${reasonFrom(answer)}`
       const retryAfter = answer.headers['retry-after']
-      if (retryableStatus(answer.status)) return {code: 'retryable', reason, retryAfterMs: retryAfterMs(typeof retryAfter === 'string' ? retryAfter : null)}
+      if (retryableStatus(answer.status))
+        return {code: 'retryable', reason, retryAfterMs: retryAfterMs(typeof retryAfter === 'string' ? retryAfter : null)}
       return {code: 'fatal', reason}
     },
   }

@@ -33,7 +33,8 @@ const endpointOf = (value: string, scheme: string, tls: boolean): string => {
   }
   if (url.protocol !== `${scheme}:`) throw new Error(`expected ${scheme}://host:port[/path]`)
   if (!url.hostname) throw new Error(`"${value}" has no host; expected ${scheme}://host:port[/path]`)
-  if (url.username || url.password) throw new Error(`put credentials in ${headersKey} (e.g. authorization=\${env:OTLP_TOKEN}), not in the URL`)
+  if (url.username || url.password)
+    throw new Error(`put credentials in ${headersKey} (e.g. authorization=\${env:OTLP_TOKEN}), not in the URL`)
   if (url.search || url.hash) throw new Error(`"${value}" may not have a query or fragment; expected ${scheme}://host:port[/path]`)
   const path = url.pathname && url.pathname !== '/' ? url.pathname : defaultPath
   // Hosted backends listen on https's own port; a local collector on OTLP/HTTP's 4318.

@@ -51,7 +51,10 @@ export const toReadableSpans = (records: SpanRecord[], makeResource: ResourceFac
     const id = JSON.stringify(record.resource)
     let resource = resources.get(id)
     if (!resource) {
-      resource = makeResource(record.resource.attributes as Attributes, record.resource.schema_url ? {schemaUrl: record.resource.schema_url} : {})
+      resource = makeResource(
+        record.resource.attributes as Attributes,
+        record.resource.schema_url ? {schemaUrl: record.resource.schema_url} : {},
+      )
       resources.set(id, resource)
     }
     return resource

@@ -34,7 +34,9 @@ const localSpans = (home: string) => {
 const outboxStates = (home: string): Array<{destination: string; state: string; n: number}> => {
   const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
   try {
-    return db.prepare('SELECT destination, state, COUNT(*) AS n FROM outbox GROUP BY destination, state ORDER BY destination, state').all() as any
+    return db
+      .prepare('SELECT destination, state, COUNT(*) AS n FROM outbox GROUP BY destination, state ORDER BY destination, state')
+      .all() as any
   } finally {
     db.close()
   }
@@ -117,7 +119,9 @@ describe('pf-trace-otlp with the pf CLI', function () {
     await receiver.listen()
     const sync = await pf(['trace', 'sync', '--json'])
     expect(sync.code, sync.stdout + sync.stderr).to.equal(0)
-    expect(sync.json().destinations).to.deep.equal([{destination: `otlp+json://127.0.0.1:${port}`, delivered: total, parked: 0, pending: 0}])
+    expect(sync.json().destinations).to.deep.equal([
+      {destination: `otlp+json://127.0.0.1:${port}`, delivered: total, parked: 0, pending: 0},
+    ])
     expect(receiver.requests.every(r => r.contentType === 'application/json')).to.equal(true)
     expectSameSpans(home, receiver.spans)
     expect((await pf(['trace', 'sync'])).stdout).to.contain('Nothing pending.')
@@ -125,7 +129,12 @@ describe('pf-trace-otlp with the pf CLI', function () {
 
   it('sends headers from trace.otlp.headers, reading ${env:VAR} at export time and storing no secret', async () => {
     receiver = await OtlpReceiver.start()
-    const set = await pf(['config', 'set', `trace.destination=otlp://${receiver.url}`, 'trace.otlp.headers=authorization=Bearer ${env:OTLP_TOKEN},x-team=ml'])
+    const set = await pf([
+      'config',
+      'set',
+      `trace.destination=otlp://${receiver.url}`,
+      'trace.otlp.headers=authorization=Bearer ${env:OTLP_TOKEN},x-team=ml',
+    ])
     expect(set.code, set.stderr).to.equal(0)
     const badKey = await pf(['config', 'set', 'trace.otlp.headers=not a header', '--json'])
     expect(badKey.code).to.equal(2)
@@ -138,7 +147,9 @@ describe('pf-trace-otlp with the pf CLI', function () {
     expect(run.code, run.stderr).to.equal(0)
     expect(receiver.requests.length).to.be.greaterThan(0)
     for (const request of receiver.requests) expect(request.headers).to.include({authorization: 'Bearer sekrit-token-123', 'x-team': 'ml'})
-    expect(readFileSync(path.join(home, 'pf.yaml'), 'utf8')).to.contain('${env:OTLP_TOKEN}').and.not.contain('sekrit')
+    expect(readFileSync(path.join(home, 'pf.yaml'), 'utf8'))
+      .to.contain('${env:OTLP_TOKEN}')
+      .and.not.contain('sekrit')
     for (const file of ['pf.sqlite', 'pf.sqlite-wal'].map(f => path.join(home, f)).filter(existsSync))
       expect(readFileSync(file).includes('sekrit-token-123'), file).to.equal(false)
 
@@ -146,7 +157,10 @@ describe('pf-trace-otlp with the pf CLI', function () {
     const before = receiver.requests.length
     const unset = await pf(['flow', 'test', '--flow', flow, '--export-wait', '1', '--json'])
     expect(unset.code, unset.stderr).to.equal(0)
-    expect(unset.json().export[0]).to.deep.include({delivered: 0, lastError: 'trace.otlp.headers: environment variable OTLP_TOKEN (header authorization) is not set'})
+    expect(unset.json().export[0]).to.deep.include({
+      delivered: 0,
+      lastError: 'trace.otlp.headers: environment variable OTLP_TOKEN (header authorization) is not set',
+    })
     expect(receiver.requests.length).to.equal(before)
     const sync = await pf(['trace', 'sync', '--json'], {OTLP_TOKEN: 'sekrit-token-123'})
     expect(sync.code, sync.stdout).to.equal(0)
@@ -160,7 +174,12 @@ describe('pf-trace-otlp with the pf CLI', function () {
     const run = await pf(['flow', 'test', '--flow', flow, '--json'])
     expect(run.code, run.stderr).to.equal(0)
     const total = localSpans(home).length
-    expect(run.json().export[0]).to.deep.include({delivered: 0, parked: total, pending: 0, lastError: `http://${receiver.url}/v1/traces answered HTTP 400: invalid trace payload`})
+    expect(run.json().export[0]).to.deep.include({
+      delivered: 0,
+      parked: total,
+      pending: 0,
+      lastError: `http://${receiver.url}/v1/traces answered HTTP 400: invalid trace payload`,
+    })
     const human = await pf(['flow', 'test', '--flow', flow])
     expect(human.stderr).to.match(/Warning: \d+ span\(s\) rejected by otlp:\/\/127\.0\.0\.1:\d+.*HTTP 400: invalid trace payload/)
     const parked = outboxStates(home).filter(s => s.state === 'parked')
@@ -204,7 +223,14 @@ describe('pf-trace-otlp with the pf CLI', function () {
     expect(sync.code, sync.stdout).to.equal(0)
     expect(sync.json().destinations).to.deep.equal([{destination: otlp, delivered: m, parked: 0, pending: 0}])
     expectSameSpans(home, receiver.spans)
-    const written = readFileSync(file, 'utf8').trim().split('\n').map(l => JSON.parse(l).context.span_id)
-    expect(written.sort()).to.deep.equal(localSpans(home).map(s => s.context.span_id).sort())
+    const written = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map(l => JSON.parse(l).context.span_id)
+    expect(written.sort()).to.deep.equal(
+      localSpans(home)
+        .map(s => s.context.span_id)
+        .sort(),
+    )
   })
 })

@@ -44,7 +44,11 @@ const firstTry = {attempts: {}}
 describe('pf-trace-otlp (plugin package)', () => {
   let providers: TraceDestinationProvider[]
   let receiver: OtlpReceiver
-  const ctx = (config: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}): DestinationContext => ({cwd: process.cwd(), config: configReader(config), env})
+  const ctx = (config: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}): DestinationContext => ({
+    cwd: process.cwd(),
+    config: configReader(config),
+    env,
+  })
   const exporterFor = async (value: string, config?: Record<string, unknown>, env?: NodeJS.ProcessEnv): Promise<SpanExporter> => {
     const provider = providers.find(p => value.startsWith(p.scheme + '://'))!
     const c = ctx(config, env)
@@ -63,23 +67,36 @@ describe('pf-trace-otlp (plugin package)', () => {
     expect(providers.map(p => p.scheme)).to.deep.equal(['otlp', 'otlp+json', 'otlp+https', 'otlp+json+https'])
     const [otlp, json, secure, secureJson] = providers
     // https forms: https's own port unless one is given.
-    expect(await secure.resolve('otlp+https://api.honeycomb.example', ctx())).to.include({url: 'https://api.honeycomb.example/v1/traces', encoding: 'protobuf'})
+    expect(await secure.resolve('otlp+https://api.honeycomb.example', ctx())).to.include({
+      url: 'https://api.honeycomb.example/v1/traces',
+      encoding: 'protobuf',
+    })
     expect(await secureJson.resolve('otlp+json+https://cloud.langfuse.example/api/public/otel/v1/traces', ctx())).to.include({
       url: 'https://cloud.langfuse.example/api/public/otel/v1/traces',
       encoding: 'json',
     })
     expect(await secure.resolve('otlp+https://127.0.0.1:8443', ctx())).to.include({url: 'https://127.0.0.1:8443/v1/traces'})
     const resolved = await otlp.resolve('otlp://collector.example:4318', ctx())
-    expect(resolved).to.include({scheme: 'otlp', url: 'http://collector.example:4318/v1/traces', key: 'otlp:http://collector.example:4318/v1/traces'})
+    expect(resolved).to.include({
+      scheme: 'otlp',
+      url: 'http://collector.example:4318/v1/traces',
+      key: 'otlp:http://collector.example:4318/v1/traces',
+    })
     expect(await otlp.resolve('otlp://collector', ctx())).to.include({url: 'http://collector:4318/v1/traces'})
-    expect(await json.resolve('otlp+json://10.0.0.1:9999/custom/path', ctx())).to.include({url: 'http://10.0.0.1:9999/custom/path', encoding: 'json'})
+    expect(await json.resolve('otlp+json://10.0.0.1:9999/custom/path', ctx())).to.include({
+      url: 'http://10.0.0.1:9999/custom/path',
+      encoding: 'json',
+    })
     await otlp.validate('otlp://127.0.0.1:4318', ctx())
     for (const [bad, why] of [
       ['otlp://user:secret@h:4318', /credentials/],
       ['otlp://h:4318/v1/traces?x=1', /query/],
       ['otlp://', /not a URL|no host/],
     ] as const) {
-      const error = await otlp.validate(bad, ctx()).then(() => undefined, (e: Error) => e)
+      const error = await otlp.validate(bad, ctx()).then(
+        () => undefined,
+        (e: Error) => e,
+      )
       expect(error?.message, bad).to.match(why)
       expect(error?.message).not.to.contain('secret')
     }
@@ -98,7 +115,11 @@ describe('pf-trace-otlp (plugin package)', () => {
     ['otlp+json', 'application/json'],
   ] as const) {
     it(`${scheme}: sends spans with their attributes, events, times, status and resource, plus headers`, async () => {
-      const exporter = await exporterFor(`${scheme}://${receiver.url}`, {trace: {otlp: {headers: 'authorization=Bearer ${env:OTLP_TOKEN},x-team=ml'}}}, {OTLP_TOKEN: 't0ken'})
+      const exporter = await exporterFor(
+        `${scheme}://${receiver.url}`,
+        {trace: {otlp: {headers: 'authorization=Bearer ${env:OTLP_TOKEN},x-team=ml'}}},
+        {OTLP_TOKEN: 't0ken'},
+      )
       expect(await exporter.export([record(), child], firstTry)).to.deep.equal({code: 'ok'})
       expect(receiver.requests).to.have.length(1)
       const [request] = receiver.requests
@@ -117,7 +138,9 @@ describe('pf-trace-otlp (plugin package)', () => {
         scope: 'promptflow',
       })
       expect(root.attributes).to.deep.equal({span_type: 'Flow', 'llm.usage.total_tokens': 42, ratio: 0.5, ok: true, inputs: '{"q":"hi"}'})
-      expect(root.events).to.deep.equal([{name: 'promptflow.function.inputs', timeUnixNano: at(30, 200_000_000), attributes: {payload: '{"q":"hi"}'}}])
+      expect(root.events).to.deep.equal([
+        {name: 'promptflow.function.inputs', timeUnixNano: at(30, 200_000_000), attributes: {payload: '{"q":"hi"}'}},
+      ])
       expect(root.resource).to.deep.equal({'service.name': 'promptflow', collection: 'flex-basic'})
       expect(llm).to.deep.include({parentSpanId: 'b7ad6b7169203331', kind: 3, status: {code: 2, message: 'boom'}})
     })
@@ -144,12 +167,23 @@ describe('pf-trace-otlp (plugin package)', () => {
   })
 
   it('keeps spans pending while a header variable is unset, and never puts header values in errors', async () => {
-    const exporter = await exporterFor(`otlp://${receiver.url}`, {trace: {otlp: {headers: 'authorization=${env:OTLP_TOKEN},x-key=literal-secret'}}}, {})
+    const exporter = await exporterFor(
+      `otlp://${receiver.url}`,
+      {trace: {otlp: {headers: 'authorization=${env:OTLP_TOKEN},x-key=literal-secret'}}},
+      {},
+    )
     const result = await exporter.export([record()], firstTry)
-    expect(result).to.deep.equal({code: 'retryable', reason: 'trace.otlp.headers: environment variable OTLP_TOKEN (header authorization) is not set'})
+    expect(result).to.deep.equal({
+      code: 'retryable',
+      reason: 'trace.otlp.headers: environment variable OTLP_TOKEN (header authorization) is not set',
+    })
     expect(receiver.requests).to.have.length(0)
     receiver.reply = {status: 403}
-    const withToken = await exporterFor(`otlp://${receiver.url}`, {trace: {otlp: {headers: 'authorization=${env:OTLP_TOKEN},x-key=literal-secret'}}}, {OTLP_TOKEN: 'tok-123'})
+    const withToken = await exporterFor(
+      `otlp://${receiver.url}`,
+      {trace: {otlp: {headers: 'authorization=${env:OTLP_TOKEN},x-key=literal-secret'}}},
+      {OTLP_TOKEN: 'tok-123'},
+    )
     const forbidden = await withToken.export([record()], firstTry)
     expect(forbidden.code).to.equal('fatal')
     expect(JSON.stringify(forbidden)).not.to.match(/tok-123|literal-secret/)
@@ -158,7 +192,10 @@ describe('pf-trace-otlp (plugin package)', () => {
   it('reports a partial success as delivered, with the count the receiver dropped', async () => {
     const exporter = await exporterFor(`otlp+json://${receiver.url}`)
     receiver.reply = {status: 200, body: '{"partialSuccess":{"rejectedSpans":"1","errorMessage":"too old"}}'}
-    expect(await exporter.export([record(), child], firstTry)).to.deep.equal({code: 'ok', warning: `http://${receiver.url}/v1/traces dropped 1 span(s) (partial success)`})
+    expect(await exporter.export([record(), child], firstTry)).to.deep.equal({
+      code: 'ok',
+      warning: `http://${receiver.url}/v1/traces dropped 1 span(s) (partial success)`,
+    })
   })
 
   for (const encoding of ['protobuf', 'json'] as const) {
@@ -170,7 +207,9 @@ describe('pf-trace-otlp (plugin package)', () => {
         const scheme = encoding === 'json' ? 'otlp+json+https' : 'otlp+https'
         const untrusted = await (await exporterFor(`${scheme}://${secure.url}`, {}, {})).export([record()], firstTry)
         expect(untrusted.code).to.equal('retryable')
-        expect(untrusted.code === 'retryable' && untrusted.reason).to.match(/^cannot reach https:\/\/127\.0\.0\.1:\d+\/v1\/traces: .*(self-signed|self signed|unable to verify)/i)
+        expect(untrusted.code === 'retryable' && untrusted.reason).to.match(
+          /^cannot reach https:\/\/127\.0\.0\.1:\d+\/v1\/traces: .*(self-signed|self signed|unable to verify)/i,
+        )
         expect(secure.spans).to.have.length(0)
 
         const exporter = await exporterFor(`${scheme}://${secure.url}`, {}, {NODE_EXTRA_CA_CERTS: tls.certFile})
@@ -181,7 +220,11 @@ describe('pf-trace-otlp (plugin package)', () => {
         expect(accepted[0].spans.map(s => s.name)).to.deep.equal(['my_flow', 'llm_call'])
 
         // trace.otlp.compression=none turns gzip off.
-        const plain = await exporterFor(`${scheme}://${secure.url}`, {trace: {otlp: {compression: 'none'}}}, {NODE_EXTRA_CA_CERTS: tls.certFile})
+        const plain = await exporterFor(
+          `${scheme}://${secure.url}`,
+          {trace: {otlp: {compression: 'none'}}},
+          {NODE_EXTRA_CA_CERTS: tls.certFile},
+        )
         expect(await plain.export([record()], firstTry)).to.deep.equal({code: 'ok'})
         expect(secure.requests.at(-1)!.headers['content-encoding']).to.equal(undefined)
       } finally {
@@ -208,7 +251,8 @@ describe('pf-trace-otlp (plugin package)', () => {
     for (const file of readdirSync(path.join(pluginRoot, 'dist')).filter(f => f.endsWith('.js'))) {
       const source = readFileSync(path.join(pluginRoot, 'dist', file), 'utf8')
       const specifiers = [...source.matchAll(/(?:from|import\()\s*['"]([^'"]+)['"]/g)].map(m => m[1])
-      for (const spec of specifiers) expect(spec, `${file} imports ${spec}`).to.match(/^(\.\/[\w-]+\.js|@opentelemetry\/(otlp-transformer|resources)|node:[a-z]+)$/)
+      for (const spec of specifiers)
+        expect(spec, `${file} imports ${spec}`).to.match(/^(\.\/[\w-]+\.js|@opentelemetry\/(otlp-transformer|resources)|node:[a-z]+)$/)
     }
   })
 })

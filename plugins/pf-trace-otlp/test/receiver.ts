@@ -95,7 +95,20 @@ const keyValue = (buf: Uint8Array, into: Record<string, unknown>): void => {
 }
 
 const protoSpan = (buf: Uint8Array, resource: Record<string, unknown>, scope: string): ReceivedSpan => {
-  const span: ReceivedSpan = {traceId: '', spanId: '', parentSpanId: '', name: '', kind: 0, startTimeUnixNano: 0n, endTimeUnixNano: 0n, attributes: {}, events: [], status: {code: 0, message: ''}, resource, scope}
+  const span: ReceivedSpan = {
+    traceId: '',
+    spanId: '',
+    parentSpanId: '',
+    name: '',
+    kind: 0,
+    startTimeUnixNano: 0n,
+    endTimeUnixNano: 0n,
+    attributes: {},
+    events: [],
+    status: {code: 0, message: ''},
+    resource,
+    scope,
+  }
   readMessage(buf, (f, w, r, b) => {
     if (f === 1) span.traceId = hex(r.readBytes())
     else if (f === 2) span.spanId = hex(r.readBytes())
@@ -158,7 +171,14 @@ export const decodeProtobufRequest = (buf: Uint8Array): ReceivedSpan[] => {
 
 // ---- JSON (OTLP/JSON) ----
 
-type JsonAny = {stringValue?: string; boolValue?: boolean; intValue?: string | number; doubleValue?: number; arrayValue?: {values?: JsonAny[]}; kvlistValue?: {values?: JsonKeyValue[]}}
+type JsonAny = {
+  stringValue?: string
+  boolValue?: boolean
+  intValue?: string | number
+  doubleValue?: number
+  arrayValue?: {values?: JsonAny[]}
+  kvlistValue?: {values?: JsonKeyValue[]}
+}
 type JsonKeyValue = {key: string; value: JsonAny}
 
 const jsonAny = (v: JsonAny): unknown => {
@@ -177,22 +197,24 @@ export const decodeJsonRequest = (text: string): ReceivedSpan[] => {
   const body = JSON.parse(text) as {resourceSpans?: any[]}
   return (body.resourceSpans ?? []).flatMap(rs =>
     (rs.scopeSpans ?? []).flatMap((ss: any) =>
-      (ss.spans ?? []).map(
-        (s: any): ReceivedSpan => ({
-          traceId: s.traceId,
-          spanId: s.spanId,
-          parentSpanId: s.parentSpanId ?? '',
-          name: s.name,
-          kind: s.kind,
-          startTimeUnixNano: BigInt(s.startTimeUnixNano),
-          endTimeUnixNano: BigInt(s.endTimeUnixNano),
-          attributes: jsonAttributes(s.attributes),
-          events: (s.events ?? []).map((e: any) => ({name: e.name, timeUnixNano: BigInt(e.timeUnixNano), attributes: jsonAttributes(e.attributes)})),
-          status: {code: s.status?.code ?? 0, message: s.status?.message ?? ''},
-          resource: jsonAttributes(rs.resource?.attributes),
-          scope: ss.scope?.name ?? '',
-        }),
-      ),
+      (ss.spans ?? []).map((s: any): ReceivedSpan => ({
+        traceId: s.traceId,
+        spanId: s.spanId,
+        parentSpanId: s.parentSpanId ?? '',
+        name: s.name,
+        kind: s.kind,
+        startTimeUnixNano: BigInt(s.startTimeUnixNano),
+        endTimeUnixNano: BigInt(s.endTimeUnixNano),
+        attributes: jsonAttributes(s.attributes),
+        events: (s.events ?? []).map((e: any) => ({
+          name: e.name,
+          timeUnixNano: BigInt(e.timeUnixNano),
+          attributes: jsonAttributes(e.attributes),
+        })),
+        status: {code: s.status?.code ?? 0, message: s.status?.message ?? ''},
+        resource: jsonAttributes(rs.resource?.attributes),
+        scope: ss.scope?.name ?? '',
+      })),
     ),
   )
 }
@@ -243,7 +265,10 @@ export class OtlpReceiver {
         const reply = this.reply
         const spans = contentType.includes('json') ? decodeJsonRequest(body.toString('utf8')) : decodeProtobufRequest(new Uint8Array(body))
         this.requests.push({accepted: reply.status < 300, path: req.url ?? '', contentType, headers: req.headers, spans})
-        res.writeHead(reply.status, {'content-type': contentType.includes('json') ? 'application/json' : 'application/x-protobuf', ...reply.headers})
+        res.writeHead(reply.status, {
+          'content-type': contentType.includes('json') ? 'application/json' : 'application/x-protobuf',
+          ...reply.headers,
+        })
         res.end(reply.body ?? (contentType.includes('json') ? '{}' : ''))
       })
     }

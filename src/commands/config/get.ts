@@ -5,7 +5,8 @@ import {ConfigService} from '../../config/service.js'
 
 export default class ConfigGet extends PfCommand {
   static summary = 'Print the value of one config key.'
-  static description = 'Prints the effective value (project pf.yaml over user pf.yaml over the default), or nothing when the key is unset. --json adds where it comes from.'
+  static description =
+    'Prints the effective value (project pf.yaml over user pf.yaml over the default), or nothing when the key is unset. --json adds where it comes from.'
   static args = {key: Args.string({description: 'Config key, e.g. trace.destination', required: true})}
   static examples = ['<%= config.bin %> config get trace.destination', '<%= config.bin %> config get trace.destination --json']
 

@@ -41,6 +41,7 @@ Setting trace.destination to an azureml:// workspace checks the workspace and se
 /** Says which file wins when the one just written does not decide the key's value here. */
 export const describeShadowed = (s: Shadowed): string => {
   const value = typeof s.value === 'string' ? s.value : JSON.stringify(s.value)
-  const why = s.source === 'project' ? 'the nearest project pf.yaml wins over the user pf.yaml' : 'the file written does not apply in this folder'
+  const why =
+    s.source === 'project' ? 'the nearest project pf.yaml wins over the user pf.yaml' : 'the file written does not apply in this folder'
   return `Note: ${s.path} sets ${s.key}=${value} and wins here (${why}); to change it there: pf config set ${s.key}=… --path ${path.dirname(s.path)}`
 }

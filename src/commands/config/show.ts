@@ -9,7 +9,11 @@ export default class ConfigShow extends PfCommand {
   static summary = 'Print the merged config as JSON, or each key with its source.'
   static description = `The user pf.yaml merged with the nearest project pf.yaml (the project wins, key by key).
 With --sources, one row per key: its effective value and where it comes from (project, user or default, and the file).`
-  static examples = ['<%= config.bin %> config show', '<%= config.bin %> config show --sources', '<%= config.bin %> config show --sources --json']
+  static examples = [
+    '<%= config.bin %> config show',
+    '<%= config.bin %> config show --sources',
+    '<%= config.bin %> config show --sources --json',
+  ]
   static flags = {sources: Flags.boolean({description: 'List each key with its value and the file it comes from.'})}
 
   async run(): Promise<ConfigData | ConfigValue[]> {
@@ -21,7 +25,11 @@ With --sources, one row per key: its effective value and where it comes from (pr
         this.log(
           formatTable(
             ['KEY', 'VALUE', 'SOURCE'],
-            values.map(v => [v.key, typeof v.value === 'string' ? v.value : JSON.stringify(v.value), v.path ? `${v.source} (${v.path})` : v.source]),
+            values.map(v => [
+              v.key,
+              typeof v.value === 'string' ? v.value : JSON.stringify(v.value),
+              v.path ? `${v.source} (${v.path})` : v.source,
+            ]),
             200,
           ),
         )

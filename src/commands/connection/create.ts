@@ -17,7 +17,11 @@ Connections are stored user-only in <pf home>/connections.json; secrets are neve
   static flags = {
     file: Flags.string({char: 'f', description: 'Connection YAML file (name, type and fields).', required: true}),
     name: Flags.string({char: 'n', description: 'Connection name (overrides "name" in the file).'}),
-    set: Flags.string({description: 'Field values over the file\'s, as FIELD=VALUE (repeatable).', multiple: true, helpValue: 'FIELD=VALUE'}),
+    set: Flags.string({
+      description: "Field values over the file's, as FIELD=VALUE (repeatable).",
+      multiple: true,
+      helpValue: 'FIELD=VALUE',
+    }),
   }
 
   async run(): Promise<CreateResult> {

@@ -10,7 +10,13 @@ export default class ConnectionList extends PfCommand {
     await this.parse(ConnectionList)
     const connections = listConnections()
     if (connections.length === 0) this.log('No connections; create one with `pf connection create --file conn.yaml`.')
-    else this.log(formatTable(['NAME', 'TYPE', 'ENDPOINT'], connections.map(c => [c.name, c.type, String(c.base_url ?? c.api_base ?? '')])))
+    else
+      this.log(
+        formatTable(
+          ['NAME', 'TYPE', 'ENDPOINT'],
+          connections.map(c => [c.name, c.type, String(c.base_url ?? c.api_base ?? '')]),
+        ),
+      )
     return connections
   }
 }

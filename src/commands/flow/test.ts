@@ -25,10 +25,22 @@ Inputs come from --inputs, else the flow's defaults, else its sample. Traces go 
     inputs: Flags.string({description: 'Input values as NAME=VALUE (repeatable).', multiple: true, helpValue: 'NAME=VALUE'}),
     init: Flags.string({description: 'Init values for a class entry as NAME=VALUE (repeatable).', multiple: true, helpValue: 'NAME=VALUE'}),
     node: Flags.string({description: 'Run only this node of a DAG flow.'}),
-    interactive: Flags.boolean({description: 'Chat with a chat flow in the terminal (each message is a traced line; the history is kept).'}),
-    'environment-variables': Flags.string({description: 'Environment variable for the flow as NAME=VALUE; VALUE may be ${env:OTHER} (repeatable).', multiple: true, helpValue: 'NAME=VALUE'}),
-    variant: Flags.string({description: "Node variant of a DAG flow to use, as '${NODE.VARIANT_ID}' (other nodes use their default variant)."}),
-    'export-wait': Flags.integer({description: 'Seconds to wait for remote destinations at the end before leaving the rest to `pf trace sync` (default: trace.export_wait, 1).', min: 0}),
+    interactive: Flags.boolean({
+      description: 'Chat with a chat flow in the terminal (each message is a traced line; the history is kept).',
+    }),
+    'environment-variables': Flags.string({
+      description: 'Environment variable for the flow as NAME=VALUE; VALUE may be ${env:OTHER} (repeatable).',
+      multiple: true,
+      helpValue: 'NAME=VALUE',
+    }),
+    variant: Flags.string({
+      description: "Node variant of a DAG flow to use, as '${NODE.VARIANT_ID}' (other nodes use their default variant).",
+    }),
+    'export-wait': Flags.integer({
+      description:
+        'Seconds to wait for remote destinations at the end before leaving the rest to `pf trace sync` (default: trace.export_wait, 1).',
+      min: 0,
+    }),
   }
 
   async run(): Promise<FlowTestResult | ChatResult> {

@@ -15,7 +15,9 @@ Exits 0 when the flow is valid, 2 with the problem otherwise. (The reference als
   async run(): Promise<ValidateResult> {
     const {flags} = await this.parse(FlowValidate)
     const result = await validateFlow(flags.source)
-    this.log(`${result.flow}: valid ${result.kind} flow (inputs: ${result.inputs.join(', ') || 'none'}${result.nodes ? `; nodes: ${result.nodes.join(', ')}` : ''}).`)
+    this.log(
+      `${result.flow}: valid ${result.kind} flow (inputs: ${result.inputs.join(', ') || 'none'}${result.nodes ? `; nodes: ${result.nodes.join(', ')}` : ''}).`,
+    )
     return result
   }
 }

@@ -16,7 +16,11 @@ export interface PluginView {
 export default class Plugins extends PfCommand {
   static summary = 'List installed plugins (trace destinations added to pf).'
   static description = 'Plugins live in <pf home>/plugins (PF_DATA_DIR overrides). See docs/plugins.md to write one.'
-  static examples = ['<%= config.bin %> plugins', '<%= config.bin %> plugins --json', '<%= config.bin %> plugins install ./pf-trace-otlp-1.0.0.tgz']
+  static examples = [
+    '<%= config.bin %> plugins',
+    '<%= config.bin %> plugins --json',
+    '<%= config.bin %> plugins install ./pf-trace-otlp-1.0.0.tgz',
+  ]
   static flags = {core: Flags.boolean({description: 'Also list the plugins pf ships with.'})}
 
   async run(): Promise<PluginView[]> {
@@ -27,7 +31,8 @@ export default class Plugins extends PfCommand {
       .map(p => ({name: p.name, version: p.version, type: p.type, root: p.root}))
       .sort((a, b) => a.name.localeCompare(b.name))
     if (plugins.length === 0) this.log('No plugins installed.')
-    for (const p of plugins) this.log(`${p.name} ${p.version}${p.type === 'user' ? '' : ` (${p.type})`}${p.type === 'link' ? ` ${p.root}` : ''}`)
+    for (const p of plugins)
+      this.log(`${p.name} ${p.version}${p.type === 'user' ? '' : ` (${p.type})`}${p.type === 'link' ? ` ${p.root}` : ''}`)
     return plugins
   }
 }

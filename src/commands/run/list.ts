@@ -7,7 +7,12 @@ import {formatTable} from '../../util/table.js'
 
 export default class RunList extends PfCommand {
   static summary = 'List runs, newest first.'
-  static examples = ['<%= config.bin %> run list', '<%= config.bin %> run list --max-results 10 --json', '<%= config.bin %> run list --archived-only', '<%= config.bin %> run list --all-results --include-archived']
+  static examples = [
+    '<%= config.bin %> run list',
+    '<%= config.bin %> run list --max-results 10 --json',
+    '<%= config.bin %> run list --archived-only',
+    '<%= config.bin %> run list --all-results --include-archived',
+  ]
   static flags = {
     'max-results': Flags.integer({char: 'r', description: 'Most runs to list.', default: 50, min: 1}),
     'all-results': Flags.boolean({description: 'List every run (ignores --max-results).'}),
@@ -17,7 +22,11 @@ export default class RunList extends PfCommand {
 
   async run(): Promise<Run[]> {
     const {flags} = await this.parse(RunList)
-    const runs = listRuns({maxResults: flags['all-results'] ? undefined : flags['max-results'], archivedOnly: flags['archived-only'], includeArchived: flags['include-archived']})
+    const runs = listRuns({
+      maxResults: flags['all-results'] ? undefined : flags['max-results'],
+      archivedOnly: flags['archived-only'],
+      includeArchived: flags['include-archived'],
+    })
     if (!this.jsonEnabled()) {
       if (runs.length === 0) this.log(flags['archived-only'] ? 'No archived runs.' : 'No runs yet; `pf run create` starts one.')
       else

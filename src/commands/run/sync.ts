@@ -8,9 +8,9 @@ import {describeUploads} from '../../run/upload-report.js'
 
 export default class RunSync extends PfCommand {
   static summary = 'Finish uploading runs to their workspace.'
-  static description = `A run created with a workspace trace destination is uploaded as a run record of the workspace (run
-tracking). When pf run create ends before the upload is done (outage, missing role, sign-in), the upload waits
-here, resumed from the step where it stopped. Exits 3 when an upload is still pending after --timeout.`
+  static description = `A run created with a workspace trace destination is uploaded as a run record of the workspace (run tracking).
+When pf run create ends before the upload is done (outage, missing role, sign-in), the upload waits here, resumed from the step where it stopped.
+Exits 3 when an upload is still pending after --timeout.`
   static examples = ['<%= config.bin %> run sync', '<%= config.bin %> run sync my_run', '<%= config.bin %> run sync --timeout 600 --json']
   static args = {name: Args.string({description: 'Run name (default: every run with a pending upload).'})}
   static flags = {

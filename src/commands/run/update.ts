@@ -10,7 +10,12 @@ export default class RunUpdate extends PfCommand {
   static args = {name: Args.string({description: 'Run name (or --name).'})}
   static flags = {
     name: nameFlag('Run'),
-    set: Flags.string({description: 'display_name=…, description=… or tags.<key>=<value> (repeatable).', multiple: true, required: true, helpValue: 'KEY=VALUE'}),
+    set: Flags.string({
+      description: 'display_name=…, description=… or tags.<key>=<value> (repeatable).',
+      multiple: true,
+      required: true,
+      helpValue: 'KEY=VALUE',
+    }),
   }
 
   async run(): Promise<Run> {

@@ -4,7 +4,7 @@ import {PfCommand} from '../../base-command.js'
 import {type VisualizeResult, visualizeRuns} from '../../service/visualize.js'
 
 export default class RunVisualize extends PfCommand {
-  static summary = 'Compare runs side by side: metrics, and each line\'s outputs and evaluation scores.'
+  static summary = "Compare runs side by side: metrics, and each line's outputs and evaluation scores."
   static description = `Opens the viewer's comparison of the runs (starting the viewer when it is not running): their metrics side by side, and a line-by-line table with the inputs once, each run's output and evaluation scores, differences marked and failed lines flagged.
 With --html-path, writes the comparison as one self-contained HTML file instead (works offline). The browser opens when the command runs on a terminal (--no-open to only print the link).`
   static examples = [

@@ -19,7 +19,12 @@ The same port takes OpenTelemetry traces (OTLP/HTTP, POST /v1/traces): set OTEL_
   async run(): Promise<StartResult> {
     const {flags} = await this.parse(ServiceStart)
     const {reader} = await loadConfig()
-    const result = await startService({home: pfHome(), pfBin: path.join(this.config.root, 'bin', 'run.js'), host: listenHost(reader.get('service.host')), port: flags.port})
+    const result = await startService({
+      home: pfHome(),
+      pfBin: path.join(this.config.root, 'bin', 'run.js'),
+      host: listenHost(reader.get('service.host')),
+      port: flags.port,
+    })
     this.log(`${result.reused ? 'Already running' : 'Started'}: ${result.url} (pid ${result.pid})`)
     this.log(`OTLP collector: ${result.otlpEndpoint}; point OpenTelemetry SDKs at it with:`)
     this.log(`  export ${result.otlpEnv}`)

@@ -17,7 +17,8 @@ export default class TraceDelete extends PfCommand {
     run: Flags.string({description: 'Delete the traces of this batch run.'}),
     before: Flags.string({
       aliases: ['started-before'],
-      description: 'Delete traces started before this date (YYYY-MM-DD, midnight UTC) or ISO 8601 time; with --collection, only its traces.',
+      description:
+        'Delete traces started before this date (YYYY-MM-DD, midnight UTC) or ISO 8601 time; with --collection, only its traces.',
     }),
     yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation.'}),
   }
@@ -42,7 +43,9 @@ export default class TraceDelete extends PfCommand {
       if (report.traces === 0) this.log('No traces match; nothing deleted.')
       else if (!report.deleted) this.log('Nothing deleted.')
       else
-        this.log(`Deleted ${report.traces} trace(s): ${report.spans} span(s), ${report.lineRuns} line run(s), ${report.outbox} outbox row(s).`)
+        this.log(
+          `Deleted ${report.traces} trace(s): ${report.spans} span(s), ${report.lineRuns} line run(s), ${report.outbox} outbox row(s).`,
+        )
     }
     return report
   }

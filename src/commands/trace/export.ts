@@ -22,7 +22,12 @@ export default class TraceExport extends PfCommand {
     const {flags} = await this.parse(TraceExport)
     if (this.jsonEnabled() && !flags.output)
       throw new PfError('invalid_arguments', '--json needs --output: the export itself goes to stdout otherwise.')
-    const report = await exportTraces({format: flags.format as (typeof exportFormats)[number], collection: flags.collection, run: flags.run, output: flags.output})
+    const report = await exportTraces({
+      format: flags.format as (typeof exportFormats)[number],
+      collection: flags.collection,
+      run: flags.run,
+      output: flags.output,
+    })
     this.note(`Exported ${report.spans} span(s)${report.output ? ` to ${report.output}` : ''}.`)
     return report
   }

@@ -17,7 +17,10 @@ export default class TraceList extends PfCommand {
     collection: Flags.string({description: 'Only traces of this collection (a flow folder name by default).'}),
     run: Flags.string({description: 'Only lines of this batch run.'}),
     limit: Flags.integer({description: 'At most this many rows (with --pending: parked spans).', default: 50, min: 1}),
-    pending: Flags.boolean({description: 'List the remote outbox (pending and refused spans per destination) instead.', exclusive: ['collection', 'run']}),
+    pending: Flags.boolean({
+      description: 'List the remote outbox (pending and refused spans per destination) instead.',
+      exclusive: ['collection', 'run'],
+    }),
   }
 
   async run(): Promise<LineRunSummary[] | PendingDestination[]> {
@@ -57,6 +60,7 @@ const describePending = (destinations: PendingDestination[]): string => {
     ),
   ]
   const parked = destinations.flatMap(d => d.parkedSpans.map(s => [d.destination, s.traceId, s.spanId, s.reason]))
-  if (parked.length > 0) lines.push('', 'Parked (refused; never retried):', formatTable(['DESTINATION', 'TRACE ID', 'SPAN ID', 'REASON'], parked))
+  if (parked.length > 0)
+    lines.push('', 'Parked (refused; never retried):', formatTable(['DESTINATION', 'TRACE ID', 'SPAN ID', 'REASON'], parked))
   return lines.join('\n')
 }

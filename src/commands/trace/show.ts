@@ -13,7 +13,11 @@ The id may be shortened to a unique prefix of 6 or more hex digits.`
     '<%= config.bin %> trace show 4bf92f3577b34da6a3ce929d0e0e4736 --json',
   ]
   static args = {
-    traceId: Args.string({description: 'Trace id (32 hex digits, as `pf trace list` shows, or a unique prefix of 6 or more; the portal\'s 0x form is accepted too).', required: true}),
+    traceId: Args.string({
+      description:
+        "Trace id (32 hex digits, as `pf trace list` shows, or a unique prefix of 6 or more; the portal's 0x form is accepted too).",
+      required: true,
+    }),
   }
 
   async run(): Promise<TraceDetail> {

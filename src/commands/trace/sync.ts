@@ -33,7 +33,9 @@ export default class TraceSync extends PfCommand {
     const deadline = Date.now() + flags.timeout * 1000
     const reports = await syncOutbox(this.registry, {destination: flags.destination, timeoutMs: flags.timeout * 1000, config: reader})
     // Run uploads (run tracking) wait in the same store: finish them too, after the spans.
-    const uploads = flags.destination ? [] : await syncRunUploads(undefined, {timeoutMs: Math.max(1000, deadline - Date.now()), config: reader})
+    const uploads = flags.destination
+      ? []
+      : await syncRunUploads(undefined, {timeoutMs: Math.max(1000, deadline - Date.now()), config: reader})
     // A destination the user named with --destination counts even if trace.destination no longer lists it.
     const counted = reports.filter(r => r.configured || flags.destination !== undefined)
     const pending = counted.reduce((n, r) => n + r.pending, 0)
@@ -41,9 +43,13 @@ export default class TraceSync extends PfCommand {
     if (!this.jsonEnabled()) {
       if (reports.length === 0 && uploads.length === 0) this.log('Nothing pending.')
       for (const r of reports) {
-        this.log(`${r.destination}: ${r.delivered} sent, ${r.pending} pending, ${r.parked} rejected${r.lastError ? ` (last error: ${r.lastError})` : ''}`)
+        this.log(
+          `${r.destination}: ${r.delivered} sent, ${r.pending} pending, ${r.parked} rejected${r.lastError ? ` (last error: ${r.lastError})` : ''}`,
+        )
         if (r.pending > 0 && !r.configured)
-          this.note(`  trace.destination no longer names ${r.destination}; \`pf trace sync --discard ${r.destination}\` drops its ${r.pending} waiting span(s).`)
+          this.note(
+            `  trace.destination no longer names ${r.destination}; \`pf trace sync --discard ${r.destination}\` drops its ${r.pending} waiting span(s).`,
+          )
       }
       for (const line of describeUploads(uploads)) this.log(line)
     }
@@ -58,7 +64,11 @@ export default class TraceSync extends PfCommand {
   }
 
   private async discard(filter: string, yes: boolean): Promise<DiscardReport[]> {
-    if (filter.trim() === '') throw new PfError('invalid_arguments', '--discard needs the destination whose waiting spans to drop, e.g. --discard otlp://host:4318.')
+    if (filter.trim() === '')
+      throw new PfError(
+        'invalid_arguments',
+        '--discard needs the destination whose waiting spans to drop, e.g. --discard otlp://host:4318.',
+      )
     const reports = await discardOutbox(
       filter,
       yes
@@ -72,7 +82,11 @@ export default class TraceSync extends PfCommand {
     if (!this.jsonEnabled()) {
       if (reports.length === 0) this.log(`No spans wait for a destination matching "${filter}"; nothing discarded.`)
       for (const r of reports)
-        this.log(r.discarded ? `${r.destination}: discarded ${r.pending} pending and ${r.parked} rejected span(s).` : `${r.destination}: kept (nothing discarded).`)
+        this.log(
+          r.discarded
+            ? `${r.destination}: discarded ${r.pending} pending and ${r.parked} rejected span(s).`
+            : `${r.destination}: kept (nothing discarded).`,
+        )
     }
     return reports
   }

@@ -107,13 +107,17 @@ export class ControlPlane {
     const url = `${armEndpoint(this.env)}${workspaceArmPath(ws)}?api-version=${workspaceApiVersion}`
     const res = await this.request('GET', url, 'reading the workspace from Azure Resource Manager')
     if (res.status === 404)
-      throw new PfError('workspace_not_found', `Azure ML ${describeWorkspace(ws)} was not found; check the ids in trace.destination or config.json.`)
+      throw new PfError(
+        'workspace_not_found',
+        `Azure ML ${describeWorkspace(ws)} was not found; check the ids in trace.destination or config.json.`,
+      )
     if (res.status === 403)
       throw new PfError(
         'workspace_forbidden',
         `Your Azure login may not read ${describeWorkspace(ws)} (HTTP 403); ask for a role on it or \`az login\` as another user.`,
       )
-    if (res.status === 401) throw new PfError('azure_login_required', 'Azure rejected the login (HTTP 401); run `az login` again.', ExitCode.failure)
+    if (res.status === 401)
+      throw new PfError('azure_login_required', 'Azure rejected the login (HTTP 401); run `az login` again.', ExitCode.failure)
     this.expectOk(res, 'reading the workspace from Azure Resource Manager')
     const body = res.body as {kind?: string; location?: string; properties?: {discoveryUrl?: string}}
     const kind = workspaceKindOf(body.kind)
@@ -142,7 +146,11 @@ export class ControlPlane {
    * Makes sure the workspace's trace store (Cosmos DB) can take traces: a disabled store is an error; one that is
    * not initialized is set up (202 + polling of `azure-asyncoperation`) within `timeoutMs`.
    */
-  async ensureTraceStore(ws: WorkspaceTriad, info: WorkspaceInfo, options: {timeoutMs: number; progress?: (m: string) => void}): Promise<void> {
+  async ensureTraceStore(
+    ws: WorkspaceTriad,
+    info: WorkspaceInfo,
+    options: {timeoutMs: number; progress?: (m: string) => void},
+  ): Promise<void> {
     const status = await this.traceStoreStatus(ws, info)
     if (String(status.traceCosmosConfiguration).toLowerCase() === 'disabled')
       throw new PfError(
@@ -157,7 +165,12 @@ export class ControlPlane {
     if (setup.status === 200) return
     if (setup.status !== 202) this.expectOk(setup, what)
     const operation = setup.headers.get('azure-asyncoperation')
-    if (!operation) throw new PfError('azure_request_failed', 'Trace store setup answered 202 without an azure-asyncoperation URL to follow.', ExitCode.failure)
+    if (!operation)
+      throw new PfError(
+        'azure_request_failed',
+        'Trace store setup answered 202 without an azure-asyncoperation URL to follow.',
+        ExitCode.failure,
+      )
     let delay = retryAfterMsOf(setup.headers) ?? 10_000
     const started = Date.now()
     for (;;) {
@@ -187,13 +200,21 @@ export class ControlPlane {
       }
       if (state.toLowerCase() === 'succeeded') return
       const reason = body.error?.message ?? body.error?.code ?? state
-      throw new PfError('trace_store_setup_failed', `Setting up the trace store of ${describeWorkspace(ws)} failed: ${reason}`, ExitCode.failure)
+      throw new PfError(
+        'trace_store_setup_failed',
+        `Setting up the trace store of ${describeWorkspace(ws)} failed: ${reason}`,
+        ExitCode.failure,
+      )
     }
   }
 
   async containerToken(ws: WorkspaceTriad, info: WorkspaceInfo, container: TraceContainer): Promise<ContainerToken> {
     const what = `getting a write token for the ${container} container`
-    const res = await this.request('GET', `${this.flowApi(ws, info)}/TraceSessions/container/${container}/resourceToken?acquireWrite=true`, what)
+    const res = await this.request(
+      'GET',
+      `${this.flowApi(ws, info)}/TraceSessions/container/${container}/resourceToken?acquireWrite=true`,
+      what,
+    )
     this.expectOk(res, what)
     try {
       return parseContainerToken(res.body)
@@ -208,7 +229,9 @@ export class ControlPlane {
    */
   async datastore(ws: WorkspaceTriad, name?: string): Promise<unknown> {
     const base = `${armEndpoint(this.env)}${workspaceArmPath(ws)}/datastores`
-    const what = name ? `reading datastore "${name}" of ${describeWorkspace(ws)}` : `reading the default datastore of ${describeWorkspace(ws)}`
+    const what = name
+      ? `reading datastore "${name}" of ${describeWorkspace(ws)}`
+      : `reading the default datastore of ${describeWorkspace(ws)}`
     const url = name
       ? `${base}/${encodeURIComponent(name)}?api-version=${datastoreApiVersion}`
       : `${base}?api-version=${datastoreApiVersion}&isDefault=true`
@@ -216,7 +239,11 @@ export class ControlPlane {
     if (res.status === 404 && name)
       throw new PfError('datastore_not_found', `${describeWorkspace(ws)} has no datastore "${name}".`, ExitCode.failure)
     if (res.status === 403)
-      throw new PfError('workspace_forbidden', `Your Azure login may not read the datastores of ${describeWorkspace(ws)} (HTTP 403); ask for a role on it.`, ExitCode.failure)
+      throw new PfError(
+        'workspace_forbidden',
+        `Your Azure login may not read the datastores of ${describeWorkspace(ws)} (HTTP 403); ask for a role on it.`,
+        ExitCode.failure,
+      )
     this.expectOk(res, what)
     if (name) return res.body
     const first = (res.body as {value?: unknown[]} | undefined)?.value?.[0]
@@ -245,7 +272,12 @@ export class ControlPlane {
     if (this.userAgent) headers['user-agent'] = `pf ${this.userAgent}`
     let res: Response
     try {
-      res = await fetch(url, {method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(requestTimeoutMs)})
+      res = await fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(requestTimeoutMs),
+      })
     } catch (error) {
       const cause = (error as {cause?: {code?: string; message?: string}}).cause
       throw new TransientAzureError(`${what} failed: ${cause?.code ?? cause?.message ?? (error as Error).message} (${new URL(url).host})`)
@@ -264,9 +296,14 @@ export class ControlPlane {
 
   private expectOk(res: HttpResult, what: string): void {
     if (res.status >= 200 && res.status < 300) return
-    if (res.status === 401) throw new PfError('azure_login_required', 'Azure rejected the login (HTTP 401); run `az login` again.', ExitCode.failure)
+    if (res.status === 401)
+      throw new PfError('azure_login_required', 'Azure rejected the login (HTTP 401); run `az login` again.', ExitCode.failure)
     const body = res.body as {error?: {message?: string}; message?: string} | undefined
     const reason = (typeof body === 'object' ? (body?.error?.message ?? body?.message) : undefined) ?? ''
-    throw new PfError('azure_request_failed', `${what} failed: HTTP ${res.status}${reason ? `: ${String(reason).split('\n')[0].slice(0, 300)}` : ''}`, ExitCode.failure)
+    throw new PfError(
+      'azure_request_failed',
+      `${what} failed: HTTP ${res.status}${reason ? `: ${String(reason).split('\n')[0].slice(0, 300)}` : ''}`,
+      ExitCode.failure,
+    )
   }
 }

@@ -114,8 +114,14 @@ export const referenceSpan = (span: SpanRecord, collectionId: string): Reference
   status: {status_code: span.status.status_code, description: span.status.description ?? ''},
   attributes: protobufValues(span.attributes),
   events: span.events.map(e => ({name: e.name, timestamp: e.timestamp, attributes: protobufValues(e.attributes)})),
-  links: span.links.map(l => ({context: {trace_id: hexId(l.context.trace_id), span_id: hexId(l.context.span_id)}, attributes: protobufValues(l.attributes)})),
-  resource: {attributes: {...protobufValues(span.resource.attributes), [Resource.collectionId]: collectionId}, schema_url: span.resource.schema_url ?? ''},
+  links: span.links.map(l => ({
+    context: {trace_id: hexId(l.context.trace_id), span_id: hexId(l.context.span_id)},
+    attributes: protobufValues(l.attributes),
+  })),
+  resource: {
+    attributes: {...protobufValues(span.resource.attributes), [Resource.collectionId]: collectionId},
+    schema_url: span.resource.schema_url ?? '',
+  },
 })
 
 /** `.promptflow/.trace/{collection_id}/{trace_id}/{span_id}/` (ids in 0x form, as in the item). */
@@ -305,8 +311,7 @@ export const finishedSummaryItem = (root: SpanRecord, collectionId: string, crea
     name: root.name,
     kind: String(a[Attr.spanType] ?? ''),
     created_by: createdBy,
-    cumulative_token_count:
-      total > 0 ? {completion: count(Attr.cumulativeCompletion), prompt: count(Attr.cumulativePrompt), total} : null,
+    cumulative_token_count: total > 0 ? {completion: count(Attr.cumulativeCompletion), prompt: count(Attr.cumulativePrompt), total} : null,
     evaluations: {},
     ...lineIdentity(root),
   }
@@ -350,7 +355,9 @@ export const mainLineOf = (root: SpanRecord): MainLineRef | undefined => {
 }
 
 /** The query that finds the main line's LineSummary item (and the partition to ask, when known); line numbers are strings. */
-export const mainLineQuery = (ref: MainLineRef): {query: string; parameters: Array<{name: string; value: string}>; partitionKey?: string} =>
+export const mainLineQuery = (
+  ref: MainLineRef,
+): {query: string; parameters: Array<{name: string; value: string}>; partitionKey?: string} =>
   'batchRunId' in ref
     ? {
         query: 'SELECT c.id, c.partition_key, c.status FROM c WHERE c.batch_run_id = @run AND c.line_number = @line',
@@ -360,7 +367,10 @@ export const mainLineQuery = (ref: MainLineRef): {query: string; parameters: Arr
         ],
         partitionKey: ref.batchRunId,
       }
-    : {query: 'SELECT c.id, c.partition_key, c.status FROM c WHERE c.line_run_id = @line', parameters: [{name: '@line', value: ref.lineRunId}]}
+    : {
+        query: 'SELECT c.id, c.partition_key, c.status FROM c WHERE c.line_run_id = @line',
+        parameters: [{name: '@line', value: ref.lineRunId}],
+      }
 
 /** What the main line's `evaluations` object holds for one evaluation: the evaluation line's summary item without its own `evaluations`. */
 export type LineEvaluation = Omit<LineSummaryItem, 'evaluations'>
@@ -383,7 +393,11 @@ const pointerSegment = (key: string): string => key.replaceAll('~', '~0').replac
  * The partial update that records an evaluation on the main line, as the reference writes it: `add` (which
  * replaces an existing entry, so a resend writes the same value).
  */
-export const evaluationPatch = (root: SpanRecord, collectionId: string, createdBy: CreatedBy): Array<{op: 'add'; path: string; value: LineEvaluation}> => [
+export const evaluationPatch = (
+  root: SpanRecord,
+  collectionId: string,
+  createdBy: CreatedBy,
+): Array<{op: 'add'; path: string; value: LineEvaluation}> => [
   {op: 'add', path: `/evaluations/${pointerSegment(evaluationKey(root))}`, value: lineEvaluation(root, collectionId, createdBy)},
 ]
 
@@ -393,6 +407,6 @@ export const evaluationPatch = (root: SpanRecord, collectionId: string, createdB
  * Cosmos takes at most 10 operations in one patch.
  */
 export const finishedSummaryPatch = (item: LineSummaryItem): Array<{op: 'set'; path: string; value: unknown}> =>
-  (['root_span_id', 'inputs', 'outputs', 'start_time', 'end_time', 'status', 'latency', 'name', 'kind', 'cumulative_token_count'] as const).map(
-    field => ({op: 'set', path: `/${field}`, value: item[field]}),
-  )
+  (
+    ['root_span_id', 'inputs', 'outputs', 'start_time', 'end_time', 'status', 'latency', 'name', 'kind', 'cumulative_token_count'] as const
+  ).map(field => ({op: 'set', path: `/${field}`, value: item[field]}))

@@ -3,13 +3,7 @@ import type {HttpClient} from '@azure/core-rest-pipeline'
 
 import {isPfError} from '../../errors.js'
 import type {ExportContext, ExportOutcome, ExportResult, SpanExporter, SpanRecord} from '../../contract/destination.js'
-import {
-  type ContainerToken,
-  ControlPlane,
-  type TraceContainer,
-  type TransientAzureError,
-  type WorkspaceInfo,
-} from './control-plane.js'
+import {type ContainerToken, ControlPlane, type TraceContainer, type TransientAzureError, type WorkspaceInfo} from './control-plane.js'
 import {type AzureSignIn, type CreatedBy} from './credential.js'
 import {
   collectionIdOf,
@@ -42,7 +36,8 @@ const worse = (a: Outcome, b: Outcome): Outcome => (rank[b.code] > rank[a.code] 
 const asBody = (item: object): JSONObject => item as JSONObject
 
 /** Says which item a failure was about. */
-const withContext = (outcome: Outcome, item: string): Outcome => (outcome.code === 'ok' ? outcome : {...outcome, reason: `${item}: ${outcome.reason}`})
+const withContext = (outcome: Outcome, item: string): Outcome =>
+  outcome.code === 'ok' ? outcome : {...outcome, reason: `${item}: ${outcome.reason}`}
 
 /** The reference caches a container's resource token 4 minutes; tokens live far longer, so this renews early. */
 const tokenTtlMs = 4 * 60_000
@@ -133,7 +128,11 @@ export class CosmosSpanExporter implements SpanExporter {
       try {
         blobBaseUri = await this.spanBlobs.baseUri()
       } catch (error) {
-        return {code: 'retryable', reason: `blob storage: ${describeStorageError(error)}`, retryAfterMs: (error as TransientAzureError).retryAfterMs}
+        return {
+          code: 'retryable',
+          reason: `blob storage: ${describeStorageError(error)}`,
+          retryAfterMs: (error as TransientAzureError).retryAfterMs,
+        }
       }
       await Promise.all(
         prepared.map(async ({span, collectionId, ref}) => {
@@ -154,7 +153,14 @@ export class CosmosSpanExporter implements SpanExporter {
       const spanId = span.context.span_id
       // Blobs not written: nothing of this span goes to Cosmos now; the whole span is sent again.
       if (outcomes.get(spanId)!.code !== 'ok') continue
-      spanOps.push({op: {operationType: 'Create', partitionKey: collectionId, resourceBody: asBody(spanItem(ref, collectionId, createdBy, blobBaseUri))}, spans: [spanId]})
+      spanOps.push({
+        op: {
+          operationType: 'Create',
+          partitionKey: collectionId,
+          resourceBody: asBody(spanItem(ref, collectionId, createdBy, blobBaseUri)),
+        },
+        spans: [spanId],
+      })
       const traceId = span.context.trace_id
       if (isAggregationSpan(span)) {
         // An aggregation node belongs to no line: no LineSummary item, no evaluation entry.
@@ -171,7 +177,14 @@ export class CosmosSpanExporter implements SpanExporter {
         const placeholder = placeholders.get(traceId)
         if (placeholder) placeholder.spans.push(spanId)
         else {
-          const planned = {op: {operationType: 'Create', partitionKey: collectionId, resourceBody: asBody(runningSummaryItem(span, collectionId, createdBy))}, spans: [spanId]} as PlannedOp
+          const planned = {
+            op: {
+              operationType: 'Create',
+              partitionKey: collectionId,
+              resourceBody: asBody(runningSummaryItem(span, collectionId, createdBy)),
+            },
+            spans: [spanId],
+          } as PlannedOp
           placeholders.set(traceId, planned)
           summaryOps.push(planned)
         }
@@ -187,7 +200,9 @@ export class CosmosSpanExporter implements SpanExporter {
     await Promise.all([
       this.bulk(db.container('Span'), 'Span', spanOps, settle),
       this.bulk(db.container('LineSummary'), 'LineSummary', summaryOps, settle),
-      ...[...collections].map(async ([id, {name, spans: ids}]) => settle(ids, await this.touchCollection(db.container('Collection'), id, name, createdBy))),
+      ...[...collections].map(async ([id, {name, spans: ids}]) =>
+        settle(ids, await this.touchCollection(db.container('Collection'), id, name, createdBy)),
+      ),
       ...evaluations.map(async ({root, collectionId}) => {
         const id = root.context.span_id
         settle([id], await this.recordEvaluation(db.container('LineSummary'), root, collectionId, createdBy, context?.attempts?.[id] ?? 0))
@@ -214,12 +229,20 @@ export class CosmosSpanExporter implements SpanExporter {
    * may not be there yet (its run still exporting): retried, up to maxEvaluationAttempts, then the evaluation
    * line is delivered without the entry rather than held forever.
    */
-  private async recordEvaluation(container: Container, root: SpanRecord, collectionId: string, createdBy: CreatedBy, attempts: number): Promise<Outcome> {
+  private async recordEvaluation(
+    container: Container,
+    root: SpanRecord,
+    collectionId: string,
+    createdBy: CreatedBy,
+    attempts: number,
+  ): Promise<Outcome> {
     const ref = mainLineOf(root)!
     const {partitionKey, ...query} = mainLineQuery(ref)
     const what = 'batchRunId' in ref ? `line ${ref.lineNumber} of run ${ref.batchRunId}` : `line run ${ref.lineRunId}`
     const waitOrGiveUp = (reason: string): Outcome =>
-      attempts + 1 >= maxEvaluationAttempts ? ok : {code: 'retryable', reason: `LineSummary: evaluation waits for the evaluated line: ${reason}`}
+      attempts + 1 >= maxEvaluationAttempts
+        ? ok
+        : {code: 'retryable', reason: `LineSummary: evaluation waits for the evaluated line: ${reason}`}
     try {
       const {resources} = await container.items
         .query<{id: string; partition_key: string; status: string}>(query, partitionKey === undefined ? {} : {partitionKey})
@@ -242,7 +265,12 @@ export class CosmosSpanExporter implements SpanExporter {
   }
 
   /** Sends operations in bulk requests of at most 100 (the SDK also splits them by request size). */
-  private async bulk(container: Container, name: TraceContainer, planned: PlannedOp[], settle: (ids: string[], o: Outcome) => void): Promise<void> {
+  private async bulk(
+    container: Container,
+    name: TraceContainer,
+    planned: PlannedOp[],
+    settle: (ids: string[], o: Outcome) => void,
+  ): Promise<void> {
     const chunks: PlannedOp[][] = []
     for (let i = 0; i < planned.length; i += maxBulkOperations) chunks.push(planned.slice(i, i + maxBulkOperations))
     await Promise.all(
@@ -393,6 +421,8 @@ const describeError = (error: unknown): string => {
   if (isPfError(error)) return error.message
   const err = error as {code?: unknown; message?: string; cause?: {code?: string}}
   const code = err.cause?.code ?? (typeof err.code === 'string' || typeof err.code === 'number' ? err.code : undefined)
-  const message = String(err.message ?? error).split('\n')[0].slice(0, 300)
+  const message = String(err.message ?? error)
+    .split('\n')[0]
+    .slice(0, 300)
   return code !== undefined && !message.includes(String(code)) ? `${message} (${code})` : message
 }

@@ -19,7 +19,8 @@ export const credentialModeOf = (config: ConfigReader): CredentialMode =>
   config.get('azureml.credential') === 'managed_identity' ? 'managed_identity' : 'default'
 
 /** Azure Resource Manager, or what PF_ARM_ENDPOINT says (sovereign clouds, tests). */
-export const armEndpoint = (env: NodeJS.ProcessEnv): string => (env.PF_ARM_ENDPOINT?.trim() || 'https://management.azure.com').replace(/\/+$/, '')
+export const armEndpoint = (env: NodeJS.ProcessEnv): string =>
+  (env.PF_ARM_ENDPOINT?.trim() || 'https://management.azure.com').replace(/\/+$/, '')
 
 /** Claims of a JWT, decoded without verifying (only to name the writer; the services verify the token). */
 export const tokenClaims = (token: string): Record<string, unknown> => {
@@ -49,7 +50,11 @@ const loginHelp =
 
 /** The first line of an error message, without the SDK's troubleshooting links. */
 const firstLine = (message: string | undefined): string =>
-  (message ?? '').split('\n')[0].replace(/\s*(To troubleshoot|See the troubleshooting guide|Please visit)\b.*$/i, '').trim().slice(0, 300)
+  (message ?? '')
+    .split('\n')[0]
+    .replace(/\s*(To troubleshoot|See the troubleshooting guide|Please visit)\b.*$/i, '')
+    .trim()
+    .slice(0, 300)
 
 const networkFailure = /ENOTFOUND|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN|getaddrinfo|fetch failed|network|socket hang up/i
 
@@ -168,11 +173,19 @@ export class AzureSignIn {
   private signInError(error: Error): PfError {
     let result: PfError
     if (this.mode === 'managed_identity') {
-      result = new PfError('azure_login_required', `Managed identity sign-in failed (${credentialKey}=managed_identity): ${firstLine(error.message)}`, ExitCode.failure)
+      result = new PfError(
+        'azure_login_required',
+        `Managed identity sign-in failed (${credentialKey}=managed_identity): ${firstLine(error.message)}`,
+        ExitCode.failure,
+      )
     } else {
       const causes = signInCauses(error, this.chain)
       const known = causes.length > 0 && !causes.every(c => /^the Azure CLI is not signed in/.test(c))
-      result = new PfError('azure_login_required', known ? `${loginHelp.replace(/, then try again\.$/, '')}. Sign-in failed: ${causes.join('; ')}.` : loginHelp, ExitCode.failure)
+      result = new PfError(
+        'azure_login_required',
+        known ? `${loginHelp.replace(/, then try again\.$/, '')}. Sign-in failed: ${causes.join('; ')}.` : loginHelp,
+        ExitCode.failure,
+      )
     }
     const every = ((error as Error & {errors?: Error[]}).errors ?? [error]).map(e => `  ${e.name}: ${e.message}`).join('\n')
     result.stack = `${result.name}: ${result.message}\nSign-in attempts:\n${every}\n${(result.stack ?? '').split('\n').slice(1).join('\n')}`

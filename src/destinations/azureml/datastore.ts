@@ -60,7 +60,8 @@ export const parseDatastore = (body: unknown, isDefault = true): Datastore => {
     )
   const text = (key: string) => (typeof p[key] === 'string' ? (p[key] as string) : '')
   const missing = ['accountName', 'containerName'].filter(k => !text(k))
-  if (missing.length > 0) throw new PfError('azure_request_failed', `Datastore ${name} lacks ${missing.join(', ')} in its ARM description.`, ExitCode.failure)
+  if (missing.length > 0)
+    throw new PfError('azure_request_failed', `Datastore ${name} lacks ${missing.join(', ')} in its ARM description.`, ExitCode.failure)
   const credentials = p.credentials as {credentialsType?: unknown} | undefined
   return {
     name,
@@ -105,7 +106,10 @@ export const describeStorageError = (error: unknown): string => {
   if (isPfError(error) || error instanceof TransientAzureError) return (error as Error).message
   const e = error as {statusCode?: number; code?: string; message?: string; details?: {errorCode?: string}}
   const code = e.details?.errorCode ?? e.code
-  const first = String(e.message ?? error).split('\n')[0].replace(/\?[^\s]*/g, '').slice(0, 200)
+  const first = String(e.message ?? error)
+    .split('\n')[0]
+    .replace(/\?[^\s]*/g, '')
+    .slice(0, 200)
   return `blob storage ${e.statusCode ? `answered HTTP ${e.statusCode}` : 'unreachable'}${code ? ` (${code})` : ''}: ${first}`
 }
 
@@ -187,7 +191,12 @@ export class DatastoreBlobs {
     }
     const next = (async (): Promise<Resolved> => {
       const body = await this.plane.datastore(this.workspace, this.options.datastore)
-      return {datastore: parseDatastore(body, this.options.datastore === undefined), fetchedAt: Date.now(), auth: this.options.prefer ?? 'aad', clients: {}}
+      return {
+        datastore: parseDatastore(body, this.options.datastore === undefined),
+        fetchedAt: Date.now(),
+        auth: this.options.prefer ?? 'aad',
+        clients: {},
+      }
     })()
     this.resolved = next
     next.catch(() => {
@@ -232,7 +241,8 @@ export class DatastoreBlobs {
   }
 
   private classify(error: unknown): unknown {
-    if (isTransientStorageError(error) && !(error instanceof TransientAzureError)) return new TransientAzureError(describeStorageError(error))
+    if (isTransientStorageError(error) && !(error instanceof TransientAzureError))
+      return new TransientAzureError(describeStorageError(error))
     return error
   }
 }
@@ -247,7 +257,13 @@ export const datastoreBlobs = (
   env: NodeJS.ProcessEnv,
   options: DatastoreBlobsOptions = {},
 ): DatastoreBlobs => {
-  const key = [workspaceArmPath(workspace).toLowerCase(), options.datastore ?? '', options.prefer ?? 'aad', env.PF_ARM_ENDPOINT ?? '', env.PF_BLOB_ENDPOINT ?? ''].join('|')
+  const key = [
+    workspaceArmPath(workspace).toLowerCase(),
+    options.datastore ?? '',
+    options.prefer ?? 'aad',
+    env.PF_ARM_ENDPOINT ?? '',
+    env.PF_BLOB_ENDPOINT ?? '',
+  ].join('|')
   let blobs = cache.get(key)
   if (!blobs) cache.set(key, (blobs = new DatastoreBlobs(plane, signIn, workspace, env, options)))
   return blobs

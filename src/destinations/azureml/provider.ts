@@ -19,7 +19,6 @@ const isBare = (value: string) => value.trim().toLowerCase() === 'azureml'
 /** One exporter per workspace per process: its Cosmos client, resource tokens and written-collection cache are reused. */
 const exporters = new Map<string, Promise<SpanExporter>>()
 
-
 // Azure and Cosmos code is imported only on the paths that talk to Azure: loading the provider stays cheap.
 const azure = async (ctx: DestinationContext) => {
   const [{signInFor}, {ControlPlane, TransientAzureError}] = await Promise.all([import('./credential.js'), import('./control-plane.js')])
@@ -32,14 +31,12 @@ export const azuremlProvider: TraceDestinationProvider<AzureMlDestination> = {
   contractVersion: 1,
   scheme: 'azureml',
   description: 'An Azure ML workspace or Azure AI project (traces go to its Cosmos DB, span data to its default blob datastore)',
-  examples: [
-    'azureml',
-    'azureml://subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.MachineLearningServices/workspaces/<ws>',
-  ],
+  examples: ['azureml', 'azureml://subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.MachineLearningServices/workspaces/<ws>'],
   configKeys: [
     {
       key: 'azureml.credential',
-      description: 'How pf signs in to Azure: default (Azure CLI login, then a service principal from AZURE_* variables) or managed_identity',
+      description:
+        'How pf signs in to Azure: default (Azure CLI login, then a service principal from AZURE_* variables) or managed_identity',
       parse(value: string) {
         const v = value.trim().toLowerCase()
         if (v === 'default' || v === 'managed_identity') return v
@@ -57,7 +54,8 @@ export const azuremlProvider: TraceDestinationProvider<AzureMlDestination> = {
       const info = await controlPlane.workspace(workspace)
       await controlPlane.ensureTraceStore(workspace, info, {timeoutMs: ctx.timeoutMs ?? 600_000, progress: ctx.progress})
     } catch (error) {
-      if (error instanceof TransientAzureError) throw new PfError('azure_unreachable', `${error.message}; nothing was saved, try again.`, ExitCode.failure)
+      if (error instanceof TransientAzureError)
+        throw new PfError('azure_unreachable', `${error.message}; nothing was saved, try again.`, ExitCode.failure)
       throw error
     }
   },

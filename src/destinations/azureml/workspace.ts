@@ -32,14 +32,22 @@ export const parseWorkspaceId = (value: string): WorkspaceTriad => {
  */
 const idRules: Array<[keyof WorkspaceTriad, string, RegExp, string]> = [
   ['subscriptionId', 'subscription_id', /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/, 'letters, digits and "-" (a subscription GUID)'],
-  ['resourceGroup', 'resource_group', /^[\p{L}\p{N}_().-]{0,89}[\p{L}\p{N}_()-]$/u, 'up to 90 letters, digits, "_", "(", ")", "-", "." (not ending in ".")'],
+  [
+    'resourceGroup',
+    'resource_group',
+    /^[\p{L}\p{N}_().-]{0,89}[\p{L}\p{N}_()-]$/u,
+    'up to 90 letters, digits, "_", "(", ")", "-", "." (not ending in ".")',
+  ],
   ['workspaceName', 'workspace_name', /^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$/, 'letters, digits, "_" and "-", starting with a letter or digit'],
 ]
 
 export const checkWorkspaceIds = (ws: WorkspaceTriad, source: string): WorkspaceTriad => {
   for (const [field, name, pattern, accepted] of idRules)
     if (!pattern.test(ws[field]))
-      throw new PfError('invalid_value', `${source}: ${name} ${JSON.stringify(ws[field].slice(0, 100))} is not a valid Azure id; it may hold ${accepted}.`)
+      throw new PfError(
+        'invalid_value',
+        `${source}: ${name} ${JSON.stringify(ws[field].slice(0, 100))} is not a valid Azure id; it may hold ${accepted}.`,
+      )
   return ws
 }
 
@@ -96,6 +104,12 @@ export const readWorkspaceConfig = (file: string): WorkspaceTriad => {
   }
   const missing = fields.filter(f => text(f) === '')
   if (missing.length > 0)
-    throw new PfError('workspace_config_invalid', `${file} is missing ${missing.join(', ')}; a workspace config.json needs subscription_id, resource_group and workspace_name.`)
-  return checkWorkspaceIds({subscriptionId: text('subscription_id'), resourceGroup: text('resource_group'), workspaceName: text('workspace_name')}, file)
+    throw new PfError(
+      'workspace_config_invalid',
+      `${file} is missing ${missing.join(', ')}; a workspace config.json needs subscription_id, resource_group and workspace_name.`,
+    )
+  return checkWorkspaceIds(
+    {subscriptionId: text('subscription_id'), resourceGroup: text('resource_group'), workspaceName: text('workspace_name')},
+    file,
+  )
 }
