@@ -294,15 +294,24 @@ describe('pf service collector forwards to remote destinations (OTLP plugin, Azu
   it('sends spans whose resource names a workspace to that workspace (fake control plane, real cosmosdb-server), tokens in the line summary', async () => {
     const {CosmosAccount, testTls} = await import('../helpers/cosmos.js')
     const {FakeAzure, fakeAzCli, resourceGroup, subscription, user} = await import('../helpers/fake-azure.js')
+    const {Azurite} = await import('../helpers/azurite.js')
     const cosmos = await new CosmosAccount().start()
     const azure = await new FakeAzure().start()
+    const azurite = await new Azurite().start()
     try {
       azure.cosmosEndpoint = cosmos.endpoint
-      azure.workspaces.set('ws-otel', {traceCosmosStatus: 'Initialized', databaseName: 'db-ws-otel'})
+      // The workspace's trace store (Cosmos) and its default blob datastore (span data) on Azurite.
+      azure.workspaces.set('ws-otel', {
+        traceCosmosStatus: 'Initialized',
+        databaseName: 'db-ws-otel',
+        datastores: [azurite.datastore({containerName: 'c-ws-otel'})],
+      })
       await cosmos.createTraceStore('db-ws-otel')
+      await azurite.createContainer('c-ws-otel')
       const port = await startService(home, {
         PATH: `${fakeAzCli()}:${process.env.PATH}`,
         PF_ARM_ENDPOINT: azure.url,
+        PF_BLOB_ENDPOINT: azurite.blobEndpoint,
         NODE_EXTRA_CA_CERTS: testTls().certFile,
       })
 
@@ -322,7 +331,8 @@ describe('pf service collector forwards to remote destinations (OTLP plugin, Azu
         'the workspace to get 4 spans',
       )
       expect(items.map(i => i.name).sort()).to.deep.equal(['agent', 'chat gpt-4o', 'invoke_agent helper', 'llm'])
-      expect(items.every(i => i.collection_id === collectionId && i.context.trace_id === traceId)).to.equal(true)
+      // The cloud copies carry prompt flow's 0x ids.
+      expect(items.every(i => i.collection_id === collectionId && i.context.trace_id === `0x${traceId}`)).to.equal(true)
       const summaries = await eventually(
         async () => {
           const found = await cosmos.items('db-ws-otel', 'LineSummary')
@@ -331,7 +341,7 @@ describe('pf service collector forwards to remote destinations (OTLP plugin, Azu
         30_000,
         'the line summary',
       )
-      const summary = summaries.find(s => s.trace_id === traceId)
+      const summary = summaries.find(s => s.trace_id === `0x${traceId}`)
       expect(summary).to.include({name: 'agent', collection_id: collectionId, session_id: 'otel-app'})
       expect(summary.cumulative_token_count).to.deep.equal({completion: 8, prompt: 17, total: 25})
       // Locally too.
@@ -340,6 +350,7 @@ describe('pf service collector forwards to remote destinations (OTLP plugin, Azu
     } finally {
       await azure.stop()
       await cosmos.stop()
+      await azurite.stop()
     }
   })
 })

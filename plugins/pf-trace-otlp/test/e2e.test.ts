@@ -113,14 +113,14 @@ describe('pf-trace-otlp with the pf CLI', function () {
     expect(report).to.deep.include({delivered: 0, parked: 0, pending: total})
     expect(report.lastError).to.match(/cannot reach http:\/\/127\.0\.0\.1:\d+\/v1\/traces/)
     const human = await pf(['trace', 'sync', '--timeout', '1'])
-    expect(human.code).to.equal(1)
+    expect(human.code).to.equal(3) // delivery still pending
     expect(human.stdout).to.contain(`${total} pending`)
 
     await receiver.listen()
     const sync = await pf(['trace', 'sync', '--json'])
     expect(sync.code, sync.stdout + sync.stderr).to.equal(0)
     expect(sync.json().destinations).to.deep.equal([
-      {destination: `otlp+json://127.0.0.1:${port}`, delivered: total, parked: 0, pending: 0},
+      {destination: `otlp+json://127.0.0.1:${port}`, delivered: total, parked: 0, pending: 0, configured: true},
     ])
     expect(receiver.requests.every(r => r.contentType === 'application/json')).to.equal(true)
     expectSameSpans(home, receiver.spans)
@@ -221,7 +221,7 @@ describe('pf-trace-otlp with the pf CLI', function () {
     await receiver.listen()
     const sync = await pf(['trace', 'sync', '--json'])
     expect(sync.code, sync.stdout).to.equal(0)
-    expect(sync.json().destinations).to.deep.equal([{destination: otlp, delivered: m, parked: 0, pending: 0}])
+    expect(sync.json().destinations).to.deep.equal([{destination: otlp, delivered: m, parked: 0, pending: 0, configured: true}])
     expectSameSpans(home, receiver.spans)
     const written = readFileSync(file, 'utf8')
       .trim()
