@@ -28,7 +28,7 @@ const runDriver = (args, env) =>
  * data to blob storage (Azurite: span.json + one blob per event, then the Cosmos items) against the same spans
  * written to Cosmos only; and the peak memory of the export with blobs for 40k spans against 10k spans.
  */
-export default async function azuremlBlobs({pairs}) {
+export default async function azuremlBlobs({pairs, quick}) {
   register()
   const {FakeAzure, fakeAzCli, workspaceId} = await import('../../test/helpers/fake-azure.ts')
   const {CosmosAccount, testTls} = await import('../../test/helpers/cosmos.ts')
@@ -70,12 +70,15 @@ export default async function azuremlBlobs({pairs}) {
     return result
   }
   // PF_BENCH_BLOB_SPANS scales the case down on a busy machine (the figures name the count they used).
-  const spans = Number(process.env.PF_BENCH_BLOB_SPANS ?? 10_000)
+  const spans = quick ? 50 : Number(process.env.PF_BENCH_BLOB_SPANS ?? 10_000)
   const label = count => (count % 1000 === 0 ? `${count / 1000}k` : String(count))
   const rounds = Math.max(1, Math.min(pairs, 3))
   try {
-    await run(Math.min(1000, spans), 'pf')
-    await run(Math.min(1000, spans), 'pf-no-blobs')
+    // Warm-up (skipped in quick mode, where one pass of each path is the point).
+    if (!quick) {
+      await run(Math.min(1000, spans), 'pf')
+      await run(Math.min(1000, spans), 'pf-no-blobs')
+    }
     const withBlobs = []
     const cosmosOnly = []
     const cpu = {blobs: [], cosmos: []}

@@ -8,7 +8,7 @@ import {median, pfBin, repoRoot, tempDir} from '../lib.js'
 
 const driver = path.join(repoRoot, 'bench', 'drivers', 'run-upload.js')
 // PF_BENCH_UPLOAD_LINES: a smaller run for a quick look (the figure of record is 10k lines).
-const lines = Number(process.env.PF_BENCH_UPLOAD_LINES ?? 10_000)
+const linesOf = quick => (quick ? 30 : Number(process.env.PF_BENCH_UPLOAD_LINES ?? 10_000))
 
 const runDriver = (args, env) =>
   new Promise((resolve, reject) => {
@@ -24,7 +24,8 @@ const runDriver = (args, env) =>
  * Run tracking: the upload of a finished 10k-line run (prompt flow's blob layout, ~10.4k blobs, to Azurite through
  * the fake control plane, parallel blob uploads) against writing the same files to a local folder.
  */
-export default async function runUpload({pairs}) {
+export default async function runUpload({pairs, quick}) {
+  const lines = linesOf(quick)
   register()
   const {FakeAzure, fakeAzCli, workspaceId} = await import('../../test/helpers/fake-azure.ts')
   const {Azurite} = await import('../../test/helpers/azurite.ts')
