@@ -208,17 +208,25 @@ describe('azureml span data in blob storage (built CLI, Azurite, cosmosdb-server
     const container = azurite.container('c-ws-kill')
     let child: ChildProcess | undefined
     const exited = new Promise<NodeJS.Signals | null>(resolve => {
-      child = spawn(process.execPath, [pfBin, 'flow', 'test', '--flow', flow('many-spans'), '--inputs', 'count=150', 'size=2000'], {
-        cwd: home,
-        env: {...process.env, PF_HOME_DIRECTORY: home, ...env()},
-        stdio: 'ignore',
-      })
+      // A long export wait: pf is still uploading when it is killed (the default wait is 1 s).
+      child = spawn(
+        process.execPath,
+        [pfBin, 'flow', 'test', '--flow', flow('many-spans'), '--inputs', 'count=150', 'size=2000', '--export-wait', '120'],
+        {
+          cwd: home,
+          env: {...process.env, PF_HOME_DIRECTORY: home, ...env()},
+          stdio: 'ignore',
+        },
+      )
       child.on('close', (_code, signal) => resolve(signal))
     })
     // Kill as soon as the first blobs are in: uploads (and items) are under way.
+    let ended = false
+    void exited.then(() => (ended = true))
     for (;;) {
       const first = await container.listBlobsFlat().next()
       if (!first.done) break
+      if (ended) expect.fail('pf ended before it wrote any span data')
       await new Promise(resolve => setTimeout(resolve, 20))
     }
     child!.kill('SIGKILL')
