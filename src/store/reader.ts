@@ -1,8 +1,9 @@
 import {existsSync} from 'node:fs'
 
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
 
 import type {SpanRecord} from '../contract/destination.js'
+import {openDatabase} from './sqlite.js'
 import {type LineRunRow, type RunRow, TraceStore, searchKeyBase, searchKeySpan, storePath} from './store.js'
 
 export interface TraceFilter {
@@ -62,28 +63,17 @@ export interface CollectionSummary {
  * writes); every list is keyset-paged on (start_time, trace_id), served by the indexes of migration 4.
  */
 export class TraceReader {
-  private readonly statements = new Map<string, Database.Statement>()
-
   /** Opens the store read-only, creating it first (with its schema) when no pf command has yet. */
   static open(home: string): TraceReader {
     const file = storePath(home)
     // A fresh home, or a store of an older schema: let the writer create/migrate it once, then read only.
     TraceStore.open(home).close()
     if (!existsSync(file)) throw new Error(`no store at ${file}`)
-    return new TraceReader(new Database(file, {readonly: true, fileMustExist: true}))
+    return new TraceReader(openDatabase(file, {readonly: true, fileMustExist: true}))
   }
 
   private constructor(readonly db: Database.Database) {
     db.pragma('busy_timeout = 5000')
-  }
-
-  private statement(sql: string): Database.Statement {
-    let stmt = this.statements.get(sql)
-    if (!stmt) {
-      stmt = this.db.prepare(sql)
-      this.statements.set(sql, stmt)
-    }
-    return stmt
   }
 
   /** One page of line runs (trace roots), newest first; `limit + 1` rows are read to know whether more follow. */
@@ -94,7 +84,7 @@ export class TraceReader {
     else if (searches.length > 0 && (filter.sort ?? 'start') === 'start') rows = this.searchNewestFirst(filter, searches, limit + 1, after)
     else {
       const {sql, params} = listQuery(filter, limit + 1, after)
-      rows = this.statement(sql).all(...params) as LineRunRow[]
+      rows = this.db.prepare(sql).all(...params) as LineRunRow[]
     }
     if (rows.length <= limit) return {rows}
     rows.length = limit
@@ -115,10 +105,10 @@ export class TraceReader {
    */
   private searchNewestFirst(filter: TraceFilter, searches: SearchCondition[], limit: number, after?: TraceCursor): LineRunRow[] {
     const [driver, ...others] = searches
-    const hits = this.statement(
+    const hits = this.db.prepare(
       'SELECT rowid, trace_id, span_id FROM span_search WHERE span_search MATCH ? ORDER BY rowid DESC',
     ).safeIntegers(true)
-    const lineRun = this.statement('SELECT * FROM line_runs WHERE trace_id = ?')
+    const lineRun = this.db.prepare('SELECT * FROM line_runs WHERE trace_id = ?')
     const fromMs = filter.from === undefined ? undefined : msOf(filter.from)
     const accepted: Array<{row: LineRunRow; ms: number}> = []
     const seen = new Set<string>()
@@ -143,41 +133,41 @@ export class TraceReader {
   /** Whether a span's attribute (`path`) has one of `values`. */
   private hasValue(traceId: string, spanId: string, exact: NonNullable<SearchCondition['exact']>): boolean {
     const sql = `SELECT 1 FROM spans WHERE trace_id = ? AND span_id = ? AND json_extract(data, ?) IN (${exact.values.map(() => '?').join(', ')})`
-    return this.statement(sql).get(traceId, spanId, exact.path, ...exact.values) !== undefined
+    return this.db.prepare(sql).get(traceId, spanId, exact.path, ...exact.values) !== undefined
   }
 
   /** Whether some span of a trace (they start between its root's start and end) matches a search condition. */
   private traceMatches(row: LineRunRow, condition: SearchCondition): boolean {
-    const spans = this.statement('SELECT span_id FROM span_search WHERE span_search MATCH ? AND rowid >= ? AND rowid < ? AND trace_id = ?')
+    const spans = this.db.prepare('SELECT span_id FROM span_search WHERE span_search MATCH ? AND rowid >= ? AND rowid < ? AND trace_id = ?')
       .pluck()
       .all(condition.match, searchKeyBase(row.start_time), searchKeyBase(row.end_time) + searchKeySpan, row.trace_id) as string[]
     return condition.exact ? spans.some(spanId => this.hasValue(row.trace_id, spanId, condition.exact!)) : spans.length > 0
   }
 
   lineRun(traceId: string): LineRunRow | undefined {
-    return this.statement('SELECT * FROM line_runs WHERE trace_id = ?').get(traceId) as LineRunRow | undefined
+    return this.db.prepare('SELECT * FROM line_runs WHERE trace_id = ?').get(traceId) as LineRunRow | undefined
   }
 
   /** Every span of a trace, in start order. */
   spans(traceId: string): SpanRecord[] {
-    const rows = this.statement('SELECT data FROM spans WHERE trace_id = ? ORDER BY start_time, span_id').all(traceId) as Array<{
+    const rows = this.db.prepare('SELECT data FROM spans WHERE trace_id = ? ORDER BY start_time, span_id').all(traceId) as Array<{
       data: string
     }>
     return rows.map(r => JSON.parse(r.data) as SpanRecord)
   }
 
   run(name: string): RunRow | undefined {
-    return this.statement('SELECT * FROM runs WHERE name = ?').get(name) as RunRow | undefined
+    return this.db.prepare('SELECT * FROM runs WHERE name = ?').get(name) as RunRow | undefined
   }
 
   /** Runs, newest first (for the viewer's run filter). */
   runs(limit: number): RunRow[] {
-    return this.statement('SELECT * FROM runs ORDER BY created_at DESC LIMIT ?').all(limit) as RunRow[]
+    return this.db.prepare('SELECT * FROM runs ORDER BY created_at DESC LIMIT ?').all(limit) as RunRow[]
   }
 
   /** A run's lines in line order, paged after a line number. */
   runLines(run: string, limit: number, afterLine = -1): LineRunRow[] {
-    return this.statement('SELECT * FROM line_runs WHERE run = ? AND line_number > ? ORDER BY line_number, trace_id LIMIT ?').all(
+    return this.db.prepare('SELECT * FROM line_runs WHERE run = ? AND line_number > ? ORDER BY line_number, trace_id LIMIT ?').all(
       run,
       afterLine,
       limit,
@@ -185,7 +175,7 @@ export class TraceReader {
   }
 
   runLineCounts(run: string): Array<{status: string; count: number}> {
-    return this.statement(
+    return this.db.prepare(
       'SELECT status, COUNT(*) AS count FROM line_runs WHERE run = ? AND line_number IS NOT NULL GROUP BY status ORDER BY status',
     ).all(run) as Array<{
       status: string
@@ -194,7 +184,7 @@ export class TraceReader {
   }
 
   collections(): CollectionSummary[] {
-    return this.statement(
+    return this.db.prepare(
       'SELECT collection, COUNT(*) AS traces, MAX(start_time) AS last_start_time FROM line_runs GROUP BY collection ORDER BY last_start_time DESC',
     ).all() as CollectionSummary[]
   }

@@ -1,7 +1,7 @@
 import {closeSync, existsSync, openSync} from 'node:fs'
 import path from 'node:path'
 
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
 
 import {ensurePrivateDir} from '../paths.js'
 import {Attr} from '../contract/attributes.js'
@@ -9,6 +9,7 @@ import type {ResolvedDestination, SpanRecord} from '../contract/destination.js'
 import {type ProcessIdentity, currentProcess, isProcessRunning} from '../util/process.js'
 import {secondsBetween} from '../util/span-time.js'
 import {migrations} from './schema.js'
+import {openDatabase} from './sqlite.js'
 
 export const storeFileName = 'pf.sqlite'
 
@@ -99,7 +100,7 @@ export class TraceStore {
     const file = storePath(home)
     // Create the file user-only before SQLite does; its -wal/-shm files take the same mode.
     if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600))
-    return new TraceStore(new Database(file))
+    return new TraceStore(openDatabase(file))
   }
 
   /** Opens the store only if it exists (reading commands do not create one). */
@@ -127,7 +128,7 @@ export class TraceStore {
     this.insertOutbox = db.prepare(`INSERT OR IGNORE INTO outbox (destination, trace_id, span_id, created_at) VALUES (?, ?, ?, ?)`)
     this.insertSearch = db.prepare('INSERT INTO span_search (rowid, name, body, attrs, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?)')
     // A span stored again (same ids) replaces the row: its old search document goes first.
-    this.storedStart = db.prepare('SELECT start_time FROM spans WHERE trace_id = ? AND span_id = ?').pluck()
+    this.storedStart = db.prepare('SELECT start_time FROM spans WHERE trace_id = ? AND span_id = ?')
     this.unindexReplaced = db.prepare('DELETE FROM span_search WHERE rowid >= ? AND rowid < ? AND trace_id = ? AND span_id = ?')
     this.recordTransaction = db.transaction((spans: SpanRecord[], remotes: string[], now: number) => this.writeSpans(spans, remotes, now))
   }
@@ -161,7 +162,7 @@ export class TraceStore {
       const run = (attrs[Attr.batchRunId] as string | undefined) ?? null
       const collection = String(resource.collection ?? 'default')
       const {trace_id: traceId, span_id: spanId} = span.context
-      const previousStart = this.storedStart.get(traceId, spanId) as string | undefined
+      const previousStart = this.storedStart.pluck().get(traceId, spanId) as string | undefined
       if (previousStart !== undefined) {
         const base = searchKeyBase(previousStart)
         this.unindexReplaced.run(base, base + searchKeySpan, traceId, spanId)

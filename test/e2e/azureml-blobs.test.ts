@@ -3,7 +3,7 @@ import {type ChildProcess, spawn} from 'node:child_process'
 import {cpSync, existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 
-import Database from 'better-sqlite3'
+import {openDatabase} from '../../src/store/sqlite.js'
 
 import {Azurite} from '../helpers/azurite.js'
 import {pfBin, repoRoot, runPf, tempDir} from '../helpers/cli.js'
@@ -14,7 +14,7 @@ const fixtures = path.join(repoRoot, 'test', 'fixtures', 'flows')
 const hex = (id: string) => `0x${id}`
 
 const localSpans = (home: string): any[] => {
-  const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
+  const db = openDatabase(path.join(home, 'pf.sqlite'), {readonly: true})
   try {
     return (db.prepare('SELECT data FROM spans').all() as Array<{data: string}>).map(r => JSON.parse(r.data))
   } finally {
@@ -23,7 +23,7 @@ const localSpans = (home: string): any[] => {
 }
 
 const outboxStates = (home: string): Record<string, number> => {
-  const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
+  const db = openDatabase(path.join(home, 'pf.sqlite'), {readonly: true})
   try {
     const rows = db.prepare('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state').all() as Array<{state: string; n: number}>
     return Object.fromEntries(rows.map(r => [r.state, r.n]))

@@ -3,7 +3,7 @@ import {type ChildProcess, spawn} from 'node:child_process'
 import {cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
-import Database from 'better-sqlite3'
+import {openDatabase} from '../../src/store/sqlite.js'
 
 import {Azurite} from '../helpers/azurite.js'
 import {pfBin, repoRoot, runPf, tempDir} from '../helpers/cli.js'
@@ -17,7 +17,7 @@ const hex = (id: string) => `0x${id}`
 
 /** Every local span of the pf home's store, as stored (the full record). */
 const localSpans = (home: string): any[] => {
-  const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
+  const db = openDatabase(path.join(home, 'pf.sqlite'), {readonly: true})
   try {
     return (db.prepare('SELECT data FROM spans').all() as Array<{data: string}>).map(r => JSON.parse(r.data))
   } finally {
@@ -26,7 +26,7 @@ const localSpans = (home: string): any[] => {
 }
 
 const outboxStates = (home: string): Record<string, number> => {
-  const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
+  const db = openDatabase(path.join(home, 'pf.sqlite'), {readonly: true})
   try {
     const rows = db.prepare('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state').all() as Array<{state: string; n: number}>
     return Object.fromEntries(rows.map(r => [r.state, r.n]))
@@ -505,7 +505,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
     })
 
     // Sending everything again (as after a crash) changes nothing: the base lines keep their evaluations.
-    const db = new Database(path.join(home, 'pf.sqlite'))
+    const db = openDatabase(path.join(home, 'pf.sqlite'))
     db.prepare(`UPDATE outbox SET state = 'pending', next_attempt_at = 0, delivered_at = NULL`).run()
     db.close()
     // Every span goes again; the two runs' uploads stay pending (this fake workspace has no artifact datastore,
@@ -718,7 +718,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
         },
       ])
       expect(outboxStates(home)).to.deep.equal({delivered: 2, parked: 1})
-      const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
+      const db = openDatabase(path.join(home, 'pf.sqlite'), {readonly: true})
       const parked = db.prepare(`SELECT last_error FROM outbox WHERE state = 'parked'`).all() as Array<{last_error: string}>
       db.close()
       expect(parked).to.deep.equal([{last_error: 'Span: Cosmos DB rejected the item (HTTP 400)'}])

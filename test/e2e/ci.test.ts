@@ -3,7 +3,7 @@ import {spawn} from 'node:child_process'
 import {chmodSync, cpSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
-import Database from 'better-sqlite3'
+import {openDatabase} from '../../src/store/sqlite.js'
 import yaml from 'js-yaml'
 
 import {pfBin, repoRoot, runPf, tempDir} from '../helpers/cli.js'
@@ -173,7 +173,7 @@ describe('docs/ci.md: the GitHub Actions workflow (built CLI, CI=true, no TTY)',
     expect(JSON.parse(readFileSync(path.join(repo, 'run.json'), 'utf8')).run).to.include({name: 'answer-4242', status: 'Completed'})
     expect(JSON.parse(readFileSync(path.join(repo, 'metrics.json'), 'utf8'))).to.deep.equal({accuracy: 1})
 
-    const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
+    const db = openDatabase(path.join(home, 'pf.sqlite'), {readonly: true})
     const local = db.prepare('SELECT COUNT(*) FROM spans').pluck().get() as number
     const pending = db.prepare("SELECT COUNT(*) FROM outbox WHERE state != 'delivered'").pluck().get() as number
     db.close()

@@ -7,7 +7,7 @@ import http from 'node:http'
 import path from 'node:path'
 import zlib from 'node:zlib'
 
-import Database from 'better-sqlite3'
+import {openDatabase} from '../../src/store/sqlite.js'
 
 import {repoRoot, runPf, tempDir} from '../helpers/cli.js'
 import {type RawResponse, jsonRequest, jsonSpan, post, runScript} from '../helpers/collector.js'
@@ -15,7 +15,7 @@ import {type RawResponse, jsonRequest, jsonSpan, post, runScript} from '../helpe
 const exportScript = path.join(repoRoot, 'test', 'fixtures', 'scripts', 'otel-sdk-export.mjs')
 
 const spanCount = (home: string): number => {
-  const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
+  const db = openDatabase(path.join(home, 'pf.sqlite'), {readonly: true})
   try {
     return db.prepare('SELECT COUNT(*) FROM spans').pluck().get() as number
   } finally {
@@ -278,7 +278,7 @@ describe('pf service collector forwards to remote destinations (OTLP plugin, Azu
         const accepted = receiver.requests.filter(r => r.accepted)
         if (secure) expect(accepted.every(r => r.headers['content-encoding'] === 'gzip')).to.equal(true)
         // The outbox records the delivery.
-        const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
+        const db = openDatabase(path.join(home, 'pf.sqlite'), {readonly: true})
         try {
           const states = db.prepare('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state').all()
           expect(states).to.deep.equal([{state: 'delivered', n: 4}])

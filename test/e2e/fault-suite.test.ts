@@ -3,7 +3,7 @@ import {spawn} from 'node:child_process'
 import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
-import Database from 'better-sqlite3'
+import {openDatabase} from '../../src/store/sqlite.js'
 
 import {cleanEnv, pfBin, repoRoot, runPf, tempDir} from '../helpers/cli.js'
 
@@ -49,7 +49,7 @@ describe('fault suite: signals at random points of 1,000-line runs (built CLI)',
     )
 
     const tracedLines = (run: string): Set<number> => {
-      const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
+      const db = openDatabase(path.join(home, 'pf.sqlite'), {readonly: true})
       try {
         const rows = db.prepare('SELECT data FROM spans WHERE run = ? AND parent_id IS NULL').pluck().all(run) as string[]
         return new Set(rows.map(r => Number(JSON.parse(r).attributes.line_number)))
@@ -97,7 +97,7 @@ describe('fault suite: signals at random points of 1,000-line runs (built CLI)',
     rmSync(spansFile + '.down', {force: true})
     const sync = await runPf(['trace', 'sync', '--timeout', '120', '--json'], {home, env})
     expect(sync.code, sync.stdout + sync.stderr).to.equal(0)
-    const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
+    const db = openDatabase(path.join(home, 'pf.sqlite'), {readonly: true})
     const local = db.prepare('SELECT span_id FROM spans').pluck().all() as string[]
     const notDelivered = db.prepare(`SELECT COUNT(*) FROM outbox WHERE state != 'delivered'`).pluck().get() as number
     db.close()

@@ -3,7 +3,7 @@ import {spawn} from 'node:child_process'
 import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
-import Database from 'better-sqlite3'
+import {openDatabase} from '../../src/store/sqlite.js'
 
 import {cleanEnv, pfBin, repoRoot, runPf, tempDir} from '../helpers/cli.js'
 
@@ -24,7 +24,7 @@ describe('outbox: dead destinations and dead pf processes (built CLI)', () => {
     return {...result, ms: Date.now() - started}
   }
   const outbox = (sql: string): any[] => {
-    const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
+    const db = openDatabase(path.join(home, 'pf.sqlite'), {readonly: true})
     try {
       return db.prepare(sql).all()
     } finally {
@@ -100,7 +100,7 @@ describe('outbox: dead destinations and dead pf processes (built CLI)', () => {
     expect((await pf(['flow', 'test', '--flow', flexFlow])).code).to.equal(0)
     // Many failed attempts later pf's own backoff is long (up to a minute); one span's receiver asked for 10 minutes.
     const later = Date.now() + 60_000
-    const db = new Database(path.join(home, 'pf.sqlite'))
+    const db = openDatabase(path.join(home, 'pf.sqlite'))
     db.prepare('UPDATE outbox SET attempts = 8, next_attempt_at = ?').run(later)
     const [asked] = db.prepare('SELECT span_id FROM outbox LIMIT 1').pluck().all() as string[]
     db.prepare('UPDATE outbox SET next_attempt_at = ?, retry_not_before = ? WHERE span_id = ?').run(later + 540_000, later + 540_000, asked)

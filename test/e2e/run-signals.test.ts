@@ -3,7 +3,7 @@ import {type ChildProcess, spawn, spawnSync} from 'node:child_process'
 import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
-import Database from 'better-sqlite3'
+import {openDatabase} from '../../src/store/sqlite.js'
 
 import {cleanEnv, pfBin, repoRoot, runPf, tempDir} from '../helpers/cli.js'
 
@@ -19,7 +19,7 @@ const jsonLines = (file: string): any[] =>
 
 /** Line numbers of the run's root spans (one per traced line) in the local store. */
 const tracedLines = (home: string, run: string): number[] => {
-  const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
+  const db = openDatabase(path.join(home, 'pf.sqlite'), {readonly: true})
   try {
     const rows = db.prepare('SELECT data FROM spans WHERE run = ? AND parent_id IS NULL').all(run) as Array<{data: string}>
     return rows.map(r => Number(JSON.parse(r.data).attributes.line_number))

@@ -3,7 +3,7 @@ import {type ChildProcess, spawn} from 'node:child_process'
 import {writeFileSync} from 'node:fs'
 import path from 'node:path'
 
-import Database from 'better-sqlite3'
+import {openDatabase} from '../../src/store/sqlite.js'
 
 import {Azurite} from '../helpers/azurite.js'
 import {pfBin, repoRoot, runPf, tempDir} from '../helpers/cli.js'
@@ -17,7 +17,7 @@ const wsid = (ws: string) =>
   `/subscriptions/${subscription}/resourceGroups/${resourceGroup}/providers/Microsoft.MachineLearningServices/workspaces/${ws}`
 
 const uploadRows = (home: string): any[] => {
-  const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
+  const db = openDatabase(path.join(home, 'pf.sqlite'), {readonly: true})
   try {
     return db.prepare('SELECT run, state, steps, attempts, last_error FROM run_uploads ORDER BY run').all() as any[]
   } finally {

@@ -3,7 +3,7 @@ import {spawn} from 'node:child_process'
 import {cpSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
-import Database from 'better-sqlite3'
+import {openDatabase} from '../../src/store/sqlite.js'
 
 import {pfBin, repoRoot, runPf, tempDir} from '../helpers/cli.js'
 
@@ -30,7 +30,7 @@ interface StoredSpan {
 }
 
 const spansOf = (home: string, run: string): Array<StoredSpan & {attributes: Record<string, unknown>}> => {
-  const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
+  const db = openDatabase(path.join(home, 'pf.sqlite'), {readonly: true})
   try {
     const rows = db.prepare('SELECT name, parent_id, status, collection, data FROM spans WHERE run = ?').all(run) as StoredSpan[]
     return rows.map(r => ({...r, attributes: JSON.parse(r.data).attributes}))

@@ -3,7 +3,7 @@ import {mkdirSync, writeFileSync} from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
 
-import Database from 'better-sqlite3'
+import {openDatabase} from '../../src/store/sqlite.js'
 
 import {migrations} from '../../src/store/schema.js'
 import {TraceStore, storePath} from '../../src/store/store.js'
@@ -423,7 +423,7 @@ describe('viewer search over the full-text index (migration 3)', () => {
     ])
     store.close()
     home = tempDir('pf-home-search-')
-    const old = new Database(storePath(home))
+    const old = openDatabase(storePath(home))
     old.exec(migrations[0])
     old.exec(migrations[1])
     old.pragma('user_version = 2')

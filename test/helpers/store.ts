@@ -1,7 +1,8 @@
 import {existsSync} from 'node:fs'
 import path from 'node:path'
 
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
+import {openDatabase} from '../../src/store/sqlite.js'
 
 export interface StoredSpan {
   name: string
@@ -16,7 +17,7 @@ export interface StoredSpan {
 
 /** Every span of `<home>/pf.sqlite`, read the way the store wrote them. */
 export const readSpans = (home: string): StoredSpan[] => {
-  const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
+  const db = openDatabase(path.join(home, 'pf.sqlite'), {readonly: true})
   try {
     return (
       db.prepare('SELECT trace_id, span_id, parent_id, name, span_type, status, data FROM spans ORDER BY start_time').all() as any[]
@@ -30,7 +31,7 @@ export const readSpans = (home: string): StoredSpan[] => {
 }
 
 export const readLineRuns = (home: string): any[] => {
-  const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
+  const db = openDatabase(path.join(home, 'pf.sqlite'), {readonly: true})
   try {
     return db.prepare('SELECT * FROM line_runs ORDER BY start_time').all()
   } finally {
@@ -52,7 +53,7 @@ export const storeText = async (home: string): Promise<string> => {
 export const readStore = <T>(home: string, fn: (db: Database.Database) => T): T => {
   const file = path.join(home, 'pf.sqlite')
   if (!existsSync(file)) throw new Error(`no store at ${file}`)
-  const db = new Database(file, {readonly: true})
+  const db = openDatabase(file, {readonly: true})
   try {
     return fn(db)
   } finally {
