@@ -105,9 +105,9 @@ export class TraceReader {
    */
   private searchNewestFirst(filter: TraceFilter, searches: SearchCondition[], limit: number, after?: TraceCursor): LineRunRow[] {
     const [driver, ...others] = searches
-    const hits = this.db.prepare(
-      'SELECT rowid, trace_id, span_id FROM span_search WHERE span_search MATCH ? ORDER BY rowid DESC',
-    ).safeIntegers(true)
+    const hits = this.db
+      .prepare('SELECT rowid, trace_id, span_id FROM span_search WHERE span_search MATCH ? ORDER BY rowid DESC')
+      .safeIntegers(true)
     const lineRun = this.db.prepare('SELECT * FROM line_runs WHERE trace_id = ?')
     const fromMs = filter.from === undefined ? undefined : msOf(filter.from)
     const accepted: Array<{row: LineRunRow; ms: number}> = []
@@ -138,7 +138,8 @@ export class TraceReader {
 
   /** Whether some span of a trace (they start between its root's start and end) matches a search condition. */
   private traceMatches(row: LineRunRow, condition: SearchCondition): boolean {
-    const spans = this.db.prepare('SELECT span_id FROM span_search WHERE span_search MATCH ? AND rowid >= ? AND rowid < ? AND trace_id = ?')
+    const spans = this.db
+      .prepare('SELECT span_id FROM span_search WHERE span_search MATCH ? AND rowid >= ? AND rowid < ? AND trace_id = ?')
       .pluck()
       .all(condition.match, searchKeyBase(row.start_time), searchKeyBase(row.end_time) + searchKeySpan, row.trace_id) as string[]
     return condition.exact ? spans.some(spanId => this.hasValue(row.trace_id, spanId, condition.exact!)) : spans.length > 0
@@ -167,26 +168,26 @@ export class TraceReader {
 
   /** A run's lines in line order, paged after a line number. */
   runLines(run: string, limit: number, afterLine = -1): LineRunRow[] {
-    return this.db.prepare('SELECT * FROM line_runs WHERE run = ? AND line_number > ? ORDER BY line_number, trace_id LIMIT ?').all(
-      run,
-      afterLine,
-      limit,
-    ) as LineRunRow[]
+    return this.db
+      .prepare('SELECT * FROM line_runs WHERE run = ? AND line_number > ? ORDER BY line_number, trace_id LIMIT ?')
+      .all(run, afterLine, limit) as LineRunRow[]
   }
 
   runLineCounts(run: string): Array<{status: string; count: number}> {
-    return this.db.prepare(
-      'SELECT status, COUNT(*) AS count FROM line_runs WHERE run = ? AND line_number IS NOT NULL GROUP BY status ORDER BY status',
-    ).all(run) as Array<{
+    return this.db
+      .prepare('SELECT status, COUNT(*) AS count FROM line_runs WHERE run = ? AND line_number IS NOT NULL GROUP BY status ORDER BY status')
+      .all(run) as Array<{
       status: string
       count: number
     }>
   }
 
   collections(): CollectionSummary[] {
-    return this.db.prepare(
-      'SELECT collection, COUNT(*) AS traces, MAX(start_time) AS last_start_time FROM line_runs GROUP BY collection ORDER BY last_start_time DESC',
-    ).all() as CollectionSummary[]
+    return this.db
+      .prepare(
+        'SELECT collection, COUNT(*) AS traces, MAX(start_time) AS last_start_time FROM line_runs GROUP BY collection ORDER BY last_start_time DESC',
+      )
+      .all() as CollectionSummary[]
   }
 
   close(): void {
