@@ -1,10 +1,10 @@
 // Runs the tests with mocha and ends with the line CI counts: "N passed, N failed".
-// Usage: node --import tsx test/run.js [--grep PATTERN] [--jobs N] [files or folders…]
+// Usage: node --import tsx test/run.js [--grep PATTERN] [--jobs N] [--record-durations] [files or folders…]
 //   no paths: every test under test/ and plugins/*/test; one file: mocha in this process;
 //   several files: one process per file, N at a time (default 4; each end-to-end file has its own pf home and ports),
 //   each file's output printed whole when it ends, so parallel output never interleaves.
 import {spawn} from 'node:child_process'
-import {existsSync, mkdtempSync, readdirSync, statSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -21,6 +21,7 @@ const option = name => {
 const grep = option('--grep')
 const jobs = Number(option('--jobs') ?? process.env.PF_TEST_JOBS ?? 4)
 const single = args[0] === '--single' ? args.shift() : undefined
+const recordDurations = args.includes('--record-durations') && args.splice(args.indexOf('--record-durations'), 1).length > 0
 
 const findTests = dir =>
   readdirSync(dir).flatMap(name => {
@@ -56,13 +57,18 @@ const runHere = async testFiles => {
   })
 }
 
-// Slow folders first, so the long files do not start last.
-const weight = file => ['browser', 'e2e', 'plugins', 'unit'].findIndex(part => file.includes(`${path.sep}${part}${path.sep}`))
+// Longest files first (seconds each took in a recent full run, test/durations.json; `--record-durations` rewrites
+// it), so no long file starts last and holds the run up alone. A file not listed yet counts as long.
+const durationsFile = path.join(root, 'durations.json')
+const durations = existsSync(durationsFile) ? JSON.parse(readFileSync(durationsFile, 'utf8')) : {}
+const repoRelative = file => path.relative(path.join(root, '..'), file).split(path.sep).join('/')
+const expectedSeconds = file => durations[repoRelative(file)] ?? 60
 const summaryLine = /^(\d+) passed, (\d+) failed$/m
 
 /** One child process per file, `jobs` at a time. */
 const runInParallel = async testFiles => {
-  const queue = [...testFiles].sort((a, b) => weight(a) - weight(b))
+  const queue = [...testFiles].sort((a, b) => expectedSeconds(b) - expectedSeconds(a))
+  const measured = {}
   const totals = {passed: 0, failed: 0}
   const started = Date.now()
   const worker = async () => {
@@ -87,7 +93,8 @@ const runInParallel = async testFiles => {
       const failed = counts ? Number(counts[2]) : 1
       totals.passed += passed
       totals.failed += failed
-      const name = path.relative(path.join(root, '..'), file)
+      const name = repoRelative(file)
+      measured[name] = Math.round((Date.now() - fileStarted) / 1000)
       process.stdout.write(
         `\n── ${name} (${((Date.now() - fileStarted) / 1000).toFixed(1)} s, exit ${code})\n${output.replace(summaryLine, '').trimEnd()}\n`,
       )
@@ -95,9 +102,20 @@ const runInParallel = async testFiles => {
   }
   await Promise.all(Array.from({length: Math.max(1, jobs)}, worker))
   process.stdout.write(`\nAll files in ${((Date.now() - started) / 1000).toFixed(0)} s with ${jobs} jobs.\n`)
+  if (recordDurations) {
+    const sorted = Object.entries(measured).sort(([, a], [, b]) => b - a)
+    writeFileSync(durationsFile, JSON.stringify(Object.fromEntries(sorted), null, 2) + '\n')
+  }
   return totals
 }
 
+/** CPU seconds this process and its waited-for children (pf, Azurite…) used; Linux /proc, clock ticks of 10 ms. */
+const cpuSeconds = () => {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')
+  return fields.slice(11, 15).reduce((sum, ticks) => sum + Number(ticks), 0) / 100
+}
+
 const {passed, failed} = single || files.length === 1 || jobs <= 1 ? await runHere(files) : await runInParallel(files)
+if (single) console.log(`\nCPU ${cpuSeconds().toFixed(1)} s (with child processes)`)
 console.log(`\n${passed} passed, ${failed} failed`)
 process.exitCode = failed > 0 || passed === 0 ? 1 : 0
