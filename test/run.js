@@ -1,7 +1,8 @@
 // Runs the tests with mocha and ends with the line CI counts: "N passed, N failed".
 // Usage: node --import tsx test/run.js [--grep PATTERN] [--jobs N] [--record-durations] [files or folders…]
 //   no paths: every test under test/ and plugins/*/test; one file: mocha in this process;
-//   several files: one process per file, N at a time (default 4; each end-to-end file has its own pf home and ports),
+//   several files: one process per file, N at a time (default 6: a file mostly waits on the pf processes it
+//   starts; each end-to-end file has its own pf home and ports),
 //   each file's output printed whole when it ends, so parallel output never interleaves.
 import {spawn} from 'node:child_process'
 import {existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
@@ -19,7 +20,7 @@ const option = name => {
   return at >= 0 ? args.splice(at, 2)[1] : undefined
 }
 const grep = option('--grep')
-const jobs = Number(option('--jobs') ?? process.env.PF_TEST_JOBS ?? 4)
+const jobs = Number(option('--jobs') ?? process.env.PF_TEST_JOBS ?? 6)
 const single = args[0] === '--single' ? args.shift() : undefined
 const recordDurations = args.includes('--record-durations') && args.splice(args.indexOf('--record-durations'), 1).length > 0
 

@@ -175,7 +175,8 @@ describe('azureml span data in blob storage (built CLI, Azurite, cosmosdb-server
     await azurite.stop()
     try {
       const result = await runPf(
-        ['flow', 'test', '--flow', flow('many-spans'), '--inputs', 'count=20', 'size=100', '--export-wait', '2', '--json'],
+        // Long enough for the first attempt (sign-in, datastore lookup, refused connection) on a loaded machine.
+        ['flow', 'test', '--flow', flow('many-spans'), '--inputs', 'count=20', 'size=100', '--export-wait', '6', '--json'],
         {home, env: env()},
       )
       expect(result.code, result.stderr + result.stdout).to.equal(0)
