@@ -1,9 +1,11 @@
 // Exports synthetic spans from a pf store to an Azure ML workspace and prints {ms, delivered, pending, parked, maxRssMb}.
-// Usage: node azureml-export.js <pf home> <workspace id> <spans> <prepare|pf|pf-no-blobs|sequential> [batch run name]
+// Usage: node azureml-export.js <pf home> <workspace id> <spans> <prepare|pf|pf-no-blobs|sequential|ceiling> [batch run name]
 // `prepare`: records the spans in the store, queued for the workspace (run it first, in its own process, so the
 // export's peak memory is the export's own). `pf`: pf's outbox drainer + azureml exporter (what `pf trace sync`
 // runs: span data to the default datastore, then the Cosmos items). `pf-no-blobs`: the same exporter writing the
 // Cosmos items only. `sequential`: one create request per span, one after another, same SDK and resource tokens.
+// `ceiling`: cosmosdb-server's own bulk ceiling: the same Span items from a plain script, in bulk requests of 100,
+// PF_BENCH_BULK_CONCURRENCY (8) at once, nothing else (no LineSummary items, no outbox bookkeeping per batch).
 // PF_BENCH_SPAN_EVENTS=1: each span carries its inputs and output events, as pf's function spans do.
 // Needs PF_ARM_ENDPOINT (and PF_BLOB_ENDPOINT for `pf`) and an `az` on PATH (fake ones in benchmarks and tests), like pf.
 import {randomBytes} from 'node:crypto'
@@ -128,6 +130,36 @@ if (mode === 'pf' || mode === 'pf-no-blobs') {
   const client = new CosmosClient({endpoint: token.accountEndpoint, tokenProvider: async () => token.resourceToken})
   const container = client.database(token.databaseName).container('Span')
   let delivered = 0
+  if (mode === 'ceiling') {
+    // Items built before the clock that matters: only the bulk requests are the ceiling.
+    const operations = []
+    for (;;) {
+      const items = store.claimOutbox(dest.key, 5000, 600_000)
+      if (items.length === 0) break
+      for (const item of items) {
+        const collectionId = collectionIdOf(item.span, createdBy.object_id)
+        operations.push({operationType: 'Create', resourceBody: spanItem(referenceSpan(item.span, collectionId), collectionId, createdBy)})
+      }
+    }
+    const concurrency = Number(process.env.PF_BENCH_BULK_CONCURRENCY ?? 8)
+    const bulkStarted = performance.now()
+    let next = 0
+    await Promise.all(
+      Array.from({length: concurrency}, async () => {
+        while (next < operations.length) {
+          const batch = operations.slice(next, next + 100)
+          next += 100
+          const responses = await container.items.bulk(batch)
+          delivered += responses.filter(r => r.statusCode === 201).length
+        }
+      }),
+    )
+    client.dispose()
+    const bulkMs = performance.now() - bulkStarted
+    store.close()
+    process.stdout.write(JSON.stringify({ms: bulkMs, delivered, pending: operations.length - delivered, parked: 0, maxRssMb: 0}) + '\n')
+    process.exit(0)
+  }
   for (;;) {
     const items = store.claimOutbox(dest.key, 500, 600_000)
     if (items.length === 0) break

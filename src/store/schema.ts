@@ -154,4 +154,9 @@ export const migrations: string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX run_uploads_pending ON run_uploads (state, next_attempt_at);
   `,
+  // 6: the outbox in the order it is claimed (oldest first), so a claim reads its `limit` rows off the index instead of
+  // sorting every pending row (10k pending spans: 6 ms a claim, 100k: 60 ms).
+  `
+  CREATE INDEX outbox_claim_order ON outbox (destination, state, created_at, trace_id, span_id);
+  `,
 ]

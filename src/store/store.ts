@@ -83,6 +83,18 @@ const parseClaimOwner = (owner: string): ProcessIdentity => {
   return {pid: Number(pid), start: start ? Number(start) : undefined}
 }
 
+/**
+ * A claim's rows: the oldest due outbox items of a destination (read off `outbox_claim_order` in claim order, never
+ * sorting every pending row), then only their span data: joining first made SQLite read every pending span's JSON
+ * before sorting (10k pending spans: 60 ms a claim). Exported for the test that checks its plan.
+ */
+export const claimDueSql = `SELECT o.trace_id, o.span_id, o.attempts, s.data FROM
+  (SELECT trace_id, span_id, attempts, created_at FROM outbox INDEXED BY outbox_claim_order
+   WHERE destination = ? AND state = 'pending' AND next_attempt_at <= ? AND claimed_until <= ?
+   ORDER BY created_at, trace_id, span_id LIMIT ?) o
+ JOIN spans s ON s.trace_id = o.trace_id AND s.span_id = o.span_id
+ ORDER BY o.created_at, o.trace_id, o.span_id`
+
 export class TraceStore {
   readonly db: Database.Database
   private readonly insertSpan: Database.Statement
@@ -235,18 +247,12 @@ export class TraceStore {
     const now = Date.now()
     return this.db
       .transaction(() => {
-        const rows = this.db
-          // Pick the due rows from the outbox alone, then read only their span data: joining first made SQLite
-          // read every pending span's JSON before sorting (10k pending spans: 60 ms a claim).
-          .prepare(
-            `SELECT o.trace_id, o.span_id, o.attempts, s.data FROM
-               (SELECT trace_id, span_id, attempts, created_at FROM outbox
-                WHERE destination = ? AND state = 'pending' AND next_attempt_at <= ? AND claimed_until <= ?
-                ORDER BY created_at, trace_id, span_id LIMIT ?) o
-             JOIN spans s ON s.trace_id = o.trace_id AND s.span_id = o.span_id
-             ORDER BY o.created_at, o.trace_id, o.span_id`,
-          )
-          .all(destination, now, now, limit) as Array<{trace_id: string; span_id: string; attempts: number; data: string}>
+        const rows = this.db.prepare(claimDueSql).all(destination, now, now, limit) as Array<{
+          trace_id: string
+          span_id: string
+          attempts: number
+          data: string
+        }>
         const claim = this.db.prepare(
           'UPDATE outbox SET claimed_until = ?, claimed_by = ? WHERE destination = ? AND trace_id = ? AND span_id = ?',
         )
