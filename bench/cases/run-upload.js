@@ -7,8 +7,8 @@ import {register} from 'tsx/esm/api'
 import {median, pfBin, repoRoot, tempDir} from '../lib.js'
 
 const driver = path.join(repoRoot, 'bench', 'drivers', 'run-upload.js')
-// PF_BENCH_UPLOAD_LINES: a smaller run for a quick look (the figure of record is 10k lines).
-const linesOf = quick => (quick ? 30 : Number(process.env.PF_BENCH_UPLOAD_LINES ?? 10_000))
+// 2,500 lines are about 2,600 blobs (Azurite writes 150–250 a second here); PF_BENCH_UPLOAD_LINES sets another count.
+const linesOf = quick => (quick ? 30 : Number(process.env.PF_BENCH_UPLOAD_LINES ?? 2500))
 
 const runDriver = (args, env) =>
   new Promise((resolve, reject) => {
@@ -21,7 +21,7 @@ const runDriver = (args, env) =>
   })
 
 /**
- * Run tracking: the upload of a finished 10k-line run (prompt flow's blob layout, ~10.4k blobs, to Azurite through
+ * Run tracking: the upload of a finished 2,500-line run (prompt flow's blob layout, ~2.6k blobs, to Azurite through
  * the fake control plane, parallel blob uploads) against writing the same files to a local folder.
  */
 export default async function runUpload({pairs, quick}) {
@@ -46,7 +46,7 @@ export default async function runUpload({pairs, quick}) {
       PF_BLOB_ENDPOINT: azurite.blobEndpoint,
       NODE_EXTRA_CA_CERTS: testTls().certFile,
     }
-    // One finished run of 10k lines, traced locally (its line runs feed the line records).
+    // One finished run, traced locally (its line runs feed the line records).
     const home = tempDir('pf-bench-upload-home-')
     const data = path.join(home, 'data.jsonl')
     writeFileSync(data, Array.from({length: lines}, (_, i) => JSON.stringify({question: `question ${i}`})).join('\n') + '\n')
@@ -70,7 +70,7 @@ export default async function runUpload({pairs, quick}) {
       },
     )
     if (created.status !== 0) throw new Error(`pf run create failed: ${created.stderr}`)
-    // An upload of 10k lines takes minutes against Azurite (one Node process doing ~100 blob writes/s on a busy
+    // An upload of thousands of lines takes minutes against Azurite (one Node process doing ~100 blob writes/s on a busy
     // 2-core machine): one warm-up of the fast side, then one round.
     const rounds = Math.max(1, Math.min(pairs, 1))
     const local = []
