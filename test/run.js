@@ -68,17 +68,22 @@ const summaryLine = /^(\d+) passed, (\d+) failed$/m
 
 /** One child process per file, `jobs` at a time. */
 const runInParallel = async testFiles => {
-  const queue = [...testFiles].sort((a, b) => expectedSeconds(b) - expectedSeconds(a))
+  // The quick unit files share one process (`npm run test:unit` runs them together too): a process per file would
+  // spend more CPU starting mocha and tsx than testing.
+  const quickUnit = testFiles.filter(file => file.includes(`${path.sep}unit${path.sep}`) && expectedSeconds(file) < 10)
+  const jobsOf = [...(quickUnit.length > 0 ? [quickUnit] : []), ...testFiles.filter(f => !quickUnit.includes(f)).map(f => [f])]
+  const jobSeconds = group => group.reduce((sum, file) => sum + expectedSeconds(file), 0)
+  const queue = jobsOf.sort((a, b) => jobSeconds(b) - jobSeconds(a))
   const measured = {}
   const totals = {passed: 0, failed: 0}
   const started = Date.now()
   const worker = async () => {
-    for (let file = queue.shift(); file; file = queue.shift()) {
+    for (let group = queue.shift(); group; group = queue.shift()) {
       const fileStarted = Date.now()
       const {code, output} = await new Promise(resolve => {
         const child = spawn(
           process.execPath,
-          ['--import', 'tsx', fileURLToPath(import.meta.url), '--single', ...(grep ? ['--grep', grep] : []), file],
+          ['--import', 'tsx', fileURLToPath(import.meta.url), '--single', ...(grep ? ['--grep', grep] : []), ...group],
           {
             stdio: ['ignore', 'pipe', 'pipe'],
           },
@@ -94,8 +99,10 @@ const runInParallel = async testFiles => {
       const failed = counts ? Number(counts[2]) : 1
       totals.passed += passed
       totals.failed += failed
-      const name = repoRelative(file)
-      measured[name] = Math.round((Date.now() - fileStarted) / 1000)
+      const name = group.length === 1 ? repoRelative(group[0]) : `${group.length} unit files`
+      const seconds = Math.round((Date.now() - fileStarted) / 1000)
+      // A group's time is shared out evenly; each file stays under the grouping threshold unless the group is slow.
+      for (const file of group) measured[repoRelative(file)] = group.length === 1 ? seconds : Math.round(seconds / group.length)
       process.stdout.write(
         `\n── ${name} (${((Date.now() - fileStarted) / 1000).toFixed(1)} s, exit ${code})\n${output.replace(summaryLine, '').trimEnd()}\n`,
       )

@@ -269,7 +269,7 @@ describe('azureml span data in blob storage (built CLI, Azurite, cosmosdb-server
 
   it('names the missing role when the storage refuses the token and the secrets are not readable; the spans wait', async () => {
     await useWorkspace('ws-norole', {secrets: 403})
-    const result = await runPf(['flow', 'test', '--flow', flow('flex-basic'), '--export-wait', '2', '--json'], {
+    const result = await runPf(['flow', 'test', '--flow', flow('flex-basic'), '--export-wait', '6', '--json'], {
       home,
       env: env({storageDenied: true}),
     })
@@ -287,7 +287,7 @@ describe('azureml span data in blob storage (built CLI, Azurite, cosmosdb-server
 
   it('says so when the default datastore is not blob storage; nothing is written, the spans wait', async () => {
     await useWorkspace('ws-files', {name: 'workspacefilestore', type: 'AzureFile'})
-    const result = await runPf(['flow', 'test', '--flow', flow('flex-basic'), '--export-wait', '2'], {home, env: env()})
+    const result = await runPf(['flow', 'test', '--flow', flow('flex-basic'), '--export-wait', '6'], {home, env: env()})
     expect(result.code, result.stderr).to.equal(0)
     expect(result.stderr).to.contain('3 span(s) pending for')
     expect(result.stderr).to.contain('Default datastore workspacefilestore is AzureFile, not AzureBlob.')
