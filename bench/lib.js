@@ -1,5 +1,6 @@
 // Shared helpers for the benchmarks: timing child processes, medians, alternating pairs.
 import {spawnSync} from 'node:child_process'
+import {randomBytes} from 'node:crypto'
 import {mkdtempSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -41,4 +42,41 @@ export const comparePairs = (pairs, baseline, subject) => {
   const b = median(base)
   const s = median(subj)
   return {baseline: b, subject: s, ratio: s / b}
+}
+
+/** The spans of one line, a Flow root and Function children (inputs, output, two payload events), fresh ids. */
+export const makeLineSpans = (n, serial) => {
+  const traceId = randomBytes(16).toString('hex')
+  const rootId = randomBytes(8).toString('hex')
+  const time = new Date(Date.UTC(2026, 0, 1) + serial).toISOString().slice(0, 23)
+  return Array.from({length: n}, (_, i) => {
+    const inputs = JSON.stringify({
+      question: `What is prompt flow? (${serial + i})`,
+      context: 'Prompt flow is a suite of development tools.',
+    })
+    const output = JSON.stringify({answer: 'It is a suite of development tools for LLM apps.', score: 0.87})
+    return {
+      name: i === 0 ? 'flow' : 'retrieve',
+      context: {trace_id: traceId, span_id: i === 0 ? rootId : randomBytes(8).toString('hex'), trace_state: ''},
+      kind: 'SpanKind.INTERNAL',
+      parent_id: i === 0 ? null : rootId,
+      start_time: time + '001Z',
+      end_time: time + '902Z',
+      status: {status_code: 'Ok'},
+      attributes: {
+        framework: 'promptflow',
+        span_type: i === 0 ? 'Flow' : 'Function',
+        function: 'retrieve',
+        inputs,
+        output,
+        line_run_id: traceId,
+      },
+      events: [
+        {name: 'promptflow.function.inputs', timestamp: time + '002Z', attributes: {payload: inputs}},
+        {name: 'promptflow.function.output', timestamp: time + '901Z', attributes: {payload: output}},
+      ],
+      links: [],
+      resource: {attributes: {'service.name': 'promptflow', collection: 'bench'}, schema_url: ''},
+    }
+  })
 }

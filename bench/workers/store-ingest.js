@@ -1,54 +1,16 @@
 // Worker of bench/cases/store-ingest.js. Usage: node store-ingest.js pf|raw TOTAL BATCH
 // Writes TOTAL span records in batches of BATCH, through TraceStore.recordSpans (pf) or plain better-sqlite3
 // inserts of the same rows into a one-table copy of the spans schema (raw); prints {ms, rss: {at: bytes}} as JSON.
-import {randomBytes} from 'node:crypto'
 import {mkdtempSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
 import Database from 'better-sqlite3'
 
-import {repoRoot} from '../lib.js'
+import {makeLineSpans as makeBatch, repoRoot} from '../lib.js'
 
 const [mode, total, batchSize] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4] ?? 500)]
 const home = mkdtempSync(path.join(os.tmpdir(), 'pf-bench-ingest-'))
-
-/** A realistic Function span of one line (inputs, output, two events), with fresh ids. */
-const makeBatch = (n, serial) => {
-  const traceId = randomBytes(16).toString('hex')
-  const rootId = randomBytes(8).toString('hex')
-  const time = new Date(Date.UTC(2026, 0, 1) + serial).toISOString().slice(0, 23)
-  return Array.from({length: n}, (_, i) => {
-    const inputs = JSON.stringify({
-      question: `What is prompt flow? (${serial + i})`,
-      context: 'Prompt flow is a suite of development tools.',
-    })
-    const output = JSON.stringify({answer: 'It is a suite of development tools for LLM apps.', score: 0.87})
-    return {
-      name: i === 0 ? 'flow' : 'retrieve',
-      context: {trace_id: traceId, span_id: i === 0 ? rootId : randomBytes(8).toString('hex'), trace_state: ''},
-      kind: 'SpanKind.INTERNAL',
-      parent_id: i === 0 ? null : rootId,
-      start_time: time + '001Z',
-      end_time: time + '902Z',
-      status: {status_code: 'Ok'},
-      attributes: {
-        framework: 'promptflow',
-        span_type: i === 0 ? 'Flow' : 'Function',
-        function: 'retrieve',
-        inputs,
-        output,
-        line_run_id: traceId,
-      },
-      events: [
-        {name: 'promptflow.function.inputs', timestamp: time + '002Z', attributes: {payload: inputs}},
-        {name: 'promptflow.function.output', timestamp: time + '901Z', attributes: {payload: output}},
-      ],
-      links: [],
-      resource: {attributes: {'service.name': 'promptflow', collection: 'bench'}, schema_url: ''},
-    }
-  })
-}
 
 let write
 let close

@@ -53,13 +53,7 @@ export const cleanEnv = (): NodeJS.ProcessEnv => {
   const env = {...process.env}
   // npm_* come from `npm test`; they would point the npm that `pf plugins` runs at this repo.
   for (const key of Object.keys(env))
-    if (
-      key.startsWith('PF_') ||
-      key.startsWith('AZURE_') ||
-      key.startsWith('npm_') ||
-      (key === 'NODE_OPTIONS' && !process.env.PF_TEST_PROFILE)
-    )
-      delete env[key]
+    if (key.startsWith('PF_') || key.startsWith('AZURE_') || key.startsWith('npm_') || key === 'NODE_OPTIONS') delete env[key]
   // CI=true makes oclif colour its tables; tests read plain text, as a user's NO_COLOR would give them.
   delete env.FORCE_COLOR
   env.NO_COLOR = '1'
