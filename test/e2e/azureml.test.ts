@@ -665,11 +665,11 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
         'drop-after-write',
         'drop',
       ]
-      const seen: Array<{at: number; body: string; fault?: Fault}> = []
+      const seen: Array<{at: number; body: string; path: string; fault?: Fault}> = []
       proxy.fault = req => {
         if (!req.isWrite) return undefined
         const fault = plan.shift()
-        seen.push({at: Date.now(), body: req.bodyHash, fault, path: req.path} as any)
+        seen.push({at: Date.now(), body: req.bodyHash, fault, path: req.path})
         return fault
       }
       const flow = copyFlow('many-spans', tempDir('pf-flows-'))
@@ -687,7 +687,10 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       const throttled = seen.filter(s => typeof s.fault === 'object' && 'status' in s.fault && s.fault.status === 429)
       expect(throttled).to.have.length(4)
       for (const t of throttled) {
-        const again = seen.find(s => s.at >= t.at && s !== t && s.body === t.body)
+        // The same body again; a Collection item carries updated_at (in seconds), so it is the next write of one.
+        const again = seen.find(
+          s => s.at >= t.at && s !== t && (s.body === t.body || (/\/colls\/Collection\//.test(t.path) && s.path === t.path)),
+        )
         expect(again, 'the throttled request was sent again').to.not.equal(undefined)
         expect(again!.at - t.at, JSON.stringify(seen.map(x => ({...x, at: x.at - seen[0].at, body: x.body.slice(0, 6)})))).to.be.at.least(
           380,

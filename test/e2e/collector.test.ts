@@ -277,11 +277,16 @@ describe('pf service collector forwards to remote destinations (OTLP plugin, Azu
         expect(chat.resource).to.include({'service.name': 'fwd-app', collection: 'fwd-app'})
         const accepted = receiver.requests.filter(r => r.accepted)
         if (secure) expect(accepted.every(r => r.headers['content-encoding'] === 'gzip')).to.equal(true)
-        // The outbox records the delivery.
+        // The outbox records the delivery (right after the receiver answers, so it may lag the receiver a moment).
         const db = openDatabase(path.join(home, 'pf.sqlite'), {readonly: true})
         try {
-          const states = db.prepare('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state').all()
-          expect(states).to.deep.equal([{state: 'delivered', n: 4}])
+          const states = () => db.prepare('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state').all()
+          await eventually(
+            () => (JSON.stringify(states()) === JSON.stringify([{state: 'delivered', n: 4}]) ? true : undefined),
+            10_000,
+            'the outbox to record 4 deliveries',
+          ).catch(() => undefined)
+          expect(states()).to.deep.equal([{state: 'delivered', n: 4}])
         } finally {
           db.close()
         }

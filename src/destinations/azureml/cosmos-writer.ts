@@ -366,7 +366,7 @@ export class CosmosSpanExporter implements SpanExporter {
   private connect(): Promise<{cosmos: CosmosClient; databaseName: string}> {
     this.client ??= (async () => {
       const first = await this.containerToken('Span')
-      const [{CosmosClient}, {createDefaultHttpClient}] = await Promise.all([import('@azure/cosmos'), import('@azure/core-rest-pipeline')])
+      const {CosmosClient, createDefaultHttpClient} = await import('./azure-sdk.js')
       // The SDK folds a failed bulk request into a plain Error; watching responses keeps the 429's retry-after.
       const transport = createDefaultHttpClient()
       const httpClient: HttpClient = {

@@ -153,7 +153,7 @@ export class AzureSignIn {
   }
 
   private async createCredential(): Promise<TokenCredential> {
-    const identity = await import('@azure/identity')
+    const identity = await import('./azure-sdk.js')
     if (this.mode === 'managed_identity') {
       const clientId = this.env.AZURE_CLIENT_ID
       return clientId ? new identity.ManagedIdentityCredential({clientId}) : new identity.ManagedIdentityCredential()

@@ -4,7 +4,7 @@
  * The reference writes span data with the user's Azure AD credential (scope `https://storage.azure.com/.default`,
  * role "Storage Blob Data Contributor"); pf does too, and when the storage answers 403 it falls back to the
  * datastore's secrets (`listSecrets`: account key or SAS). Datastores and clients are cached 4 minutes, as the
- * reference does. `@azure/storage-blob` is imported only when a client is made.
+ * reference does. `@azure/storage-blob` (through ./azure-sdk.js) is imported only when a client is made.
  *
  * API (also used by the run upload):
  * - `datastoreBlobs(plane, signIn, workspace, env, {datastore?, prefer?})` → the cached DatastoreBlobs of one
@@ -219,7 +219,7 @@ export class DatastoreBlobs {
   }
 
   private async makeClient(ds: Datastore, auth: BlobAuth): Promise<ContainerClient | undefined> {
-    const {AnonymousCredential, ContainerClient, StorageSharedKeyCredential} = await import('@azure/storage-blob')
+    const {AnonymousCredential, ContainerClient, StorageSharedKeyCredential} = await import('./azure-sdk.js')
     const containerUrl = `${blobAccountUrl(ds, this.env)}/${encodeURIComponent(ds.containerName)}`
     if (auth === 'aad') return new ContainerClient(containerUrl, await this.signIn.tokenCredential(), storageOptions)
     const secrets = await this.plane.datastoreSecrets(this.workspace, ds.name)
