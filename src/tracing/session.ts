@@ -81,7 +81,7 @@ export class TracingSession {
    */
   static async preload(config: ConfigReader): Promise<void> {
     if (isTracingDisabled(config.string('trace.destination'))) return
-    await Promise.all([import('@opentelemetry/sdk-trace-node'), import('@opentelemetry/resources'), import('./store-processor.js')])
+    await Promise.all([import('./otel-sdk.js'), import('./store-processor.js')])
   }
 
   static async start(options: TracingOptions): Promise<TracingSession | undefined> {
@@ -99,9 +99,8 @@ export class TracingSession {
     })
 
     // OpenTelemetry is loaded only here: commands that do not trace never pay for it.
-    const [{NodeTracerProvider}, {resourceFromAttributes}, {StoreSpanProcessor}] = await Promise.all([
-      import('@opentelemetry/sdk-trace-node'),
-      import('@opentelemetry/resources'),
+    const [{NodeTracerProvider, resourceFromAttributes}, {StoreSpanProcessor}] = await Promise.all([
+      import('./otel-sdk.js'),
       import('./store-processor.js'),
     ])
     const resource = resourceFromAttributes({

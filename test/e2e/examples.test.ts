@@ -72,7 +72,7 @@ describe('README examples (built CLI)', () => {
       .map(l => JSON.parse(l).name)
     expect(delivered.sort()).to.deep.equal(['add', 'add', 'add', 'total'])
     const imports = readFileSync(log, 'utf8')
-    expect(imports).to.match(/sdk-trace-node/) // the recorder saw the process's modules…
+    expect(imports).to.match(/dist\/tracing\/otel-sdk\.js/) // the recorder saw the process's modules…
     expect(imports).not.to.match(/@oclif[\\/]core/) // …and oclif was not one of them
   })
 })
