@@ -21,9 +21,14 @@ const onTty = (args: string[], home: string) =>
 describe('pf run create progress (built CLI)', () => {
   it('shows a progress bar with lines done, failures and rate on a terminal', async () => {
     const home = tempDir('pf-home-')
-    const {out, code} = await onTty(['run', 'create', '--flow', hello, '--data', path.join(hello, 'data.jsonl'), '--name', 'tty_run'], home)
-    expect(code, out).to.equal(0)
-    expect(out).to.match(/3\/3 lines \| 0 failed \| [\d.]+\/s \| ETA/)
+    try {
+      const {out, code} = await onTty(['run', 'create', '--flow', hello, '--data', path.join(hello, 'data.jsonl'), '--name', 'tty_run'], home)
+      expect(code, out).to.equal(0)
+      expect(out).to.match(/3\/3 lines \| 0 failed \| [\d.]+\/s \| ETA/)
+    } finally {
+      // On a terminal pf starts the viewer in the background for the run's link: leave no process behind.
+      await runPf(['service', 'stop'], {home})
+    }
   })
 
   it('stays quiet (no bar, no control codes) when not a terminal', async () => {
