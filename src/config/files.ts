@@ -118,30 +118,20 @@ export const mergeConfig = (base: ConfigData, over: ConfigData): ConfigData => {
 }
 
 /**
- * Applies changes to one pf.yaml with `conf` (atomic write: a crash leaves the old file whole; mode 0600).
- * The file is read and validated first, so a malformed file is reported, never overwritten.
+ * Applies changes to one pf.yaml with an atomic write (`atomically`: a temporary file, fsync, rename; a crash
+ * leaves the old file whole) of mode 0600. The file is read and validated first, so a malformed file is reported,
+ * never overwritten.
  */
 export const writeConfigFile = async (file: string, set: Record<string, unknown>, unset: string[] = []): Promise<void> => {
   ensurePrivateDir(path.dirname(file))
   // Read-modify-write under the file's lock: concurrent `pf config set` runs of different keys all persist.
   await withFileLock(file, async () => {
-    await readConfigFile(file, {validate: false})
-    const {default: Conf} = await import('conf')
-    const {dump, load} = await import('js-yaml')
-    const store = new Conf<ConfigData>({
-      cwd: path.dirname(file),
-      configName: path.basename(file, '.yaml'),
-      fileExtension: 'yaml',
-      serialize: value => dump(value),
-      deserialize: text => (load(text) ?? {}) as ConfigData,
-      configFileMode: 0o600,
-      clearInvalidConfig: false,
-    })
-    const next: ConfigData = structuredClone(store.store)
+    const next: ConfigData = structuredClone(await readConfigFile(file, {validate: false}))
+    const [{writeFileSync}, {dump}] = await Promise.all([import('atomically'), import('js-yaml')])
     for (const [key, value] of Object.entries(set)) setPath(next, key, value)
     for (const key of unset) deletePath(next, key)
-    store.store = next
-    // conf keeps an existing file's mode on rename targets it did not create; make sure it is user-only.
+    writeFileSync(file, dump(next), {mode: 0o600})
+    // The rename keeps a mode the temporary file got under a permissive umask; make sure it is user-only.
     chmodSync(file, 0o600)
   })
 }
