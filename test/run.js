@@ -68,10 +68,24 @@ const summaryLine = /^(\d+) passed, (\d+) failed$/m
 
 /** One child process per file, `jobs` at a time. */
 const runInParallel = async testFiles => {
-  // The quick unit files share one process (`npm run test:unit` runs them together too): a process per file would
-  // spend more CPU starting mocha and tsx than testing.
+  // Short files share processes: starting mocha and tsx costs ≈ 0.4 s of CPU a process, and the suite is CPU-bound.
+  // The quick unit files form one group (`npm run test:unit` runs them together too); other files under 15 s are
+  // packed into groups of at most 40 s (each end-to-end file has its own pf homes and ports, none changes process.env).
   const quickUnit = testFiles.filter(file => file.includes(`${path.sep}unit${path.sep}`) && expectedSeconds(file) < 10)
-  const jobsOf = [...(quickUnit.length > 0 ? [quickUnit] : []), ...testFiles.filter(f => !quickUnit.includes(f)).map(f => [f])]
+  const short = testFiles
+    .filter(file => !quickUnit.includes(file) && expectedSeconds(file) < 15)
+    .sort((a, b) => expectedSeconds(b) - expectedSeconds(a))
+  const shortGroups = []
+  for (const file of short) {
+    const group = shortGroups.find(g => g.reduce((sum, f) => sum + expectedSeconds(f), 0) + expectedSeconds(file) <= 40)
+    if (group) group.push(file)
+    else shortGroups.push([file])
+  }
+  const jobsOf = [
+    ...(quickUnit.length > 0 ? [quickUnit] : []),
+    ...shortGroups,
+    ...testFiles.filter(f => !quickUnit.includes(f) && !short.includes(f)).map(f => [f]),
+  ]
   const jobSeconds = group => group.reduce((sum, file) => sum + expectedSeconds(file), 0)
   const queue = jobsOf.sort((a, b) => jobSeconds(b) - jobSeconds(a))
   const measured = {}
@@ -99,7 +113,7 @@ const runInParallel = async testFiles => {
       const failed = counts ? Number(counts[2]) : 1
       totals.passed += passed
       totals.failed += failed
-      const name = group.length === 1 ? repoRelative(group[0]) : `${group.length} unit files`
+      const name = group.length === 1 ? repoRelative(group[0]) : `${group.length} files: ${group.map(repoRelative).join(', ')}`
       const seconds = Math.round((Date.now() - fileStarted) / 1000)
       // A group's time is shared out evenly; each file stays under the grouping threshold unless the group is slow.
       for (const file of group) measured[repoRelative(file)] = group.length === 1 ? seconds : Math.round(seconds / group.length)
