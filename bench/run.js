@@ -10,11 +10,18 @@
 // quick). `quick` is true in quick mode: use the smallest sizes that still exercise every code path (a few hundred
 // spans or lines, not 100k) so all cases together stay well under 2 minutes; a quick run's ratios are never judged.
 // Throw when the subject did not do its work (lost spans, failed exit): a benchmark of a failure means nothing.
-import {readdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
 import {repoRoot} from './lib.js'
+
+// Every case's temporary files (stores of up to 1M spans, run homes of several GB) go under one folder, removed
+// when the bench ends; the cases and the processes they start inherit TMPDIR.
+const benchTemp = mkdtempSync(path.join(os.tmpdir(), 'pf-bench-'))
+process.env.TMPDIR = benchTemp
+process.on('exit', () => rmSync(benchTemp, {recursive: true, force: true}))
+for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130))
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick') || process.env.PF_BENCH_QUICK === '1'

@@ -5,12 +5,22 @@
 //   starts; each end-to-end file has its own pf home and ports),
 //   each file's output printed whole when it ends, so parallel output never interleaves.
 import {spawn} from 'node:child_process'
-import {existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 const root = path.dirname(fileURLToPath(import.meta.url))
+// Everything the tests write to the temporary folder (pf homes, flow copies, fake `az`, Azurite's data, the pf
+// processes' own temporary files) goes under one folder per run, removed when the run ends: a full run makes
+// thousands of folders. Test processes (`--single`) and what they start inherit TMPDIR.
+if (!process.argv.includes('--single')) {
+  const runTemp = mkdtempSync(path.join(os.tmpdir(), 'pf-tests-'))
+  process.env.TMPDIR = runTemp
+  process.on('exit', () => rmSync(runTemp, {recursive: true, force: true}))
+  // Interrupted (Ctrl-C): still clean up.
+  for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130))
+}
 // In-process code under test (unit tests loading flows) must never write the user's pf home (trace store,
 // transpile cache): a temporary one unless the caller chose one. End-to-end tests give each pf their own anyway.
 process.env.PF_HOME_DIRECTORY ||= mkdtempSync(path.join(os.tmpdir(), 'pf-test-home-'))
