@@ -11,19 +11,20 @@ import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 const root = path.dirname(fileURLToPath(import.meta.url))
-// Everything the tests write to the temporary folder (pf homes, flow copies, fake `az`, Azurite's data, the pf
-// processes' own temporary files) goes under one folder per run, removed when the run ends: a full run makes
-// thousands of folders. Test processes (`--single`) and what they start inherit TMPDIR.
+// The tests' temporary folders (test/helpers/cli.ts tempDir: pf homes, flow copies, fake `az`, Azurite's data)
+// go under one folder per run, removed when the run ends: a full run makes thousands of them. Test processes
+// (`--single`) inherit PF_TEST_TEMP. Not TMPDIR: tsx keeps its transform cache in the temporary folder, and a cold
+// cache in every test process cost ≈ 70 s of CPU a run.
 if (!process.argv.includes('--single')) {
   const runTemp = mkdtempSync(path.join(os.tmpdir(), 'pf-tests-'))
-  process.env.TMPDIR = runTemp
+  process.env.PF_TEST_TEMP = runTemp
   process.on('exit', () => rmSync(runTemp, {recursive: true, force: true}))
   // Interrupted (Ctrl-C): still clean up.
   for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130))
 }
 // In-process code under test (unit tests loading flows) must never write the user's pf home (trace store,
 // transpile cache): a temporary one unless the caller chose one. End-to-end tests give each pf their own anyway.
-process.env.PF_HOME_DIRECTORY ||= mkdtempSync(path.join(os.tmpdir(), 'pf-test-home-'))
+process.env.PF_HOME_DIRECTORY ||= mkdtempSync(path.join(process.env.PF_TEST_TEMP ?? os.tmpdir(), 'pf-test-home-'))
 const args = process.argv.slice(2)
 const option = name => {
   const at = args.indexOf(name)

@@ -24,8 +24,8 @@ export interface PfOptions {
   timeoutMs?: number
 }
 
-/** A fresh temporary folder (used as PF_HOME_DIRECTORY or a flow/project folder). */
-export const tempDir = (prefix = 'pf-test-'): string => mkdtempSync(path.join(os.tmpdir(), prefix))
+/** A fresh temporary folder (used as PF_HOME_DIRECTORY or a flow/project folder), under the run's (test/run.js). */
+export const tempDir = (prefix = 'pf-test-'): string => mkdtempSync(path.join(process.env.PF_TEST_TEMP ?? os.tmpdir(), prefix))
 
 /** Runs the built `pf` binary as a user would: a child process, no TTY, its own pf home. */
 export const runPf = (args: string[], options: PfOptions): Promise<PfResult> =>
