@@ -60,6 +60,9 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
   }
 
   const pf = (args: string[], extra: NodeJS.ProcessEnv = {}) => runPf(args, {home, env: env(extra), timeoutMs: 120_000})
+  /** `pf run create` of the run-answer fixture over the test data, named `name`. */
+  const createAnswerRun = (name: string, flags: string[] = [], extra: NodeJS.ProcessEnv = {}) =>
+    pf(['run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', name, ...flags], extra)
 
   before(async () => {
     cosmos = await new CosmosAccount().start()
@@ -111,20 +114,7 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
   it('uploads a finished run: every blob of the layout, artifact, BulkRuns/create, metrics, output assets, history, portal URL', async () => {
     await addWorkspace('ws-up')
     writeFileSync(data, ['first', 'fail here', 'third'].map(q => JSON.stringify({question: q})).join('\n') + '\n')
-    const result = await pf([
-      'run',
-      'create',
-      '--flow',
-      path.join(fixtures, 'run-answer'),
-      '--data',
-      data,
-      '--name',
-      'up_run',
-      '--display-name',
-      'Up',
-      '--tag',
-      'team=blue',
-    ])
+    const result = await createAnswerRun('up_run', ['--display-name', 'Up', '--tag', 'team=blue'])
     // The run failed (a line threw): it is uploaded all the same, as the reference does.
     expect(result.code, result.stderr).to.equal(1)
     const portal = `https://ml.azure.com/prompts/trace/run/up_run/details?wsid=${wsid('ws-up')}&from=fake`
@@ -283,7 +273,7 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
 
   it('uploads an evaluation run after its base run: variantRunId, node records, the run metric and node metrics', async () => {
     await addWorkspace('ws-eval')
-    const base = await pf(['run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', 'base_run'])
+    const base = await createAnswerRun('base_run')
     expect(base.code, base.stderr).to.equal(0)
     const evaluation = await pf([
       'run',
@@ -361,18 +351,7 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
   it('an evaluation run created while its base run upload is pending waits for it; sync sends the base run first', async () => {
     await addWorkspace('ws-order')
     azure.tracking.inject({match: /^POST \/BulkRuns\/create$/, answer: 503, times: 1000})
-    const base = await pf([
-      'run',
-      'create',
-      '--flow',
-      path.join(fixtures, 'run-answer'),
-      '--data',
-      data,
-      '--name',
-      'order_base',
-      '--upload-wait',
-      '1',
-    ])
+    const base = await createAnswerRun('order_base', ['--upload-wait', '1'])
     expect(base.code, base.stderr).to.equal(0)
     const evaluation = await pf([
       'run',
@@ -409,7 +388,7 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
   describe('errors: one line each, the upload stays pending (nothing is dropped)', () => {
     it('an evaluation run whose base run is not in the workspace; --wait exits 3; pf run sync says why', async () => {
       writeFileSync(path.join(home, 'pf.yaml'), 'trace:\n  destination: local\n', {mode: 0o600})
-      const base = await pf(['run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', 'local_base'])
+      const base = await createAnswerRun('local_base')
       expect(base.code, base.stderr).to.equal(0)
       await addWorkspace('ws-nobase')
       const args = [
@@ -464,7 +443,7 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
       const ws = await addWorkspace('ws-403')
       ws.datastores = ws.datastores!.map(d => ({...d, secrets: 403}))
       const deniedAz = fakeAzCli({storageDenied: true})
-      const result = await pf(['run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', 'denied_run'], {
+      const result = await createAnswerRun('denied_run', [], {
         PATH: `${deniedAz}:${process.env.PATH}`,
       })
       expect(result.code, result.stderr).to.equal(0)
@@ -485,7 +464,7 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
     it('a run already in the workspace is overwritten, with a warning (as the reference does)', async () => {
       await addWorkspace('ws-dup')
       azure.tracking.existing.add('dup_run')
-      const result = await pf(['run', 'create', '--flow', path.join(fixtures, 'run-answer'), '--data', data, '--name', 'dup_run'])
+      const result = await createAnswerRun('dup_run')
       expect(result.code, result.stderr).to.equal(0)
       expect(result.stderr).to.contain(
         'Warning: Run dup_run was already in workspace "ws-dup" (resource group "rg-test", subscription 11111111-2222-3333-4444-555555555555); it was overwritten (as prompt flow does).\n',
@@ -496,18 +475,7 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
     it('signed out at sync time: one line saying to sign in; the upload waits and goes up after `az login`', async () => {
       await addWorkspace('ws-login')
       azure.tracking.inject({match: /^POST \/BulkRuns\/create$/, answer: 503, times: 1000})
-      const result = await pf([
-        'run',
-        'create',
-        '--flow',
-        path.join(fixtures, 'run-answer'),
-        '--data',
-        data,
-        '--name',
-        'login_run',
-        '--upload-wait',
-        '1',
-      ])
+      const result = await createAnswerRun('login_run', ['--upload-wait', '1'])
       expect(result.code, result.stderr).to.equal(0)
       expect(result.stderr).to.match(
         /Warning: the upload of run login_run to the workspace is pending \(creating the run record failed: HTTP 503 from 127\.0\.0\.1:\d+\); `pf run sync login_run` finishes it\.\n/,
@@ -549,18 +517,7 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
         await addWorkspace('ws-fault')
         const run = `fault_run_${index}`
         azure.tracking.inject({match, answer, times: 1000, after})
-        const result = await pf([
-          'run',
-          'create',
-          '--flow',
-          path.join(fixtures, 'run-answer'),
-          '--data',
-          data,
-          '--name',
-          run,
-          '--upload-wait',
-          '1',
-        ])
+        const result = await createAnswerRun(run, ['--upload-wait', '1'])
         expect(result.code, result.stderr).to.equal(0)
         expect(result.stderr).to.contain(`Warning: the upload of run ${run} to the workspace is pending (`)
         expect(uploadRows(home)[0]).to.include({state: 'pending'})
@@ -580,18 +537,7 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
       await addWorkspace('ws-blobdown')
       await azurite.stop()
       try {
-        const result = await pf([
-          'run',
-          'create',
-          '--flow',
-          path.join(fixtures, 'run-answer'),
-          '--data',
-          data,
-          '--name',
-          'blobdown_run',
-          '--upload-wait',
-          '2',
-        ])
+        const result = await createAnswerRun('blobdown_run', ['--upload-wait', '2'])
         expect(result.code, result.stderr).to.equal(0)
         expect(result.stderr).to.contain('Warning: the upload of run blobdown_run to the workspace is pending (')
       } finally {
@@ -608,18 +554,7 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
     it('a transient 503 during `pf run create` is retried within --upload-wait; --stream shows the upload as the last step', async () => {
       await addWorkspace('ws-blip')
       azure.tracking.inject({match: /^POST \/artifacts\/register$/, answer: 503, times: 1})
-      const result = await pf([
-        'run',
-        'create',
-        '--flow',
-        path.join(fixtures, 'run-answer'),
-        '--data',
-        data,
-        '--name',
-        'blip_run',
-        '--wait',
-        '--stream',
-      ])
+      const result = await createAnswerRun('blip_run', ['--wait', '--stream'])
       expect(result.code, result.stderr).to.equal(0)
       expect(result.stderr).to.contain('Run blip_run uploaded to')
       await expectUploadedOnce('blip_run')
@@ -647,18 +582,7 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
     it('a pending upload of a run that is then deleted is dropped, not retried forever', async () => {
       await addWorkspace('ws-deleted')
       azure.tracking.inject({match: /^POST \/BulkRuns\/create$/, answer: 503, times: 1000})
-      const result = await pf([
-        'run',
-        'create',
-        '--flow',
-        path.join(fixtures, 'run-answer'),
-        '--data',
-        data,
-        '--name',
-        'gone_run',
-        '--upload-wait',
-        '0',
-      ])
+      const result = await createAnswerRun('gone_run', ['--upload-wait', '0'])
       expect(result.code, result.stderr).to.equal(0)
       expect((await pf(['run', 'delete', 'gone_run', '--yes'])).code).to.equal(0)
       const sync = await pf(['run', 'sync'])
