@@ -2,6 +2,7 @@
 import {spawnSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {mkdtempSync} from 'node:fs'
+import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -80,3 +81,109 @@ export const makeLineSpans = (n, serial) => {
     }
   })
 }
+
+const spansPerTrace = 10
+const stamp = ms => new Date(ms).toISOString().slice(0, 23) + '000Z'
+const hex = bytes => randomBytes(bytes).toString('hex')
+
+/**
+ * A trace of the viewer cases (viewer-list, viewer-search): a Flow root with nine Function/LLM children, prompt flow
+ * attributes, inputs, outputs, payload events and token usage; trace `i` starts `i` seconds after `t0`.
+ */
+export const viewerTraceSpans = (i, t0) => {
+  const traceId = hex(16)
+  const rootId = hex(8)
+  const start = t0 + i * 1000
+  const resource = {attributes: {'service.name': 'promptflow', collection: `flow_${i % 20}`}, schema_url: ''}
+  const span = (spanId, parentId, name, type, offset, inputs, output, extra = {}) => ({
+    name,
+    context: {trace_id: traceId, span_id: spanId, trace_state: ''},
+    kind: 'SpanKind.INTERNAL',
+    parent_id: parentId,
+    start_time: stamp(start + offset),
+    end_time: stamp(start + offset + 40 + (i % 97)),
+    status: {status_code: i % 50 === 0 && parentId === null ? 'Error' : 'Ok'},
+    attributes: {
+      framework: 'promptflow',
+      span_type: type,
+      function: name,
+      inputs: JSON.stringify(inputs),
+      output: JSON.stringify(output),
+      line_run_id: `line_${i}`,
+      ...extra,
+    },
+    events: [
+      {name: 'promptflow.function.inputs', timestamp: stamp(start + offset), attributes: {payload: JSON.stringify(inputs)}},
+      {name: 'promptflow.function.output', timestamp: stamp(start + offset + 40), attributes: {payload: JSON.stringify(output)}},
+    ],
+    links: [],
+    resource,
+  })
+  const children = Array.from({length: spansPerTrace - 1}, (_, k) =>
+    k % 3 === 0
+      ? span(
+          hex(8),
+          rootId,
+          'chat',
+          'LLM',
+          k * 50 + 1,
+          {messages: [{role: 'user', content: `question ${i} step ${k}`}]},
+          {choices: [{message: {role: 'assistant', content: `answer ${k}`}}]},
+          {
+            'llm.response.model': i % 10 === 0 ? 'gpt-4o' : 'gpt-4o-mini',
+            'llm.usage.prompt_tokens': 30,
+            'llm.usage.completion_tokens': 10,
+            'llm.usage.total_tokens': 40,
+          },
+        )
+      : span(hex(8), rootId, `step_${k}`, 'Function', k * 50 + 1, {text: `input ${i} ${k}`}, {value: k}),
+  )
+  return [
+    ...children,
+    span(
+      rootId,
+      null,
+      'answer',
+      'Flow',
+      0,
+      {question: `What is item ${i}?`},
+      {answer: `item ${i}`},
+      {'__computed__.cumulative_token_count.total': 120},
+    ),
+  ]
+}
+
+/** Fills a throwaway store in `home` with `traces` viewer traces (10 spans each, in batches of 5,000); returns its counts. */
+export const seedViewerStore = async (home, traces) => {
+  const generated = Date.now()
+  const {TraceStore} = await import(path.join(repoRoot, 'dist', 'store', 'store.js'))
+  const store = TraceStore.open(home)
+  // A throwaway store: no need to survive a power cut while generating it.
+  store.db.pragma('synchronous = OFF')
+  const t0 = Date.parse('2026-01-01T00:00:00Z')
+  for (let i = 0; i < traces; i += 5000) {
+    const batch = []
+    for (let j = i; j < Math.min(i + 5000, traces); j++) batch.push(...viewerTraceSpans(j, t0))
+    store.recordSpans(batch)
+  }
+  const counts = store.db.prepare('SELECT (SELECT COUNT(*) FROM line_runs) AS traces, (SELECT COUNT(*) FROM spans) AS spans').get()
+  store.close()
+  process.stderr.write(`  store: ${counts.traces} traces, ${counts.spans} spans in ${((Date.now() - generated) / 1000).toFixed(0)} s\n`)
+  return counts
+}
+
+/** GET a JSON answer from the local viewer (200 only). */
+export const getJson = (port, pathname) =>
+  new Promise((resolve, reject) => {
+    http
+      // A fresh connection each time: a keep-alive socket may be closed by the server while a LIKE scan blocks.
+      .get({host: '127.0.0.1', port, path: pathname, agent: false}, res => {
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', d => (text += d))
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve(JSON.parse(text)) : reject(new Error(`${pathname}: ${res.statusCode} ${text}`)),
+        )
+      })
+      .on('error', reject)
+  })

@@ -1,97 +1,12 @@
 import {spawnSync} from 'node:child_process'
-import {randomBytes} from 'node:crypto'
 import {rmSync} from 'node:fs'
-import http from 'node:http'
 import path from 'node:path'
 
-import {median, repoRoot, tempDir} from '../lib.js'
+import {getJson, median, repoRoot, seedViewerStore, tempDir} from '../lib.js'
 
 let traces = Number(process.env.PF_BENCH_SEARCH_TRACES ?? 100_000)
-const spansPerTrace = 10
 let ingestSpans = Number(process.env.PF_BENCH_SEARCH_INGEST ?? 100_000)
 const worker = path.join(repoRoot, 'bench', 'workers', 'store-ingest-search.js')
-
-const stamp = ms => new Date(ms).toISOString().slice(0, 23) + '000Z'
-const hex = bytes => randomBytes(bytes).toString('hex')
-
-/** A trace like bench viewer-list's: a Flow root with nine Function/LLM children, inputs, outputs, usage. */
-const traceSpans = (i, t0) => {
-  const traceId = hex(16)
-  const rootId = hex(8)
-  const start = t0 + i * 1000
-  const resource = {attributes: {'service.name': 'promptflow', collection: `flow_${i % 20}`}, schema_url: ''}
-  const span = (spanId, parentId, name, type, offset, inputs, output, extra = {}) => ({
-    name,
-    context: {trace_id: traceId, span_id: spanId, trace_state: ''},
-    kind: 'SpanKind.INTERNAL',
-    parent_id: parentId,
-    start_time: stamp(start + offset),
-    end_time: stamp(start + offset + 40 + (i % 97)),
-    status: {status_code: i % 50 === 0 && parentId === null ? 'Error' : 'Ok'},
-    attributes: {
-      framework: 'promptflow',
-      span_type: type,
-      function: name,
-      inputs: JSON.stringify(inputs),
-      output: JSON.stringify(output),
-      line_run_id: `line_${i}`,
-      ...extra,
-    },
-    events: [
-      {name: 'promptflow.function.inputs', timestamp: stamp(start + offset), attributes: {payload: JSON.stringify(inputs)}},
-      {name: 'promptflow.function.output', timestamp: stamp(start + offset + 40), attributes: {payload: JSON.stringify(output)}},
-    ],
-    links: [],
-    resource,
-  })
-  const children = Array.from({length: spansPerTrace - 1}, (_, k) =>
-    k % 3 === 0
-      ? span(
-          hex(8),
-          rootId,
-          'chat',
-          'LLM',
-          k * 50 + 1,
-          {messages: [{role: 'user', content: `question ${i} step ${k}`}]},
-          {choices: [{message: {role: 'assistant', content: `answer ${k}`}}]},
-          {
-            'llm.response.model': i % 10 === 0 ? 'gpt-4o' : 'gpt-4o-mini',
-            'llm.usage.prompt_tokens': 30,
-            'llm.usage.completion_tokens': 10,
-            'llm.usage.total_tokens': 40,
-          },
-        )
-      : span(hex(8), rootId, `step_${k}`, 'Function', k * 50 + 1, {text: `input ${i} ${k}`}, {value: k}),
-  )
-  return [
-    ...children,
-    span(
-      rootId,
-      null,
-      'answer',
-      'Flow',
-      0,
-      {question: `What is item ${i}?`},
-      {answer: `item ${i}`},
-      {'__computed__.cumulative_token_count.total': 120},
-    ),
-  ]
-}
-
-const getJson = (port, pathname) =>
-  new Promise((resolve, reject) => {
-    http
-      // A fresh connection each time: a keep-alive socket may be closed by the server while a LIKE scan blocks.
-      .get({host: '127.0.0.1', port, path: pathname, agent: false}, res => {
-        let text = ''
-        res.setEncoding('utf8')
-        res.on('data', d => (text += d))
-        res.on('end', () =>
-          res.statusCode === 200 ? resolve(JSON.parse(text)) : reject(new Error(`${pathname}: ${res.statusCode} ${text}`)),
-        )
-      })
-      .on('error', reject)
-  })
 
 const timeAsync = async fn => {
   const start = process.hrtime.bigint()
@@ -116,23 +31,11 @@ export default async function viewerSearch({pairs, quick}) {
   // Quick mode: enough traces for every query's full first page.
   if (quick) [traces, ingestSpans] = [1000, 5000]
   const rows = []
-  const {TraceStore} = await import(path.join(repoRoot, 'dist', 'store', 'store.js'))
   const {TraceReader} = await import(path.join(repoRoot, 'dist', 'store', 'reader.js'))
   const {startViewerServer} = await import(path.join(repoRoot, 'dist', 'service', 'server.js'))
   const home = tempDir('pf-bench-search-')
   try {
-    const generated = Date.now()
-    const store = TraceStore.open(home)
-    store.db.pragma('synchronous = OFF')
-    const t0 = Date.parse('2026-01-01T00:00:00Z')
-    for (let i = 0; i < traces; i += 5000) {
-      const batch = []
-      for (let j = i; j < Math.min(i + 5000, traces); j++) batch.push(...traceSpans(j, t0))
-      store.recordSpans(batch)
-    }
-    const counts = store.db.prepare('SELECT (SELECT COUNT(*) FROM line_runs) AS traces, (SELECT COUNT(*) FROM spans) AS spans').get()
-    store.close()
-    process.stderr.write(`  store: ${counts.traces} traces, ${counts.spans} spans in ${((Date.now() - generated) / 1000).toFixed(0)} s\n`)
+    const counts = await seedViewerStore(home, traces)
 
     const viewer = await startViewerServer({home, host: '127.0.0.1', port: 0})
     const reader = TraceReader.open(home)
