@@ -3,34 +3,14 @@ import {type ChildProcess, spawn} from 'node:child_process'
 import {cpSync, existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 
-import {openDatabase} from '../../src/store/sqlite.js'
-
 import {Azurite} from '../helpers/azurite.js'
 import {pfBin, repoRoot, runPf, tempDir} from '../helpers/cli.js'
-import {CosmosAccount, testTls} from '../helpers/cosmos.js'
-import {FakeAzure, type FakeDatastore, fakeAzCli, resourceGroup, subscription, user, workspaceId} from '../helpers/fake-azure.js'
+import {CosmosAccount} from '../helpers/cosmos.js'
+import {FakeAzure, azureEnv, type FakeDatastore, fakeAzCli, resourceGroup, subscription, user, workspaceId} from '../helpers/fake-azure.js'
+import {outboxStates, storedSpans} from '../helpers/store.js'
 
 const fixtures = path.join(repoRoot, 'test', 'fixtures', 'flows')
 const hex = (id: string) => `0x${id}`
-
-const localSpans = (home: string): any[] => {
-  const db = openDatabase(path.join(home, 'pf.sqlite'), {readonly: true})
-  try {
-    return (db.prepare('SELECT data FROM spans').all() as Array<{data: string}>).map(r => JSON.parse(r.data))
-  } finally {
-    db.close()
-  }
-}
-
-const outboxStates = (home: string): Record<string, number> => {
-  const db = openDatabase(path.join(home, 'pf.sqlite'), {readonly: true})
-  try {
-    const rows = db.prepare('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state').all() as Array<{state: string; n: number}>
-    return Object.fromEntries(rows.map(r => [r.state, r.n]))
-  } finally {
-    db.close()
-  }
-}
 
 describe('azureml span data in blob storage (built CLI, Azurite, cosmosdb-server, fake ARM)', function () {
   this.timeout(180_000)
@@ -39,12 +19,7 @@ describe('azureml span data in blob storage (built CLI, Azurite, cosmosdb-server
   let azurite: Azurite
   let home: string
 
-  const env = (az: {storageDenied?: boolean} = {}): NodeJS.ProcessEnv => ({
-    PATH: `${fakeAzCli(az)}:${process.env.PATH}`,
-    PF_ARM_ENDPOINT: azure.url,
-    PF_BLOB_ENDPOINT: azurite.blobEndpoint,
-    NODE_EXTRA_CA_CERTS: testTls().certFile,
-  })
+  const env = (az: {storageDenied?: boolean} = {}): NodeJS.ProcessEnv => azureEnv(azure, azurite.blobEndpoint, fakeAzCli(az))
 
   /** A workspace whose default datastore is a container on Azurite; pf.yaml points at it. */
   const useWorkspace = async (name: string, datastore: Partial<FakeDatastore> = {}) => {
@@ -147,7 +122,7 @@ describe('azureml span data in blob storage (built CLI, Azurite, cosmosdb-server
     )
     expect(result.code, result.stderr + result.stdout).to.equal(0)
     expect(result.json().export[0]).to.include({delivered: 2, pending: 0, parked: 0})
-    const step = localSpans(home).find(s => s.name === 'step')
+    const step = storedSpans(home).find(s => s.name === 'step')!
     const collectionId = `many-spans_${user.oid}`
     const dir = blobDir(collectionId, step)
     const container = azurite.container('c-ws-big')
@@ -193,7 +168,7 @@ describe('azureml span data in blob storage (built CLI, Azurite, cosmosdb-server
     await azurite.createContainer('c-ws-down')
     const sync = await runPf(['trace', 'sync', '--timeout', '60', '--json'], {home, env: env()})
     expect(sync.code, sync.stderr + sync.stdout).to.equal(0)
-    const local = localSpans(home)
+    const local = storedSpans(home)
     expect(outboxStates(home)).to.deep.equal({delivered: local.length})
     const items = await cosmos.items('db-ws-down', 'Span')
     expect(items.map(i => i.id).sort()).to.deep.equal(local.map(s => hex(s.context.span_id)).sort())
@@ -232,7 +207,7 @@ describe('azureml span data in blob storage (built CLI, Azurite, cosmosdb-server
     }
     child!.kill('SIGKILL')
     expect(await exited).to.equal('SIGKILL')
-    const local = localSpans(home)
+    const local = storedSpans(home)
     expect(local).to.have.length(151)
     expect(outboxStates(home).pending ?? 0, 'spans were still to be sent when pf died').to.be.greaterThan(0)
 

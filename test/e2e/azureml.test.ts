@@ -7,33 +7,24 @@ import {openDatabase} from '../../src/store/sqlite.js'
 
 import {Azurite} from '../helpers/azurite.js'
 import {pfBin, repoRoot, runPf, tempDir} from '../helpers/cli.js'
-import {CosmosAccount, type Fault, FaultProxy, testTls} from '../helpers/cosmos.js'
-import {FakeAzure, type FakeWorkspace, fakeAzCli, resourceGroup, subscription, user, userToken, workspaceId} from '../helpers/fake-azure.js'
+import {CosmosAccount, type Fault, FaultProxy} from '../helpers/cosmos.js'
+import {
+  FakeAzure,
+  azureEnv,
+  type FakeWorkspace,
+  fakeAzCli,
+  resourceGroup,
+  subscription,
+  user,
+  userToken,
+  workspaceId,
+} from '../helpers/fake-azure.js'
+import {outboxStates, storedSpans} from '../helpers/store.js'
 
 const fixtures = path.join(repoRoot, 'test', 'fixtures', 'flows')
 
 /** Ids as the workspace's items carry them (the local store keeps pf's bare hex). */
 const hex = (id: string) => `0x${id}`
-
-/** Every local span of the pf home's store, as stored (the full record). */
-const localSpans = (home: string): any[] => {
-  const db = openDatabase(path.join(home, 'pf.sqlite'), {readonly: true})
-  try {
-    return (db.prepare('SELECT data FROM spans').all() as Array<{data: string}>).map(r => JSON.parse(r.data))
-  } finally {
-    db.close()
-  }
-}
-
-const outboxStates = (home: string): Record<string, number> => {
-  const db = openDatabase(path.join(home, 'pf.sqlite'), {readonly: true})
-  try {
-    const rows = db.prepare('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state').all() as Array<{state: string; n: number}>
-    return Object.fromEntries(rows.map(r => [r.state, r.n]))
-  } finally {
-    db.close()
-  }
-}
 
 /** A copy of a fixture flow in its own folder (its folder name is the collection). */
 const copyFlow = (fixture: string, parent: string, name = fixture): string => {
@@ -50,13 +41,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
   let home: string
   let azDir: string
 
-  const env = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
-    PATH: `${azDir}:${process.env.PATH}`,
-    PF_ARM_ENDPOINT: azure.url,
-    PF_BLOB_ENDPOINT: azurite.blobEndpoint,
-    NODE_EXTRA_CA_CERTS: testTls().certFile,
-    ...extra,
-  })
+  const env = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({...azureEnv(azure, azurite.blobEndpoint, azDir), ...extra})
 
   const addWorkspace = async (name: string, settings: FakeWorkspace = {}) => {
     // Its default datastore: a container of its own on the Azurite account.
@@ -188,7 +173,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       expect(human.code, human.stderr).to.equal(0)
       expect(human.stderr).to.match(new RegExp(`^Portal: https://ml\\.azure\\.com/trace/detail/[0-9a-f]{32}\\?wsid=${wsid}$`, 'm'))
 
-      const local = localSpans(home)
+      const local = storedSpans(home)
       expect(local).to.have.length(6)
       const spans = await cosmos.items('db-ws-main', 'Span')
       expect(spans.map(s => s.id).sort()).to.deep.equal(local.map(s => hex(s.context.span_id)).sort())
@@ -245,7 +230,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       const summaries = await cosmos.items('db-ws-main', 'LineSummary')
       expect(summaries).to.have.length(2)
       const summary = summaries.find(s => s.id === hex(out.traceId))
-      const root = local.find(s => s.context.trace_id === out.traceId && s.parent_id === null)
+      const root = local.find(s => s.context.trace_id === out.traceId && s.parent_id === null)!
       expect(summary).to.include({
         partition_key: collectionId,
         collection_id: collectionId,
@@ -336,7 +321,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       const result = await runPf(['flow', 'test', '--flow', flow, '--export-wait', '1', '--json'], {home, env: loggedOut})
       expect(result.code, result.stderr).to.equal(0)
       expect(result.json().status).to.equal('Completed')
-      expect(localSpans(home)).to.have.length(3)
+      expect(storedSpans(home)).to.have.length(3)
       expect(result.json().export).to.have.length(1)
       expect(result.json().export[0]).to.include({destination: workspaceId('ws-signin'), delivered: 0, pending: 3})
       expect(result.json().export[0].lastError).to.match(/^Not signed in to Azure: run `az login`/)
@@ -346,7 +331,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       const sync = await runPf(['trace', 'sync', '--json'], {home, env: env()})
       expect(sync.code, sync.stderr + sync.stdout).to.equal(0)
       expect((await cosmos.items('db-ws-signin', 'Span')).map(s => s.id).sort()).to.deep.equal(
-        localSpans(home)
+        storedSpans(home)
           .map(s => hex(s.context.span_id))
           .sort(),
       )
@@ -424,7 +409,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
     expect(result.stderr).to.match(/^Trace: http:\/\/127\.0\.0\.1:\d+\/v1\.0\/ui\/traces\/\?#run=cloud_run/m)
     const spans = await cosmos.items('db-ws-run', 'Span')
     expect(spans.map(s => s.id).sort()).to.deep.equal(
-      localSpans(home)
+      storedSpans(home)
         .map(s => hex(s.context.span_id))
         .sort(),
     )
@@ -472,7 +457,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
     expect(evaluation.code, evaluation.stderr + evaluation.stdout).to.equal(0)
     expect(evaluation.json().export).to.deep.equal([{destination: workspaceId('ws-eval'), delivered: 4, parked: 0, pending: 0}])
 
-    const local = localSpans(home)
+    const local = storedSpans(home)
     const spans = await cosmos.items('db-ws-eval', 'Span')
     expect(spans.map(s => s.id).sort()).to.deep.equal(local.map(s => hex(s.context.span_id)).sort())
     const summaries = await cosmos.items('db-ws-eval', 'LineSummary')
@@ -629,7 +614,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
     })
 
     const expectAllDelivered = async (database: string) => {
-      const local = localSpans(home)
+      const local = storedSpans(home)
       const spans = await cosmos.items(database, 'Span')
       const ids = spans.map(s => s.id)
       expect(new Set(ids).size, 'no duplicated span items').to.equal(ids.length)
@@ -758,7 +743,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       expect(proxy.writesSeen).to.be.at.least(1)
       const written = (await cosmos.items('db-ws-kill', 'Span')).length
       expect(written, 'the held write reached Cosmos before the kill').to.be.greaterThan(0)
-      expect(written, 'some spans were not written before the kill').to.be.lessThan(localSpans(home).length)
+      expect(written, 'some spans were not written before the kill').to.be.lessThan(storedSpans(home).length)
       const pendingBefore = outboxStates(home).pending ?? 0
       expect(pendingBefore).to.be.greaterThan(0)
 

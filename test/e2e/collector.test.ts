@@ -297,8 +297,8 @@ describe('pf service collector forwards to remote destinations (OTLP plugin, Azu
   }
 
   it('sends spans whose resource names a workspace to that workspace (fake control plane, real cosmosdb-server), tokens in the line summary', async () => {
-    const {CosmosAccount, testTls} = await import('../helpers/cosmos.js')
-    const {FakeAzure, fakeAzCli, resourceGroup, subscription, user} = await import('../helpers/fake-azure.js')
+    const {CosmosAccount} = await import('../helpers/cosmos.js')
+    const {FakeAzure, azureEnv, fakeAzCli, resourceGroup, subscription, user} = await import('../helpers/fake-azure.js')
     const {Azurite} = await import('../helpers/azurite.js')
     const cosmos = await new CosmosAccount().start()
     const azure = await new FakeAzure().start()
@@ -313,12 +313,7 @@ describe('pf service collector forwards to remote destinations (OTLP plugin, Azu
       })
       await cosmos.createTraceStore('db-ws-otel')
       await azurite.createContainer('c-ws-otel')
-      const port = await startService(home, {
-        PATH: `${fakeAzCli()}:${process.env.PATH}`,
-        PF_ARM_ENDPOINT: azure.url,
-        PF_BLOB_ENDPOINT: azurite.blobEndpoint,
-        NODE_EXTRA_CA_CERTS: testTls().certFile,
-      })
+      const port = await startService(home, azureEnv(azure, azurite.blobEndpoint, fakeAzCli()))
 
       const sent = await runScript([exportScript, 'json'], {
         OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${port}/v1/traces`,

@@ -22,7 +22,10 @@ describe('pf run create progress (built CLI)', () => {
   it('shows a progress bar with lines done, failures and rate on a terminal', async () => {
     const home = tempDir('pf-home-')
     try {
-      const {out, code} = await onTty(['run', 'create', '--flow', hello, '--data', path.join(hello, 'data.jsonl'), '--name', 'tty_run'], home)
+      const {out, code} = await onTty(
+        ['run', 'create', '--flow', hello, '--data', path.join(hello, 'data.jsonl'), '--name', 'tty_run'],
+        home,
+      )
       expect(code, out).to.equal(0)
       expect(out).to.match(/3\/3 lines \| 0 failed \| [\d.]+\/s \| ETA/)
     } finally {

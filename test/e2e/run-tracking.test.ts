@@ -7,8 +7,8 @@ import {openDatabase} from '../../src/store/sqlite.js'
 
 import {Azurite} from '../helpers/azurite.js'
 import {pfBin, repoRoot, runPf, tempDir} from '../helpers/cli.js'
-import {CosmosAccount, testTls} from '../helpers/cosmos.js'
-import {FakeAzure, type FakeWorkspace, fakeAzCli, resourceGroup, subscription, workspaceId} from '../helpers/fake-azure.js'
+import {CosmosAccount} from '../helpers/cosmos.js'
+import {FakeAzure, azureEnv, type FakeWorkspace, fakeAzCli, resourceGroup, subscription, workspaceId} from '../helpers/fake-azure.js'
 
 const fixtures = path.join(repoRoot, 'test', 'fixtures', 'flows')
 const defaultContainer = 'azureml-blobstore-test'
@@ -34,13 +34,7 @@ describe('run tracking: pf run create uploads the run to the workspace (fake con
   let azDir: string
   let data: string
 
-  const env = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
-    PATH: `${azDir}:${process.env.PATH}`,
-    PF_ARM_ENDPOINT: azure.url,
-    PF_BLOB_ENDPOINT: azurite.blobEndpoint,
-    NODE_EXTRA_CA_CERTS: testTls().certFile,
-    ...extra,
-  })
+  const env = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({...azureEnv(azure, azurite.blobEndpoint, azDir), ...extra})
 
   const addWorkspace = async (name: string, settings: FakeWorkspace = {}) => {
     const ws: FakeWorkspace = {

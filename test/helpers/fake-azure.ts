@@ -9,6 +9,7 @@ import type {AddressInfo} from 'node:net'
 import path from 'node:path'
 
 import {tempDir} from './cli.js'
+import {testTls} from './cosmos.js'
 import {FakeRunTracking} from './fake-run-tracking.js'
 
 export interface FakeWorkspace {
@@ -275,3 +276,14 @@ export const fakeAzCli = (options: {loggedOut?: boolean; token?: string; storage
   chmodSync(path.join(dir, 'az'), 0o755)
   return dir
 }
+
+/**
+ * The environment that points pf at the fakes: the fake `az` (a folder from fakeAzCli) first on PATH, Azure Resource
+ * Manager at the fake control plane, blob storage at Azurite, and the test CA trusted.
+ */
+export const azureEnv = (azure: FakeAzure, blobEndpoint: string, azDir: string): NodeJS.ProcessEnv => ({
+  PATH: `${azDir}:${process.env.PATH}`,
+  PF_ARM_ENDPOINT: azure.url,
+  PF_BLOB_ENDPOINT: blobEndpoint,
+  NODE_EXTRA_CA_CERTS: testTls().certFile,
+})

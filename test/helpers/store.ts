@@ -65,6 +65,8 @@ export interface SpanJson {
   name: string
   context: {trace_id: string; span_id: string}
   parent_id: string | null
+  start_time: string
+  end_time: string
   status: {status_code: string; description?: string}
   attributes: Record<string, any>
   events: Array<{name: string; attributes: Record<string, any>}>
@@ -78,4 +80,15 @@ export const storedSpans = (home: string, traceId?: string): SpanJson[] =>
         ? db.prepare('SELECT data FROM spans WHERE trace_id = ? ORDER BY start_time').all(traceId)
         : db.prepare('SELECT data FROM spans ORDER BY start_time').all()) as Array<{data: string}>
     ).map(r => JSON.parse(r.data)),
+  )
+
+/** How many outbox rows are in each state ({pending: 3, delivered: 120, …}). */
+export const outboxStates = (home: string): Record<string, number> =>
+  readStore(home, db =>
+    Object.fromEntries(
+      (db.prepare('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state').all() as Array<{state: string; n: number}>).map(r => [
+        r.state,
+        r.n,
+      ]),
+    ),
   )

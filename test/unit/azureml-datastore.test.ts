@@ -6,8 +6,7 @@ import path from 'node:path'
 import {blobAccountUrl, datastoreUri, parseDatastore} from '../../src/destinations/azureml/datastore.js'
 import {Azurite} from '../helpers/azurite.js'
 import {repoRoot} from '../helpers/cli.js'
-import {testTls} from '../helpers/cosmos.js'
-import {FakeAzure, armDatastore, fakeAzCli, resourceGroup, subscription} from '../helpers/fake-azure.js'
+import {FakeAzure, azureEnv, armDatastore, fakeAzCli, resourceGroup, subscription} from '../helpers/fake-azure.js'
 
 const ws = {subscriptionId: subscription, resourceGroup, workspaceName: 'ws1'}
 
@@ -119,10 +118,7 @@ describe('azureml: datastore blobs (Azurite with --oauth basic, fake ARM)', func
   })
 
   const env = (azOptions: {storageDenied?: boolean} = {}) => ({
-    PATH: `${fakeAzCli(azOptions)}:${process.env.PATH}`,
-    PF_ARM_ENDPOINT: azure.url,
-    PF_BLOB_ENDPOINT: azurite.blobEndpoint,
-    NODE_EXTRA_CA_CERTS: testTls().certFile,
+    ...azureEnv(azure, azurite.blobEndpoint, fakeAzCli(azOptions)),
     TEST_WS: JSON.stringify(ws),
   })
   const text = async () => (await azurite.blobs(container)).get('dir/hello.txt')?.toString('utf8')
