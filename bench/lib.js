@@ -1,5 +1,5 @@
 // Shared helpers for the benchmarks: timing child processes, medians, alternating pairs.
-import {spawnSync} from 'node:child_process'
+import {spawn, spawnSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {mkdtempSync} from 'node:fs'
 import http from 'node:http'
@@ -186,4 +186,24 @@ export const getJson = (port, pathname) =>
         )
       })
       .on('error', reject)
+  })
+
+/**
+ * Runs bench/drivers/azureml-export.js in a child (async: the calling process serves the fake control plane, Cosmos
+ * and Azurite's parent meanwhile); resolves to its result, rejects when spans were left pending or parked.
+ */
+export const runExportDriver = (args, env) =>
+  new Promise((resolve, reject) => {
+    const driver = path.join(repoRoot, 'bench', 'drivers', 'azureml-export.js')
+    const child = spawn(process.execPath, [driver, ...args], {env, stdio: ['ignore', 'pipe', 'pipe']})
+    let out = ''
+    let err = ''
+    child.stdout.on('data', d => (out += d))
+    child.stderr.on('data', d => (err += d))
+    child.on('close', code => {
+      if (code !== 0) return reject(new Error(`export driver exited ${code}: ${err}`))
+      const result = JSON.parse(out)
+      if (result.pending !== 0 || result.parked !== 0) return reject(new Error(`export incomplete: ${out}`))
+      resolve(result)
+    })
   })

@@ -1,27 +1,6 @@
-import {spawn} from 'node:child_process'
-import path from 'node:path'
-
 import {register} from 'tsx/esm/api'
 
-import {median, repoRoot, tempDir} from '../lib.js'
-
-const driver = path.join(repoRoot, 'bench', 'drivers', 'azureml-export.js')
-
-/** Runs the export driver in a child (async: this process serves the fake control plane, Cosmos and Azurite's parent). */
-const runDriver = (args, env) =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [driver, ...args], {env, stdio: ['ignore', 'pipe', 'pipe']})
-    let out = ''
-    let err = ''
-    child.stdout.on('data', d => (out += d))
-    child.stderr.on('data', d => (err += d))
-    child.on('close', code => {
-      if (code !== 0) return reject(new Error(`export driver exited ${code}: ${err}`))
-      const result = JSON.parse(out)
-      if (result.pending !== 0 || result.parked !== 0) return reject(new Error(`export incomplete: ${out}`))
-      resolve(result)
-    })
-  })
+import {median, runExportDriver, tempDir} from '../lib.js'
 
 /**
  * Export of 2,500 spans (each with its inputs and output events, as pf's function spans) to a workspace: with span
@@ -59,9 +38,9 @@ export default async function azuremlBlobs({pairs, quick}) {
     await azurite.start()
     await azurite.createContainer(name)
     const home = tempDir('pf-bench-home-')
-    await runDriver([home, workspaceId(name), String(spans), 'prepare'], env)
+    await runExportDriver([home, workspaceId(name), String(spans), 'prepare'], env)
     const storageCpu = azurite.cpuMs()
-    const result = await runDriver([home, workspaceId(name), String(spans), mode], env)
+    const result = await runExportDriver([home, workspaceId(name), String(spans), mode], env)
     result.storageCpuMs = azurite.cpuMs() - storageCpu
     process.stderr.write(
       `  ${mode} ${spans} spans: ${(result.ms / 1000).toFixed(1)} s, pf CPU ${(result.cpuMs / 1000).toFixed(1)} s, storage CPU ${(result.storageCpuMs / 1000).toFixed(1)} s, max RSS ${result.maxRssMb.toFixed(0)} MB\n`,

@@ -1,27 +1,6 @@
-import {spawn} from 'node:child_process'
-import path from 'node:path'
-
 import {register} from 'tsx/esm/api'
 
-import {median, repoRoot, tempDir} from '../lib.js'
-
-const driver = path.join(repoRoot, 'bench', 'drivers', 'azureml-export.js')
-
-/** Runs the export driver in a child (async: this process serves the fake control plane and Cosmos meanwhile). */
-const runDriver = (args, env) =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [driver, ...args], {env, stdio: ['ignore', 'pipe', 'pipe']})
-    let out = ''
-    let err = ''
-    child.stdout.on('data', d => (out += d))
-    child.stderr.on('data', d => (err += d))
-    child.on('close', code => {
-      if (code !== 0) return reject(new Error(`export driver exited ${code}: ${err}`))
-      const result = JSON.parse(out)
-      if (result.pending !== 0 || result.parked !== 0) return reject(new Error(`export incomplete: ${out}`))
-      resolve(result)
-    })
-  })
+import {median, runExportDriver, tempDir} from '../lib.js'
 
 /**
  * Export of 10k spans to cosmosdb-server: pf's Cosmos writer (outbox drainer, bulk writes, concurrent batches;
@@ -48,8 +27,8 @@ export default async function azuremlExport({pairs, quick}) {
     azure.workspaces.set(name, {traceCosmosStatus: 'Initialized', databaseName: name})
     await cosmos.createTraceStore(name)
     const home = tempDir('pf-bench-home-')
-    await runDriver([home, workspaceId(name), String(spans), 'prepare'], env)
-    const result = await runDriver([home, workspaceId(name), String(spans), mode], env)
+    await runExportDriver([home, workspaceId(name), String(spans), 'prepare'], env)
+    const result = await runExportDriver([home, workspaceId(name), String(spans), mode], env)
     await cosmos.client.database(name).delete()
     return result
   }
