@@ -19,9 +19,8 @@ import {tempDir} from './cli.js'
 
 let tls: {cert: string; key: string; certFile: string} | undefined
 
-/** A throw-away certificate for 127.0.0.1 (openssl), made once per test process. */
-export const testTls = () => {
-  if (tls) return tls
+/** A throw-away self-signed certificate (openssl, valid two days) for `commonName` and the given subjectAltName. */
+export const selfSignedCertificate = (commonName: string, subjectAltName: string) => {
   const dir = tempDir('pf-tls-')
   const certFile = path.join(dir, 'cert.pem')
   const keyFile = path.join(dir, 'key.pem')
@@ -36,9 +35,9 @@ export const testTls = () => {
       '-days',
       '2',
       '-subj',
-      '/CN=127.0.0.1',
+      `/CN=${commonName}`,
       '-addext',
-      'subjectAltName=IP:127.0.0.1',
+      `subjectAltName=${subjectAltName}`,
       '-keyout',
       keyFile,
       '-out',
@@ -47,9 +46,11 @@ export const testTls = () => {
     {stdio: 'ignore'},
   )
   if (!existsSync(certFile)) throw new Error('openssl did not write a certificate')
-  tls = {cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), certFile}
-  return tls
+  return {cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), certFile}
 }
+
+/** A throw-away certificate for 127.0.0.1, made once per test process. */
+export const testTls = () => (tls ??= selfSignedCertificate('127.0.0.1', 'IP:127.0.0.1'))
 
 export const containerNames = ['Span', 'LineSummary', 'Collection'] as const
 

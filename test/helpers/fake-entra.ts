@@ -5,46 +5,19 @@
  * (HTTPS_PROXY, honoured by the Azure SDK) that tunnels login.microsoftonline.com:443 here; its certificate names
  * login.microsoftonline.com and 127.0.0.1 and is trusted through NODE_EXTRA_CA_CERTS (`caFile`).
  */
-import {execFileSync} from 'node:child_process'
-import {readFileSync, writeFileSync} from 'node:fs'
+import {writeFileSync} from 'node:fs'
 import http, {type IncomingMessage, type ServerResponse} from 'node:http'
 import https from 'node:https'
 import {type AddressInfo, type Socket, connect} from 'node:net'
 import path from 'node:path'
 
 import {tempDir} from './cli.js'
-import {testTls} from './cosmos.js'
+import {selfSignedCertificate, testTls} from './cosmos.js'
 import {userToken} from './fake-azure.js'
 
 export const entraHost = 'login.microsoftonline.com'
 
-const entraTls = () => {
-  const dir = tempDir('pf-entra-tls-')
-  const certFile = path.join(dir, 'cert.pem')
-  const keyFile = path.join(dir, 'key.pem')
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${entraHost}`,
-      '-addext',
-      `subjectAltName=DNS:${entraHost},IP:127.0.0.1`,
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ],
-    {stdio: 'ignore'},
-  )
-  return {cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8')}
-}
+const entraTls = () => selfSignedCertificate(entraHost, `DNS:${entraHost},IP:127.0.0.1`)
 
 export class FakeEntra {
   /** Token requests seen: the client id and grant type (never the secret). */
