@@ -22,6 +22,10 @@ if (!process.argv.includes('--single')) {
   // Interrupted (Ctrl-C): still clean up.
   for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130))
 }
+// The tests reach only 127.0.0.1 and trust their own CA explicitly (pf gets NODE_EXTRA_CA_CERTS=testTls() where it
+// talks TLS, test processes an https.Agent). An inherited NODE_EXTRA_CA_CERTS (this sandbox points it at the system
+// bundle, 144 certificates) makes every Node start parse it: ≈ 45 ms of CPU in each of the run's ~1,500 processes.
+delete process.env.NODE_EXTRA_CA_CERTS
 // In-process code under test (unit tests loading flows) must never write the user's pf home (trace store,
 // transpile cache): a temporary one unless the caller chose one. End-to-end tests give each pf their own anyway.
 process.env.PF_HOME_DIRECTORY ||= mkdtempSync(path.join(process.env.PF_TEST_TEMP ?? os.tmpdir(), 'pf-test-home-'))
