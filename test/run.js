@@ -90,9 +90,10 @@ const runInParallel = async testFiles => {
   const short = testFiles
     .filter(file => !quickUnit.includes(file) && expectedSeconds(file) < 15)
     .sort((a, b) => expectedSeconds(b) - expectedSeconds(a))
+  const jobSeconds = group => group.reduce((sum, file) => sum + expectedSeconds(file), 0)
   const shortGroups = []
   for (const file of short) {
-    const group = shortGroups.find(g => g.reduce((sum, f) => sum + expectedSeconds(f), 0) + expectedSeconds(file) <= 40)
+    const group = shortGroups.find(g => jobSeconds(g) + expectedSeconds(file) <= 40)
     if (group) group.push(file)
     else shortGroups.push([file])
   }
@@ -101,7 +102,6 @@ const runInParallel = async testFiles => {
     ...shortGroups,
     ...testFiles.filter(f => !quickUnit.includes(f) && !short.includes(f)).map(f => [f]),
   ]
-  const jobSeconds = group => group.reduce((sum, file) => sum + expectedSeconds(file), 0)
   const queue = jobsOf.sort((a, b) => jobSeconds(b) - jobSeconds(a))
   const measured = {}
   const totals = {passed: 0, failed: 0}
