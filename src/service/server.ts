@@ -38,6 +38,9 @@ export const isLoopbackHost = (hostHeader: string | undefined, port: number): bo
   return loopbackName.test(match[1]) && (match[2] === undefined || Number(match[2]) === port)
 }
 
+/** Spans whose search documents the viewer's server writes at a time in the background. */
+const searchChunk = 2000
+
 export interface ViewerServerOptions {
   home: string
   host: string
@@ -80,6 +83,20 @@ export const startViewerServer = async (options: ViewerServerOptions): Promise<R
     throw error
   })
   port = (server.address() as AddressInfo).port
+  // Search documents are written after the spans (store migration 7). Indexing in the background keeps a viewer's
+  // first search from paying for a whole backlog (a search still indexes what is left before it reads): one chunk
+  // (≈ 35 ms) at a time, the next soon while a backlog lasts, else a second later, so requests are served between.
+  let indexer: NodeJS.Timeout
+  const indexInBackground = () => {
+    let backlog = false
+    try {
+      backlog = reader.indexPendingSearch(searchChunk, 1) === searchChunk
+    } catch {
+      // Left for the next round, or for the next search, which reports its own failure.
+    }
+    indexer = setTimeout(indexInBackground, backlog ? 20 : 1000).unref()
+  }
+  indexer = setTimeout(indexInBackground, 1000).unref()
   return {
     server,
     host: options.host,
@@ -87,6 +104,7 @@ export const startViewerServer = async (options: ViewerServerOptions): Promise<R
     close: () =>
       new Promise<void>(resolve => {
         live.close()
+        clearTimeout(indexer)
         server.close(() => {
           reader.close()
           resolve()

@@ -59,26 +59,39 @@ export interface CollectionSummary {
 }
 
 /**
- * Read-only queries of the local store for the trace viewer. Opens pf.sqlite read-only (the viewer never
- * writes); every list is keyset-paged on (start_time, trace_id), served by the indexes of migration 4.
+ * Queries of the local store for the trace viewer, on a read-only connection; every list is keyset-paged on
+ * (start_time, trace_id), served by the indexes of migration 4. The one thing it writes is the search index, which
+ * the store fills later than the spans (migration 7): a search first indexes what is pending, through a writer.
  */
 export class TraceReader {
   /** Opens the store read-only, creating it first (with its schema) when no pf command has yet. */
   static open(home: string): TraceReader {
     const file = storePath(home)
-    // A fresh home, or a store of an older schema: let the writer create/migrate it once, then read only.
-    TraceStore.open(home).close()
-    if (!existsSync(file)) throw new Error(`no store at ${file}`)
-    return new TraceReader(openDatabase(file, {readonly: true, fileMustExist: true}))
+    // A fresh home, or a store of an older schema: the writer creates/migrates it before the read-only connection.
+    const writer = TraceStore.open(home)
+    if (!existsSync(file)) {
+      writer.close()
+      throw new Error(`no store at ${file}`)
+    }
+    return new TraceReader(openDatabase(file, {readonly: true, fileMustExist: true}), writer)
   }
 
-  private constructor(readonly db: Database.Database) {
+  private constructor(
+    readonly db: Database.Database,
+    private readonly writer: TraceStore,
+  ) {
     db.pragma('busy_timeout = 5000')
+  }
+
+  /** Writes pending search documents (see TraceStore.indexPendingSearch); the viewer's server calls it when idle. */
+  indexPendingSearch(chunk?: number, maxChunks?: number): number {
+    return this.writer.indexPendingSearch(chunk, maxChunks)
   }
 
   /** One page of line runs (trace roots), newest first; `limit + 1` rows are read to know whether more follow. */
   listTraces(filter: TraceFilter, limit: number, after?: TraceCursor): {rows: LineRunRow[]; next?: TraceCursor} {
     const searches = searchConditions(filter)
+    if (searches !== undefined && searches.length > 0) this.writer.indexPendingSearch()
     let rows: LineRunRow[]
     if (searches === undefined) rows = []
     else if (searches.length > 0 && (filter.sort ?? 'start') === 'start') rows = this.searchNewestFirst(filter, searches, limit + 1, after)
@@ -192,6 +205,7 @@ export class TraceReader {
 
   close(): void {
     if (this.db.open) this.db.close()
+    this.writer.close()
   }
 }
 

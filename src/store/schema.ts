@@ -111,8 +111,8 @@ export const migrations: string[] = [
   ALTER TABLE outbox ADD COLUMN retry_not_before INTEGER NOT NULL DEFAULT 0;
   `,
   // 4: full-text search of spans (the viewer's search) and trace lists sorted by latency / tokens.
-  // One contentless FTS5 document per span, written by TraceStore in the transaction that stores the span
-  // (searchDocument in store.ts): its name; its inputs and output (the first 64 KB of each); "key value" lines of
+  // One contentless FTS5 document per span, written by TraceStore (searchDocument in store.ts; since migration 7
+  // later and in bulk, before migration 7 in the transaction that stored the span): its name; its inputs and output (the first 64 KB of each); "key value" lines of
   // its other scalar attributes (for key=value filters); its trace and span ids, stored but not indexed. The
   // rowid is the span's start in epoch ms << 20 | a sequence number, so hits come newest first and a first page
   // of a search reads only the newest hits (TraceReader). Triggers building the document from the span JSON
@@ -158,5 +158,15 @@ export const migrations: string[] = [
   // sorting every pending row (10k pending spans: 6 ms a claim, 100k: 60 ms).
   `
   CREATE INDEX outbox_claim_order ON outbox (destination, state, created_at, trace_id, span_id);
+  `,
+  // 7: search documents are written later and in bulk (TraceStore.indexPendingSearch), not in the transaction that
+  // stores a span: one FTS5 segment per commit of a few spans halved ingest. Spans get ever larger rowids, so one
+  // number says how far the index has come; every span stored before this migration has its document (migration 4).
+  `
+  CREATE TABLE search_progress (
+    id              INTEGER PRIMARY KEY CHECK (id = 0),
+    indexed_through INTEGER NOT NULL
+  );
+  INSERT INTO search_progress (id, indexed_through) VALUES (0, (SELECT COALESCE(MAX(rowid), 0) FROM spans));
   `,
 ]
