@@ -17,7 +17,7 @@ const timeAsync = async fn => {
 const ingest = mode => {
   const result = spawnSync(process.execPath, [worker, mode, String(ingestSpans), '500'], {encoding: 'utf8'})
   if (result.status !== 0) throw new Error(`store-ingest-search worker (${mode}) failed: ${result.stderr}`)
-  return JSON.parse(result.stdout).ms
+  return JSON.parse(result.stdout)
 }
 
 /**
@@ -25,7 +25,8 @@ const ingest = mode => {
  * list API over HTTP for a selective search, a search every trace matches, and an attribute key=value filter, each
  * against the same page found by a LIKE scan of the spans (what search costs without an index) in the same
  * process; target ≤ 50 ms median. And the index's cost on ingest: TraceStore.recordSpans with the index vs with
- * it swapped for a view that drops the writes (alternating runs of 100k spans); target ≤ 1.3×.
+ * it swapped for a view that drops the writes (alternating runs of 100k spans); target ≤ 1.3×. Search documents
+ * are written after the spans, in bulk (migration 7), so the last row reports that deferred cost against ingest.
  */
 export default async function viewerSearch({pairs, quick}) {
   // Quick mode: enough traces for every query's full first page.
@@ -97,13 +98,17 @@ export default async function viewerSearch({pairs, quick}) {
   const indexed = []
   const unindexed = []
   const rounds = Math.max(1, Math.min(5, pairs))
+  const catchUp = []
   for (let i = 0; i < rounds; i++) {
-    unindexed.push(ingest('unindexed'))
-    indexed.push(ingest('indexed'))
+    unindexed.push(ingest('unindexed').ms)
+    const {ms, indexMs} = ingest('indexed')
+    indexed.push(ms)
+    catchUp.push(indexMs)
   }
   const ratio = median(indexed) / median(unindexed)
   process.stderr.write(
-    `  ingest ms with index: ${indexed.map(v => v.toFixed(0)).join(', ')}; without: ${unindexed.map(v => v.toFixed(0)).join(', ')}\n`,
+    `  ingest ms with index: ${indexed.map(v => v.toFixed(0)).join(', ')}; without: ${unindexed.map(v => v.toFixed(0)).join(', ')}; ` +
+      `documents afterwards: ${catchUp.map(v => v.toFixed(0)).join(', ')}\n`,
   )
   const rate = ms => `${Math.round(ingestSpans / (ms / 1000)).toLocaleString('en-US')} spans/s`
   rows.push({
@@ -113,6 +118,14 @@ export default async function viewerSearch({pairs, quick}) {
     ratio,
     target: '≤ 1.3×',
     met: ratio <= 1.3,
+  })
+  rows.push({
+    name: `Search documents written afterwards, in bulk (TraceStore.indexPendingSearch: the viewer, before a search and in the background) vs the ingest of the same ${ingestSpans / 1000}k spans`,
+    baseline: `ingest: ${rate(median(indexed))}`,
+    measured: `documents: ${rate(median(catchUp))}`,
+    ratio: median(catchUp) / median(indexed),
+    target: '(the deferred cost; no target)',
+    met: true,
   })
   return rows
 }
