@@ -7,13 +7,16 @@ import {register} from 'tsx/esm/api'
 import {median, repoRoot} from '../lib.js'
 
 const peersDir = path.join(repoRoot, 'bench', 'peers')
-const variants = ['pf', 'openinference', 'openllmetry', 'langfuse']
+const variants = ['pf', 'openinference', 'openllmetry', 'langfuse', 'openllmetry-sqlite']
 const labels = {
   pf: 'pf (spans written durably to its SQLite store)',
   openinference: 'OpenInference (@arizeai/openinference-instrumentation-openai, in-memory exporter)',
   openllmetry: 'OpenLLMetry (@traceloop/instrumentation-openai, in-memory exporter)',
   langfuse: 'Langfuse v5 (@langfuse/openai observeOpenAI, in-memory exporter)',
+  'openllmetry-sqlite': 'OpenLLMetry writing its spans durably (span JSON to a plain SQLite table, 512 a transaction or within 20 ms)',
 }
+/** The peers as their docs set them up (in-memory export): what the target compares pf against. */
+const inMemoryPeers = ['openinference', 'openllmetry', 'langfuse']
 
 /** The peers live in a bench-only package with its own lockfile: pf's `npm ci` never installs them. */
 const installPeers = () => {
@@ -69,8 +72,8 @@ export default async function peerOpenai({pairs, quick}) {
   }
   const plainUs = (median(plain) * 1000) / calls
   const us = Object.fromEntries(variants.map(v => [v, median(overhead[v])]))
-  const peers = variants.filter(v => v !== 'pf')
-  const best = peers.reduce((a, b) => (us[a] <= us[b] ? a : b))
+  const best = inMemoryPeers.reduce((a, b) => (us[a] <= us[b] ? a : b))
+  const durable = 'openllmetry-sqlite'
   return [
     ...variants.map(v => ({
       name: `Traced openai call overhead, ${labels[v]}, vs the untraced client (${calls} sequential calls to a loopback fake)`,
@@ -88,6 +91,14 @@ export default async function peerOpenai({pairs, quick}) {
       ratio: (plainUs + us.pf) / (plainUs + us[best]),
       target: '≤ 1× (while writing durably)',
       met: us.pf <= us[best],
+    },
+    {
+      name: 'Traced openai call: pf vs the same best-known peer (OpenLLMetry) writing its spans durably to SQLite, the durable floor (time per call, overheads in the cells)',
+      baseline: `OpenLLMetry + SQLite: +${us[durable].toFixed(0)} µs/call`,
+      measured: `pf: +${us.pf.toFixed(0)} µs/call`,
+      ratio: (plainUs + us.pf) / (plainUs + us[durable]),
+      target: '(the floor; no target)',
+      met: true,
     },
   ]
 }

@@ -2,7 +2,8 @@
 // Makes CALLS sequential chat completions through the openai client to a loopback fake and prints {ms, spans}.
 // Variants: plain (no tracing: the baseline), pf (pf's OpenAI tracing, spans written durably to its SQLite store),
 // openinference / openllmetry (their OpenAI instrumentations, OTel SDK + in-memory exporter), langfuse (v5
-// observeOpenAI over the OTel SDK + in-memory exporter). Lives in bench/peers so the peers resolve from here.
+// observeOpenAI over the OTel SDK + in-memory exporter), openllmetry-sqlite (OpenLLMetry writing its spans durably
+// to a plain SQLite table: bench/lib.js sqliteSpanProcessor). Lives in bench/peers so the peers resolve from here.
 import {mkdtempSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -20,6 +21,16 @@ const inMemoryProvider = async () => {
   const provider = new NodeTracerProvider({spanProcessors: [new SimpleSpanProcessor(exporter)]})
   provider.register()
   return {finish: async () => (await provider.forceFlush(), exporter.getFinishedSpans().length)}
+}
+
+/** An OTel SDK provider that writes every span durably to a plain SQLite table (the durable floor), registered globally. */
+const sqliteProvider = async () => {
+  const {NodeTracerProvider} = await import('@opentelemetry/sdk-trace-node')
+  const {sqliteSpanProcessor} = await import(path.join(repoRoot, 'bench', 'lib.js'))
+  const store = await sqliteSpanProcessor(path.join(mkdtempSync(path.join(os.tmpdir(), 'pf-bench-peer-floor-')), 'spans.sqlite'))
+  const provider = new NodeTracerProvider({spanProcessors: [store.processor]})
+  provider.register()
+  return {finish: async () => (await provider.forceFlush(), store.stored())}
 }
 
 let client
@@ -57,8 +68,8 @@ if (variant === 'pf') {
     new OpenAIInstrumentation().manuallyInstrument(OpenAIModule)
     finish = done
     client = new OpenAI({apiKey: 'sk-bench', baseURL})
-  } else if (variant === 'openllmetry') {
-    const {finish: done} = await inMemoryProvider()
+  } else if (variant === 'openllmetry' || variant === 'openllmetry-sqlite') {
+    const {finish: done} = variant === 'openllmetry' ? await inMemoryProvider() : await sqliteProvider()
     const {OpenAIInstrumentation} = await import('@traceloop/instrumentation-openai')
     // OpenLLMetry patches the client class's static Chat/Completions (the default export).
     new OpenAIInstrumentation().manuallyInstrument(OpenAI)

@@ -6,9 +6,8 @@ import path from 'node:path'
 
 import {context, propagation, trace as otelTrace} from '@opentelemetry/api'
 import {InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor} from '@opentelemetry/sdk-trace-node'
-import Database from 'better-sqlite3'
 
-import {repoRoot} from '../lib.js'
+import {repoRoot, sqliteSpanProcessor} from '../lib.js'
 
 const pairs = Number(process.argv[2] ?? 15)
 const depth = 10
@@ -69,54 +68,18 @@ const baseline = async () => {
   return ms
 }
 
-/**
- * The durable floor: the same bare OTel, with a span processor that writes each finished span as JSON into a plain
- * one-table SQLite store (pf's pragmas: WAL, synchronous NORMAL), 512 spans a transaction (pf's batch size). No
- * masking, line runs, search index or outbox: what any exporter pays to keep spans on disk.
- */
-const floorDb = new Database(path.join(process.env.PF_HOME_DIRECTORY, 'floor.sqlite'))
-floorDb.pragma('journal_mode = WAL')
-floorDb.pragma('synchronous = NORMAL')
-floorDb.exec('CREATE TABLE spans (trace_id TEXT NOT NULL, span_id TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (trace_id, span_id))')
-const floorInsert = floorDb.prepare('INSERT OR REPLACE INTO spans VALUES (?, ?, ?)')
-const floorWrite = floorDb.transaction(spans => {
-  for (const s of spans) floorInsert.run(s.trace_id, s.span_id, JSON.stringify(s))
-})
-class SqliteProcessor {
-  buffer = []
-  onStart() {}
-  onEnd(span) {
-    const {traceId, spanId} = span.spanContext()
-    this.buffer.push({
-      trace_id: traceId,
-      span_id: spanId,
-      parent_id: span.parentSpanContext?.spanId ?? null,
-      name: span.name,
-      start_time: span.startTime,
-      end_time: span.endTime,
-      status: span.status,
-      attributes: span.attributes,
-      events: span.events.map(e => ({name: e.name, time: e.time, attributes: e.attributes})),
-    })
-    if (this.buffer.length >= 512) this.forceFlush()
-  }
-  async forceFlush() {
-    floorWrite(this.buffer)
-    this.buffer = []
-  }
-  async shutdown() {}
-}
+// The durable floor (see sqliteSpanProcessor): the same bare OTel writing each span's JSON to a plain SQLite table.
+const floorStore = await sqliteSpanProcessor(path.join(process.env.PF_HOME_DIRECTORY, 'floor.sqlite'))
 const floor = async () => {
   resetGlobals()
-  const processor = new SqliteProcessor()
-  const provider = new NodeTracerProvider({spanProcessors: [processor]})
+  const provider = new NodeTracerProvider({spanProcessors: [floorStore.processor]})
   provider.register()
-  const before = floorDb.prepare('SELECT COUNT(*) FROM spans').pluck().get()
+  const before = floorStore.stored()
   const start = process.hrtime.bigint()
   calls()
   await provider.forceFlush()
   const ms = Number(process.hrtime.bigint() - start) / 1e6
-  if (floorDb.prepare('SELECT COUNT(*) FROM spans').pluck().get() - before !== depth * iterations) throw new Error('floor lost spans')
+  if (floorStore.stored() - before !== depth * iterations) throw new Error('floor lost spans')
   await provider.shutdown()
   return ms
 }
@@ -148,5 +111,5 @@ for (let i = 0; i < pairs; i++) {
   result.floor.push(await floor())
   result.subject.push(await subject())
 }
-floorDb.close()
+floorStore.close()
 process.stdout.write(JSON.stringify(result))
