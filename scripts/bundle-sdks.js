@@ -23,6 +23,9 @@ for (const {module, external} of bundles) {
     platform: 'node',
     format: 'esm',
     target: 'node20',
+    // The packages' ES module builds where they ship one: esbuild drops what pf never imports from them (the
+    // OpenTelemetry bundle: 385 KB with the CommonJS builds, half of it every semantic convention; 125 KB so).
+    mainFields: ['module', 'main'],
     logLevel: 'warning',
     // The SDKs' CommonJS dependencies call require() for Node's built-in modules, which an ES module lacks.
     banner: {js: "import {createRequire as pfCreateRequire} from 'node:module';\nconst require = pfCreateRequire(import.meta.url);"},
