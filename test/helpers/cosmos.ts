@@ -66,7 +66,9 @@ export class CosmosAccount {
   async start(): Promise<this> {
     const {cert, key} = testTls()
     const create = (cosmosServer as any).createHttpsServer ?? (cosmosServer as any).default?.createHttpsServer ?? cosmosServer
-    this.server = create({cert, key})
+    // Keep-alive as the real service: cosmosdb-server answers `Connection: close` by default, which made every
+    // request (of pf, of the benchmarks' baselines) a new TLS handshake.
+    this.server = create({cert, key, keepAlive: true})
     await new Promise<void>(resolve => this.server.listen(0, '127.0.0.1', resolve))
     this.port = (this.server.address() as AddressInfo).port
     this.client = new CosmosClient({endpoint: this.endpoint, key: 'test-master-key', agent: new https.Agent({ca: cert})})
