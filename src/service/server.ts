@@ -86,11 +86,15 @@ export const startViewerServer = async (options: ViewerServerOptions): Promise<R
   // Search documents are written after the spans (store migration 7). Indexing in the background keeps a viewer's
   // first search from paying for a whole backlog (a search still indexes what is left before it reads): one chunk
   // (≈ 35 ms) at a time, the next soon while a backlog lasts, else a second later, so requests are served between.
+  // While spans keep arriving (this process's collector, or any pf writing), it waits: ingest comes first.
   let indexer: NodeJS.Timeout
+  let newestSeen = reader.newestSpan()
   const indexInBackground = () => {
     let backlog = false
     try {
-      backlog = reader.indexPendingSearch(searchChunk, 1) === searchChunk
+      const newest = reader.newestSpan()
+      if (newest === newestSeen) backlog = reader.indexPendingSearch(searchChunk, 1) === searchChunk
+      newestSeen = newest
     } catch {
       // Left for the next round, or for the next search, which reports its own failure.
     }

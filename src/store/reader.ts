@@ -83,6 +83,11 @@ export class TraceReader {
     db.pragma('busy_timeout = 5000')
   }
 
+  /** The rowid of the newest stored span (0 when none): it changes whenever spans are stored. */
+  newestSpan(): number {
+    return (this.db.prepare('SELECT COALESCE(MAX(rowid), 0) FROM spans').pluck().get() as number) ?? 0
+  }
+
   /** Writes pending search documents (see TraceStore.indexPendingSearch); the viewer's server calls it when idle. */
   indexPendingSearch(chunk?: number, maxChunks?: number): number {
     return this.writer.indexPendingSearch(chunk, maxChunks)
