@@ -590,6 +590,20 @@ describe('viewer search over the full-text index (migration 3)', () => {
     expect((await get(port(), '/v1.0/api/traces?q=omega')).body.traces).to.have.length(0)
   })
 
+  it('writes pending search documents in the background, with no search asking', async () => {
+    const store = TraceStore.open(home)
+    const match = (q: string) => store.db.prepare('SELECT COUNT(*) FROM span_search WHERE span_search MATCH ?').pluck().get(q)
+    try {
+      store.recordSpans(trace('background', 9, {name: 'unasked', inputs: {word: 'axolotl'}}, 10))
+      expect(match('axolotl')).to.equal(0)
+      const deadline = Date.now() + 10_000
+      while (match('axolotl') === 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 100))
+      expect(match('axolotl')).to.equal(1)
+    } finally {
+      store.close()
+    }
+  })
+
   it('finds spans stored just before a search, also where deleted spans had the newest rowids', async () => {
     const store = TraceStore.open(home)
     store.recordSpans(trace('newest', 7, {name: 'ephemeral', inputs: {word: 'quokka'}}, 10))
