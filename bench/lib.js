@@ -82,6 +82,26 @@ export const timeProcess = (args, options = {}) => {
 }
 
 /**
+ * `timeProcess` without blocking this process: for subjects that talk to servers the case runs in-process (the fake
+ * control plane, cosmosdb-server), which a spawnSync would freeze. Resolves to the wall time in ms; rejects on a
+ * failed exit.
+ */
+export const timeProcessAsync = (args, options = {}) =>
+  new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint()
+    const child = spawn(process.execPath, args, {stdio: ['ignore', 'pipe', 'pipe'], ...options})
+    let err = ''
+    child.stdout.resume()
+    child.stderr.on('data', d => (err += d))
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      const ms = Number(process.hrtime.bigint() - start) / 1e6
+      if (code !== 0) reject(new Error(`${args.join(' ')} exited ${code ?? signal}: ${err}`))
+      else resolve(ms)
+    })
+  })
+
+/**
  * Runs `pairs` alternating (baseline, subject) measurements after a warm-up of each, and returns the medians
  * and their ratio. Alternating keeps a busy moment of the machine from landing on one side only.
  */

@@ -2,6 +2,7 @@ import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 
 import {ExitCode, PfError, isPfError} from './errors.js'
 import {nearest} from './suggest.js'
+import {isHeldOpenByExport} from './util/process.js'
 import type {DestinationRegistry, RegistryLoader} from './tracing/registry.js'
 
 /**
@@ -15,6 +16,20 @@ export abstract class PfCommand extends Command {
   }
 
   private destinations: Promise<DestinationRegistry> | undefined
+
+  /**
+   * oclif prints `--json` results after `finally`, so this is the first moment the command's output is complete.
+   * When exports that never answered hold their sockets open (see endIfHeldOpen), the process ends here, not a
+   * timer later: their spans wait in the outbox and the next pf command takes this process's claim back at once.
+   */
+  protected async _run<T>(): Promise<T> {
+    const result = await super._run<T>()
+    if (isHeldOpenByExport()) {
+      await Promise.all([process.stdout, process.stderr].map(stream => new Promise(resolve => stream.write('', resolve))))
+      process.exit()
+    }
+    return result
+  }
 
   /**
    * The destination registry, built on first use from every plugin's `trace-destination` hook (a hook that hangs

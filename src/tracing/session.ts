@@ -3,6 +3,7 @@ import path from 'node:path'
 import type {Tracer} from '@opentelemetry/api'
 
 import {pfHome} from '../paths.js'
+import {markHeldOpenByExport} from '../util/process.js'
 import {TraceStore} from '../store/store.js'
 import {PfError} from '../errors.js'
 import {Resource, serviceName} from '../contract/attributes.js'
@@ -165,7 +166,11 @@ export class TracingSession {
  * claim of this dead process is taken back at once by the next pf command. Call it when the command's work is done.
  */
 export const endIfHeldOpen = (reports: ExportReport[]): void => {
-  if (reports.some(r => r.inFlight)) setTimeout(() => process.exit(), 250).unref()
+  if (!reports.some(r => r.inFlight)) return
+  // PfCommand ends the process as soon as the command's output is written; this timer is the backstop (an error on
+  // the way out, a caller that is not a command).
+  markHeldOpenByExport()
+  setTimeout(() => process.exit(), 250).unref()
 }
 
 /** Resolves each remote entry of trace.destination through its provider (`local` is the store itself). */

@@ -37,3 +37,12 @@ export const isProcessRunning = (who: ProcessIdentity): boolean => {
   if (stat.state === 'Z') return false
   return who.start === undefined || stat.start === who.start
 }
+
+let heldOpenByExport = false
+
+/** Marks that exports which never answered hold this finished command's sockets, and with them the process. */
+export const markHeldOpenByExport = (): void => {
+  heldOpenByExport = true
+}
+
+export const isHeldOpenByExport = (): boolean => heldOpenByExport
