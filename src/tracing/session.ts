@@ -68,12 +68,17 @@ export class TracingSession {
     readonly tracer: Tracer,
     readonly remotes: RemoteDestination[],
     private readonly provider: {shutdown(): Promise<void>},
-    private readonly processor: {whenRecorded(): Promise<void>},
+    private readonly processor: {whenRecorded(): Promise<void>; flushNow(): void},
   ) {}
 
   /** Resolves once every span ended so far is in the local store (see StoreSpanProcessor.whenRecorded). */
   spansRecorded(): Promise<void> {
     return this.processor.whenRecorded()
+  }
+
+  /** Writes the spans ended so far now instead of with the next batch (for when nothing more is coming). */
+  recordSpansNow(): void {
+    this.processor.flushNow()
   }
 
   /**
