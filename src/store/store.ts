@@ -98,6 +98,7 @@ export const claimDueSql = `SELECT o.trace_id, o.span_id, o.attempts, s.data FRO
 export class TraceStore {
   readonly db: Database.Database
   private readonly insertSpan: Database.Statement
+  private readonly replaceSpan: Database.Statement
   private readonly insertLineRun: Database.Statement
   private readonly insertOutbox: Database.Statement
   private readonly insertSearch: Database.Statement
@@ -135,9 +136,10 @@ export class TraceStore {
     // batch run holds 25 MB less.
     db.pragma('cache_size = -8192')
     this.migrate()
-    this.insertSpan = db.prepare(`INSERT OR REPLACE INTO spans
-      (trace_id, span_id, parent_id, name, span_type, start_time, end_time, status, collection, run, line_run_id, data)
-      VALUES (@trace_id, @span_id, @parent_id, @name, @span_type, @start_time, @end_time, @status, @collection, @run, @line_run_id, @data)`)
+    const spanColumns = `(trace_id, span_id, parent_id, name, span_type, start_time, end_time, status, collection, run, line_run_id, data)
+      VALUES (@trace_id, @span_id, @parent_id, @name, @span_type, @start_time, @end_time, @status, @collection, @run, @line_run_id, @data)`
+    this.insertSpan = db.prepare(`INSERT INTO spans ${spanColumns} ON CONFLICT (trace_id, span_id) DO NOTHING`)
+    this.replaceSpan = db.prepare(`INSERT OR REPLACE INTO spans ${spanColumns}`)
     this.insertLineRun = db.prepare(`INSERT OR REPLACE INTO line_runs
       (trace_id, root_span_id, line_run_id, collection, run, line_number, name, kind, status, start_time, end_time, latency,
        inputs, outputs, error, prompt_tokens, completion_tokens, total_tokens)
@@ -146,7 +148,7 @@ export class TraceStore {
     this.insertOutbox = db.prepare(`INSERT OR IGNORE INTO outbox (destination, trace_id, span_id, created_at) VALUES (?, ?, ?, ?)`)
     this.insertSearch = db.prepare('INSERT INTO span_search (rowid, name, body, attrs, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?)')
     // A span stored again (same ids) replaces the row: its old search document goes first.
-    this.storedStart = db.prepare('SELECT start_time FROM spans WHERE trace_id = ? AND span_id = ?')
+    this.storedStart = db.prepare('SELECT start_time FROM spans WHERE trace_id = ? AND span_id = ?').pluck()
     this.unindexReplaced = db.prepare('DELETE FROM span_search WHERE rowid >= ? AND rowid < ? AND trace_id = ? AND span_id = ?')
     this.recordTransaction = db.transaction((spans: SpanRecord[], remotes: string[], now: number) => this.writeSpans(spans, remotes, now))
     this.searchIndexedThrough = db.prepare('SELECT indexed_through FROM search_progress').pluck()
@@ -185,14 +187,9 @@ export class TraceStore {
       const run = (attrs[Attr.batchRunId] as string | undefined) ?? null
       const collection = String(resource.collection ?? 'default')
       const {trace_id: traceId, span_id: spanId} = span.context
-      const previousStart = this.storedStart.pluck().get(traceId, spanId) as string | undefined
-      if (previousStart !== undefined) {
-        const base = searchKeyBase(previousStart)
-        this.unindexReplaced.run(base, base + searchKeySpan, traceId, spanId)
-      }
-      this.insertSpan.run({
-        trace_id: span.context.trace_id,
-        span_id: span.context.span_id,
+      const row = {
+        trace_id: traceId,
+        span_id: spanId,
         parent_id: span.parent_id,
         name: span.name,
         span_type: (attrs[Attr.spanType] as string | undefined) ?? null,
@@ -203,7 +200,14 @@ export class TraceStore {
         run,
         line_run_id: (attrs[Attr.lineRunId] as string | undefined) ?? null,
         data: JSON.stringify(span),
-      })
+      }
+      // Almost every span is new: the insert alone. Only a span stored again (the collector receiving a retry, a
+      // re-import) pays the lookup of its old row, whose search document goes before the row is replaced.
+      if (this.insertSpan.run(row).changes === 0) {
+        const base = searchKeyBase(this.storedStart.get(traceId, spanId) as string)
+        this.unindexReplaced.run(base, base + searchKeySpan, traceId, spanId)
+        this.replaceSpan.run(row)
+      }
       for (const destination of remoteDestinations) this.insertOutbox.run(destination, span.context.trace_id, span.context.span_id, now)
       if (span.parent_id === null) this.insertLineRun.run(lineRunOf(span, collection, run))
     }
