@@ -3,6 +3,7 @@ import {spawn, spawnSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {mkdtempSync} from 'node:fs'
 import http from 'node:http'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -79,6 +80,30 @@ export const timeProcess = (args, options = {}) => {
   const ms = Number(process.hrtime.bigint() - start) / 1e6
   if (result.status !== 0) throw new Error(`${args.join(' ')} exited ${result.status}: ${result.stderr}`)
   return ms
+}
+
+/**
+ * A TCP server on 127.0.0.1 that accepts every connection and never answers (not even a TLS handshake): a cloud
+ * endpoint that hangs. `accepted()` counts the connections so far; `close()` destroys them and stops listening.
+ */
+export const startSilentServer = async () => {
+  const sockets = new Set()
+  let accepted = 0
+  const server = net.createServer(socket => {
+    accepted++
+    sockets.add(socket)
+    socket.on('error', () => {})
+    socket.on('close', () => sockets.delete(socket))
+  })
+  await new Promise(resolve => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: server.address().port,
+    accepted: () => accepted,
+    close: async () => {
+      for (const socket of sockets) socket.destroy()
+      await new Promise(resolve => server.close(resolve))
+    },
+  }
 }
 
 /**

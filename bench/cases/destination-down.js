@@ -4,7 +4,7 @@ import path from 'node:path'
 
 import {register} from 'tsx/esm/api'
 
-import {median, pfBin, tempDir, timeProcessAsync} from '../lib.js'
+import {median, pfBin, startSilentServer, tempDir, timeProcessAsync} from '../lib.js'
 
 /**
  * What a down remote destination adds to a traced command: `pf flow test` of a trivial flex flow (JavaScript entry,
@@ -49,19 +49,8 @@ export default async function destinationDown({pairs}) {
     const refusedPort = probe.address().port
     await new Promise(resolve => probe.close(resolve))
     // Unresponsive: accepts every connection, reads nothing back, answers nothing (not even the TLS handshake).
-    const sockets = new Set()
-    let accepted = 0
-    const silent = net.createServer(socket => {
-      accepted++
-      sockets.add(socket)
-      socket.on('error', () => {})
-      socket.on('close', () => sockets.delete(socket))
-    })
-    await new Promise(resolve => silent.listen(0, '127.0.0.1', resolve))
-    cleanup.push(async () => {
-      for (const socket of sockets) socket.destroy()
-      await new Promise(resolve => silent.close(resolve))
-    })
+    const silent = await startSilentServer()
+    cleanup.push(() => silent.close())
 
     const home = tempDir('pf-bench-home-')
     const flow = tempDir('pf-bench-flow-')
@@ -114,7 +103,7 @@ export default async function destinationDown({pairs}) {
     const downFlowTest = async (kind, reachedCosmos) => {
       store(db => db.prepare(`DELETE FROM outbox WHERE destination LIKE 'azureml:%'`).run())
       const before = counts()
-      const connections = accepted
+      const connections = silent.accepted()
       const ms = await flowTest(destination)
       const after = counts()
       const added = after.spans - before.spans
@@ -134,7 +123,7 @@ export default async function destinationDown({pairs}) {
       ).some(reason => reason?.includes(`ECONNREFUSED 127.0.0.1:${refusedPort}`))
     // Unresponsive: the export is still waiting for an answer when the command ends (its spans stay claimed by the
     // exited process, which the next pf command takes back), so the proof is the connection it opened.
-    const silentReached = connections => accepted > connections
+    const silentReached = connections => silent.accepted() > connections
 
     /** The baseline: Cosmos up, every span delivered before the command ends. */
     const upFlowTest = async () => {
@@ -150,7 +139,7 @@ export default async function destinationDown({pairs}) {
     const rows = []
     for (const [kind, endpoint, reachedCosmos] of [
       ['refused', `https://127.0.0.1:${refusedPort}`, refusedReason],
-      ['unresponsive', `https://127.0.0.1:${silent.address().port}`, silentReached],
+      ['unresponsive', `https://127.0.0.1:${silent.port}`, silentReached],
     ]) {
       const down = () => {
         azure.cosmosEndpoint = endpoint

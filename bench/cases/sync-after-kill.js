@@ -1,11 +1,10 @@
 import {spawn} from 'node:child_process'
 import {cpSync, rmSync, writeFileSync} from 'node:fs'
-import net from 'node:net'
 import path from 'node:path'
 
 import {register} from 'tsx/esm/api'
 
-import {median, pfBin, runExportDriver, tempDir, timeProcessAsync} from '../lib.js'
+import {median, pfBin, runExportDriver, startSilentServer, tempDir, timeProcessAsync} from '../lib.js'
 
 /**
  * `pf trace sync` right after an exporting pf process was SIGKILLed while it held claims on the outbox, cloud up:
@@ -44,19 +43,8 @@ export default async function syncAfterKill({pairs, quick}) {
     })
     await azurite.createContainer(workspace)
     // The Cosmos the killed exporter talks to: accepts connections, never answers (not even the TLS handshake).
-    const sockets = new Set()
-    let accepted = 0
-    const silent = net.createServer(socket => {
-      accepted++
-      sockets.add(socket)
-      socket.on('error', () => {})
-      socket.on('close', () => sockets.delete(socket))
-    })
-    await new Promise(resolve => silent.listen(0, '127.0.0.1', resolve))
-    cleanup.push(async () => {
-      for (const socket of sockets) socket.destroy()
-      await new Promise(resolve => silent.close(resolve))
-    })
+    const silent = await startSilentServer()
+    cleanup.push(() => silent.close())
 
     const azDir = fakeAzCli()
     cleanup.push(() => rmSync(path.dirname(azDir), {recursive: true, force: true}))
@@ -110,8 +98,8 @@ export default async function syncAfterKill({pairs, quick}) {
 
     /** A pf exporting to a silent Cosmos, SIGKILLed once it holds claims and waits for Cosmos; returns its claims. */
     const killExporter = async home => {
-      azure.cosmosEndpoint = `https://127.0.0.1:${silent.address().port}`
-      const connections = accepted
+      azure.cosmosEndpoint = `https://127.0.0.1:${silent.port}`
+      const connections = silent.accepted()
       const child = spawn(process.execPath, [pfBin, 'trace', 'sync'], {
         cwd: home,
         env: {...baseEnv, PF_HOME_DIRECTORY: home},
@@ -120,7 +108,7 @@ export default async function syncAfterKill({pairs, quick}) {
       const exited = new Promise(resolve => child.on('close', resolve))
       cleanup.push(() => child.kill('SIGKILL'))
       const deadline = Date.now() + 30_000
-      while (!(accepted > connections && deadClaims(home, child.pid) > 0)) {
+      while (!(silent.accepted() > connections && deadClaims(home, child.pid) > 0)) {
         if (child.exitCode !== null) throw new Error(`the exporter to kill exited ${child.exitCode} before holding claims`)
         if (Date.now() > deadline) throw new Error('the exporter to kill held no claims (or never reached Cosmos) within 30 s')
         await new Promise(resolve => setTimeout(resolve, 50))
