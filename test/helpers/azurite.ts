@@ -41,7 +41,9 @@ export class Azurite {
 
   constructor(account = 'pfteststore') {
     this.account = account
-    this.agent = new https.Agent({ca: testTls().cert, keepAlive: true})
+    // No keep-alive: the test's client makes no retries (maxTries 1), and a pooled socket that Azurite closes after
+    // its 5 s idle timeout just as the client reuses it fails the test with ECONNRESET (seen once in CI).
+    this.agent = new https.Agent({ca: testTls().cert, keepAlive: false})
   }
 
   /** What pf's PF_BLOB_ENDPOINT is set to: Azurite's path-style account URL. */
