@@ -198,6 +198,9 @@ export class OutboxDrainer {
         if (o.outcome === 'delivered') this.delivered++
         else if (o.outcome === 'parked') this.parked++
       }
+      // An exporter that answers at once (a destination that is down) makes this loop promise-only: without a turn
+      // of the event loop, timers (the wait's deadline, the batch flush) and signals would never run again.
+      await new Promise(resolve => setImmediate(resolve))
     }
   }
 }
