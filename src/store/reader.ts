@@ -85,7 +85,7 @@ export class TraceReader {
 
   /** The rowid of the newest stored span (0 when none): it changes whenever spans are stored. */
   newestSpan(): number {
-    return (this.db.prepare('SELECT COALESCE(MAX(rowid), 0) FROM spans').pluck().get() as number) ?? 0
+    return this.db.prepare('SELECT COALESCE(MAX(rowid), 0) FROM spans').pluck().get() as number
   }
 
   /** Writes pending search documents (see TraceStore.indexPendingSearch); the viewer's server calls it when idle. */

@@ -112,10 +112,10 @@ export const migrations: string[] = [
   `,
   // 4: full-text search of spans (the viewer's search) and trace lists sorted by latency / tokens.
   // One contentless FTS5 document per span, written by TraceStore (searchDocument in store.ts; since migration 7
-  // later and in bulk, before migration 7 in the transaction that stored the span): its name; its inputs and output (the first 64 KB of each); "key value" lines of
-  // its other scalar attributes (for key=value filters); its trace and span ids, stored but not indexed. The
-  // rowid is the span's start in epoch ms << 20 | a sequence number, so hits come newest first and a first page
-  // of a search reads only the newest hits (TraceReader). Triggers building the document from the span JSON
+  // later and in bulk, before it in the transaction that stored the span): its name; its inputs and output (the
+  // first 64 KB of each); "key value" lines of its other scalar attributes (for key=value filters); its trace and
+  // span ids, stored but not indexed. The rowid is the span's start in epoch ms << 20 | a sequence number, so hits
+  // come newest first and a first page of a search reads only the newest hits (TraceReader). Triggers building the document from the span JSON
   // cost 3.5× the ingest time; in code it is the FTS insert alone (bench viewer-search).
   // The backfill indexes the spans stored before this migration, the same way in SQL.
   `
