@@ -105,6 +105,7 @@ const runInParallel = async testFiles => {
   const queue = jobsOf.sort((a, b) => jobSeconds(b) - jobSeconds(a))
   const measured = {}
   const totals = {passed: 0, failed: 0}
+  const failures = []
   const started = Date.now()
   const worker = async () => {
     for (let group = queue.shift(); group; group = queue.shift()) {
@@ -135,9 +136,16 @@ const runInParallel = async testFiles => {
       process.stdout.write(
         `\n── ${name} (${((Date.now() - fileStarted) / 1000).toFixed(1)} s, exit ${code})\n${output.replace(summaryLine, '').trimEnd()}\n`,
       )
+      // mocha's own failure report ("N failing" and below), or the whole output of a process that died before it.
+      if (failed > 0)
+        failures.push(
+          `── ${name}\n${(/^\s*\d+ failing$/m.exec(output) ? output.slice(output.search(/^\s*\d+ failing$/m)) : output).replace(summaryLine, '').trim()}`,
+        )
     }
   }
   await Promise.all(Array.from({length: Math.max(1, jobs)}, worker))
+  // Repeated last, so the end of a long log (all a CI summary may keep) names what failed.
+  if (failures.length > 0) process.stdout.write(`\nFailures again, by file:\n\n${failures.join('\n\n')}\n`)
   process.stdout.write(`\nAll files in ${((Date.now() - started) / 1000).toFixed(0)} s with ${jobs} jobs.\n`)
   if (recordDurations) {
     const sorted = Object.entries(measured).sort(([, a], [, b]) => b - a)
