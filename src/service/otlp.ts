@@ -140,6 +140,8 @@ const int64Number = (value: Int64): number | string => {
   return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString()
 }
 
+const zeroHex: Record<number, string> = {8: '0'.repeat(16), 16: '0'.repeat(32)}
+
 /** Protobuf ids are bytes; OTLP/JSON ids are hex strings. Empty → undefined; wrong length → null (invalid). */
 const idHex = (value: unknown, bytes: number): string | undefined | null => {
   // protobufjs gives an unset bytes field as its (empty) default, which may be a plain array.
@@ -150,8 +152,9 @@ const idHex = (value: unknown, bytes: number): string | undefined | null => {
     hex = value.toLowerCase()
     if (!/^[0-9a-f]+$/.test(hex)) return null
   } else if (value instanceof Uint8Array) {
-    if (value.length !== bytes || value.every(b => b === 0)) return null
-    return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')
+    if (value.length !== bytes) return null
+    const text = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')
+    return text === zeroHex[bytes] ? null : text
   } else return null
   if (hex.length !== bytes * 2 || /^0+$/.test(hex)) return null
   return hex

@@ -137,90 +137,113 @@ const partsMessages = (value: unknown): ChatMessage[] => {
 
 const firstNonEmpty = (...lists: ChatMessage[][]): ChatMessage[] => lists.find(l => l.length > 0) ?? []
 
-/**
- * Recognises an LLM (or embedding) call in GenAI, AI SDK or OpenInference attributes; undefined for any other
- * span (and for pf's own spans, which already speak prompt flow's names).
- */
-export const describeLlmSpan = (attributes: Attributes, events: SpanEvent[] = []): LlmCall | undefined => {
-  const a = attributes
+/** The kind of LLM call a span's attributes describe in any dialect; undefined for any other span. */
+const llmSpanType = (a: Attributes): LlmCall['spanType'] | undefined => {
   const operation = str(a['gen_ai.operation.name'])
+  if (operation) return llmOperations.has(operation) ? 'LLM' : embeddingOperations.has(operation) ? 'Embedding' : undefined
   const aiOperation = str(a['ai.operationId'])
+  if (aiOperation) return aiSdkCall.test(aiOperation) ? 'LLM' : aiSdkEmbed.test(aiOperation) ? 'Embedding' : undefined
   const openInferenceKind = str(a['openinference.span.kind'])?.toUpperCase()
-  let spanType: LlmCall['spanType'] | undefined
-  if (operation) spanType = llmOperations.has(operation) ? 'LLM' : embeddingOperations.has(operation) ? 'Embedding' : undefined
-  else if (aiOperation) spanType = aiSdkCall.test(aiOperation) ? 'LLM' : aiSdkEmbed.test(aiOperation) ? 'Embedding' : undefined
-  else if (openInferenceKind) spanType = openInferenceKind === 'LLM' ? 'LLM' : openInferenceKind === 'EMBEDDING' ? 'Embedding' : undefined
+  if (openInferenceKind) return openInferenceKind === 'LLM' ? 'LLM' : openInferenceKind === 'EMBEDDING' ? 'Embedding' : undefined
   // Older GenAI instrumentations (OpenLLMetry) name the system and model without an operation.
-  else if ((a['gen_ai.system'] !== undefined || a['gen_ai.provider.name'] !== undefined) && a['gen_ai.request.model'] !== undefined)
-    spanType = 'LLM'
-  if (!spanType) return undefined
+  if ((a['gen_ai.system'] !== undefined || a['gen_ai.provider.name'] !== undefined) && a['gen_ai.request.model'] !== undefined) return 'LLM'
+  return undefined
+}
 
-  const prompt =
+const usageOf = (a: Attributes): Pick<LlmCall, 'prompt' | 'completion' | 'total'> => ({
+  prompt:
     num(a['gen_ai.usage.input_tokens']) ??
     num(a['gen_ai.usage.prompt_tokens']) ??
     num(a['ai.usage.inputTokens']) ??
     num(a['ai.usage.promptTokens']) ??
-    num(a['llm.token_count.prompt'])
-  const completion =
+    num(a['llm.token_count.prompt']),
+  completion:
     num(a['gen_ai.usage.output_tokens']) ??
     num(a['gen_ai.usage.completion_tokens']) ??
     num(a['ai.usage.outputTokens']) ??
     num(a['ai.usage.completionTokens']) ??
-    num(a['llm.token_count.completion'])
-  const total = num(a['gen_ai.usage.total_tokens']) ?? num(a['ai.usage.totalTokens']) ?? num(a['llm.token_count.total'])
-  const model = str(a['gen_ai.request.model']) ?? str(a['ai.model.id']) ?? str(a['llm.model_name']) ?? str(a['gen_ai.response.model'])
+    num(a['llm.token_count.completion']),
+  total: num(a['gen_ai.usage.total_tokens']) ?? num(a['ai.usage.totalTokens']) ?? num(a['llm.token_count.total']),
+})
 
-  const fromEvents = eventMessages(events)
-  const messages = firstNonEmpty(
+const modelOf = (a: Attributes): string | undefined =>
+  str(a['gen_ai.request.model']) ?? str(a['ai.model.id']) ?? str(a['llm.model_name']) ?? str(a['gen_ai.response.model'])
+
+const inputMessages = (a: Attributes, events: SpanEvent[]): ChatMessage[] =>
+  firstNonEmpty(
     partsMessages(a['gen_ai.input.messages']),
-    fromEvents.input,
+    eventMessages(events).input,
     aiSdkMessages(a['ai.prompt.messages']),
     flattenedMessages(a, 'llm.input_messages', 'message.'),
     flattenedMessages(a, 'gen_ai.prompt', ''),
   )
+
+const outputMessages = (a: Attributes, events: SpanEvent[]): ChatMessage[] => {
   const aiText = str(a['ai.response.text'])
   const aiToolCalls = parseJson(a['ai.response.toolCalls'])
   const aiOutput: ChatMessage[] =
     aiText !== undefined || Array.isArray(aiToolCalls)
       ? [{role: 'assistant', content: aiText ?? '', ...(Array.isArray(aiToolCalls) ? {tool_calls: aiToolCalls} : {})}]
       : []
-  const output = firstNonEmpty(
+  return firstNonEmpty(
     partsMessages(a['gen_ai.output.messages']),
-    fromEvents.output,
+    eventMessages(events).output,
     aiOutput,
     flattenedMessages(a, 'llm.output_messages', 'message.'),
     flattenedMessages(a, 'gen_ai.completion', ''),
   )
-  return {spanType, model, prompt, completion, total, messages, output}
+}
+
+/**
+ * Recognises an LLM (or embedding) call in GenAI, AI SDK or OpenInference attributes; undefined for any other
+ * span (and for pf's own spans, which already speak prompt flow's names).
+ */
+export const describeLlmSpan = (attributes: Attributes, events: SpanEvent[] = []): LlmCall | undefined => {
+  const spanType = llmSpanType(attributes)
+  if (!spanType) return undefined
+  return {
+    spanType,
+    model: modelOf(attributes),
+    ...usageOf(attributes),
+    messages: inputMessages(attributes, events),
+    output: outputMessages(attributes, events),
+  }
 }
 
 /**
  * Adds prompt flow's names for an LLM call written in another dialect: span_type, llm.usage.* (so tokens roll
  * up), and inputs/output holding the chat (so the viewer shows it). Returns `attributes` itself when the span
- * is not such a call or already has them all.
+ * is not such a call or already has them all. The messages are read only for what is missing: a collector
+ * takes thousands of spans a second, and most instrumentations' LLM spans that pass through it already have
+ * neither or both.
  */
 export const normalizeLlmSpan = (attributes: Attributes, events: SpanEvent[] = []): Attributes => {
   if (attributes[Attr.framework] === 'promptflow') return attributes
-  const call = describeLlmSpan(attributes, events)
-  if (!call) return attributes
+  const spanType = llmSpanType(attributes)
+  if (!spanType) return attributes
   const out: Attributes = {...attributes}
-  out[Attr.spanType] ??= call.spanType
+  out[Attr.spanType] ??= spanType
   if (out[Attr.usagePrompt] === undefined && out[Attr.usageCompletion] === undefined && out[Attr.usageTotal] === undefined) {
-    if (call.prompt !== undefined) out[Attr.usagePrompt] = call.prompt
-    if (call.completion !== undefined) out[Attr.usageCompletion] = call.completion
-    const total =
-      call.total ?? (call.prompt !== undefined || call.completion !== undefined ? (call.prompt ?? 0) + (call.completion ?? 0) : undefined)
-    if (total !== undefined) out[Attr.usageTotal] = total
+    const {prompt, completion, total} = usageOf(attributes)
+    if (prompt !== undefined) out[Attr.usagePrompt] = prompt
+    if (completion !== undefined) out[Attr.usageCompletion] = completion
+    const sum = total ?? (prompt !== undefined || completion !== undefined ? (prompt ?? 0) + (completion ?? 0) : undefined)
+    if (sum !== undefined) out[Attr.usageTotal] = sum
   }
-  if (out[Attr.inputs] === undefined && call.messages.length > 0)
-    out[Attr.inputs] = JSON.stringify({...(call.model ? {model: call.model} : {}), messages: call.messages})
-  if (out[Attr.output] === undefined && call.output.length > 0) {
-    const only = call.output[0]
-    out[Attr.output] = JSON.stringify(
-      call.output.length === 1 && typeof only.content === 'string' && !only.tool_calls
-        ? only.content
-        : {choices: call.output.map((message, index) => ({index, message}))},
-    )
+  if (out[Attr.inputs] === undefined) {
+    const messages = inputMessages(attributes, events)
+    const model = modelOf(attributes)
+    if (messages.length > 0) out[Attr.inputs] = JSON.stringify({...(model ? {model} : {}), messages})
+  }
+  if (out[Attr.output] === undefined) {
+    const output = outputMessages(attributes, events)
+    const only = output[0]
+    if (output.length > 0)
+      out[Attr.output] = JSON.stringify(
+        output.length === 1 && typeof only.content === 'string' && !only.tool_calls
+          ? only.content
+          : {choices: output.map((message, index) => ({index, message}))},
+      )
   }
   return out
 }
