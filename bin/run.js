@@ -1,7 +1,16 @@
 #!/usr/bin/env node
-import {execute, settings} from '@oclif/core'
-
 import {pluginDataDir} from '../dist/paths.js'
+
+// pf checks its own engine (package.json: node >= 20) with one comparison. oclif's check of its engine loads
+// semver (47 modules, ≈ 20 ms of every command) for a range that pf's already implies; it reads this variable at
+// import, so it is set for that moment only and never reaches a flow or plugin.
+const nodeMajor = Number(process.versions.node.split('.')[0])
+if (nodeMajor < 20) process.emitWarning(`pf needs Node.js 20 or later; this is ${process.versions.node}.`)
+const engineWarning = process.env.OCLIF_DISABLE_ENGINE_WARNING
+process.env.OCLIF_DISABLE_ENGINE_WARNING = '1'
+const {execute, settings} = await import('@oclif/core')
+if (engineWarning === undefined) delete process.env.OCLIF_DISABLE_ENGINE_WARNING
+else process.env.OCLIF_DISABLE_ENGINE_WARNING = engineWarning
 
 // Plugins (linked ones too) run their compiled JavaScript; pf never tries to transpile a plugin's TypeScript.
 settings.enableAutoTranspile = false

@@ -157,6 +157,18 @@ describe('pf flow test: flex flows (built CLI)', () => {
     expect(storedSpans(home, js.json().traceId).map(s => s.name)).to.have.members(['summarize', 'countWords', 'firstWord'])
   })
 
+  it("leaves the flow's environment as the user gave it (pf's start-up switch for oclif's engine check is gone by then)", async () => {
+    const flow = tempDir('pf-env-flow-')
+    writeFileSync(path.join(flow, 'flow.flex.yaml'), 'entry: flow:run\n')
+    writeFileSync(path.join(flow, 'flow.mjs'), 'export const run = () => ({engine: process.env.OCLIF_DISABLE_ENGINE_WARNING ?? null})\n')
+    const unset = await runPf(['flow', 'test', '--flow', flow, '--json'], {home})
+    expect(unset.code, unset.stderr).to.equal(0)
+    expect(unset.json().output).to.deep.equal({engine: null})
+    const set = await runPf(['flow', 'test', '--flow', flow, '--json'], {home, env: {OCLIF_DISABLE_ENGINE_WARNING: 'false'}})
+    expect(set.code, set.stderr).to.equal(0)
+    expect(set.json().output).to.deep.equal({engine: 'false'})
+  })
+
   it('trace.destination=none: runs the flow, creates no store at all', async () => {
     writeFileSync(path.join(home, 'pf.yaml'), 'trace:\n  destination: none\n', {mode: 0o600})
     const result = await runPf(['flow', 'test', '--flow', fixture('flex-basic'), '--json'], {home})
