@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {mkdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {repoRoot, runPf, tempDir} from '../helpers/cli.js'
@@ -183,6 +183,21 @@ describe('pf config (built CLI)', () => {
     expect(set.code, set.stderr).to.equal(0)
     expect(set.stderr).to.contain('plugin pf-bad-destination: trace-destination hook failed: this plugin is broken on purpose')
     expect((await runPf(['config', 'get', 'trace.destination'], {home, env})).stdout.trim()).to.equal('azureml')
+  })
+
+  it("keeps Node's compile cache in pf home, user-only (Node 22.1+; none on Node 20), and NODE_COMPILE_CACHE moves it", async () => {
+    const cache = path.join(home, 'cache', 'compile')
+    const result = await runPf(['config', 'get', 'trace.destination'], {home})
+    expect(result.code, result.stderr).to.equal(0)
+    const nodeHasCache = Number(process.versions.node.split('.')[0]) >= 23 || /^22\.([1-9]|\d\d)\./.test(process.versions.node)
+    expect(existsSync(cache)).to.equal(nodeHasCache)
+    if (!nodeHasCache) return
+    expect(statSync(cache).mode & 0o777).to.equal(0o700)
+    expect(readdirSync(cache, {recursive: true}).length).to.be.greaterThan(50) // V8 code of the modules loaded
+    const elsewhere = tempDir('pf-compile-cache-')
+    const moved = await runPf(['config', 'get', 'trace.destination'], {home: tempDir('pf-home-'), env: {NODE_COMPILE_CACHE: elsewhere}})
+    expect(moved.code, moved.stderr).to.equal(0)
+    expect(readdirSync(elsewhere).length).to.be.greaterThan(0)
   })
 
   it('loads no OpenTelemetry, Azure, Cosmos or semver module for `config get`', async () => {
