@@ -658,7 +658,9 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
         return fault
       }
       const flow = copyFlow('many-spans', tempDir('pf-flows-'))
-      const result = await runPf(['flow', 'test', '--flow', flow, '--inputs', 'count=120', '--export-wait', '1', '--json'], {
+      // Long enough for pf's own retries after the 429s (≈ 1 s each) to be sent by this process, as the same request;
+      // with 1 s, a throttled batch could be left to `pf trace sync`, whose claims group the spans differently.
+      const result = await runPf(['flow', 'test', '--flow', flow, '--inputs', 'count=120', '--export-wait', '5', '--json'], {
         home,
         env: env(),
       })
@@ -676,10 +678,9 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
         const again = seen.find(
           s => s.at >= t.at && s !== t && (s.body === t.body || (/\/colls\/Collection\//.test(t.path) && s.path === t.path)),
         )
-        expect(again, 'the throttled request was sent again').to.not.equal(undefined)
-        expect(again!.at - t.at, JSON.stringify(seen.map(x => ({...x, at: x.at - seen[0].at, body: x.body.slice(0, 6)})))).to.be.at.least(
-          380,
-        )
+        const timeline = JSON.stringify(seen.map(x => ({...x, at: x.at - seen[0].at, body: x.body.slice(0, 6)})))
+        expect(again, `the throttled request was sent again: ${timeline}`).to.not.equal(undefined)
+        expect(again!.at - t.at, timeline).to.be.at.least(380)
       }
       expect(await expectAllDelivered('db-ws-faults')).to.equal(121)
     })
