@@ -6,10 +6,10 @@ import {ensurePrivateDir, pfHome, pluginDataDir} from '../dist/paths.js'
 
 // Node 22.1+ keeps V8's compiled code of the modules pf loads on disk, checked against each module's content: it
 // saves ≈ 7 % of `pf flow test` and `pf config get` (docs/benchmarks.md). In pf home (user-only), not Node's
-// default shared temp folder, where another user could plant code; NODE_COMPILE_CACHE still overrides it. Node 20
-// has no such cache.
-if (module.enableCompileCache) {
-  const cacheDir = process.env.NODE_COMPILE_CACHE || path.join(pfHome(), 'cache', 'compile')
+// default shared temp folder, where another user could plant code. A NODE_COMPILE_CACHE the user set has already
+// turned Node's cache on in its own folder. Node 20 has no such cache.
+if (module.enableCompileCache && !process.env.NODE_COMPILE_CACHE) {
+  const cacheDir = path.join(pfHome(), 'cache', 'compile')
   try {
     ensurePrivateDir(cacheDir)
     module.enableCompileCache(cacheDir)

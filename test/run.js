@@ -137,10 +137,11 @@ const runInParallel = async testFiles => {
         `\n── ${name} (${((Date.now() - fileStarted) / 1000).toFixed(1)} s, exit ${code})\n${output.replace(summaryLine, '').trimEnd()}\n`,
       )
       // mocha's own failure report ("N failing" and below), or the whole output of a process that died before it.
-      if (failed > 0)
-        failures.push(
-          `── ${name}\n${(/^\s*\d+ failing$/m.exec(output) ? output.slice(output.search(/^\s*\d+ failing$/m)) : output).replace(summaryLine, '').trim()}`,
-        )
+      if (failed > 0) {
+        const report = output.search(/^\s*\d+ failing$/m)
+        const text = (report >= 0 ? output.slice(report) : output).replace(summaryLine, '').replace(/^CPU .*$/m, '')
+        failures.push(`── ${name}\n${text.trim()}`)
+      }
     }
   }
   await Promise.all(Array.from({length: Math.max(1, jobs)}, worker))

@@ -115,8 +115,8 @@ export const migrations: string[] = [
   // later and in bulk, before it in the transaction that stored the span): its name; its inputs and output (the
   // first 64 KB of each); "key value" lines of its other scalar attributes (for key=value filters); its trace and
   // span ids, stored but not indexed. The rowid is the span's start in epoch ms << 20 | a sequence number, so hits
-  // come newest first and a first page of a search reads only the newest hits (TraceReader). Triggers building the document from the span JSON
-  // cost 3.5× the ingest time; in code it is the FTS insert alone (bench viewer-search).
+  // come newest first and a first page of a search reads only the newest hits (TraceReader). Triggers building the
+  // document from the span JSON cost 3.5× the ingest time; in code it is the FTS insert alone (bench viewer-search).
   // The backfill indexes the spans stored before this migration, the same way in SQL.
   `
   CREATE VIRTUAL TABLE span_search USING fts5(name, body, attrs, trace_id UNINDEXED, span_id UNINDEXED,

@@ -208,7 +208,7 @@ export class TraceStore {
         this.unindexReplaced.run(base, base + searchKeySpan, traceId, spanId)
         this.replaceSpan.run(row)
       }
-      for (const destination of remoteDestinations) this.insertOutbox.run(destination, span.context.trace_id, span.context.span_id, now)
+      for (const destination of remoteDestinations) this.insertOutbox.run(destination, traceId, spanId, now)
       if (span.parent_id === null) this.insertLineRun.run(lineRunOf(span, collection, run))
     }
   }
