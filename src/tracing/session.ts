@@ -68,7 +68,7 @@ export class TracingSession {
     readonly tracer: Tracer,
     readonly remotes: RemoteDestination[],
     private readonly provider: {shutdown(): Promise<void>},
-    private readonly processor: {whenRecorded(): Promise<void>; flushNow(): void},
+    private readonly processor: {whenRecorded(): Promise<void>; flushNow(): Promise<void>},
   ) {}
 
   /** Resolves once every span ended so far is in the local store (see StoreSpanProcessor.whenRecorded). */
@@ -78,7 +78,8 @@ export class TracingSession {
 
   /** Writes the spans ended so far now instead of with the next batch (for when nothing more is coming). */
   recordSpansNow(): void {
-    this.processor.flushNow()
+    // A failed write reaches spansRecorded() and finish(), which callers await.
+    void this.processor.flushNow()
   }
 
   /**
@@ -87,7 +88,7 @@ export class TracingSession {
    */
   static async preload(config: ConfigReader): Promise<void> {
     if (isTracingDisabled(config.string('trace.destination'))) return
-    await Promise.all([import('./otel-sdk.js'), import('./store-processor.js')])
+    await Promise.all([import('./otel-sdk.js'), import('./store-processor.js'), import('./span-writer.js')])
   }
 
   static async start(options: TracingOptions): Promise<TracingSession | undefined> {
@@ -105,9 +106,10 @@ export class TracingSession {
     })
 
     // OpenTelemetry is loaded only here: commands that do not trace never pay for it.
-    const [{NodeTracerProvider, resourceFromAttributes}, {StoreSpanProcessor}] = await Promise.all([
+    const [{NodeTracerProvider, resourceFromAttributes}, {StoreSpanProcessor}, {SpanWriter}] = await Promise.all([
       import('./otel-sdk.js'),
       import('./store-processor.js'),
+      import('./span-writer.js'),
     ])
     const resource = resourceFromAttributes({
       [Resource.serviceName]: serviceName,
@@ -116,9 +118,13 @@ export class TracingSession {
       ...options.resource,
     })
     const processor = new StoreSpanProcessor(
-      store,
-      remoteEntries.map(r => r.destination.key),
-      {onRecorded: () => remoteEntries.forEach(r => r.drainer.kick())},
+      new SpanWriter(
+        store,
+        remoteEntries.map(r => r.destination.key),
+      ),
+      {
+        onRecorded: () => remoteEntries.forEach(r => r.drainer.kick()),
+      },
     )
     const provider = new NodeTracerProvider({resource, spanProcessors: [processor]})
     provider.register()
