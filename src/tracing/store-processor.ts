@@ -41,7 +41,8 @@ export class StoreSpanProcessor implements SpanProcessor {
     const parentId = span.parentSpanContext?.spanId
     this.buffer.push(this.tokens.add(toSpanRecord(span)))
     if (this.buffer.length >= (this.options.maxBatch ?? 512)) {
-      this.flushNow()
+      // Its outcome reaches whoever waits (whenRecorded, forceFlush, shutdown).
+      void this.flushNow()
       return
     }
     // A root span ends a line: it is written within a few ms, so the line is visible (and exportable) almost at
@@ -52,7 +53,7 @@ export class StoreSpanProcessor implements SpanProcessor {
     if (this.timer && this.timerDue <= due) return
     if (this.timer) clearTimeout(this.timer)
     this.timerDue = due
-    this.timer = setTimeout(() => this.flushNow(), delay).unref()
+    this.timer = setTimeout(() => void this.flushNow(), delay).unref()
   }
 
   /**
