@@ -38,6 +38,8 @@ export interface TracingOptions {
   env?: NodeJS.ProcessEnv
   /** Extra resource attributes (e.g. collection.id). */
   resource?: Record<string, string>
+  /** Whether spans may be written on a thread of their own once there are many (see SpanWriter); default true. */
+  writerThread?: boolean
 }
 
 /** What a command reports about export at its end. */
@@ -117,15 +119,12 @@ export class TracingSession {
       ...Object.assign({}, ...remoteEntries.map(r => r.destination.resource ?? {})),
       ...options.resource,
     })
-    const processor = new StoreSpanProcessor(
-      new SpanWriter(
-        store,
-        remoteEntries.map(r => r.destination.key),
-      ),
-      {
-        onRecorded: () => remoteEntries.forEach(r => r.drainer.kick()),
-      },
+    const writer = new SpanWriter(
+      store,
+      remoteEntries.map(r => r.destination.key),
+      options.writerThread === false ? {threadAfterSpans: Infinity} : {},
     )
+    const processor = new StoreSpanProcessor(writer, {onRecorded: () => remoteEntries.forEach(r => r.drainer.kick())})
     const provider = new NodeTracerProvider({resource, spanProcessors: [processor]})
     provider.register()
     return new TracingSession(store, provider.getTracer('promptflow'), remoteEntries, provider, processor)

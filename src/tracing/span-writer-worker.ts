@@ -17,7 +17,7 @@ export interface SpanWriterReply {
 }
 
 const port = parentPort as MessagePort
-const {home, remoteDestinations} = workerData as {home: string; remoteDestinations: string[]}
+const {home, remoteDestinations, written} = workerData as {home: string; remoteDestinations: string[]; written: Int32Array}
 const store = TraceStore.open(home)
 
 port.on('message', (first: SpanWriterRequest) => {
@@ -26,6 +26,7 @@ port.on('message', (first: SpanWriterRequest) => {
   const batches = requests.filter(request => request !== null)
   if (batches.length > 0) {
     const ids = batches.map(batch => batch.id)
+    const rows = batches.reduce((sum, batch) => sum + batch.rows.length, 0)
     try {
       store.recordRows(batches.length === 1 ? batches[0].rows : batches.flatMap(batch => batch.rows), remoteDestinations)
       port.postMessage({ids} satisfies SpanWriterReply)
@@ -33,6 +34,9 @@ port.on('message', (first: SpanWriterRequest) => {
       const {message, code} = error as {message: string; code?: string}
       port.postMessage({ids, error: {message, ...(code ? {code} : {})}} satisfies SpanWriterReply)
     }
+    // Rows done (written or refused) so far, for a caller waiting for room in the queue (SpanWriter.waitForRoom).
+    Atomics.add(written, 0, rows)
+    Atomics.notify(written, 0)
   }
   if (requests.at(-1) === null) {
     store.close()

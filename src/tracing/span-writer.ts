@@ -19,13 +19,16 @@ export class SpanWriter {
   private state: 'inline' | 'thread' | 'thread-gone' = 'inline'
   private spansWritten = 0
   private nextId = 0
+  /** Rows sent to the thread, and (shared with it) rows it has done: their difference is its queue. */
+  private rowsSent = 0
+  private readonly rowsDone = new Int32Array(new SharedArrayBuffer(4))
   /** Batches sent and not yet acknowledged, by id, with whoever waits for them. */
   private readonly unacknowledged = new Map<number, {rows: SpanRow[]; resolve: () => void; reject: (error: Error) => void}>()
 
   constructor(
     private readonly store: TraceStore,
     private readonly remoteDestinations: string[],
-    private readonly options: {threadAfterSpans?: number; workerUrl?: URL} = {},
+    private readonly options: {threadAfterSpans?: number; maxQueuedRows?: number; workerUrl?: URL} = {},
   ) {}
 
   /** Resolves once the batch is in the store (rejects with the error of its transaction). */
@@ -41,7 +44,24 @@ export class SpanWriter {
       // A batch on its way keeps the process alive until it is written (an idle thread does not).
       if (this.unacknowledged.size === 1) worker.ref()
       worker.postMessage({id, rows} satisfies SpanWriterRequest)
+      this.rowsSent = (this.rowsSent + rows.length) | 0
+      this.waitForRoom()
     })
+  }
+
+  /**
+   * Backpressure: while the thread's queue holds more than `maxQueuedRows`, the calling thread sleeps until it
+   * shrinks, as it would have spent that time writing inline. Without it a fast producer (a batch run of a trivial
+   * flow) outran the writes and queued hundreds of MB. Bounded, so a thread that died cannot hold this one.
+   */
+  private waitForRoom(): void {
+    const max = this.options.maxQueuedRows ?? 4096
+    const giveUpAt = Date.now() + 5000
+    for (;;) {
+      const done = Atomics.load(this.rowsDone, 0)
+      if (((this.rowsSent - done) | 0) <= max || Date.now() >= giveUpAt) return
+      Atomics.wait(this.rowsDone, 0, done, 100)
+    }
   }
 
   /** Ends the thread (if one was started) once every batch sent is written, and waits for that. */
@@ -62,7 +82,7 @@ export class SpanWriter {
     this.state = 'thread'
     try {
       const worker = new Worker(this.options.workerUrl ?? new URL('span-writer-worker.js', import.meta.url), {
-        workerData: {home: path.dirname(this.store.db.name), remoteDestinations: this.remoteDestinations},
+        workerData: {home: path.dirname(this.store.db.name), remoteDestinations: this.remoteDestinations, written: this.rowsDone},
         // The thread runs pf's own modules only: none of the user's flags (--inspect, --cpu-prof) or loader hooks.
         execArgv: [],
       })
