@@ -52,14 +52,19 @@ export class SpanWriter {
   /**
    * Backpressure: while the thread's queue holds more than `maxQueuedRows`, the calling thread sleeps until it
    * shrinks, as it would have spent that time writing inline. Without it a fast producer (a batch run of a trivial
-   * flow) outran the writes and queued hundreds of MB. Bounded, so a thread that died cannot hold this one.
+   * flow) outran the writes and queued hundreds of MB. A thread that makes no progress for a second (stuck, or
+   * dead) holds it no longer.
    */
   private waitForRoom(): void {
     const max = this.options.maxQueuedRows ?? 4096
-    const giveUpAt = Date.now() + 5000
+    let waitedFor = -1
+    let since = 0
     for (;;) {
       const done = Atomics.load(this.rowsDone, 0)
-      if (((this.rowsSent - done) | 0) <= max || Date.now() >= giveUpAt) return
+      if (((this.rowsSent - done) | 0) <= max) return
+      // No row done for a second: the thread is stuck or gone (its exit event cannot run while this one sleeps).
+      if (done !== waitedFor) [waitedFor, since] = [done, Date.now()]
+      else if (Date.now() - since >= 1000) return
       Atomics.wait(this.rowsDone, 0, done, 100)
     }
   }

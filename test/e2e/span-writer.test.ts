@@ -83,6 +83,26 @@ describe('span writer: the store written from a thread of its own (built modules
     expect(count('SELECT COUNT(*) FROM spans'), 'the refused batch left nothing behind').to.equal(7)
   })
 
+  it('holds the caller while its queue is over maxQueuedRows (backpressure), and not for a thread that died', async () => {
+    const writer = new SpanWriter(store, [], {threadAfterSpans: 0, maxQueuedRows: 0})
+    const writes: Array<Promise<void>> = []
+    for (let batch = 1; batch <= 4; batch++) {
+      writes.push(writer.write(spans(150)))
+      // Returned only once the thread has committed everything sent (a queue of at most 0 rows).
+      expect(count('SELECT COUNT(*) FROM spans')).to.equal(150 * batch)
+    }
+    await Promise.all(writes)
+    await writer.close()
+
+    const dying = new SpanWriter(store, [], {threadAfterSpans: 0, maxQueuedRows: 0, workerUrl: fixture('dies-on-first-batch.mjs')})
+    const started = Date.now()
+    const first = dying.write(spans(20))
+    expect(Date.now() - started, 'not held by a dead thread').to.be.below(2000)
+    await first
+    await dying.close()
+    expect(count('SELECT COUNT(*) FROM spans')).to.equal(620)
+  })
+
   it('writes on the calling thread when its thread cannot start: nothing is lost', async () => {
     const writer = new SpanWriter(store, [], {threadAfterSpans: 0, workerUrl: fixture('fails-at-start.mjs')})
     await Promise.all([writer.write(spans(10)), writer.write(spans(20))])
