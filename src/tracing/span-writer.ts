@@ -8,7 +8,7 @@ import type {SpanWriterReply, SpanWriterRequest} from './span-writer-worker.js'
 /**
  * Writes span batches to the local store, on a thread of its own once a command has written `threadAfterSpans`
  * spans: the SQLite work (inserts, index pages, commits) then runs beside the traced code instead of between its
- * calls (docs/benchmarks.md: traced calls and the openai call). A thread costs ≈ 50 ms to start on the other
+ * calls (docs/benchmarks.md: traced calls and the openai call). A thread costs ≈ 30–40 ms to start on the other
  * core, more than a short command (`pf flow test`, a few spans) spends writing, so those write on the calling
  * thread. Batches are written in the order given; `write` resolves once its batch is committed. If the thread
  * cannot start or dies, what it had not committed, and every later batch, is written on the calling thread, so no
@@ -39,14 +39,13 @@ export class SpanWriter {
     const worker = this.worker
     if (!worker) return this.writeInline(rows)
     const id = this.nextId++
-    return new Promise<void>((resolve, reject) => {
-      this.unacknowledged.set(id, {rows, resolve, reject})
-      // A batch on its way keeps the process alive until it is written (an idle thread does not).
-      if (this.unacknowledged.size === 1) worker.ref()
-      worker.postMessage({id, rows} satisfies SpanWriterRequest)
-      this.rowsSent = (this.rowsSent + rows.length) | 0
-      this.waitForRoom()
-    })
+    const written = new Promise<void>((resolve, reject) => this.unacknowledged.set(id, {rows, resolve, reject}))
+    // A batch on its way keeps the process alive until it is written (an idle thread does not).
+    if (this.unacknowledged.size === 1) worker.ref()
+    worker.postMessage({id, rows} satisfies SpanWriterRequest)
+    this.rowsSent = (this.rowsSent + rows.length) | 0
+    this.waitForRoom()
+    return written
   }
 
   /**

@@ -78,9 +78,12 @@ describe('span writer: the store written from a thread of its own (built modules
     )
     expect(failed?.code).to.equal('SQLITE_CONSTRAINT_NOTNULL')
     await writer.write(spans(7))
+    // Batches queued together share a transaction; a refused one fails alone.
+    const outcomes = await Promise.allSettled([writer.write(spans(3)), writer.write(bad), writer.write(spans(4))])
+    expect(outcomes.map(o => o.status)).to.deep.equal(['fulfilled', 'rejected', 'fulfilled'])
     await writer.close()
     expect(inline).to.equal(0)
-    expect(count('SELECT COUNT(*) FROM spans'), 'the refused batch left nothing behind').to.equal(7)
+    expect(count('SELECT COUNT(*) FROM spans'), 'the refused batches left nothing behind').to.equal(14)
   })
 
   it('holds the caller while its queue is over maxQueuedRows (backpressure), and not for a thread that died', async () => {
