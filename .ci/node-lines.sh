@@ -16,7 +16,6 @@ per_area=(
   test/e2e/trace-sync.test.ts   # outbox, pending spans, sync
   test/e2e/viewer-api.test.ts   # the viewer's API over a seeded store
   test/e2e/store-concurrency.test.ts
-  test/e2e/span-writer.test.ts  # the store written from a thread (better-sqlite3 in a worker)
 )
 for version in "${versions[@]}"; do
   work=$(mktemp -d "/tmp/pf-node$version.XXXXXX")

@@ -317,9 +317,6 @@ const execute = async (
     cwd: options.cwd,
     flowDir: flow.dir,
     resource: {[Resource.collectionId]: name},
-    // A run's lines wait on I/O (LLM calls), so its span writes fit between them on this thread; a writer thread
-    // let a trivial flow's lines run ahead of their writes, holding 2.5× the memory (100k lines: 305 against 122 MB).
-    writerThread: false,
   })
 
   const outputPath = runFolderPath(outputBase, name)

@@ -110,7 +110,7 @@ export class TraceStore {
   private readonly setSearchIndexedThrough: Database.Statement
   private readonly pendingSearch: Database.Statement
   private readonly indexSearchChunk: Database.Transaction<(chunk: number) => number>
-  private readonly recordTransaction: Database.Transaction<(rows: SpanRow[], remoteDestinations: string[], now: number) => void>
+  private readonly recordTransaction: Database.Transaction<(spans: SpanRecord[], remoteDestinations: string[], now: number) => void>
 
   static open(home: string): TraceStore {
     ensurePrivateDir(home)
@@ -136,18 +136,21 @@ export class TraceStore {
     // batch run holds 25 MB less.
     db.pragma('cache_size = -8192')
     this.migrate()
-    const spanInsert = `INTO spans (${spanColumns.join(', ')}) VALUES (${spanColumns.map(() => '?').join(', ')})`
-    this.insertSpan = db.prepare(`INSERT ${spanInsert} ON CONFLICT (trace_id, span_id) DO NOTHING`)
-    this.replaceSpan = db.prepare(`INSERT OR REPLACE ${spanInsert}`)
-    this.insertLineRun = db.prepare(
-      `INSERT OR REPLACE INTO line_runs (${lineRunColumns.join(', ')}) VALUES (${lineRunColumns.map(() => '?').join(', ')})`,
-    )
+    const spanColumns = `(trace_id, span_id, parent_id, name, span_type, start_time, end_time, status, collection, run, line_run_id, data)
+      VALUES (@trace_id, @span_id, @parent_id, @name, @span_type, @start_time, @end_time, @status, @collection, @run, @line_run_id, @data)`
+    this.insertSpan = db.prepare(`INSERT INTO spans ${spanColumns} ON CONFLICT (trace_id, span_id) DO NOTHING`)
+    this.replaceSpan = db.prepare(`INSERT OR REPLACE INTO spans ${spanColumns}`)
+    this.insertLineRun = db.prepare(`INSERT OR REPLACE INTO line_runs
+      (trace_id, root_span_id, line_run_id, collection, run, line_number, name, kind, status, start_time, end_time, latency,
+       inputs, outputs, error, prompt_tokens, completion_tokens, total_tokens)
+      VALUES (@trace_id, @root_span_id, @line_run_id, @collection, @run, @line_number, @name, @kind, @status, @start_time, @end_time,
+       @latency, @inputs, @outputs, @error, @prompt_tokens, @completion_tokens, @total_tokens)`)
     this.insertOutbox = db.prepare(`INSERT OR IGNORE INTO outbox (destination, trace_id, span_id, created_at) VALUES (?, ?, ?, ?)`)
     this.insertSearch = db.prepare('INSERT INTO span_search (rowid, name, body, attrs, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?)')
     // A span stored again (same ids) replaces the row: its old search document goes first.
     this.storedStart = db.prepare('SELECT start_time FROM spans WHERE trace_id = ? AND span_id = ?').pluck()
     this.unindexReplaced = db.prepare('DELETE FROM span_search WHERE rowid >= ? AND rowid < ? AND trace_id = ? AND span_id = ?')
-    this.recordTransaction = db.transaction((rows: SpanRow[], remotes: string[], now: number) => this.writeRows(rows, remotes, now))
+    this.recordTransaction = db.transaction((spans: SpanRecord[], remotes: string[], now: number) => this.writeSpans(spans, remotes, now))
     this.searchIndexedThrough = db.prepare('SELECT indexed_through FROM search_progress').pluck()
     this.setSearchIndexedThrough = db.prepare('UPDATE search_progress SET indexed_through = ?')
     // JSON.parse of the whole span was faster than SQLite's json_extract of its attributes (61k against 51k spans/s).
@@ -173,27 +176,40 @@ export class TraceStore {
    * destination, all in one transaction: a span is either stored with its outbox rows or not at all.
    */
   recordSpans(spans: SpanRecord[], remoteDestinations: string[] = []): void {
-    this.recordRows(spanRows(spans), remoteDestinations)
+    if (spans.length === 0) return
+    this.recordTransaction.immediate(spans, remoteDestinations, Date.now())
   }
 
-  /** `recordSpans` for rows already built by `spanRows` (e.g. on another thread: see tracing/span-writer.ts). */
-  recordRows(rows: SpanRow[], remoteDestinations: string[] = []): void {
-    if (rows.length === 0) return
-    this.recordTransaction.immediate(rows, remoteDestinations, Date.now())
-  }
-
-  private writeRows(rows: SpanRow[], remoteDestinations: string[], now: number): void {
-    for (const [span, lineRun] of rows) {
-      const [traceId, spanId] = span
+  private writeSpans(spans: SpanRecord[], remoteDestinations: string[], now: number): void {
+    for (const span of spans) {
+      const attrs = span.attributes
+      const resource = span.resource.attributes
+      const run = (attrs[Attr.batchRunId] as string | undefined) ?? null
+      const collection = String(resource.collection ?? 'default')
+      const {trace_id: traceId, span_id: spanId} = span.context
+      const row = {
+        trace_id: traceId,
+        span_id: spanId,
+        parent_id: span.parent_id,
+        name: span.name,
+        span_type: (attrs[Attr.spanType] as string | undefined) ?? null,
+        start_time: span.start_time,
+        end_time: span.end_time,
+        status: span.status.status_code,
+        collection,
+        run,
+        line_run_id: (attrs[Attr.lineRunId] as string | undefined) ?? null,
+        data: JSON.stringify(span),
+      }
       // Almost every span is new: the insert alone. Only a span stored again (the collector receiving a retry, a
       // re-import) pays the lookup of its old row, whose search document goes before the row is replaced.
-      if (this.insertSpan.run(span).changes === 0) {
+      if (this.insertSpan.run(row).changes === 0) {
         const base = searchKeyBase(this.storedStart.get(traceId, spanId) as string)
         this.unindexReplaced.run(base, base + searchKeySpan, traceId, spanId)
-        this.replaceSpan.run(span)
+        this.replaceSpan.run(row)
       }
       for (const destination of remoteDestinations) this.insertOutbox.run(destination, traceId, spanId, now)
-      if (lineRun !== null) this.insertLineRun.run(lineRun)
+      if (span.parent_id === null) this.insertLineRun.run(lineRunOf(span, collection, run))
     }
   }
 
@@ -537,112 +553,27 @@ export const searchDocument = (attributes: SpanRecord['attributes']): {body: str
   return {body: body.join('\n'), attrs: attrs.join('\n')}
 }
 
-/** The columns of a `spans` row, in the order of `SpanRow`'s values. */
-const spanColumns = [
-  'trace_id',
-  'span_id',
-  'parent_id',
-  'name',
-  'span_type',
-  'start_time',
-  'end_time',
-  'status',
-  'collection',
-  'run',
-  'line_run_id',
-  'data',
-] as const
-/** The columns of a `line_runs` row, in the order of `SpanRow`'s line run values. */
-const lineRunColumns = [
-  'trace_id',
-  'root_span_id',
-  'line_run_id',
-  'collection',
-  'run',
-  'line_number',
-  'name',
-  'kind',
-  'status',
-  'start_time',
-  'end_time',
-  'latency',
-  'inputs',
-  'outputs',
-  'error',
-  'prompt_tokens',
-  'completion_tokens',
-  'total_tokens',
-] as const satisfies ReadonlyArray<keyof LineRunRow>
-
-type ColumnValue = string | number | null
-/**
- * A span as the store writes it: the values of its `spans` row (`spanColumns`: the record as JSON in `data`), and
- * of its line run if it is a trace root (`lineRunColumns`). Arrays of values: the cheapest shape to pass to another
- * thread (≈ 1.5 µs a span there and back, against ≈ 3.7 µs for the same values as objects and ≈ 10 µs for the span
- * records themselves).
- */
-export type SpanRow = [span: ColumnValue[], lineRun: ColumnValue[] | null]
-
-/**
- * The rows `recordSpans` writes for these spans. Plain data, built without the database, so the part of a write
- * that needs no SQLite (the JSON of each span) can run on the thread that has the spans.
- */
-export const spanRows = (spans: SpanRecord[]): SpanRow[] =>
-  spans.map(span => {
-    const attrs = span.attributes
-    const run = (attrs[Attr.batchRunId] as string | undefined) ?? null
-    const collection = String(span.resource.attributes.collection ?? 'default')
-    const lineRunId = (attrs[Attr.lineRunId] as string | undefined) ?? null
-    const spanType = (attrs[Attr.spanType] as string | undefined) ?? null
-    const {trace_id: traceId, span_id: spanId} = span.context
-    const status = span.status.status_code
-    return [
-      [
-        traceId,
-        spanId,
-        span.parent_id,
-        span.name,
-        spanType,
-        span.start_time,
-        span.end_time,
-        status,
-        collection,
-        run,
-        lineRunId,
-        JSON.stringify(span),
-      ],
-      span.parent_id === null ? lineRunValues(span, collection, run, lineRunId, spanType) : null,
-    ]
-  })
-
-const lineRunValues = (
-  span: SpanRecord,
-  collection: string,
-  run: string | null,
-  lineRunId: string | null,
-  kind: string | null,
-): ColumnValue[] => {
+const lineRunOf = (span: SpanRecord, collection: string, run: string | null): LineRunRow => {
   const a = span.attributes
   const num = (key: string) => (a[key] === undefined ? null : Number(a[key]))
-  const status = span.status.status_code
-  return [
-    span.context.trace_id,
-    span.context.span_id,
-    lineRunId,
+  return {
+    trace_id: span.context.trace_id,
+    root_span_id: span.context.span_id,
+    line_run_id: (a[Attr.lineRunId] as string | undefined) ?? null,
     collection,
     run,
-    num(Attr.lineNumber),
-    span.name,
-    kind,
-    status,
-    span.start_time,
-    span.end_time,
-    secondsBetween(span.start_time, span.end_time),
-    jsonOrNull(a[Attr.inputs]),
-    jsonOrNull(a[Attr.output]),
-    status === 'Error' ? (span.status.description ?? 'error') : null,
-    num(Attr.cumulativePrompt),
-    num(Attr.cumulativeCompletion),
-    num(Attr.cumulativeTotal),
-  ]
+    line_number: num(Attr.lineNumber),
+    name: span.name,
+    kind: (a[Attr.spanType] as string | undefined) ?? null,
+    status: span.status.status_code,
+    start_time: span.start_time,
+    end_time: span.end_time,
+    latency: secondsBetween(span.start_time, span.end_time),
+    inputs: jsonOrNull(a[Attr.inputs]),
+    outputs: jsonOrNull(a[Attr.output]),
+    error: span.status.status_code === 'Error' ? (span.status.description ?? 'error') : null,
+    prompt_tokens: num(Attr.cumulativePrompt),
+    completion_tokens: num(Attr.cumulativeCompletion),
+    total_tokens: num(Attr.cumulativeTotal),
+  }
 }

@@ -38,8 +38,6 @@ export interface TracingOptions {
   env?: NodeJS.ProcessEnv
   /** Extra resource attributes (e.g. collection.id). */
   resource?: Record<string, string>
-  /** Whether spans may be written on a thread of their own once there are many (see SpanWriter); default true. */
-  writerThread?: boolean
 }
 
 /** What a command reports about export at its end. */
@@ -70,7 +68,7 @@ export class TracingSession {
     readonly tracer: Tracer,
     readonly remotes: RemoteDestination[],
     private readonly provider: {shutdown(): Promise<void>},
-    private readonly processor: {whenRecorded(): Promise<void>; flushNow(): Promise<void>},
+    private readonly processor: {whenRecorded(): Promise<void>; flushNow(): void},
   ) {}
 
   /** Resolves once every span ended so far is in the local store (see StoreSpanProcessor.whenRecorded). */
@@ -80,8 +78,7 @@ export class TracingSession {
 
   /** Writes the spans ended so far now instead of with the next batch (for when nothing more is coming). */
   recordSpansNow(): void {
-    // A failed write reaches spansRecorded() and finish(), which callers await.
-    void this.processor.flushNow()
+    this.processor.flushNow()
   }
 
   /**
@@ -90,7 +87,7 @@ export class TracingSession {
    */
   static async preload(config: ConfigReader): Promise<void> {
     if (isTracingDisabled(config.string('trace.destination'))) return
-    await Promise.all([import('./otel-sdk.js'), import('./store-processor.js'), import('./span-writer.js')])
+    await Promise.all([import('./otel-sdk.js'), import('./store-processor.js')])
   }
 
   static async start(options: TracingOptions): Promise<TracingSession | undefined> {
@@ -108,10 +105,9 @@ export class TracingSession {
     })
 
     // OpenTelemetry is loaded only here: commands that do not trace never pay for it.
-    const [{NodeTracerProvider, resourceFromAttributes}, {StoreSpanProcessor}, {SpanWriter}] = await Promise.all([
+    const [{NodeTracerProvider, resourceFromAttributes}, {StoreSpanProcessor}] = await Promise.all([
       import('./otel-sdk.js'),
       import('./store-processor.js'),
-      import('./span-writer.js'),
     ])
     const resource = resourceFromAttributes({
       [Resource.serviceName]: serviceName,
@@ -119,12 +115,11 @@ export class TracingSession {
       ...Object.assign({}, ...remoteEntries.map(r => r.destination.resource ?? {})),
       ...options.resource,
     })
-    const writer = new SpanWriter(
+    const processor = new StoreSpanProcessor(
       store,
       remoteEntries.map(r => r.destination.key),
-      options.writerThread === false ? {threadAfterSpans: Infinity} : {},
+      {onRecorded: () => remoteEntries.forEach(r => r.drainer.kick())},
     )
-    const processor = new StoreSpanProcessor(writer, {onRecorded: () => remoteEntries.forEach(r => r.drainer.kick())})
     const provider = new NodeTracerProvider({resource, spanProcessors: [processor]})
     provider.register()
     return new TracingSession(store, provider.getTracer('promptflow'), remoteEntries, provider, processor)

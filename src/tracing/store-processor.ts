@@ -1,10 +1,10 @@
 import type {Context} from '@opentelemetry/api'
 import type {ReadableSpan, Span, SpanProcessor} from '@opentelemetry/sdk-trace-base'
 
+import type {TraceStore} from '../store/store.js'
 import type {SpanRecord} from '../contract/destination.js'
 import {currentLineAttributes} from './line-context.js'
 import {TokenRollup, toSpanRecord} from './span-record.js'
-import type {SpanWriter} from './span-writer.js'
 
 /**
  * Records every finished span in the local store, with an outbox row for each remote destination in the same
@@ -18,11 +18,10 @@ export class StoreSpanProcessor implements SpanProcessor {
   private readonly tokens = new TokenRollup()
   /** Callers of `whenRecorded` waiting for the spans buffered at their call to be in the store. */
   private waiting: Array<{resolve: () => void; reject: (error: Error) => void}> = []
-  /** The last batch handed to the writer: batches are written in order, so once it is in, all are. */
-  private lastWrite: Promise<void> = Promise.resolve()
 
   constructor(
-    private readonly writer: SpanWriter,
+    private readonly store: TraceStore,
+    private readonly remoteDestinations: string[],
     private readonly options: {
       maxBatch?: number
       flushIntervalMs?: number
@@ -41,8 +40,7 @@ export class StoreSpanProcessor implements SpanProcessor {
     const parentId = span.parentSpanContext?.spanId
     this.buffer.push(this.tokens.add(toSpanRecord(span)))
     if (this.buffer.length >= (this.options.maxBatch ?? 512)) {
-      // Its outcome reaches whoever waits (whenRecorded, forceFlush, shutdown).
-      void this.flushNow()
+      this.flushNow()
       return
     }
     // A root span ends a line: it is written within a few ms, so the line is visible (and exportable) almost at
@@ -53,7 +51,14 @@ export class StoreSpanProcessor implements SpanProcessor {
     if (this.timer && this.timerDue <= due) return
     if (this.timer) clearTimeout(this.timer)
     this.timerDue = due
-    this.timer = setTimeout(() => void this.flushNow(), delay).unref()
+    this.timer = setTimeout(() => {
+      // A failed write (e.g. disk full) reaches the waiters; a timer has nobody else to tell.
+      try {
+        this.flushNow()
+      } catch {
+        // Already handed to the waiters (flushNow rejects them).
+      }
+    }, delay).unref()
   }
 
   /**
@@ -62,17 +67,13 @@ export class StoreSpanProcessor implements SpanProcessor {
    * recorded as finished without its trace. Rejects when that write fails.
    */
   whenRecorded(): Promise<void> {
-    if (this.buffer.length === 0) return this.lastWrite
+    if (this.buffer.length === 0) return Promise.resolve()
     // Someone waits for this write: the (unref'd) timer must keep the process alive until it fires.
     this.timer?.ref()
     return new Promise((resolve, reject) => this.waiting.push({resolve, reject}))
   }
 
-  /**
-   * Hands the spans ended so far to the writer now; the promise settles when they are in the store. A failed
-   * write (e.g. disk full) reaches whoever waits for it (`whenRecorded`, `forceFlush`): a timer has nobody else to tell.
-   */
-  flushNow(): Promise<void> {
+  flushNow(): void {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
     const waiting = this.waiting
@@ -80,24 +81,22 @@ export class StoreSpanProcessor implements SpanProcessor {
     if (this.buffer.length > 0) {
       const batch = this.buffer
       this.buffer = []
-      this.lastWrite = this.writer.write(batch).then(() => this.options.onRecorded?.(batch))
-      // Handled here so that a failure nobody waits for is not an unhandled rejection.
-      this.lastWrite.catch(() => {})
+      try {
+        this.store.recordSpans(batch, this.remoteDestinations)
+      } catch (error) {
+        for (const w of waiting) w.reject(error as Error)
+        throw error
+      }
+      this.options.onRecorded?.(batch)
     }
-    const written = this.lastWrite
-    for (const w of waiting) written.then(w.resolve, w.reject)
-    return written
+    for (const w of waiting) w.resolve()
   }
 
-  forceFlush(): Promise<void> {
-    return this.flushNow()
+  async forceFlush(): Promise<void> {
+    this.flushNow()
   }
 
   async shutdown(): Promise<void> {
-    try {
-      await this.flushNow()
-    } finally {
-      await this.writer.close()
-    }
+    this.flushNow()
   }
 }
