@@ -30,7 +30,8 @@ export const runFolderPath = (runsFolder: string, name: string): string => path.
  * leaves exactly the lines that finished; files are never rewritten except meta.json (atomically).
  */
 export class RunFolder {
-  private readonly fds = new Map<string, number>()
+  /** Each open file's descriptor and size (this process is its only writer; one fstat at open, none per line). */
+  private readonly files = new Map<string, {fd: number; size: number}>()
   private closed = false
 
   private constructor(readonly dir: string) {}
@@ -41,30 +42,32 @@ export class RunFolder {
     mkdirSync(path.dirname(dir), {recursive: true, mode: 0o700})
     mkdirSync(dir, {mode: 0o700})
     const folder = new RunFolder(dir)
-    for (const file of [RunFiles.outputs, RunFiles.inputs, RunFiles.errors, RunFiles.logs]) folder.fd(file)
+    for (const file of [RunFiles.outputs, RunFiles.inputs, RunFiles.errors, RunFiles.logs]) folder.open(file)
     return folder
   }
 
-  private fd(file: string): number {
-    let fd = this.fds.get(file)
-    if (fd === undefined) {
-      fd = openSync(path.join(this.dir, file), 'a', 0o600)
-      this.fds.set(file, fd)
+  private open(file: string): {fd: number; size: number} {
+    let open = this.files.get(file)
+    if (open === undefined) {
+      const fd = openSync(path.join(this.dir, file), 'a', 0o600)
+      open = {fd, size: fstatSync(fd).size}
+      this.files.set(file, open)
     }
-    return fd
+    return open
   }
 
   private append(file: string, text: string): void {
     if (this.closed) return
-    const fd = this.fd(file)
-    const size = fstatSync(fd).size
+    const open = this.open(file)
+    const bytes = Buffer.byteLength(text)
     try {
       // A nearly full disk takes part of a write without an error; only the next one fails.
-      if (writeSync(fd, text) < Buffer.byteLength(text)) throw Object.assign(new Error('short write'), {code: 'ENOSPC'})
+      if (writeSync(open.fd, text) < bytes) throw Object.assign(new Error('short write'), {code: 'ENOSPC'})
+      open.size += bytes
     } catch (error) {
       // A record cut short (disk full) would leave a line no reader can parse: the file goes back to its last whole line.
       try {
-        ftruncateSync(fd, size)
+        ftruncateSync(open.fd, open.size)
       } catch {
         // Nothing more to do: the write error below is what the user needs.
       }
@@ -90,8 +93,8 @@ export class RunFolder {
   /** After close, late writes (an abandoned line finishing) are dropped. */
   close(): void {
     this.closed = true
-    for (const fd of this.fds.values()) closeSync(fd)
-    this.fds.clear()
+    for (const {fd} of this.files.values()) closeSync(fd)
+    this.files.clear()
   }
 }
 

@@ -140,7 +140,7 @@ describe('limits during pf run create (built CLI)', () => {
     const data = path.join(tempDir('pf-full-data-'), 'data.jsonl')
     writeFileSync(data, Array.from({length: 400}, (_, i) => JSON.stringify({question: `q${i}`, repeat: 200})).join('\n') + '\n')
     writeFileSync(path.join(home, 'pf.yaml'), `run:\n  output_path: ${out}\n`)
-    const script = `mount -t tmpfs -o size=200k tmpfs "${out}" && "${process.execPath}" "${pfBin}" run create --flow "${answerFlow}" --data "${data}" --name full --workers 4; echo "exit=$?"; for f in "${out}"/full/*.jsonl; do echo "== $f"; cat "$f"; done`
+    const script = `mount -t tmpfs -o size=200k tmpfs "${out}" && "${process.execPath}" "${pfBin}" run create --flow "${answerFlow}" --data "${data}" --name full --workers 4; echo "exit=$?"; for f in "${out}"/full/*.jsonl "${out}"/full/logs.txt; do echo "== $f"; cat "$f"; done`
     const result = spawnSync('unshare', ['-rm', 'sh', '-c', script], {
       env: {...cleanEnv(), PF_HOME_DIRECTORY: home},
       encoding: 'utf8',
@@ -151,14 +151,28 @@ describe('limits during pf run create (built CLI)', () => {
     expect(errorLines, result.stderr).to.have.length(1)
     expect(errorLines[0]).to.match(/^Error: Disk full: cannot write .*\.jsonl; free some space/)
     // Every line of every output file parses (none was cut short), and the run has some but not all lines.
-    const files = result.stdout.split('\n== ').slice(1)
-    let outputs = 0
-    for (const file of files) {
-      const [name, ...rows] = file.split('\n').filter(Boolean)
-      for (const row of rows) expect(() => JSON.parse(row), `${name}: ${row.slice(0, 80)}`).to.not.throw()
-      if (name.endsWith('outputs.jsonl')) outputs = rows.length
+    const files = new Map(
+      result.stdout
+        .split('\n== ')
+        .slice(1)
+        .map(file => {
+          const [name, ...rows] = file.split('\n').filter(Boolean)
+          return [path.basename(name), rows]
+        }),
+    )
+    for (const [name, rows] of files) {
+      if (name.endsWith('.jsonl')) for (const row of rows) expect(() => JSON.parse(row), `${name}: ${row.slice(0, 80)}`).to.not.throw()
     }
-    expect(outputs).to.be.above(0).and.below(400)
+    const lineNumbers = (name: string) => new Set(files.get(name)!.map(row => JSON.parse(row).line_number as number))
+    const outputs = lineNumbers('outputs.jsonl')
+    expect(outputs.size).to.be.above(0).and.below(400)
+    // The file that hit the full disk went back to its last whole record, not further: every line with an output
+    // has its inputs (written before it), and every line logged as completed (after its output) has its output.
+    const inputs = lineNumbers('inputs.jsonl')
+    for (const line of outputs) expect(inputs.has(line), `inputs of line ${line}`).to.equal(true)
+    const completed = files.get('logs.txt')!.flatMap(row => / Line (\d+): completed\.$/.exec(row)?.[1] ?? [])
+    expect(completed.length).to.be.above(0)
+    for (const line of completed) expect(outputs.has(Number(line)), `output of line ${line}`).to.equal(true)
     const show = (await runPf(['run', 'show', 'full', '--json'], {home})).json()
     expect(show.status).to.equal('Failed')
     expect(show.error.code).to.equal('disk_full')
