@@ -25,13 +25,19 @@ export const RunFiles = {
 /** A run's folder: `<runs folder>/<name>` (the runs folder: run.output_path, else `<pf home>/.runs`, as in the reference). */
 export const runFolderPath = (runsFolder: string, name: string): string => path.join(runsFolder, name)
 
+/** A run file held open for appending, and its size: what a record cut short is truncated back to. */
+interface OpenFile {
+  fd: number
+  size: number
+}
+
 /**
  * A run's output folder (user-only). Every line is appended with a synchronous write as it ends, so a crash
  * leaves exactly the lines that finished; files are never rewritten except meta.json (atomically).
  */
 export class RunFolder {
-  /** Each open file's descriptor and size (this process is its only writer; one fstat at open, none per line). */
-  private readonly files = new Map<string, {fd: number; size: number}>()
+  /** This process is a run file's only writer: its size is read once, at open, not before every record. */
+  private readonly files = new Map<string, OpenFile>()
   private closed = false
 
   private constructor(readonly dir: string) {}
@@ -42,32 +48,32 @@ export class RunFolder {
     mkdirSync(path.dirname(dir), {recursive: true, mode: 0o700})
     mkdirSync(dir, {mode: 0o700})
     const folder = new RunFolder(dir)
-    for (const file of [RunFiles.outputs, RunFiles.inputs, RunFiles.errors, RunFiles.logs]) folder.open(file)
+    for (const file of [RunFiles.outputs, RunFiles.inputs, RunFiles.errors, RunFiles.logs]) folder.openFile(file)
     return folder
   }
 
-  private open(file: string): {fd: number; size: number} {
-    let open = this.files.get(file)
-    if (open === undefined) {
+  private openFile(file: string): OpenFile {
+    let opened = this.files.get(file)
+    if (opened === undefined) {
       const fd = openSync(path.join(this.dir, file), 'a', 0o600)
-      open = {fd, size: fstatSync(fd).size}
-      this.files.set(file, open)
+      opened = {fd, size: fstatSync(fd).size}
+      this.files.set(file, opened)
     }
-    return open
+    return opened
   }
 
   private append(file: string, text: string): void {
     if (this.closed) return
-    const open = this.open(file)
+    const opened = this.openFile(file)
     const bytes = Buffer.byteLength(text)
     try {
       // A nearly full disk takes part of a write without an error; only the next one fails.
-      if (writeSync(open.fd, text) < bytes) throw Object.assign(new Error('short write'), {code: 'ENOSPC'})
-      open.size += bytes
+      if (writeSync(opened.fd, text) < bytes) throw Object.assign(new Error('short write'), {code: 'ENOSPC'})
+      opened.size += bytes
     } catch (error) {
       // A record cut short (disk full) would leave a line no reader can parse: the file goes back to its last whole line.
       try {
-        ftruncateSync(open.fd, open.size)
+        ftruncateSync(opened.fd, opened.size)
       } catch {
         // Nothing more to do: the write error below is what the user needs.
       }

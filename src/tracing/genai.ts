@@ -6,9 +6,9 @@ import {parseJsonOrText} from '../util/json.js'
  *
  * In: spans written by other LLM frameworks name an LLM call in one of three dialects: OpenTelemetry GenAI
  * (`gen_ai.*`), the Vercel AI SDK (`ai.*`, plus `gen_ai.*` on its provider-call spans) and OpenInference
- * (`llm.*`, Arize Phoenix / LangChain / LlamaIndex instrumentations). `describeLlmSpan` recognises an LLM call
- * in any of them, and `normalizeLlmSpan` adds prompt flow's own attributes (span_type, llm.usage.*, inputs,
- * output) when they are missing, so token roll-up, line totals, the viewer's chat view and Cosmos line
+ * (`llm.*`, Arize Phoenix / LangChain / LlamaIndex instrumentations). `normalizeLlmSpan` recognises an LLM call
+ * in any of them and adds prompt flow's own attributes (span_type, llm.usage.*, inputs, output) when they are
+ * missing, so token roll-up, line totals, the viewer's chat view and Cosmos line
  * summaries treat the span as one of pf's own LLM spans. Attributes the span had are never changed.
  *
  * Only the span of the call itself is recognised, not wrappers that repeat its usage (the AI SDK's
@@ -30,15 +30,11 @@ export interface ChatMessage {
   tool_calls?: unknown
 }
 
-export interface LlmCall {
-  spanType: 'LLM' | 'Embedding'
-  model?: string
+/** The token counts an LLM span reports, in whichever dialect. */
+interface TokenUsage {
   prompt?: number
   completion?: number
   total?: number
-  messages: ChatMessage[]
-  /** Assistant messages the call produced. */
-  output: ChatMessage[]
 }
 
 const llmOperations = new Set(['chat', 'text_completion', 'generate_content'])
@@ -137,8 +133,11 @@ const partsMessages = (value: unknown): ChatMessage[] => {
 
 const firstNonEmpty = (...lists: ChatMessage[][]): ChatMessage[] => lists.find(l => l.length > 0) ?? []
 
-/** The kind of LLM call a span's attributes describe in any dialect; undefined for any other span. */
-const llmSpanType = (a: Attributes): LlmCall['spanType'] | undefined => {
+/**
+ * The kind of LLM call a span's attributes describe in GenAI, AI SDK or OpenInference terms; undefined for any other
+ * span.
+ */
+const llmSpanType = (a: Attributes): 'LLM' | 'Embedding' | undefined => {
   const operation = str(a['gen_ai.operation.name'])
   if (operation) return llmOperations.has(operation) ? 'LLM' : embeddingOperations.has(operation) ? 'Embedding' : undefined
   const aiOperation = str(a['ai.operationId'])
@@ -150,7 +149,7 @@ const llmSpanType = (a: Attributes): LlmCall['spanType'] | undefined => {
   return undefined
 }
 
-const usageOf = (a: Attributes): Pick<LlmCall, 'prompt' | 'completion' | 'total'> => ({
+const usageOf = (a: Attributes): TokenUsage => ({
   prompt:
     num(a['gen_ai.usage.input_tokens']) ??
     num(a['gen_ai.usage.prompt_tokens']) ??
@@ -192,22 +191,6 @@ const outputMessages = (a: Attributes, events: SpanEvent[]): ChatMessage[] => {
     flattenedMessages(a, 'llm.output_messages', 'message.'),
     flattenedMessages(a, 'gen_ai.completion', ''),
   )
-}
-
-/**
- * Recognises an LLM (or embedding) call in GenAI, AI SDK or OpenInference attributes; undefined for any other
- * span (and for pf's own spans, which already speak prompt flow's names).
- */
-export const describeLlmSpan = (attributes: Attributes, events: SpanEvent[] = []): LlmCall | undefined => {
-  const spanType = llmSpanType(attributes)
-  if (!spanType) return undefined
-  return {
-    spanType,
-    model: modelOf(attributes),
-    ...usageOf(attributes),
-    messages: inputMessages(attributes, events),
-    output: outputMessages(attributes, events),
-  }
 }
 
 /**
