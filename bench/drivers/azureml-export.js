@@ -1,5 +1,5 @@
 // Exports synthetic spans from a pf store to an Azure ML workspace and prints {ms, delivered, pending, parked, maxRssMb}.
-// Usage: node azureml-export.js <pf home> <workspace id> <spans> <prepare|pf|pf-no-blobs|sequential|ceiling> [batch run name]
+// Usage: node azureml-export.js <pf home> <workspace id> <spans> <prepare|pf|pf-no-blobs|sequential|ceiling|durable-floor> [batch run name]
 // `prepare`: records the spans in the store, queued for the workspace (run it first, in its own process, so the
 // export's peak memory is the export's own). `pf`: pf's outbox drainer + azureml exporter (what `pf trace sync`
 // runs: span data to the default datastore, then the Cosmos items). `pf-no-blobs`: the same exporter writing the
@@ -97,6 +97,11 @@ if (mode === 'prepare') {
 }
 
 const started = performance.now()
+const cpuAtStart = process.cpuUsage()
+const cpuMsSince = since => {
+  const u = process.cpuUsage(since)
+  return (u.user + u.system) / 1000
+}
 let result
 if (mode === 'pf' || mode === 'pf-no-blobs') {
   let sink = () => azuremlProvider.exporter(dest, ctx)
@@ -130,6 +135,56 @@ if (mode === 'pf' || mode === 'pf-no-blobs') {
   const client = new CosmosClient({endpoint: token.accountEndpoint, tokenProvider: async () => token.resourceToken})
   const container = client.database(token.databaseName).container('Span')
   let delivered = 0
+  if (mode === 'durable-floor') {
+    // The least a durable exporter does per span, on the clock: read its JSON from a one-table SQLite queue, parse
+    // it, build its item, send it in bulk (as the ceiling), and record the outcome (the delivered rows deleted, one
+    // transaction per request). Nothing else: no LineSummary items, claims, retries or parking.
+    const {default: Database} = await import('better-sqlite3')
+    const queue = new Database(`${home}/floor-queue.db`)
+    queue.pragma('journal_mode = WAL')
+    queue.pragma('synchronous = NORMAL')
+    queue.exec('CREATE TABLE IF NOT EXISTS queue (id INTEGER PRIMARY KEY, data TEXT NOT NULL)')
+    const enqueue = queue.prepare('INSERT INTO queue (data) VALUES (?)')
+    for (;;) {
+      const items = store.claimOutbox(dest.key, 5000, 600_000)
+      if (items.length === 0) break
+      queue.transaction(() => items.forEach(item => enqueue.run(JSON.stringify(item.span))))()
+    }
+    const read = queue.prepare('SELECT id, data FROM queue WHERE id > ? ORDER BY id LIMIT 100')
+    const remove = queue.prepare('DELETE FROM queue WHERE id >= ? AND id <= ?')
+    const concurrency = Number(process.env.PF_BENCH_BULK_CONCURRENCY ?? 8)
+    const floorStarted = performance.now()
+    const floorCpu = process.cpuUsage()
+    let cursor = 0
+    await Promise.all(
+      Array.from({length: concurrency}, async () => {
+        for (;;) {
+          const rows = read.all(cursor)
+          if (rows.length === 0) return
+          cursor = rows.at(-1).id
+          const batch = rows.map(row => {
+            const span = JSON.parse(row.data)
+            const collectionId = collectionIdOf(span, createdBy.object_id)
+            return {operationType: 'Create', resourceBody: spanItem(referenceSpan(span, collectionId), collectionId, createdBy)}
+          })
+          const responses = await container.items.bulk(batch)
+          const created = responses.filter(r => r.statusCode === 201).length
+          if (created !== rows.length) throw new Error(`bulk: ${created} of ${rows.length} created`)
+          queue.transaction(() => remove.run(rows[0].id, rows.at(-1).id)).immediate()
+          delivered += created
+        }
+      }),
+    )
+    client.dispose()
+    const floorMs = performance.now() - floorStarted
+    const left = queue.prepare('SELECT COUNT(*) FROM queue').pluck().get()
+    queue.close()
+    store.close()
+    process.stdout.write(
+      JSON.stringify({ms: floorMs, cpuMs: cpuMsSince(floorCpu), delivered, pending: left, parked: 0, maxRssMb: 0}) + '\n',
+    )
+    process.exit(0)
+  }
   if (mode === 'ceiling') {
     // Items built before the clock that matters: only the bulk requests are the ceiling.
     const operations = []
@@ -143,6 +198,7 @@ if (mode === 'pf' || mode === 'pf-no-blobs') {
     }
     const concurrency = Number(process.env.PF_BENCH_BULK_CONCURRENCY ?? 8)
     const bulkStarted = performance.now()
+    const bulkCpu = process.cpuUsage()
     let next = 0
     await Promise.all(
       Array.from({length: concurrency}, async () => {
@@ -157,7 +213,10 @@ if (mode === 'pf' || mode === 'pf-no-blobs') {
     client.dispose()
     const bulkMs = performance.now() - bulkStarted
     store.close()
-    process.stdout.write(JSON.stringify({ms: bulkMs, delivered, pending: operations.length - delivered, parked: 0, maxRssMb: 0}) + '\n')
+    process.stdout.write(
+      JSON.stringify({ms: bulkMs, cpuMs: cpuMsSince(bulkCpu), delivered, pending: operations.length - delivered, parked: 0, maxRssMb: 0}) +
+        '\n',
+    )
     process.exit(0)
   }
   for (;;) {
@@ -183,7 +242,7 @@ process.stdout.write(
   JSON.stringify({
     ms,
     ...result,
-    cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
+    cpuMs: cpuMsSince(cpuAtStart),
     maxRssMb: process.resourceUsage().maxRSS / 1024,
     heapAfterGcMb: process.memoryUsage().heapUsed / 2 ** 20,
     ext: process.memoryUsage().external / 2 ** 20,

@@ -169,4 +169,20 @@ export const migrations: string[] = [
   );
   INSERT INTO search_progress (id, indexed_through) VALUES (0, (SELECT COALESCE(MAX(rowid), 0) FROM spans));
   `,
+  // 8: a delivered outbox row is deleted (each destination keeps a count of what it was sent), so the outbox holds
+  // only what waits: settling a batch removes its rows instead of rewriting them and moving their index entries, and
+  // the table no longer grows with every span ever exported. outbox_due goes: every outbox query reads the
+  // (destination, state) prefix of outbox_claim_order, and each span recorded for a remote destination and each
+  // outcome had one more index to update. A span stored again after its delivery is queued again; sending it again
+  // is harmless (item ids derive from the span, and Cosmos answers "already there").
+  `
+  CREATE TABLE outbox_delivered (
+    destination TEXT PRIMARY KEY,
+    spans       INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  INSERT INTO outbox_delivered (destination, spans)
+    SELECT destination, COUNT(*) FROM outbox WHERE state = 'delivered' GROUP BY destination;
+  DELETE FROM outbox WHERE state = 'delivered';
+  DROP INDEX outbox_due;
+  `,
 ]

@@ -353,8 +353,10 @@ export class TraceStore {
     }>,
   ): void {
     const now = Date.now()
-    const delivered = this.db.prepare(
-      `UPDATE outbox SET state = 'delivered', delivered_at = ?, claimed_until = 0, last_error = NULL, attempts = attempts + 1 WHERE destination = ? AND trace_id = ? AND span_id = ?`,
+    // A delivered row goes (schema migration 8); the count of what was sent stays with the destination.
+    const delivered = this.db.prepare(`DELETE FROM outbox WHERE destination = ? AND trace_id = ? AND span_id = ?`)
+    const countDelivered = this.db.prepare(
+      `INSERT INTO outbox_delivered (destination, spans) VALUES (?, ?) ON CONFLICT (destination) DO UPDATE SET spans = spans + excluded.spans`,
     )
     const retry = this.db.prepare(
       `UPDATE outbox SET next_attempt_at = ?, retry_not_before = ?, claimed_until = 0, last_error = ?, attempts = attempts + 1 WHERE destination = ? AND trace_id = ? AND span_id = ?`,
@@ -364,11 +366,13 @@ export class TraceStore {
     )
     this.db
       .transaction(() => {
+        let sent = 0
         for (const o of outcomes) {
-          if (o.outcome === 'delivered') delivered.run(now, destination, o.traceId, o.spanId)
+          if (o.outcome === 'delivered') sent += delivered.run(destination, o.traceId, o.spanId).changes
           else if (o.outcome === 'retry') retry.run(o.retryAt ?? now, o.notBefore ?? 0, o.error ?? null, destination, o.traceId, o.spanId)
           else parked.run(o.error ?? 'rejected', destination, o.traceId, o.spanId)
         }
+        if (sent > 0) countDelivered.run(destination, sent)
       })
       .immediate()
   }
@@ -377,9 +381,10 @@ export class TraceStore {
   outboxCounts(destination?: string): Array<{destination: string; pending: number; parked: number; delivered: number}> {
     return this.db
       .prepare(
-        `SELECT destination,
-           SUM(state = 'pending') AS pending, SUM(state = 'parked') AS parked, SUM(state = 'delivered') AS delivered
-         FROM outbox ${destination ? 'WHERE destination = ?' : ''} GROUP BY destination ORDER BY destination`,
+        `SELECT destination, SUM(pending) AS pending, SUM(parked) AS parked, SUM(delivered) AS delivered FROM (
+           SELECT destination, state = 'pending' AS pending, state = 'parked' AS parked, 0 AS delivered FROM outbox
+           UNION ALL SELECT destination, 0, 0, spans FROM outbox_delivered
+         ) ${destination ? 'WHERE destination = ?' : ''} GROUP BY destination ORDER BY destination`,
       )
       .all(...(destination ? [destination] : [])) as Array<{destination: string; pending: number; parked: number; delivered: number}>
   }

@@ -490,8 +490,11 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
     })
 
     // Sending everything again (as after a crash) changes nothing: the base lines keep their evaluations.
+    expect(outboxStates(home)).to.deep.equal({delivered: local.length})
     const db = openDatabase(path.join(home, 'pf.sqlite'))
-    db.prepare(`UPDATE outbox SET state = 'pending', next_attempt_at = 0, delivered_at = NULL`).run()
+    db.prepare(
+      `INSERT INTO outbox (destination, trace_id, span_id, created_at) SELECT key, trace_id, span_id, 0 FROM spans, destinations`,
+    ).run()
     db.close()
     // Every span goes again; the two runs' uploads stay pending (this fake workspace has no artifact datastore,
     // workspaceartifactstore; run tracking is tested in run-tracking.test.ts), so sync exits 3.
@@ -502,7 +505,7 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       ['base_run', 'pending'],
       ['eval_run', 'pending'],
     ])
-    expect(outboxStates(home)).to.deep.equal({delivered: local.length})
+    expect(outboxStates(home), 'every span sent once more').to.deep.equal({delivered: 2 * local.length})
     const again = await cosmos.items('db-ws-eval', 'LineSummary')
     const strip = (items: any[]) =>
       items.map(({_etag, _ts, _rid, _self, _attachments, ...rest}) => rest).sort((a, b) => a.id.localeCompare(b.id))

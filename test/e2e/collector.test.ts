@@ -11,6 +11,7 @@ import {openDatabase} from '../../src/store/sqlite.js'
 
 import {repoRoot, runPf, tempDir} from '../helpers/cli.js'
 import {type RawResponse, jsonRequest, jsonSpan, post, runScript} from '../helpers/collector.js'
+import {outboxStates} from '../helpers/store.js'
 
 const exportScript = path.join(repoRoot, 'test', 'fixtures', 'scripts', 'otel-sdk-export.mjs')
 
@@ -278,18 +279,13 @@ describe('pf service collector forwards to remote destinations (OTLP plugin, Azu
         const accepted = receiver.requests.filter(r => r.accepted)
         if (secure) expect(accepted.every(r => r.headers['content-encoding'] === 'gzip')).to.equal(true)
         // The outbox records the delivery (right after the receiver answers, so it may lag the receiver a moment).
-        const db = openDatabase(path.join(home, 'pf.sqlite'), {readonly: true})
-        try {
-          const states = () => db.prepare('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state').all()
-          await eventually(
-            () => (JSON.stringify(states()) === JSON.stringify([{state: 'delivered', n: 4}]) ? true : undefined),
-            10_000,
-            'the outbox to record 4 deliveries',
-          ).catch(() => undefined)
-          expect(states()).to.deep.equal([{state: 'delivered', n: 4}])
-        } finally {
-          db.close()
-        }
+        const states = () => outboxStates(home)
+        await eventually(
+          () => (JSON.stringify(states()) === JSON.stringify({delivered: 4}) ? true : undefined),
+          10_000,
+          'the outbox to record 4 deliveries',
+        ).catch(() => undefined)
+        expect(states()).to.deep.equal({delivered: 4})
       } finally {
         await receiver.close()
       }

@@ -82,13 +82,18 @@ export const storedSpans = (home: string, traceId?: string): SpanJson[] =>
     ).map(r => JSON.parse(r.data)),
   )
 
-/** How many outbox rows are in each state ({pending: 3, delivered: 120, …}). */
+/**
+ * How many outbox items are in each state ({pending: 3, delivered: 120, …}): pending and parked are rows, delivered
+ * is the destinations' count of what was sent (a delivered row is deleted, schema migration 8).
+ */
 export const outboxStates = (home: string): Record<string, number> =>
-  readStore(home, db =>
-    Object.fromEntries(
+  readStore(home, db => {
+    const states = Object.fromEntries(
       (db.prepare('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state').all() as Array<{state: string; n: number}>).map(r => [
         r.state,
         r.n,
       ]),
-    ),
-  )
+    )
+    const delivered = db.prepare('SELECT SUM(spans) FROM outbox_delivered').pluck().get() as number | null
+    return delivered ? {...states, delivered} : states
+  })
