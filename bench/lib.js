@@ -67,6 +67,96 @@ export const sqliteSpanProcessor = async file => {
   return {processor, stored: () => db.prepare('SELECT COUNT(*) FROM spans').pluck().get(), close: () => db.close()}
 }
 
+/**
+ * The durable floor of pf's own store layout: the same bare OTel spans (as JSON, as sqliteSpanProcessor) written into
+ * a database created by pf's schema migrations, with TraceStore's pragmas, each span as a row of pf's spans table
+ * (its columns and indexes) and each trace root as a line run (the viewer's trace-list row and its indexes), 512
+ * spans a transaction or 20 ms after a span ends. No pf code on the way: no SpanRecord conversion, masking, token
+ * counts or search documents. What it costs over sqliteSpanProcessor is what the layout the viewer reads costs.
+ */
+export const storeLayoutSpanProcessor = async file => {
+  const [{default: Database}, {migrations}] = await Promise.all([
+    import('better-sqlite3'),
+    import(path.join(repoRoot, 'dist', 'store', 'schema.js')),
+  ])
+  const db = new Database(file)
+  db.pragma('busy_timeout = 10000')
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = NORMAL')
+  db.pragma('cache_size = -8192')
+  db.transaction(() => migrations.forEach(sql => db.exec(sql)))()
+  db.pragma(`user_version = ${migrations.length}`)
+  const insertSpan = db.prepare(
+    `INSERT INTO spans (trace_id, span_id, parent_id, name, span_type, start_time, end_time, status, collection, run, line_run_id, data)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)`,
+  )
+  const insertLineRun = db.prepare(
+    `INSERT INTO line_runs (trace_id, root_span_id, line_run_id, collection, run, line_number, name, kind, status, start_time,
+       end_time, latency, inputs, outputs, error, prompt_tokens, completion_tokens, total_tokens)
+     VALUES (?, ?, NULL, ?, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL)`,
+  )
+  const iso = ([seconds, nanos]) => new Date(seconds * 1000 + nanos / 1e6).toISOString()
+  const write = db.transaction(spans => {
+    for (const s of spans) {
+      const start = iso(s.start_time)
+      const end = iso(s.end_time)
+      const status = s.status.code === 2 ? 'Error' : 'Ok'
+      const kind = s.attributes.span_type ?? null
+      insertSpan.run(s.trace_id, s.span_id, s.parent_id, s.name, kind, start, end, status, 'bench', JSON.stringify(s))
+      if (s.parent_id === null) {
+        const latency = s.end_time[0] - s.start_time[0] + (s.end_time[1] - s.start_time[1]) / 1e9
+        insertLineRun.run(
+          s.trace_id,
+          s.span_id,
+          'bench',
+          s.name,
+          kind,
+          status,
+          start,
+          end,
+          latency,
+          s.attributes.inputs ?? null,
+          s.attributes.output ?? null,
+        )
+      }
+    }
+  })
+  let buffer = []
+  let timer
+  const flush = () => {
+    clearTimeout(timer)
+    timer = undefined
+    write(buffer)
+    buffer = []
+  }
+  const processor = {
+    onStart() {},
+    onEnd(span) {
+      const {traceId, spanId} = span.spanContext()
+      buffer.push({
+        trace_id: traceId,
+        span_id: spanId,
+        parent_id: span.parentSpanContext?.spanId ?? null,
+        name: span.name,
+        start_time: span.startTime,
+        end_time: span.endTime,
+        status: span.status,
+        attributes: span.attributes,
+        events: span.events.map(e => ({name: e.name, time: e.time, attributes: e.attributes})),
+      })
+      if (buffer.length >= 512) flush()
+      else timer ??= setTimeout(flush, 20).unref()
+    },
+    async forceFlush() {
+      flush()
+    },
+    async shutdown() {
+      flush()
+    },
+  }
+  return {processor, stored: () => db.prepare('SELECT COUNT(*) FROM spans').pluck().get(), close: () => db.close()}
+}
+
 export const median = values => {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)

@@ -1,5 +1,5 @@
 // Worker of bench/cases/trace-overhead.js. Usage: node trace-overhead.js PAIRS [ITERATIONS]; prints
-// {baseline: ms[], subject: ms[], floor: ms[], spans} as JSON.
+// {baseline: ms[], subject: ms[], floor: ms[], layoutFloor: ms[], spans} as JSON.
 import {mkdtempSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -7,7 +7,7 @@ import path from 'node:path'
 import {context, propagation, trace as otelTrace} from '@opentelemetry/api'
 import {InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor} from '@opentelemetry/sdk-trace-node'
 
-import {repoRoot, sqliteSpanProcessor} from '../lib.js'
+import {repoRoot, sqliteSpanProcessor, storeLayoutSpanProcessor} from '../lib.js'
 
 const pairs = Number(process.argv[2] ?? 15)
 const depth = 10
@@ -84,6 +84,22 @@ const floor = async () => {
   return ms
 }
 
+// The floor of pf's store layout (see storeLayoutSpanProcessor): the same spans as rows of pf's tables and indexes.
+const layoutStore = await storeLayoutSpanProcessor(path.join(process.env.PF_HOME_DIRECTORY, 'layout-floor.sqlite'))
+const layoutFloor = async () => {
+  resetGlobals()
+  const provider = new NodeTracerProvider({spanProcessors: [layoutStore.processor]})
+  provider.register()
+  const before = layoutStore.stored()
+  const start = process.hrtime.bigint()
+  calls()
+  await provider.forceFlush()
+  const ms = Number(process.hrtime.bigint() - start) / 1e6
+  if (layoutStore.stored() - before !== depth * iterations) throw new Error('layout floor lost spans')
+  await provider.shutdown()
+  return ms
+}
+
 const subject = async () => {
   resetGlobals()
   const session = await TracingSession.start({
@@ -104,12 +120,15 @@ const subject = async () => {
 
 await baseline()
 await floor()
+await layoutFloor()
 await subject()
-const result = {baseline: [], subject: [], floor: [], spans: depth * iterations}
+const result = {baseline: [], subject: [], floor: [], layoutFloor: [], spans: depth * iterations}
 for (let i = 0; i < pairs; i++) {
   result.baseline.push(await baseline())
   result.floor.push(await floor())
+  result.layoutFloor.push(await layoutFloor())
   result.subject.push(await subject())
 }
 floorStore.close()
+layoutStore.close()
 process.stdout.write(JSON.stringify(result))
