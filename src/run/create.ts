@@ -466,7 +466,7 @@ const runLines = async (ctx: RunContext): Promise<CreateRunResult> => {
     signal: observer.signal ? AbortSignal.any([observer.signal, stop.signal]) : stop.signal,
     graceMs: (options.cancelGraceSeconds ?? 3) * 1000,
   }).finally(restoreConsole)
-  // Every line has ended: their spans are written now, not on the batch timer (up to 20 ms), so the run ends sooner.
+  // Every line has ended: their spans are written now, not on the batch timer (up to 100 ms), so the run ends sooner.
   session?.recordSpansNow()
   await recorder.settle()
   return finalizeRun(ctx, recorder, {canceled, abandoned})
