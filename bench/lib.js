@@ -13,12 +13,16 @@ export const pfBin = path.join(repoRoot, 'bin', 'run.js')
 
 export const tempDir = prefix => mkdtempSync(path.join(os.tmpdir(), prefix))
 
+/** pf writes a finished line's spans within this many ms (StoreSpanProcessor's root flush); the floors do the same. */
+const FLOOR_FLUSH_MS = 100
+
 /**
  * The durable floor the benchmarks set pf's store against: a span processor that writes each finished span's JSON
  * into a plain one-table SQLite store with pf's pragmas (WAL, synchronous NORMAL), 512 spans a transaction and
- * whatever is buffered 20 ms after a span ends (pf's root-span flush). No line runs, viewer indexes, masking or
- * outbox. `stored()` counts the rows; `close()` ends it.
+ * whatever is buffered FLOOR_FLUSH_MS after a span ends (pf's root-span flush). No line runs, viewer indexes,
+ * masking or outbox. `stored()` counts the rows; `close()` ends it.
  */
+
 export const sqliteSpanProcessor = async file => {
   const {default: Database} = await import('better-sqlite3')
   const db = new Database(file)
@@ -55,7 +59,7 @@ export const sqliteSpanProcessor = async file => {
         events: span.events.map(e => ({name: e.name, time: e.time, attributes: e.attributes})),
       })
       if (buffer.length >= 512) flush()
-      else timer ??= setTimeout(flush, 20).unref()
+      else timer ??= setTimeout(flush, FLOOR_FLUSH_MS).unref()
     },
     async forceFlush() {
       flush()
@@ -71,7 +75,7 @@ export const sqliteSpanProcessor = async file => {
  * The durable floor of pf's own store layout: the same bare OTel spans (as JSON, as sqliteSpanProcessor) written into
  * a database created by pf's schema migrations, with TraceStore's pragmas, each span as a row of pf's spans table
  * (its columns and indexes) and each trace root as a line run (the viewer's trace-list row and its indexes), 512
- * spans a transaction or 20 ms after a span ends. No pf code on the way: no SpanRecord conversion, masking, token
+ * spans a transaction or 100 ms after a span ends. No pf code on the way: no SpanRecord conversion, masking, token
  * counts or search documents. What it costs over sqliteSpanProcessor is what the layout the viewer reads costs.
  */
 export const storeLayoutSpanProcessor = async file => {
@@ -145,7 +149,7 @@ export const storeLayoutSpanProcessor = async file => {
         events: span.events.map(e => ({name: e.name, time: e.time, attributes: e.attributes})),
       })
       if (buffer.length >= 512) flush()
-      else timer ??= setTimeout(flush, 20).unref()
+      else timer ??= setTimeout(flush, FLOOR_FLUSH_MS).unref()
     },
     async forceFlush() {
       flush()

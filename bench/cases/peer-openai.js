@@ -13,7 +13,8 @@ const labels = {
   openinference: 'OpenInference (@arizeai/openinference-instrumentation-openai, in-memory exporter)',
   openllmetry: 'OpenLLMetry (@traceloop/instrumentation-openai, in-memory exporter)',
   langfuse: 'Langfuse v5 (@langfuse/openai observeOpenAI, in-memory exporter)',
-  'openllmetry-sqlite': 'OpenLLMetry writing its spans durably (span JSON to a plain SQLite table, 512 a transaction or within 20 ms)',
+  'openllmetry-sqlite':
+    'OpenLLMetry writing its spans durably (span JSON to a plain SQLite table, 512 a transaction or within 100 ms, as pf)',
 }
 /** The peers as their docs set them up (in-memory export): what the target compares pf against. */
 const inMemoryPeers = ['openinference', 'openllmetry', 'langfuse']
