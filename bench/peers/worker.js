@@ -1,5 +1,5 @@
 // Worker of bench/cases/peer-openai.js, one variant per process. Usage: node worker.js VARIANT CALLS BASE_URL
-// Makes CALLS sequential chat completions through the openai client to a loopback fake and prints {ms, spans}.
+// Makes CALLS sequential chat completions through the openai client to a loopback fake and prints {ms, cpuMs, spans}.
 // Variants: plain (no tracing: the baseline), pf (pf's OpenAI tracing, spans written durably to its SQLite store),
 // openinference / openllmetry (their OpenAI instrumentations, OTel SDK + in-memory exporter), langfuse (v5
 // observeOpenAI over the OTel SDK + in-memory exporter), openllmetry-sqlite (OpenLLMetry writing its spans durably
@@ -92,9 +92,13 @@ const call = i => client.chat.completions.create({model: 'gpt-4o-mini', messages
 for (let i = 0; i < Math.min(50, calls); i++) await call(i)
 const warm = Math.min(50, calls)
 const start = process.hrtime.bigint()
+const cpuStart = process.cpuUsage()
 for (let i = 0; i < calls; i++) await call(i)
 // Inside the timing: every span recorded (pf: written to SQLite; the peers: exported to memory).
 const spans = (await finish()) - warm
 const ms = Number(process.hrtime.bigint() - start) / 1e6
+const cpu = process.cpuUsage(cpuStart)
 if (spans !== calls) throw new Error(`${variant}: ${spans} spans recorded for ${calls} calls`)
-process.stdout.write(JSON.stringify({ms, spans}))
+// CPU time (user + system) of this process over the same span: what tracing costs the caller's process, steadier
+// than the wall time on a busy machine (the fake answers from another process).
+process.stdout.write(JSON.stringify({ms, cpuMs: (cpu.user + cpu.system) / 1000, spans}))
