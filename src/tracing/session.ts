@@ -38,6 +38,8 @@ export interface TracingOptions {
   env?: NodeJS.ProcessEnv
   /** Extra resource attributes (e.g. collection.id). */
   resource?: Record<string, string>
+  /** How soon a finished line's spans are written (StoreSpanProcessor's rootFlushMs; default 100 ms). */
+  lineFlushMs?: number
 }
 
 /** What a command reports about export at its end. */
@@ -118,7 +120,7 @@ export class TracingSession {
     const processor = new StoreSpanProcessor(
       store,
       remoteEntries.map(r => r.destination.key),
-      {onRecorded: () => remoteEntries.forEach(r => r.drainer.kick())},
+      {rootFlushMs: options.lineFlushMs, onRecorded: () => remoteEntries.forEach(r => r.drainer.kick())},
     )
     const provider = new NodeTracerProvider({resource, spanProcessors: [processor]})
     provider.register()
