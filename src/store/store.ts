@@ -144,8 +144,7 @@ export class TraceStore {
     this.insertLineRun = db.prepare(`INSERT OR REPLACE INTO line_runs
       (trace_id, root_span_id, line_run_id, collection, run, line_number, name, kind, status, start_time, end_time, latency,
        inputs, outputs, error, prompt_tokens, completion_tokens, total_tokens)
-      VALUES (@trace_id, @root_span_id, @line_run_id, @collection, @run, @line_number, @name, @kind, @status, @start_time, @end_time,
-       @latency, @inputs, @outputs, @error, @prompt_tokens, @completion_tokens, @total_tokens)`)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
     this.insertOutbox = db.prepare(`INSERT OR IGNORE INTO outbox (destination, trace_id, span_id, created_at) VALUES (?, ?, ?, ?)`)
     this.insertSearch = db.prepare('INSERT INTO span_search (rowid, name, body, attrs, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?)')
     // A span stored again (same ids) replaces the row: its old search document goes first.
@@ -210,7 +209,7 @@ export class TraceStore {
         this.replaceSpan.run(...row)
       }
       for (const destination of remoteDestinations) this.insertOutbox.run(destination, traceId, spanId, now)
-      if (span.parent_id === null) this.insertLineRun.run(lineRunOf(span, collection, run))
+      if (span.parent_id === null) this.insertLineRun.run(...lineRunOf(span, collection, run))
     }
   }
 
@@ -559,27 +558,28 @@ export const searchDocument = (attributes: SpanRecord['attributes']): {body: str
   return {body: body.join('\n'), attrs: attrs.join('\n')}
 }
 
-const lineRunOf = (span: SpanRecord, collection: string, run: string | null): LineRunRow => {
+/** A trace root's line_runs row, in the column order of TraceStore's insert (positional, as the span rows). */
+const lineRunOf = (span: SpanRecord, collection: string, run: string | null): unknown[] => {
   const a = span.attributes
   const num = (key: string) => (a[key] === undefined ? null : Number(a[key]))
-  return {
-    trace_id: span.context.trace_id,
-    root_span_id: span.context.span_id,
-    line_run_id: (a[Attr.lineRunId] as string | undefined) ?? null,
+  return [
+    span.context.trace_id,
+    span.context.span_id,
+    (a[Attr.lineRunId] as string | undefined) ?? null,
     collection,
     run,
-    line_number: num(Attr.lineNumber),
-    name: span.name,
-    kind: (a[Attr.spanType] as string | undefined) ?? null,
-    status: span.status.status_code,
-    start_time: span.start_time,
-    end_time: span.end_time,
-    latency: secondsBetween(span.start_time, span.end_time),
-    inputs: jsonOrNull(a[Attr.inputs]),
-    outputs: jsonOrNull(a[Attr.output]),
-    error: span.status.status_code === 'Error' ? (span.status.description ?? 'error') : null,
-    prompt_tokens: num(Attr.cumulativePrompt),
-    completion_tokens: num(Attr.cumulativeCompletion),
-    total_tokens: num(Attr.cumulativeTotal),
-  }
+    num(Attr.lineNumber),
+    span.name,
+    (a[Attr.spanType] as string | undefined) ?? null,
+    span.status.status_code,
+    span.start_time,
+    span.end_time,
+    secondsBetween(span.start_time, span.end_time),
+    jsonOrNull(a[Attr.inputs]),
+    jsonOrNull(a[Attr.output]),
+    span.status.status_code === 'Error' ? (span.status.description ?? 'error') : null,
+    num(Attr.cumulativePrompt),
+    num(Attr.cumulativeCompletion),
+    num(Attr.cumulativeTotal),
+  ]
 }
