@@ -84,8 +84,9 @@ export default async function syncAfterKill({pairs, quick}) {
     const outbox = home =>
       query(
         home,
-        `SELECT SUM(state = 'pending') AS pending, SUM(state = 'delivered') AS delivered, SUM(state = 'parked') AS parked,
-           SUM(state = 'pending' AND claimed_until > ?) AS claimed FROM outbox`,
+        // A delivered item leaves the outbox; its destination counts it (schema migration 8).
+        `SELECT TOTAL(state = 'pending') AS pending, (SELECT TOTAL(spans) FROM outbox_delivered) AS delivered,
+           TOTAL(state = 'parked') AS parked, TOTAL(state = 'pending' AND claimed_until > ?) AS claimed FROM outbox`,
         Date.now(),
       )
     const deadClaims = (home, pid) =>
