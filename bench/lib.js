@@ -17,24 +17,10 @@ export const tempDir = prefix => mkdtempSync(path.join(os.tmpdir(), prefix))
 const FLOOR_FLUSH_MS = 100
 
 /**
- * The durable floor the benchmarks set pf's store against: a span processor that writes each finished span's JSON
- * into a plain one-table SQLite store with pf's pragmas (WAL, synchronous NORMAL), 512 spans a transaction and
- * whatever is buffered FLOOR_FLUSH_MS after a span ends (pf's root-span flush). No line runs, viewer indexes,
- * masking or outbox. `stored()` counts the rows; `close()` ends it.
+ * The floors' span processor: each finished span as plain JSON (ids, parent, name, times, status, attributes, events)
+ * handed to `write` in batches of 512, or FLOOR_FLUSH_MS after a span ends, and on flush/shutdown.
  */
-
-export const sqliteSpanProcessor = async file => {
-  const {default: Database} = await import('better-sqlite3')
-  const db = new Database(file)
-  db.pragma('journal_mode = WAL')
-  db.pragma('synchronous = NORMAL')
-  db.exec(
-    'CREATE TABLE IF NOT EXISTS spans (trace_id TEXT NOT NULL, span_id TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (trace_id, span_id))',
-  )
-  const insert = db.prepare('INSERT OR REPLACE INTO spans VALUES (?, ?, ?)')
-  const write = db.transaction(spans => {
-    for (const s of spans) insert.run(s.trace_id, s.span_id, JSON.stringify(s))
-  })
+const bufferedProcessor = write => {
   let buffer = []
   let timer
   const flush = () => {
@@ -43,7 +29,7 @@ export const sqliteSpanProcessor = async file => {
     write(buffer)
     buffer = []
   }
-  const processor = {
+  return {
     onStart() {},
     onEnd(span) {
       const {traceId, spanId} = span.spanContext()
@@ -68,7 +54,32 @@ export const sqliteSpanProcessor = async file => {
       flush()
     },
   }
-  return {processor, stored: () => db.prepare('SELECT COUNT(*) FROM spans').pluck().get(), close: () => db.close()}
+}
+
+/**
+ * The durable floor the benchmarks set pf's store against: a span processor that writes each finished span's JSON
+ * into a plain one-table SQLite store with pf's pragmas (WAL, synchronous NORMAL), 512 spans a transaction and
+ * whatever is buffered FLOOR_FLUSH_MS after a span ends (pf's root-span flush). No line runs, viewer indexes,
+ * masking or outbox. `stored()` counts the rows; `close()` ends it.
+ */
+
+export const sqliteSpanProcessor = async file => {
+  const {default: Database} = await import('better-sqlite3')
+  const db = new Database(file)
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = NORMAL')
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS spans (trace_id TEXT NOT NULL, span_id TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (trace_id, span_id))',
+  )
+  const insert = db.prepare('INSERT OR REPLACE INTO spans VALUES (?, ?, ?)')
+  const write = db.transaction(spans => {
+    for (const s of spans) insert.run(s.trace_id, s.span_id, JSON.stringify(s))
+  })
+  return {
+    processor: bufferedProcessor(write),
+    stored: () => db.prepare('SELECT COUNT(*) FROM spans').pluck().get(),
+    close: () => db.close(),
+  }
 }
 
 /**
@@ -125,40 +136,11 @@ export const storeLayoutSpanProcessor = async file => {
       }
     }
   })
-  let buffer = []
-  let timer
-  const flush = () => {
-    clearTimeout(timer)
-    timer = undefined
-    write(buffer)
-    buffer = []
+  return {
+    processor: bufferedProcessor(write),
+    stored: () => db.prepare('SELECT COUNT(*) FROM spans').pluck().get(),
+    close: () => db.close(),
   }
-  const processor = {
-    onStart() {},
-    onEnd(span) {
-      const {traceId, spanId} = span.spanContext()
-      buffer.push({
-        trace_id: traceId,
-        span_id: spanId,
-        parent_id: span.parentSpanContext?.spanId ?? null,
-        name: span.name,
-        start_time: span.startTime,
-        end_time: span.endTime,
-        status: span.status,
-        attributes: span.attributes,
-        events: span.events.map(e => ({name: e.name, time: e.time, attributes: e.attributes})),
-      })
-      if (buffer.length >= 512) flush()
-      else timer ??= setTimeout(flush, FLOOR_FLUSH_MS).unref()
-    },
-    async forceFlush() {
-      flush()
-    },
-    async shutdown() {
-      flush()
-    },
-  }
-  return {processor, stored: () => db.prepare('SELECT COUNT(*) FROM spans').pluck().get(), close: () => db.close()}
 }
 
 export const median = values => {

@@ -68,37 +68,26 @@ const baseline = async () => {
   return ms
 }
 
+/** The same calls recorded by one of the floors' span processors (bench/lib.js) on bare OTel; checks every span is stored. */
+const floorRun = async (store, label) => {
+  resetGlobals()
+  const provider = new NodeTracerProvider({spanProcessors: [store.processor]})
+  provider.register()
+  const before = store.stored()
+  const start = process.hrtime.bigint()
+  calls()
+  await provider.forceFlush()
+  const ms = Number(process.hrtime.bigint() - start) / 1e6
+  if (store.stored() - before !== depth * iterations) throw new Error(`${label} lost spans`)
+  await provider.shutdown()
+  return ms
+}
 // The durable floor (see sqliteSpanProcessor): the same bare OTel writing each span's JSON to a plain SQLite table.
 const floorStore = await sqliteSpanProcessor(path.join(process.env.PF_HOME_DIRECTORY, 'floor.sqlite'))
-const floor = async () => {
-  resetGlobals()
-  const provider = new NodeTracerProvider({spanProcessors: [floorStore.processor]})
-  provider.register()
-  const before = floorStore.stored()
-  const start = process.hrtime.bigint()
-  calls()
-  await provider.forceFlush()
-  const ms = Number(process.hrtime.bigint() - start) / 1e6
-  if (floorStore.stored() - before !== depth * iterations) throw new Error('floor lost spans')
-  await provider.shutdown()
-  return ms
-}
-
+const floor = () => floorRun(floorStore, 'floor')
 // The floor of pf's store layout (see storeLayoutSpanProcessor): the same spans as rows of pf's tables and indexes.
 const layoutStore = await storeLayoutSpanProcessor(path.join(process.env.PF_HOME_DIRECTORY, 'layout-floor.sqlite'))
-const layoutFloor = async () => {
-  resetGlobals()
-  const provider = new NodeTracerProvider({spanProcessors: [layoutStore.processor]})
-  provider.register()
-  const before = layoutStore.stored()
-  const start = process.hrtime.bigint()
-  calls()
-  await provider.forceFlush()
-  const ms = Number(process.hrtime.bigint() - start) / 1e6
-  if (layoutStore.stored() - before !== depth * iterations) throw new Error('layout floor lost spans')
-  await provider.shutdown()
-  return ms
-}
+const layoutFloor = () => floorRun(layoutStore, 'layout floor')
 
 const subject = async () => {
   resetGlobals()
