@@ -31,11 +31,17 @@ const localSpans = (home: string) => {
   }
 }
 
+/** Outbox items per destination and state: pending and parked are rows; delivered is the destination's count (pf's store deletes a delivered row). */
 const outboxStates = (home: string): Array<{destination: string; state: string; n: number}> => {
   const db = new Database(path.join(home, 'pf.sqlite'), {readonly: true})
   try {
     return db
-      .prepare('SELECT destination, state, COUNT(*) AS n FROM outbox GROUP BY destination, state ORDER BY destination, state')
+      .prepare(
+        `SELECT destination, state, n FROM (
+           SELECT destination, state, COUNT(*) AS n FROM outbox GROUP BY destination, state
+           UNION ALL SELECT destination, 'delivered', spans FROM outbox_delivered
+         ) ORDER BY destination, state`,
+      )
       .all() as any
   } finally {
     db.close()
