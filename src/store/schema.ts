@@ -174,7 +174,8 @@ export const migrations: string[] = [
   // the table no longer grows with every span ever exported. outbox_due goes: every outbox query reads the
   // (destination, state) prefix of outbox_claim_order, and each span recorded for a remote destination and each
   // outcome had one more index to update. A span stored again after its delivery is queued again; sending it again
-  // is harmless (item ids derive from the span, and Cosmos answers "already there").
+  // is harmless (item ids derive from the span, and Cosmos answers "already there"). The 'delivered' state and
+  // delivered_at column stay in the table, unused: SQLite changes a CHECK only by rebuilding the table.
   `
   CREATE TABLE outbox_delivered (
     destination TEXT PRIMARY KEY,
