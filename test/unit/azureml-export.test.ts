@@ -9,6 +9,7 @@ import {
   evaluationPatch,
   finishedSummaryItem,
   finishedSummaryPatch,
+  jsonBytesBound,
   mainLineOf,
   mainLineQuery,
   maxItemBytes,
@@ -74,6 +75,36 @@ describe('azureml: Cosmos items', () => {
       expect(Buffer.byteLength(JSON.stringify(big))).to.be.below(maxItemBytes)
       expect(big.attributes!.span_type).to.equal('Flow')
     }
+  })
+
+  it('bounds an item\'s JSON size from above without building it, and measures it exactly when the bound is near the limit', () => {
+    const values: unknown[] = [
+      '',
+      'plain ascii',
+      'quote " backslash \\ newline \n tab \t',
+      '\u0001\u001f control characters',
+      '\u0001'.repeat(50),
+      '\ud83d'.repeat(20),
+      'é 中 😀 mixed',
+      '\ud800 lone surrogate \udc00',
+      -1.7976931348623157e308,
+      5e-324,
+      0,
+      true,
+      null,
+      [undefined, 1, 'a', [[]], {}],
+      {a: undefined, 'ключ': {nested: ['😀'.repeat(100)]}, n: -0.000001234},
+    ]
+    for (const value of values) expect(jsonBytesBound(value), JSON.stringify(value)).to.be.at.least(Buffer.byteLength(JSON.stringify(value)))
+    expect(jsonBytesBound(values)).to.be.at.least(Buffer.byteLength(JSON.stringify(values)))
+
+    // 60 values of 8000 characters: bound ≈ 2.9 MB, over the limit; the item itself ≈ 0.5 MB, so nothing is dropped.
+    const wide = Object.fromEntries(Array.from({length: 60}, (_, i) => [`attr.${i}`, 'x'.repeat(8000)]))
+    const events = [{name: 'promptflow.function.inputs', timestamp: '2026-01-01T00:00:00.000000Z', attributes: {payload: 'kept'}}]
+    const item = spanItem(referenceSpan(span({events}, wide), 'c'), 'c', createdBy)
+    expect(jsonBytesBound(item)).to.be.above(maxItemBytes)
+    expect(Object.keys(item.attributes!)).to.have.length.above(60)
+    expect(item.events![0].attributes).to.deep.equal({payload: 'kept'})
   })
 
   it('summarizes line inputs/outputs: strings cut at 500, lists and dicts folded', () => {
