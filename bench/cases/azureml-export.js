@@ -5,7 +5,7 @@ import {median, runExportDriver, tempDir} from '../lib.js'
 /**
  * Export of 10k spans to cosmosdb-server: pf's Cosmos writer (outbox drainer, bulk writes, concurrent batches;
  * span data to blob storage is measured by the azureml-blobs case) against one create request per span sent one
- * after another; and its peak memory for 40k spans against 10k spans.
+ * after another; and its peak memory for 80k spans against 20k spans.
  */
 export default async function azuremlExport({pairs, quick}) {
   // The fakes are the tests' own (TypeScript): one control plane, one fake `az`, one Cosmos account.
@@ -40,12 +40,15 @@ export default async function azuremlExport({pairs, quick}) {
       await run(1000, 'sequential')
     }
     const pf = []
+    const pfRss = []
     const sequential = []
     const ceiling = []
     const floor = []
     for (let i = 0; i < rounds; i++) {
       sequential.push((await run(spans, 'sequential')).ms)
-      pf.push((await run(spans, 'pf-no-blobs')).ms)
+      const exported = await run(spans, 'pf-no-blobs')
+      pf.push(exported.ms)
+      pfRss.push(exported.maxRssMb)
       ceiling.push((await run(spans, 'ceiling')).ms)
       floor.push((await run(spans, 'durable-floor')).ms)
     }
@@ -53,14 +56,17 @@ export default async function azuremlExport({pairs, quick}) {
     const seqRate = spans / (median(sequential) / 1000)
     const ceilingRate = spans / (median(ceiling) / 1000)
     const floorRate = spans / (median(floor) / 1000)
-    // Peak memory: 10k spans against 4× as many (V8 sizes its heap up to a plateau within the first few thousand).
+    // Peak memory: 20k spans against 4× as many. The exporting process's heap grows to its working size over the
+    // first 10–20k spans (peak RSS at 10k ≈ 175 MB, at 20k and beyond ≈ 220–230 MB, while its heap after a full GC
+    // stays ≈ 17 MB at every size), so a smaller baseline measures that ramp, not whether memory grows with the spans.
     const small = []
     const large = []
     for (let i = 0; i < rounds; i++) {
-      small.push((await run(spans, 'pf-no-blobs')).maxRssMb)
-      large.push((await run(4 * spans, 'pf-no-blobs')).maxRssMb)
+      small.push((await run(2 * spans, 'pf-no-blobs')).maxRssMb)
+      large.push((await run(8 * spans, 'pf-no-blobs')).maxRssMb)
     }
     const memoryRatio = median(large) / median(small)
+    const rampRss = median(pfRss)
     return [
       {
         name: 'azureml export of 10k spans to cosmosdb-server: pf exporter vs one create per span, sequential',
@@ -99,9 +105,9 @@ export default async function azuremlExport({pairs, quick}) {
         met: true,
       },
       {
-        name: 'azureml export peak memory (max RSS of the exporting process): 40k spans vs 10k spans',
-        baseline: `10k spans: ${median(small).toFixed(0)} MB`,
-        measured: `40k spans: ${median(large).toFixed(0)} MB`,
+        name: 'azureml export peak memory (max RSS of the exporting process): 80k spans vs 20k spans',
+        baseline: `20k spans: ${median(small).toFixed(0)} MB (10k spans: ${rampRss.toFixed(0)} MB, the heap still growing to its working size)`,
+        measured: `80k spans: ${median(large).toFixed(0)} MB`,
         ratio: memoryRatio,
         target: '≤ 1.25×',
         met: memoryRatio <= 1.25,
