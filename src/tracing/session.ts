@@ -10,6 +10,7 @@ import {Resource, serviceName} from '../contract/attributes.js'
 import type {ConfigReader, DestinationContext, LinkRef, ResolvedDestination} from '../contract/destination.js'
 import {type ServiceEndpoint, type TraceLinks, defaultServicePort, isInteractive, localTraceUrl, readServiceEndpoint} from './links.js'
 import {type DrainResult, OutboxDrainer} from './outbox.js'
+import {TimeOrderedIdGenerator} from './trace-ids.js'
 import {
   type RegisteredProvider,
   type RegistryLoader,
@@ -122,7 +123,7 @@ export class TracingSession {
       remoteEntries.map(r => r.destination.key),
       {rootFlushMs: options.lineFlushMs, onRecorded: () => remoteEntries.forEach(r => r.drainer.kick())},
     )
-    const provider = new NodeTracerProvider({resource, spanProcessors: [processor]})
+    const provider = new NodeTracerProvider({resource, spanProcessors: [processor], idGenerator: new TimeOrderedIdGenerator()})
     provider.register()
     return new TracingSession(store, provider.getTracer('promptflow'), remoteEntries, provider, processor)
   }

@@ -29,6 +29,9 @@ describe('pf flow test: flex flows (built CLI)', () => {
     expect(result.inputs).to.deep.equal({question: 'hi', times: 3})
     expect(result.output).to.deep.equal({answer: 'HI HI HI', length: 2})
     expect(result.traceId).to.match(/^[0-9a-f]{32}$/)
+    // pf's trace ids begin with their creation time in ms (src/tracing/trace-ids.ts): the store's indexes grow at one end.
+    const traceMs = Number.parseInt(result.traceId.slice(0, 12), 16)
+    expect(Math.abs(traceMs - Date.now())).to.be.below(60_000)
     expect(result.lineRunId).to.match(/^[0-9a-f-]{36}$/)
     expect(result.links.local).to.contain(`uiTraceId=${result.traceId}`)
     expect(result.export).to.deep.equal([])

@@ -77,7 +77,7 @@ describe('azureml: Cosmos items', () => {
     }
   })
 
-  it('bounds an item\'s JSON size from above without building it, and measures it exactly when the bound is near the limit', () => {
+  it("bounds an item's JSON size from above without building it, and measures it exactly when the bound is near the limit", () => {
     const values: unknown[] = [
       '',
       'plain ascii',
@@ -93,9 +93,10 @@ describe('azureml: Cosmos items', () => {
       true,
       null,
       [undefined, 1, 'a', [[]], {}],
-      {a: undefined, 'ключ': {nested: ['😀'.repeat(100)]}, n: -0.000001234},
+      {a: undefined, ключ: {nested: ['😀'.repeat(100)]}, n: -0.000001234},
     ]
-    for (const value of values) expect(jsonBytesBound(value), JSON.stringify(value)).to.be.at.least(Buffer.byteLength(JSON.stringify(value)))
+    for (const value of values)
+      expect(jsonBytesBound(value), JSON.stringify(value)).to.be.at.least(Buffer.byteLength(JSON.stringify(value)))
     expect(jsonBytesBound(values)).to.be.at.least(Buffer.byteLength(JSON.stringify(values)))
 
     // 60 values of 8000 characters: bound ≈ 2.9 MB, over the limit; the item itself ≈ 0.5 MB, so nothing is dropped.
