@@ -35,7 +35,7 @@ export default async function traceOverhead({pairs, quick}) {
       met: s / b <= 1.3,
     },
     {
-      name: `Traced calls, durable floor: the same ${spans} spans from bare OTel written as JSON to a plain one-table SQLite store (WAL, 512 a transaction; no line runs, viewer indexes, masking or outbox) vs bare OTel + in-memory exporter`,
+      name: `Traced calls, durable floor: the same ${spans} spans from bare OTel written as JSON to a plain one-table SQLite store (pf's time-first trace ids; WAL, 512 a transaction; no line runs, viewer indexes, masking or outbox) vs bare OTel + in-memory exporter`,
       baseline: `in-memory exporter: ${b.toFixed(1)} ms`,
       measured: `plain SQLite: ${f.toFixed(1)} ms (pf: ${s.toFixed(1)} ms, ${(s / f).toFixed(2)}× this floor)`,
       ratio: f / b,
@@ -43,7 +43,7 @@ export default async function traceOverhead({pairs, quick}) {
       met: true,
     },
     {
-      name: `Traced calls, the floor of pf's store layout: the same ${spans} spans from bare OTel written as rows of pf's own tables (database made by its schema migrations; spans with their columns and indexes, each trace root a line run with the viewer's indexes; no pf code: no conversion, masking or token counts) vs bare OTel + in-memory exporter`,
+      name: `Traced calls, the floor of pf's store layout: the same ${spans} spans from bare OTel written as rows of pf's own tables (database made by its schema migrations; pf's time-first trace ids; spans with their columns and indexes, each trace root a line run with the viewer's indexes; no pf code: no conversion, masking or token counts) vs bare OTel + in-memory exporter`,
       baseline: `in-memory exporter: ${b.toFixed(1)} ms`,
       measured: `pf's layout: ${l.toFixed(1)} ms (pf: ${s.toFixed(1)} ms, ${(s / l).toFixed(2)}× this floor)`,
       ratio: l / b,
