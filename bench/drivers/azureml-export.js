@@ -16,10 +16,11 @@ const [home, workspace, countText, mode, batchRun] = process.argv.slice(2)
 const count = Number(countText)
 const dist = path => import(`${repoRoot}/dist/${path}`)
 
-const [{TraceStore}, {azuremlProvider}, {OutboxDrainer}] = await Promise.all([
+const [{TraceStore}, {azuremlProvider}, {OutboxDrainer}, {TimeOrderedIdGenerator}] = await Promise.all([
   dist('store/store.js'),
   dist('destinations/azureml/provider.js'),
   dist('tracing/outbox.js'),
+  dist('tracing/trace-ids.js'),
 ])
 
 const {configReader} = await dist('config/files.js')
@@ -31,12 +32,17 @@ store.saveDestination(dest)
 const withEvents = process.env.PF_BENCH_SPAN_EVENTS === '1'
 const hex = bytes => randomBytes(bytes).toString('hex')
 const time = offsetMs => new Date(Date.UTC(2026, 0, 1) + offsetMs).toISOString().replace('Z', '123Z')
-/** Lines of 10 spans (a Flow root and 9 function calls), recorded in chunks so memory does not grow with `count`. */
+/**
+ * Lines of 10 spans (a Flow root and 9 function calls), recorded in chunks so memory does not grow with `count`.
+ * Their ids are made as pf's tracer makes them (trace ids begin with the time; PF_BENCH_RANDOM_IDS=1: random ids, as
+ * spans from other tracers through the collector may have).
+ */
+const ids = process.env.PF_BENCH_RANDOM_IDS === '1' ? {generateTraceId: () => hex(16)} : new TimeOrderedIdGenerator()
 const makeSpans = function* () {
   let made = 0
   let line = 0
   while (made < count) {
-    const traceId = hex(16)
+    const traceId = ids.generateTraceId()
     const rootId = hex(8)
     const lineAttrs = batchRun ? {batch_run_id: batchRun, line_number: line} : {line_run_id: hex(16)}
     const size = Math.min(10, count - made)
