@@ -1,16 +1,21 @@
 import {type Span, SpanStatusCode} from '@opentelemetry/api'
 
 import {Attr, Events, type SpanType, frameworkName} from '../contract/attributes.js'
-import {maskSecrets} from './masking.js'
+import {maskSecrets, maskingReplacer} from './masking.js'
 
 /** prompt flow's inputs/output/error recording on a span: shared by `trace()` (pf/sdk), flows and LLM instrumentation. */
 
 /** Serializes a value for a span attribute, masking secrets. */
 export const toJsonAttribute = (value: unknown): string => {
   try {
-    return JSON.stringify(maskSecrets(value) ?? null)
+    return JSON.stringify(value, maskingReplacer) ?? 'null'
   } catch {
-    return JSON.stringify(String(value))
+    // A cycle, or what JSON cannot hold (a BigInt): the masked copy names cycles.
+    try {
+      return JSON.stringify(maskSecrets(value) ?? null)
+    } catch {
+      return JSON.stringify(String(value))
+    }
   }
 }
 
