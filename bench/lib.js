@@ -62,7 +62,6 @@ const bufferedProcessor = write => {
  * whatever is buffered FLOOR_FLUSH_MS after a span ends (pf's root-span flush). No line runs, viewer indexes,
  * masking or outbox. `stored()` counts the rows; `close()` ends it.
  */
-
 export const sqliteSpanProcessor = async file => {
   const {default: Database} = await import('better-sqlite3')
   const db = new Database(file)

@@ -408,7 +408,6 @@ interface RunContext {
   startViewer: () => Promise<ServiceEndpoint | undefined>
 }
 
-/** Runs the lines (copying those a resumed run completed), then ends the run. */
 /**
  * A long batch run streams its lines: what stays alive is small and flat (≈ 15–25 MB of heap), but V8 lets the heap
  * grow to several times that between full collections, so a 1M-line run peaked at 172 MB against 121 MB for 100k
@@ -419,6 +418,7 @@ interface RunContext {
 const longRunLines = 10_000
 const keepHeapNearLiveSize = (): void => setFlagsFromString('--heap-growing-percent=50')
 
+/** Runs the lines (copying those a resumed run completed), then ends the run. */
 const runLines = async (ctx: RunContext): Promise<CreateRunResult> => {
   const {flow, name, baseRun, resume, data, mapping, run, folder, session, records, options, observer} = ctx
   folder.writeMeta(records.get(name))
