@@ -1,11 +1,13 @@
 // Exports synthetic spans from a pf store to an Azure ML workspace and prints {ms, delivered, pending, parked, maxRssMb}.
-// Usage: node azureml-export.js <pf home> <workspace id> <spans> <prepare|pf|pf-no-blobs|sequential|ceiling|durable-floor> [batch run name]
+// Usage: node azureml-export.js <pf home> <workspace id> <spans> <prepare|pf|pf-no-blobs|sequential|ceiling|durable-floor|contract-floor> [batch run name]
 // `prepare`: records the spans in the store, queued for the workspace (run it first, in its own process, so the
 // export's peak memory is the export's own). `pf`: pf's outbox drainer + azureml exporter (what `pf trace sync`
 // runs: span data to the default datastore, then the Cosmos items). `pf-no-blobs`: the same exporter writing the
 // Cosmos items only. `sequential`: one create request per span, one after another, same SDK and resource tokens.
 // `ceiling`: cosmosdb-server's own bulk ceiling: the same Span items from a plain script, in bulk requests of 100,
 // PF_BENCH_BULK_CONCURRENCY (8) at once, nothing else (no LineSummary items, no outbox bookkeeping per batch).
+// `durable-floor`: the ceiling's requests from spans read off a one-table SQLite queue, each request's rows deleted
+// once answered. `contract-floor`: the same with each line's LineSummary item beside its batch's Span items.
 // PF_BENCH_SPAN_EVENTS=1: each span carries its inputs and output events, as pf's function spans do.
 // Needs PF_ARM_ENDPOINT (and PF_BLOB_ENDPOINT for `pf`) and an `az` on PATH (fake ones in benchmarks and tests), like pf.
 import {randomBytes} from 'node:crypto'
@@ -127,7 +129,7 @@ if (mode === 'pf' || mode === 'pf-no-blobs') {
   result = {delivered: report.delivered, pending: report.pending, parked: report.parked}
 } else {
   // The baseline: the same items, each sent by its own create request, waiting for each answer.
-  const [{signInFor}, {ControlPlane}, {spanItem, collectionIdOf, referenceSpan}, {CosmosClient}] = await Promise.all([
+  const [{signInFor}, {ControlPlane}, {spanItem, collectionIdOf, referenceSpan, finishedSummaryItem}, {CosmosClient}] = await Promise.all([
     dist('destinations/azureml/credential.js'),
     dist('destinations/azureml/control-plane.js'),
     dist('destinations/azureml/cosmos-items.js'),
@@ -138,13 +140,21 @@ if (mode === 'pf' || mode === 'pf-no-blobs') {
   const info = await plane.workspace(dest.workspace)
   const token = await plane.containerToken(dest.workspace, info, 'Span')
   const createdBy = await signIn.createdBy()
-  const client = new CosmosClient({endpoint: token.accountEndpoint, tokenProvider: async () => token.resourceToken})
+  const summaryToken = await plane.containerToken(dest.workspace, info, 'LineSummary')
+  const client = new CosmosClient({
+    endpoint: token.accountEndpoint,
+    tokenProvider: async ({path}) => (path.includes('/colls/LineSummary') ? summaryToken : token).resourceToken,
+  })
   const container = client.database(token.databaseName).container('Span')
+  const summaries = client.database(token.databaseName).container('LineSummary')
   let delivered = 0
-  if (mode === 'durable-floor') {
+  if (mode === 'durable-floor' || mode === 'contract-floor') {
     // The least a durable exporter does per span, on the clock: read its JSON from a one-table SQLite queue, parse
     // it, build its item, send it in bulk (as the ceiling), and record the outcome (the delivered rows deleted, one
     // transaction per request). Nothing else: no LineSummary items, claims, retries or parking.
+    // `contract-floor` adds what the reference's contract asks of every exporter besides: a LineSummary item for each
+    // line's root span, sent in a bulk request beside its batch's Span items (as pf does).
+    const withSummaries = mode === 'contract-floor'
     const {default: Database} = await import('better-sqlite3')
     const queue = new Database(`${home}/floor-queue.db`)
     queue.pragma('journal_mode = WAL')
@@ -168,14 +178,22 @@ if (mode === 'pf' || mode === 'pf-no-blobs') {
           const rows = read.all(cursor)
           if (rows.length === 0) return
           cursor = rows.at(-1).id
+          const lines = []
           const batch = rows.map(row => {
             const span = JSON.parse(row.data)
             const collectionId = collectionIdOf(span, createdBy.object_id)
+            if (withSummaries && span.parent_id === null)
+              lines.push({operationType: 'Create', resourceBody: finishedSummaryItem(span, collectionId, createdBy)})
             return {operationType: 'Create', resourceBody: spanItem(referenceSpan(span, collectionId), collectionId, createdBy)}
           })
-          const responses = await container.items.bulk(batch)
+          const [responses, summaryResponses] = await Promise.all([
+            container.items.bulk(batch),
+            lines.length > 0 ? summaries.items.bulk(lines) : [],
+          ])
           const created = responses.filter(r => r.statusCode === 201).length
           if (created !== rows.length) throw new Error(`bulk: ${created} of ${rows.length} created`)
+          const linesCreated = summaryResponses.filter(r => r.statusCode === 201).length
+          if (linesCreated !== lines.length) throw new Error(`bulk: ${linesCreated} of ${lines.length} LineSummary items created`)
           queue.transaction(() => remove.run(rows[0].id, rows.at(-1).id)).immediate()
           delivered += created
         }
