@@ -22,6 +22,9 @@ export const RunFiles = {
   logs: 'logs.txt',
 } as const
 
+/** The order a batch of line records is written in (see `RunFolder.batch`). */
+const batchOrder: string[] = [RunFiles.inputs, RunFiles.outputs, RunFiles.errors, RunFiles.logs]
+
 /** A run's folder: `<runs folder>/<name>` (the runs folder: run.output_path, else `<pf home>/.runs`, as in the reference). */
 export const runFolderPath = (runsFolder: string, name: string): string => path.join(runsFolder, name)
 
@@ -32,13 +35,16 @@ interface OpenFile {
 }
 
 /**
- * A run's output folder (user-only). Every line is appended with a synchronous write as it ends, so a crash
- * leaves exactly the lines that finished; files are never rewritten except meta.json (atomically).
+ * A run's output folder (user-only). Every line is appended with a synchronous write once it is recorded (lines
+ * recorded together share a write, see `batch`), so a crash leaves exactly the lines that were recorded; files are
+ * never rewritten except meta.json (atomically).
  */
 export class RunFolder {
   /** This process is a run file's only writer: its size is read once, at open, not before every record. */
   private readonly files = new Map<string, OpenFile>()
   private closed = false
+  /** Appends held by `batch`, each file's text to be written at once. */
+  private held: Map<string, string> | undefined
 
   private constructor(readonly dir: string) {}
 
@@ -62,8 +68,43 @@ export class RunFolder {
     return opened
   }
 
+  /**
+   * Runs `appends`, then writes each file's share of them at once: the records of lines that end together cost one
+   * write per file, not one per record (50k lines of a trivial flow made 150k writes, ≈ 12 % of the run's CPU). The
+   * files are written in `batchOrder` (a line's inputs before its output, its output before its log). If `appends`
+   * throws, nothing is written; if a write fails (a full disk), every file goes back to where the batch began.
+   */
+  batch(appends: () => void): void {
+    this.held = new Map()
+    let held: Map<string, string>
+    try {
+      appends()
+    } finally {
+      held = this.held
+      this.held = undefined
+    }
+    const files = [...batchOrder.filter(file => held.has(file)), ...[...held.keys()].filter(file => !batchOrder.includes(file))]
+    const written: OpenFile[] = []
+    const startSizes: number[] = []
+    try {
+      for (const file of files) {
+        const opened = this.openFile(file)
+        startSizes.push(opened.size)
+        this.append(file, held.get(file)!)
+        written.push(opened)
+      }
+    } catch (error) {
+      written.forEach((opened, i) => truncateTo(opened, startSizes[i]))
+      throw error
+    }
+  }
+
   private append(file: string, text: string): void {
     if (this.closed) return
+    if (this.held) {
+      this.held.set(file, (this.held.get(file) ?? '') + text)
+      return
+    }
     const opened = this.openFile(file)
     const bytes = Buffer.byteLength(text)
     try {
@@ -72,11 +113,7 @@ export class RunFolder {
       opened.size += bytes
     } catch (error) {
       // A record cut short (disk full) would leave a line no reader can parse: the file goes back to its last whole line.
-      try {
-        ftruncateSync(opened.fd, opened.size)
-      } catch {
-        // Nothing more to do: the write error below is what the user needs.
-      }
+      truncateTo(opened, opened.size)
       throw diskError(error, path.join(this.dir, file))
     }
   }
@@ -101,6 +138,16 @@ export class RunFolder {
     this.closed = true
     for (const {fd} of this.files.values()) closeSync(fd)
     this.files.clear()
+  }
+}
+
+/** Cuts an open run file back to `size` (best effort: the write error that led here is what the user needs). */
+const truncateTo = (opened: OpenFile, size: number): void => {
+  try {
+    ftruncateSync(opened.fd, size)
+    opened.size = size
+  } catch {
+    // Nothing more to do.
   }
 }
 

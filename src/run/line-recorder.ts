@@ -36,11 +36,19 @@ export interface LineOutcome {
   traceId?: string
 }
 
+/** A finished line waiting to be recorded. */
+interface FinishedLine {
+  lineNumber: number
+  inputs: Record<string, unknown> | undefined
+  outcome: LineOutcome
+}
+
 /**
  * Writes each finished line of a batch run to the run folder (outputs/inputs/errors.jsonl, logs), counts them,
  * keeps what aggregation needs and tells the observer. A line is written only once its spans are in the store
  * (`traced`), so a crash at any moment never leaves a line recorded as finished without its trace; lines share
- * the span batch writes, so this costs no transaction per line.
+ * the span batch writes, so this costs no transaction per line, and the lines one batch write lets through are
+ * recorded together (one file write per file for all of them). A line is counted once its records are written.
  */
 export class LineRecorder {
   done = 0
@@ -50,6 +58,8 @@ export class LineRecorder {
   /** Set when the run has ended: a line abandoned at cancel that finishes later is dropped. */
   private ended = false
   private readonly writes = new Set<Promise<void>>()
+  /** Lines whose spans are stored, recorded together by the one `recordStored` queued for them. */
+  private storedLines: FinishedLine[] = []
   private writeError: Error | undefined
   private lastProgress = 0
 
@@ -71,19 +81,39 @@ export class LineRecorder {
   /** Records a finished line (after its spans, see the class comment). Never throws; a write error ends the run at `settle`. */
   finish(lineNumber: number, inputs: Record<string, unknown> | undefined, outcome: LineOutcome): void {
     if (this.ended) return
-    if (!this.traced || !outcome.traceId) {
-      try {
-        this.write(lineNumber, inputs, outcome)
-      } catch (error) {
-        this.failWrite(error)
-      }
-      return
-    }
+    const line = {lineNumber, inputs, outcome}
+    if (!this.traced || !outcome.traceId) return this.record([line])
     const write: Promise<void> = this.traced()
-      .then(() => this.write(lineNumber, inputs, outcome))
+      .then(() => {
+        // Every line waiting for the same span write is let through in this same turn: the first queues one record
+        // of them all, which runs after the others have joined it.
+        if (this.storedLines.push(line) === 1) queueMicrotask(() => this.recordStored())
+      })
       .catch(error => this.failWrite(error))
       .finally(() => this.writes.delete(write))
     this.writes.add(write)
+  }
+
+  private recordStored(): void {
+    const lines = this.storedLines
+    this.storedLines = []
+    if (lines.length > 0 && !this.writeError) this.record(lines)
+  }
+
+  /** Writes the lines' records (one write per file), then counts them; a write error ends the run at `settle`. */
+  private record(lines: FinishedLine[]): void {
+    try {
+      this.folder.batch(() => {
+        for (const line of lines) this.appendRecords(line)
+      })
+    } catch (error) {
+      // Nothing of the batch was kept (see RunFolder.batch). Line by line, the lines that still fit (a full disk) are
+      // recorded, as if each had been written alone; the first that does not fit ends the run.
+      if (lines.length === 1) return this.failWrite(error)
+      for (const line of lines) if (!this.writeError) this.record([line])
+      return
+    }
+    for (const line of lines) this.count(line)
   }
 
   private failWrite(error: unknown): void {
@@ -97,6 +127,7 @@ export class LineRecorder {
   async settle(): Promise<void> {
     this.ended = true
     await Promise.all(this.writes)
+    this.recordStored()
     this.recordProgress(true)
     if (this.writeError) throw this.writeError
   }
@@ -124,12 +155,10 @@ export class LineRecorder {
     return reused
   }
 
-  private write(lineNumber: number, inputs: Record<string, unknown> | undefined, outcome: LineOutcome): void {
+  private appendRecords({lineNumber, inputs, outcome}: FinishedLine): void {
     const {folder} = this
     if (inputs) folder.appendJson(RunFiles.inputs, inputsRecord(lineNumber, inputs))
-    this.done++
     if (outcome.error) {
-      this.failed++
       const stack = userStack(outcome.error, this.flow.dir)
       folder.appendJson(RunFiles.errors, {
         line_number: lineNumber,
@@ -141,8 +170,13 @@ export class LineRecorder {
     } else {
       folder.appendJson(RunFiles.outputs, outputsRecord(lineNumber, outcome.output))
       folder.log(`Line ${lineNumber}: completed.`)
-      this.aggregationLines?.set(lineNumber, {inputs: inputs ?? {}, output: outcome.output})
     }
+  }
+
+  private count({lineNumber, inputs, outcome}: FinishedLine): void {
+    this.done++
+    if (outcome.error) this.failed++
+    else this.aggregationLines?.set(lineNumber, {inputs: inputs ?? {}, output: outcome.output})
     this.recordProgress()
     const event: LineEvent = {
       lineNumber,
