@@ -54,7 +54,7 @@ export default async function peerOpenai({pairs, quick}) {
   const {startFakeOpenAI} = await import('../../test/helpers/fake-openai.ts')
   const fake = await startFakeOpenAI()
   const calls = quick ? 50 : 2000
-  const rounds = quick ? 1 : Math.max(3, Math.min(pairs, 5))
+  const rounds = quick ? 1 : Math.max(3, Math.min(pairs, 9))
   const overhead = Object.fromEntries(variants.map(v => [v, []]))
   const cpuOverhead = Object.fromEntries(variants.map(v => [v, []]))
   const plain = []
