@@ -140,7 +140,8 @@ if (mode === 'pf' || mode === 'pf-no-blobs') {
   const info = await plane.workspace(dest.workspace)
   const token = await plane.containerToken(dest.workspace, info, 'Span')
   const createdBy = await signIn.createdBy()
-  const summaryToken = await plane.containerToken(dest.workspace, info, 'LineSummary')
+  // Only the contract floor writes LineSummary items (the sequential baseline's clock is running here).
+  const summaryToken = mode === 'contract-floor' ? await plane.containerToken(dest.workspace, info, 'LineSummary') : token
   const client = new CosmosClient({
     endpoint: token.accountEndpoint,
     tokenProvider: async ({path}) => (path.includes('/colls/LineSummary') ? summaryToken : token).resourceToken,
