@@ -22,8 +22,8 @@ export const RunFiles = {
   logs: 'logs.txt',
 } as const
 
-/** The order a batch of line records is written in (see `RunFolder.batch`). */
-const batchOrder: string[] = [RunFiles.inputs, RunFiles.outputs, RunFiles.errors, RunFiles.logs]
+/** The files a line's records go to, in the order a batch writes them (see `RunFolder.batch`). */
+const batchOrder = [RunFiles.inputs, RunFiles.outputs, RunFiles.errors, RunFiles.logs]
 
 /** A run's folder: `<runs folder>/<name>` (the runs folder: run.output_path, else `<pf home>/.runs`, as in the reference). */
 export const runFolderPath = (runsFolder: string, name: string): string => path.join(runsFolder, name)
@@ -76,21 +76,21 @@ export class RunFolder {
    * began.
    */
   batch(appends: () => void): void {
-    this.held = new Map()
-    let held: Map<string, string>
+    const held = new Map<string, string>()
+    this.held = held
     try {
       appends()
     } finally {
-      held = this.held
       this.held = undefined
     }
-    const files = [...batchOrder.filter(file => held.has(file)), ...[...held.keys()].filter(file => !batchOrder.includes(file))]
     const written: Array<{opened: OpenFile; sizeBefore: number}> = []
     try {
-      for (const file of files) {
+      for (const file of batchOrder) {
+        const text = held.get(file)
+        if (text === undefined) continue
         const opened = this.openFile(file)
         const sizeBefore = opened.size
-        this.append(file, held.get(file)!)
+        this.append(file, text)
         written.push({opened, sizeBefore})
       }
     } catch (error) {
@@ -102,6 +102,8 @@ export class RunFolder {
   private append(file: string, text: string): void {
     if (this.closed) return
     if (this.held) {
+      // Only the files of a line's records can be held: anything else would never be written.
+      if (!(batchOrder as string[]).includes(file)) throw new Error(`RunFolder.batch cannot hold ${file}`)
       this.held.set(file, (this.held.get(file) ?? '') + text)
       return
     }
