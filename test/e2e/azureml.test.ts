@@ -7,7 +7,7 @@ import {openDatabase} from '../../src/store/sqlite.js'
 
 import {Azurite} from '../helpers/azurite.js'
 import {pfBin, repoRoot, runPf, tempDir} from '../helpers/cli.js'
-import {CosmosAccount, type Fault, FaultProxy} from '../helpers/cosmos.js'
+import {CosmosAccount, type Fault, FaultProxy, type ProxiedRequest} from '../helpers/cosmos.js'
 import {
   FakeAzure,
   azureEnv,
@@ -716,6 +716,55 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
       expect(parked).to.deep.equal([{last_error: 'Span: Cosmos DB rejected the item (HTTP 400)'}])
       const human = await runPf(['flow', 'test', '--flow', flow], {home, env: env()})
       expect(human.stderr).not.to.match(/rejected by/) // only the first answer was rewritten
+    })
+
+    it('sends the rest of a batch Cosmos refused for one item at once, each on its own, and retries a throttled one', async () => {
+      await addWorkspace('ws-atomic')
+      writeFileSync(path.join(home, 'pf.yaml'), `trace:\n  destination: ${workspaceId('ws-atomic')}\n  export_wait: 30\n`)
+      const spanWrites: Array<ProxiedRequest & {at: number}> = []
+      // As Cosmos answers a transactional batch that failed on one operation: its status, 424 for every other one
+      // (rolled back; cosmosdb-server applies them anyway, so sending them again finds them there: 409).
+      const failedBatch = (status: number) => (ops: any[]) =>
+        ops.map((_op, i) => (i === 1 ? {statusCode: status, requestCharge: 0} : {statusCode: 424, requestCharge: 0}))
+      let plan: Array<Fault | undefined> = [{rewrite: failedBatch(409)}]
+      proxy.fault = req => {
+        if (!req.isWrite || !req.path.includes('/colls/Span/')) return undefined
+        spanWrites.push({...req, at: Date.now()})
+        return plan.shift()
+      }
+      const flow = copyFlow('flex-basic', tempDir('pf-flows-'))
+      const first = await runPf(['flow', 'test', '--flow', flow, '--json'], {home, env: env()})
+      expect(first.code, first.stderr).to.equal(0)
+      // The item already there counts as written; the two others went in one bulk request right after the batch.
+      expect(first.json().export).to.deep.equal([{destination: workspaceId('ws-atomic'), delivered: 3, parked: 0, pending: 0}])
+      expect(spanWrites.map(r => ({atomic: r.atomic, operations: r.operations}))).to.deep.equal([
+        {atomic: true, operations: 3},
+        {atomic: false, operations: 2},
+      ])
+
+      // Throttled: nothing was applied and nothing is sent again at once; the whole batch goes again after its wait.
+      spanWrites.length = 0
+      plan = [{rewrite: failedBatch(429)}]
+      const second = await runPf(['flow', 'test', '--flow', flow, '--json'], {home, env: env()})
+      expect(second.code, second.stderr).to.equal(0)
+      expect(second.json().export).to.deep.equal([
+        {
+          destination: workspaceId('ws-atomic'),
+          delivered: 3,
+          parked: 0,
+          pending: 0,
+          lastError: 'Span: Cosmos DB throttled the write (HTTP 429)',
+        },
+      ])
+      // Each span waits out its backoff (0.5 s, with jitter), so they may go again one by one; never in bulk at once.
+      const [throttled, ...again] = spanWrites
+      expect(throttled).to.include({atomic: true, operations: 3})
+      expect(again.reduce((n, r) => n + r.operations, 0)).to.equal(3)
+      for (const r of again) {
+        expect(r.atomic, 'sent again as a batch').to.equal(true)
+        expect(r.at - throttled.at, 'sent again after a wait').to.be.at.least(300)
+      }
+      expect(await expectAllDelivered('db-ws-atomic')).to.equal(6)
     })
 
     it('loses and duplicates nothing when pf is SIGKILLed mid-export (pf trace sync finishes)', async function () {

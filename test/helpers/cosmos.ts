@@ -100,6 +100,10 @@ export interface ProxiedRequest {
   isWrite: boolean
   /** Identifies a request sent again (same body). */
   bodyHash: string
+  /** A transactional batch (all or nothing), as against a bulk request (each operation on its own). */
+  atomic: boolean
+  /** How many operations a batch or bulk request carries. */
+  operations: number
 }
 
 /** 'hang': never forwarded, never answered. */
@@ -155,6 +159,8 @@ export class FaultProxy {
       path: req.url ?? '/',
       isWrite: req.method === 'POST' && /\/docs\/?$/.test((req.url ?? '').split('?')[0]) && !req.headers['x-ms-documentdb-isquery'],
       bodyHash: createHash('sha256').update(body).digest('hex'),
+      atomic: String(req.headers['x-ms-cosmos-batch-atomic']).toLowerCase() === 'true',
+      operations: req.headers['x-ms-cosmos-is-batch-request'] ? (JSON.parse(body.toString('utf8')) as unknown[]).length : 0,
     }
     if (info.isWrite) this.writesSeen++
     this.onRequest?.(info)

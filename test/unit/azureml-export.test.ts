@@ -20,7 +20,7 @@ import {
 } from '../../src/destinations/azureml/cosmos-items.js'
 import {configReader} from '../../src/config/files.js'
 import {secondsBetween, spanTimeMicros} from '../../src/util/span-time.js'
-import {classifyStatus, containerOfPath} from '../../src/destinations/azureml/cosmos-writer.js'
+import {batchesOf, classifyStatus, containerOfPath} from '../../src/destinations/azureml/cosmos-writer.js'
 import {armEndpoint, createdByFromToken, credentialModeOf} from '../../src/destinations/azureml/credential.js'
 import {azuremlProvider} from '../../src/destinations/azureml/provider.js'
 import type {SpanRecord} from '../../src/contract/destination.js'
@@ -271,6 +271,30 @@ describe('azureml: write outcomes', () => {
     expect(classifyStatus(429, true, 700)).to.deep.include({code: 'retryable', retryAfterMs: 700})
     for (const status of [408, 410, 449, 500, 503]) expect(classifyStatus(status, true).code).to.equal('retryable')
     for (const status of [400, 403, 413]) expect(classifyStatus(status, true)).to.deep.include({code: 'fatal'})
+  })
+
+  it('groups operations into transactional batches: one partition key each, in order, ≤ 100 and ≤ 1.75 MB (bound)', () => {
+    const op = (partitionKey: string, n: number, text = 'x') => ({
+      op: {operationType: 'Create' as const, partitionKey, resourceBody: {id: `${partitionKey}-${n}`, text}},
+    })
+    const ids = (batches: Array<Array<ReturnType<typeof op>>>) => batches.map(b => b.map(p => p.op.resourceBody.id))
+    expect(ids(batchesOf([op('a', 1), op('b', 1), op('a', 2), op('b', 2), op('c', 1)]))).to.deep.equal([
+      ['a-1', 'a-2'],
+      ['b-1', 'b-2'],
+      ['c-1'],
+    ])
+    const many = Array.from({length: 250}, (_, i) => op('a', i))
+    expect(batchesOf(many).map(b => b.length)).to.deep.equal([100, 100, 50])
+    // 200k characters bound at ≈ 1.2 MB (6 bytes a code unit): two such items never share a batch.
+    const big = 'y'.repeat(200_000)
+    const sized = batchesOf([op('a', 1), op('a', 2, big), op('a', 3, big), op('a', 4)])
+    expect(ids(sized)).to.deep.equal([
+      ['a-1', 'a-2'],
+      ['a-3', 'a-4'],
+    ])
+    for (const batch of sized) expect(batch.reduce((n, p) => n + jsonBytesBound(p.op.resourceBody), 0)).to.be.at.most(1.75 * 2 ** 20)
+    // An item bounding above the cap on its own (its real size was checked against the 2 MB item limit) goes alone.
+    expect(ids(batchesOf([op('a', 1), op('a', 2, 'z'.repeat(320_000)), op('a', 3)]))).to.deep.equal([['a-1'], ['a-2'], ['a-3']])
   })
 
   it('finds the container a Cosmos request addresses', () => {

@@ -14,6 +14,7 @@ import {
   finishedSummaryPatch,
   isAggregationSpan,
   isBatchSpan,
+  jsonBytesBound,
   mainLineOf,
   mainLineQuery,
   runningStatus,
@@ -42,8 +43,14 @@ const withContext = (outcome: Outcome, item: string): Outcome =>
 /** The reference caches a container's resource token 4 minutes; tokens live far longer, so this renews early. */
 const tokenTtlMs = 4 * 60_000
 const collectionTouchIntervalMs = 10_000
-/** Cosmos takes at most 100 operations per bulk request. */
-const maxBulkOperations = 100
+/** Cosmos takes at most 100 operations per batch (or bulk) request. */
+const maxBatchOperations = 100
+/**
+ * A transactional batch request takes at most 2 MB. Items' JSON sizes are bounded from above (jsonBytesBound, up to
+ * 6× a typical item's size), so a batch within this bound is always within the limit, with room for the operations'
+ * own fields; a typical batch of 100 span items bounds at ≈ 1.5 MB.
+ */
+const maxBatchBytes = 1.75 * 2 ** 20
 /**
  * How many times an evaluation line waits for the line it evaluated to appear (finished) in LineSummary before
  * it is delivered without the `evaluations` entry (the base run may have gone to another destination). With the
@@ -61,6 +68,10 @@ export const classifyStatus = (status: number, create: boolean, retryAfterMs?: n
   return {code: 'fatal', reason: `Cosmos DB rejected the item (HTTP ${status})`}
 }
 
+type Settle = (ids: string[], outcome: Outcome) => void
+/** What the SDK answers for each operation of a batch or bulk request. */
+type OperationResult = {statusCode: number; retryAfterMilliseconds?: number}
+
 interface PlannedOp {
   op: OperationInput
   /** Span ids whose delivery depends on this operation. */
@@ -70,12 +81,43 @@ interface PlannedOp {
 }
 
 /**
+ * Operations → transactional batches: grouped by partition key (a batch addresses one), in order, each at most
+ * maxBatchOperations and maxBatchBytes (by an upper bound of the items' JSON).
+ */
+export const batchesOf = <T extends {op: OperationInput}>(planned: T[]): T[][] => {
+  const byKey = new Map<unknown, T[]>()
+  for (const p of planned) {
+    const key = p.op.partitionKey
+    const group = byKey.get(key)
+    if (group) group.push(p)
+    else byKey.set(key, [p])
+  }
+  const batches: T[][] = []
+  for (const group of byKey.values()) {
+    let batch: T[] = []
+    let bytes = 0
+    for (const p of group) {
+      const size = jsonBytesBound((p.op as {resourceBody?: unknown}).resourceBody)
+      if (batch.length === maxBatchOperations || (batch.length > 0 && bytes + size > maxBatchBytes)) {
+        batches.push(batch)
+        batch = []
+        bytes = 0
+      }
+      batch.push(p)
+      bytes += size
+    }
+    if (batch.length > 0) batches.push(batch)
+  }
+  return batches
+}
+
+/**
  * Writes spans to a workspace: first each span's data to the default datastore (span.json and its events, see
  * span-blobs.ts), then `Span` items (create; 409 = already there), `LineSummary` items
  * (placeholder create from child spans; the root span creates the finished line, or sets its fields on an existing
  * item so its `evaluations` stay; an evaluation line's root also sets its entry in the evaluated line's
- * `evaluations`) and `Collection` items (not for batch runs), through Cosmos bulk requests with per-container
- * resource tokens from the flow service.
+ * `evaluations`) and `Collection` items (not for batch runs), through Cosmos transactional batches (bulk requests
+ * for what a failed batch leaves) with per-container resource tokens from the flow service.
  * Every item id is derived from the span, so sending a span again never duplicates anything.
  */
 export class CosmosSpanExporter implements SpanExporter {
@@ -116,7 +158,7 @@ export class CosmosSpanExporter implements SpanExporter {
 
     // Span data first: a span's item is written only once its blobs are, so the item never points at nothing.
     const outcomes = new Map<string, Outcome>(spans.map(s => [s.context.span_id, ok]))
-    const settle = (ids: string[], outcome: Outcome) => {
+    const settle: Settle = (ids, outcome) => {
       for (const id of ids) outcomes.set(id, worse(outcomes.get(id) ?? ok, outcome))
     }
     const prepared = spans.map(span => {
@@ -198,8 +240,8 @@ export class CosmosSpanExporter implements SpanExporter {
 
     const traceOf = new Map(spans.map(s => [s.context.span_id, s.context.trace_id]))
     await Promise.all([
-      this.bulk(db.container('Span'), 'Span', spanOps, settle),
-      this.bulk(db.container('LineSummary'), 'LineSummary', summaryOps, settle),
+      this.write(db.container('Span'), 'Span', spanOps, settle),
+      this.write(db.container('LineSummary'), 'LineSummary', summaryOps, settle),
       ...[...collections].map(async ([id, {name, spans: ids}]) =>
         settle(ids, await this.touchCollection(db.container('Collection'), id, name, createdBy)),
       ),
@@ -264,42 +306,107 @@ export class CosmosSpanExporter implements SpanExporter {
     }
   }
 
-  /** Sends operations in bulk requests of at most 100 (the SDK also splits them by request size). */
-  private async bulk(
+  /**
+   * Sends operations as transactional batches: one request per partition key of at most 100 operations and
+   * maxBatchBytes. The SDK's bulk path hashes every operation's partition key and stringifies every item once more to
+   * measure it (≈ 35–40 µs an item of client CPU, 10k items measured); a batch hashes its partition key once and sends
+   * its body as it is. A batch is all or nothing: when one operation fails (a create that finds its item there, an
+   * item Cosmos rejects), the others answer 424, were not applied, and are sent at once in bulk, each on its own.
+   */
+  private async write(container: Container, name: TraceContainer, planned: PlannedOp[], settle: Settle): Promise<void> {
+    await Promise.all(batchesOf(planned).map(batch => this.writeBatch(container, name, batch, settle)))
+  }
+
+  private async writeBatch(container: Container, name: TraceContainer, batch: PlannedOp[], settle: Settle): Promise<void> {
+    let responses: OperationResult[]
+    try {
+      // Copies: the SDK rewrites an operation's partition key in place, and a failed batch sends them again in bulk.
+      const partitionKey = batch[0].op.partitionKey as string
+      responses =
+        (
+          await container.items.batch(
+            batch.map(p => ({...p.op}) as OperationInput),
+            partitionKey,
+          )
+        ).result ?? []
+    } catch (error) {
+      return this.requestFailed(name, batch, error, settle)
+    }
+    const answers = batch.map((p, i) => ({p, response: responses[i] as OperationResult | undefined}))
+    const failed = answers.find(({response}) => response && response.statusCode >= 300 && response.statusCode !== 424)
+    const failure = failed && classifyStatus(failed.response!.statusCode, true, failed.response!.retryAfterMilliseconds)
+    // Throttled or unavailable: nothing was applied, and sending the rest again now would not help.
+    if (failure?.code === 'retryable') {
+      for (const p of batch) settle(p.spans, withContext(failure, name))
+      return
+    }
+    const notApplied = answers.filter(({response}) => response?.statusCode === 424).map(({p}) => p)
+    await Promise.all([
+      this.settleAnswered(
+        container,
+        name,
+        answers.filter(({response}) => response?.statusCode !== 424),
+        settle,
+      ),
+      notApplied.length > 0 ? this.bulk(container, name, notApplied, settle) : undefined,
+    ])
+  }
+
+  /** Sends operations in one bulk request (Cosmos takes at most 100), each applied or failing on its own. */
+  private async bulk(container: Container, name: TraceContainer, planned: PlannedOp[], settle: Settle): Promise<void> {
+    let responses: OperationResult[]
+    try {
+      responses = (await container.items.bulk(
+        planned.map(p => p.op),
+        {continueOnError: true},
+      )) as OperationResult[]
+    } catch (error) {
+      return this.requestFailed(name, planned, error, settle)
+    }
+    await this.settleAnswered(
+      container,
+      name,
+      planned.map((p, i) => ({p, response: responses[i]})),
+      settle,
+    )
+  }
+
+  /**
+   * Each operation's answer → its spans' outcome; a create that found its item there and has a partial update for
+   * it (the finished line over a placeholder) applies it, one request each: not every Cosmos speaks Patch in bulk or
+   * batch (the emulator does not).
+   */
+  private async settleAnswered(
     container: Container,
     name: TraceContainer,
-    planned: PlannedOp[],
-    settle: (ids: string[], o: Outcome) => void,
+    answers: Array<{p: PlannedOp; response: OperationResult | undefined}>,
+    settle: Settle,
   ): Promise<void> {
-    const chunks: PlannedOp[][] = []
-    for (let i = 0; i < planned.length; i += maxBulkOperations) chunks.push(planned.slice(i, i + maxBulkOperations))
-    await Promise.all(
-      chunks.map(async chunk => {
-        try {
-          const responses = await container.items.bulk(
-            chunk.map(p => p.op),
-            {continueOnError: true},
-          )
-          const conflicts: PlannedOp[] = []
-          chunk.forEach((p, i) => {
-            const response = responses[i] as {statusCode: number; retryAfterMilliseconds?: number} | undefined
-            if (!response) return settle(p.spans, {code: 'retryable', reason: `no answer for a ${name} item`})
-            if (response.statusCode === 409 && p.onConflict) return void conflicts.push(p)
-            const outcome = classifyStatus(response.statusCode, p.op.operationType === 'Create', response.retryAfterMilliseconds)
-            settle(p.spans, withContext(outcome, name))
-          })
-          // One request each: not every Cosmos speaks Patch in bulk (the emulator does not).
-          await Promise.all(conflicts.map(async p => settle(p.spans, await this.patchItem(container, name, p.onConflict!))))
-        } catch (error) {
-          // The request as a whole failed (throttled past the SDK's own retries, 503, connection lost,
-          // timeout, token refused): nothing in it is known to be written; all of it is sent again later.
-          this.tokens.delete(name)
-          const message = describeError(error)
-          const retryAfterMs = this.throttledUntil > Date.now() ? this.throttledUntil - Date.now() : undefined
-          for (const p of chunk) settle(p.spans, {code: 'retryable', reason: `${name}: ${message}`, retryAfterMs})
-        }
-      }),
-    )
+    const conflicts: PlannedOp[] = []
+    for (const {p, response} of answers) {
+      if (!response) {
+        settle(p.spans, {code: 'retryable', reason: `no answer for a ${name} item`})
+        continue
+      }
+      if (response.statusCode === 409 && p.onConflict) {
+        conflicts.push(p)
+        continue
+      }
+      const outcome = classifyStatus(response.statusCode, p.op.operationType === 'Create', response.retryAfterMilliseconds)
+      settle(p.spans, withContext(outcome, name))
+    }
+    await Promise.all(conflicts.map(async p => settle(p.spans, await this.patchItem(container, name, p.onConflict!))))
+  }
+
+  /**
+   * The request as a whole failed (throttled past the SDK's own retries, 503, connection lost, timeout, token
+   * refused): nothing in it is known to be written; all of it is sent again later.
+   */
+  private requestFailed(name: TraceContainer, planned: PlannedOp[], error: unknown, settle: Settle): void {
+    this.tokens.delete(name)
+    const message = describeError(error)
+    const retryAfterMs = this.throttledUntil > Date.now() ? this.throttledUntil - Date.now() : undefined
+    for (const p of planned) settle(p.spans, {code: 'retryable', reason: `${name}: ${message}`, retryAfterMs})
   }
 
   private async patchItem(container: Container, name: TraceContainer, patch: NonNullable<PlannedOp['onConflict']>): Promise<Outcome> {
