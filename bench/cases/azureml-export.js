@@ -3,7 +3,7 @@ import {register} from 'tsx/esm/api'
 import {median, runExportDriver, tempDir} from '../lib.js'
 
 /**
- * Export of 10k spans to cosmosdb-server: pf's Cosmos writer (outbox drainer, bulk writes, concurrent batches;
+ * Export of 10k spans to cosmosdb-server: pf's Cosmos writer (outbox drainer, transactional batches, concurrent;
  * span data to blob storage is measured by the azureml-blobs case) against one create request per span sent one
  * after another; and its peak memory for 80k spans against 20k spans.
  */
@@ -43,6 +43,7 @@ export default async function azuremlExport({pairs, quick}) {
     const pfRss = []
     const sequential = []
     const ceiling = []
+    const batchCeiling = []
     const floor = []
     const contractFloor = []
     for (let i = 0; i < rounds; i++) {
@@ -51,12 +52,14 @@ export default async function azuremlExport({pairs, quick}) {
       pf.push(exported.ms)
       pfRss.push(exported.maxRssMb)
       ceiling.push((await run(spans, 'ceiling')).ms)
+      batchCeiling.push((await run(spans, 'batch-ceiling')).ms)
       floor.push((await run(spans, 'durable-floor')).ms)
       contractFloor.push((await run(spans, 'contract-floor')).ms)
     }
     const pfRate = spans / (median(pf) / 1000)
     const seqRate = spans / (median(sequential) / 1000)
     const ceilingRate = spans / (median(ceiling) / 1000)
+    const batchCeilingRate = spans / (median(batchCeiling) / 1000)
     const floorRate = spans / (median(floor) / 1000)
     const contractRate = spans / (median(contractFloor) / 1000)
     // Peak memory: 20k spans against 4× as many. The exporting process's heap grows to its working size over the
@@ -80,12 +83,13 @@ export default async function azuremlExport({pairs, quick}) {
         met: pfRate / seqRate >= 20,
       },
       {
-        // On loopback a create costs no network round trip, so bulk can gain over sequential creates only what the
-        // server's own bulk path saves: this bounds the row above (over a real network, sequential pays ≥ 1 RTT each).
-        name: "azureml export of 10k spans, the bound of the first row: cosmosdb-server's bulk ceiling vs one create per span, sequential",
+        // On loopback a create costs no network round trip, so batching can gain over sequential creates only what the
+        // server's own batch path saves: this bounds the row above (over a real network, sequential pays ≥ 1 RTT each).
+        // The faster of the two ways to send from a plain script is the bound: transactional batches.
+        name: 'azureml export of 10k spans, the bound of the first row: the fastest sending from a plain script (transactional batches, the batch ceiling below) vs one create per span, sequential',
         baseline: `sequential creates: ${seqRate.toFixed(0)} spans/s`,
-        measured: `bulk ceiling: ${ceilingRate.toFixed(0)} spans/s`,
-        ratio: ceilingRate / seqRate,
+        measured: `batch ceiling: ${batchCeilingRate.toFixed(0)} spans/s (bulk ceiling: ${ceilingRate.toFixed(0)} spans/s)`,
+        ratio: Math.max(batchCeilingRate, ceilingRate) / seqRate,
         target: '(the bound; no target)',
         met: true,
       },
@@ -98,22 +102,32 @@ export default async function azuremlExport({pairs, quick}) {
         met: pfRate / ceilingRate >= 0.7,
       },
       {
+        // pf sends transactional batches (one partition key, all or nothing), which cost the client far less than the
+        // SDK's bulk path (no per-operation partition-key hash, no second stringify): the ceiling of that way.
+        name: "azureml export of 10k spans, the ceiling of pf's way of sending: the same Span items in transactional batches of 100 (one partition key each), 8 at once, from a plain script, vs cosmosdb-server's bulk ceiling",
+        baseline: `bulk ceiling: ${ceilingRate.toFixed(0)} spans/s`,
+        measured: `batch ceiling: ${batchCeilingRate.toFixed(0)} spans/s (pf: ${(pfRate / batchCeilingRate).toFixed(2)}× this ceiling)`,
+        ratio: batchCeilingRate / ceilingRate,
+        target: '(the bound; no target)',
+        met: true,
+      },
+      {
         // What the ceiling leaves out and any exporter that loses nothing must do: read each span from a durable
         // queue, build its item, and record the outcome durably.
-        name: "azureml export of 10k spans, the durable floor: a plain script reading the spans from a one-table SQLite queue, building their Span items, sending them as the ceiling does and deleting each request's rows once answered, vs cosmosdb-server's bulk ceiling",
-        baseline: `bulk ceiling: ${ceilingRate.toFixed(0)} spans/s`,
+        name: "azureml export of 10k spans, the durable floor: a plain script reading the spans from a one-table SQLite queue, building their Span items, sending them as the batch ceiling does and deleting each request's rows once answered, vs the batch ceiling",
+        baseline: `batch ceiling: ${batchCeilingRate.toFixed(0)} spans/s`,
         measured: `durable floor: ${floorRate.toFixed(0)} spans/s (pf: ${(pfRate / floorRate).toFixed(2)}× this floor)`,
-        ratio: floorRate / ceilingRate,
+        ratio: floorRate / batchCeilingRate,
         target: '(the floor; no target)',
         met: true,
       },
       {
         // The durable floor plus the one item the reference's contract adds to every line: its LineSummary item (the
-        // portal's trace list), 10 % more items here, in a bulk request of their own beside each batch's Span items.
-        name: "azureml export of 10k spans, the contract floor: the durable floor also writing each line's LineSummary item (a bulk request beside each batch's Span items, as pf), vs cosmosdb-server's bulk ceiling",
-        baseline: `bulk ceiling: ${ceilingRate.toFixed(0)} spans/s`,
+        // portal's trace list), 10 % more items here, in a batch of their own beside each batch's Span items.
+        name: "azureml export of 10k spans, the contract floor: the durable floor also writing each line's LineSummary item (a transactional batch beside each batch's Span items, as pf), vs the batch ceiling",
+        baseline: `batch ceiling: ${batchCeilingRate.toFixed(0)} spans/s`,
         measured: `contract floor: ${contractRate.toFixed(0)} spans/s (pf: ${(pfRate / contractRate).toFixed(2)}× this floor)`,
-        ratio: contractRate / ceilingRate,
+        ratio: contractRate / batchCeilingRate,
         target: '(the floor; no target)',
         met: true,
       },

@@ -1,13 +1,14 @@
 // Exports synthetic spans from a pf store to an Azure ML workspace and prints {ms, delivered, pending, parked, maxRssMb}.
-// Usage: node azureml-export.js <pf home> <workspace id> <spans> <prepare|pf|pf-no-blobs|sequential|ceiling|durable-floor|contract-floor> [batch run name]
+// Usage: node azureml-export.js <pf home> <workspace id> <spans> <prepare|pf|pf-no-blobs|sequential|ceiling|batch-ceiling|durable-floor|contract-floor> [batch run name]
 // `prepare`: records the spans in the store, queued for the workspace (run it first, in its own process, so the
 // export's peak memory is the export's own). `pf`: pf's outbox drainer + azureml exporter (what `pf trace sync`
 // runs: span data to the default datastore, then the Cosmos items). `pf-no-blobs`: the same exporter writing the
 // Cosmos items only. `sequential`: one create request per span, one after another, same SDK and resource tokens.
 // `ceiling`: cosmosdb-server's own bulk ceiling: the same Span items from a plain script, in bulk requests of 100,
 // PF_BENCH_BULK_CONCURRENCY (8) at once, nothing else (no LineSummary items, no outbox bookkeeping per batch).
-// `durable-floor`: the ceiling's requests from spans read off a one-table SQLite queue, each request's rows deleted
-// once answered. `contract-floor`: the same with each line's LineSummary item beside its batch's Span items.
+// `batch-ceiling`: the same items in transactional batches of 100 (one partition key each), as pf sends them.
+// `durable-floor`: the batch ceiling's requests from spans read off a one-table SQLite queue, each request's rows
+// deleted once answered. `contract-floor`: the same with each line's LineSummary item beside its batch's Span items.
 // PF_BENCH_SPAN_EVENTS=1: each span carries its inputs and output events, as pf's function spans do.
 // Needs PF_ARM_ENDPOINT (and PF_BLOB_ENDPOINT for `pf`) and an `az` on PATH (fake ones in benchmarks and tests), like pf.
 import {randomBytes} from 'node:crypto'
@@ -148,11 +149,22 @@ if (mode === 'pf' || mode === 'pf-no-blobs') {
   })
   const container = client.database(token.databaseName).container('Span')
   const summaries = client.database(token.databaseName).container('LineSummary')
+  /** Items → transactional batches of one partition key each (at most 100 items here), as pf sends them. */
+  const sendBatches = async (target, operations) => {
+    const byKey = new Map()
+    for (const op of operations) {
+      const key = op.resourceBody.partition_key
+      byKey.set(key, [...(byKey.get(key) ?? []), op])
+    }
+    const answers = await Promise.all([...byKey].map(async ([key, ops]) => (await target.items.batch(ops, key)).result))
+    return answers.flat()
+  }
   let delivered = 0
   if (mode === 'durable-floor' || mode === 'contract-floor') {
     // The least a durable exporter does per span, on the clock: read its JSON from a one-table SQLite queue, parse
-    // it, build its item, send it in bulk (as the ceiling), and record the outcome (the delivered rows deleted, one
-    // transaction per request). Nothing else: no LineSummary items, claims, retries or parking.
+    // it, build its item, send it in a transactional batch (as the batch ceiling, and pf), and record the outcome (the
+    // delivered rows deleted, one transaction per request). Nothing else: no LineSummary items, claims, retries or
+    // parking.
     // `contract-floor` adds what the reference's contract asks of every exporter besides: a LineSummary item for each
     // line's root span, sent in a bulk request beside its batch's Span items (as pf does).
     const withSummaries = mode === 'contract-floor'
@@ -188,8 +200,8 @@ if (mode === 'pf' || mode === 'pf-no-blobs') {
             return {operationType: 'Create', resourceBody: spanItem(referenceSpan(span, collectionId), collectionId, createdBy)}
           })
           const [responses, summaryResponses] = await Promise.all([
-            container.items.bulk(batch),
-            lines.length > 0 ? summaries.items.bulk(lines) : [],
+            sendBatches(container, batch),
+            lines.length > 0 ? sendBatches(summaries, lines) : [],
           ])
           const created = responses.filter(r => r.statusCode === 201).length
           if (created !== rows.length) throw new Error(`bulk: ${created} of ${rows.length} created`)
@@ -210,8 +222,8 @@ if (mode === 'pf' || mode === 'pf-no-blobs') {
     )
     process.exit(0)
   }
-  if (mode === 'ceiling') {
-    // Items built before the clock that matters: only the bulk requests are the ceiling.
+  if (mode === 'ceiling' || mode === 'batch-ceiling') {
+    // Items built before the clock that matters: only the requests are the ceiling.
     const operations = []
     for (;;) {
       const items = store.claimOutbox(dest.key, 5000, 600_000)
@@ -230,7 +242,7 @@ if (mode === 'pf' || mode === 'pf-no-blobs') {
         while (next < operations.length) {
           const batch = operations.slice(next, next + 100)
           next += 100
-          const responses = await container.items.bulk(batch)
+          const responses = mode === 'batch-ceiling' ? await sendBatches(container, batch) : await container.items.bulk(batch)
           delivered += responses.filter(r => r.statusCode === 201).length
         }
       }),
