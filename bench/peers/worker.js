@@ -3,7 +3,9 @@
 // Variants: plain (no tracing: the baseline), pf (pf's OpenAI tracing, spans written durably to its SQLite store),
 // openinference / openllmetry (their OpenAI instrumentations, OTel SDK + in-memory exporter), langfuse (v5
 // observeOpenAI over the OTel SDK + in-memory exporter), openllmetry-sqlite (OpenLLMetry writing its spans durably
-// to a plain SQLite table: bench/lib.js sqliteSpanProcessor). Lives in bench/peers so the peers resolve from here.
+// to a plain SQLite table: bench/lib.js sqliteSpanProcessor), openllmetry-layout (OpenLLMetry writing its spans as
+// rows of pf's own tables, with pf's trace ids: bench/lib.js storeLayoutSpanProcessor). Lives in bench/peers so the
+// peers resolve from here.
 import {mkdtempSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -23,12 +25,20 @@ const inMemoryProvider = async () => {
   return {finish: async () => (await provider.forceFlush(), exporter.getFinishedSpans().length)}
 }
 
-/** An OTel SDK provider that writes every span durably to a plain SQLite table (the durable floor), registered globally. */
-const sqliteProvider = async () => {
+/**
+ * An OTel SDK provider that writes every span durably, registered globally: to a plain SQLite table (the durable
+ * floor) or, `layout`, as rows of pf's own tables with pf's time-first trace ids (the floor of pf's store layout).
+ */
+const sqliteProvider = async (layout = false) => {
   const {NodeTracerProvider} = await import('@opentelemetry/sdk-trace-node')
-  const {sqliteSpanProcessor} = await import(path.join(repoRoot, 'bench', 'lib.js'))
-  const store = await sqliteSpanProcessor(path.join(mkdtempSync(path.join(os.tmpdir(), 'pf-bench-peer-floor-')), 'spans.sqlite'))
-  const provider = new NodeTracerProvider({spanProcessors: [store.processor]})
+  const {sqliteSpanProcessor, storeLayoutSpanProcessor} = await import(path.join(repoRoot, 'bench', 'lib.js'))
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'pf-bench-peer-floor-')), 'spans.sqlite')
+  const store = await (layout ? storeLayoutSpanProcessor : sqliteSpanProcessor)(file)
+  const {TimeOrderedIdGenerator} = await dist('tracing/trace-ids.js')
+  const provider = new NodeTracerProvider({
+    spanProcessors: [store.processor],
+    ...(layout ? {idGenerator: new TimeOrderedIdGenerator()} : {}),
+  })
   provider.register()
   return {finish: async () => (await provider.forceFlush(), store.stored())}
 }
@@ -68,8 +78,8 @@ if (variant === 'pf') {
     new OpenAIInstrumentation().manuallyInstrument(OpenAIModule)
     finish = done
     client = new OpenAI({apiKey: 'sk-bench', baseURL})
-  } else if (variant === 'openllmetry' || variant === 'openllmetry-sqlite') {
-    const {finish: done} = variant === 'openllmetry' ? await inMemoryProvider() : await sqliteProvider()
+  } else if (variant === 'openllmetry' || variant === 'openllmetry-sqlite' || variant === 'openllmetry-layout') {
+    const {finish: done} = variant === 'openllmetry' ? await inMemoryProvider() : await sqliteProvider(variant === 'openllmetry-layout')
     const {OpenAIInstrumentation} = await import('@traceloop/instrumentation-openai')
     // OpenLLMetry patches the client class's static Chat/Completions (the default export).
     new OpenAIInstrumentation().manuallyInstrument(OpenAI)
