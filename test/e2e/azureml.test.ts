@@ -756,14 +756,13 @@ describe('azureml destination (built CLI, fake Azure control plane, real cosmosd
           lastError: 'Span: Cosmos DB throttled the write (HTTP 429)',
         },
       ])
-      // Each span waits out its backoff (0.5 s, with jitter), so they may go again one by one; never in bulk at once.
+      // Each span waits out its backoff (250–500 ms), so they may go again one by one or together. Nothing goes
+      // again at once. (cosmosdb-server applied the batch whose answer was rewritten, so a later batch can find its
+      // items there, 409, and send the rest in bulk: how many operations follow depends on how the spans regroup.)
       const [throttled, ...again] = spanWrites
       expect(throttled).to.include({atomic: true, operations: 3})
-      expect(again.reduce((n, r) => n + r.operations, 0)).to.equal(3)
-      for (const r of again) {
-        expect(r.atomic, 'sent again as a batch').to.equal(true)
-        expect(r.at - throttled.at, 'sent again after a wait').to.be.at.least(300)
-      }
+      expect(again.length, 'sent again').to.be.greaterThan(0)
+      for (const r of again) expect(r.at - throttled.at, 'sent again after a wait').to.be.at.least(200)
       expect(await expectAllDelivered('db-ws-atomic')).to.equal(6)
     })
 
