@@ -7,6 +7,7 @@ import {Args, Command, Flags, loadHelpClass} from '@oclif/core'
  */
 export default class Help extends Command {
   static summary = 'Display help for pf.'
+  static examples = ['<%= config.bin %> help', '<%= config.bin %> help run create', '<%= config.bin %> help --nested-commands']
   static args = {command: Args.string({description: 'Command to show help for.', required: false})}
   static flags = {'nested-commands': Flags.boolean({char: 'n', description: 'Include all nested commands in the output.'})}
   static strict = false

@@ -1,6 +1,10 @@
-import type {Command} from '@oclif/core'
+import type {Config} from '@oclif/core'
 import {commands} from '@oclif/plugin-plugins'
 
-// @oclif/plugin-plugins' own command, registered as pf's: see src/commands/plugins/index.ts.
-const command: Command.Class = commands['plugins:update']
-export default command
+/** The plugin's class as a constructor pf's declarations can name (its own type lives in the plugin's lib). */
+const base = commands['plugins:update'] as unknown as new (argv: string[], config: Config) => {run(): Promise<unknown>}
+
+// @oclif/plugin-plugins' own command, registered as pf's (see src/commands/plugins/index.ts), with examples.
+export default class PluginsUpdate extends base {
+  static examples = ['<%= config.bin %> plugins update']
+}
