@@ -7,6 +7,7 @@ import {ensurePrivateDir, pfHome} from '../paths.js'
 import {withFileLock} from '../util/file-lock.js'
 import {parseYaml} from '../util/yaml.js'
 import {validateConfigData} from './keys.js'
+import {parseCached} from './parse-cache.js'
 
 export const configFileName = 'pf.yaml'
 
@@ -72,14 +73,18 @@ export const readConfigFile = async (file: string, options: {validate?: boolean}
     throw new PfError('config_unreadable', `Cannot read ${file}: ${(error as Error).message}`)
   }
   if (text.trim() === '') return {}
-  const data = await parseYaml(text, file, 'config_malformed')
+  // Checked for alias cycles and expansion before anything walks it (the cache too).
+  const data = await parseCached(text, async () => {
+    const parsed = await parseYaml(text, file, 'config_malformed')
+    checkShape(parsed, file)
+    return parsed
+  })
   if (data === null || data === undefined) return {}
   if (typeof data !== 'object' || Array.isArray(data))
     throw new PfError(
       'config_malformed',
       `${file}:1 must be a YAML mapping of keys (e.g. "trace:\\n  destination: local"); fix or remove the file.`,
     )
-  checkShape(data, file)
   if (options.validate !== false) validateConfigData(data as ConfigData, file)
   return data as ConfigData
 }
