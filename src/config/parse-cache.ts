@@ -10,6 +10,7 @@ import {ensurePrivateDir, pfHome} from '../paths.js'
  * whole key. Only values JSON holds exactly are kept (a YAML date or `.nan` is parsed again each time). The file is
  * user-only, as pf.yaml is; one that cannot be read or written is ignored, never an error.
  */
+/** Bump when pf parses YAML differently (another js-yaml major, another schema): older entries are then ignored. */
 const cacheVersion = 1
 const maxEntries = 8
 
@@ -37,15 +38,15 @@ const isJsonValue = (value: unknown): boolean => {
 
 /** `parse(text)`'s value, from the cache when this text was parsed before. */
 export const parseCached = async (text: string, parse: () => Promise<unknown>): Promise<unknown> => {
-  const entries = readEntries()
-  const hit = entries.find(([cached]) => cached === text)
+  const hit = readEntries().find(([cached]) => cached === text)
   if (hit) return hit[1]
   const data = await parse()
   if (!isJsonValue(data)) return data
   try {
     const file = cacheFile()
     ensurePrivateDir(path.dirname(file))
-    const next = [[text, data], ...entries].slice(0, maxEntries)
+    // Read again: a pf.yaml parsed meanwhile in this process (the user's and the project's are read together) stays.
+    const next = [[text, data], ...readEntries().filter(([cached]) => cached !== text)].slice(0, maxEntries)
     // A whole file or none: another pf may read it meanwhile.
     const temporary = `${file}.${process.pid}.tmp`
     writeFileSync(temporary, JSON.stringify({version: cacheVersion, entries: next}), {mode: 0o600})

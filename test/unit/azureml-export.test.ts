@@ -9,6 +9,7 @@ import {
   evaluationPatch,
   finishedSummaryItem,
   finishedSummaryPatch,
+  itemBytesBound,
   jsonBytesBound,
   mainLineOf,
   mainLineQuery,
@@ -106,6 +107,21 @@ describe('azureml: Cosmos items', () => {
     expect(jsonBytesBound(item)).to.be.above(maxItemBytes)
     expect(Object.keys(item.attributes!)).to.have.length.above(60)
     expect(item.events![0].attributes).to.deep.equal({payload: 'kept'})
+  })
+
+  it('gives the batching the bound spanItem computed, of the item as it returned it (also once events were emptied)', () => {
+    const small = spanItem(referenceSpan(span(), 'c'), 'c', createdBy)
+    expect(itemBytesBound(small)).to.equal(jsonBytesBound(small))
+    // 300 events of 8192 characters (each cut to that): ≈ 2.5 MB, over the item limit, so their attributes go.
+    const events = Array.from({length: 300}, () => ({
+      name: 'promptflow.function.inputs',
+      timestamp: '2026-01-01T00:00:00.000000Z',
+      attributes: {payload: 'y'.repeat(8192)},
+    }))
+    const emptied = spanItem(referenceSpan(span({events}), 'c'), 'c', createdBy)
+    expect(emptied.events![0].attributes).to.deep.equal({})
+    expect(itemBytesBound(emptied)).to.equal(jsonBytesBound(emptied))
+    expect(itemBytesBound({id: 'x'})).to.equal(jsonBytesBound({id: 'x'}))
   })
 
   it('summarizes line inputs/outputs: strings cut at 500, lists and dicts folded', () => {

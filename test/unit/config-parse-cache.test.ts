@@ -40,6 +40,15 @@ describe('config: parsed pf.yaml kept by its text', () => {
     expect(parse.calls, 'both texts kept').to.equal(2)
   })
 
+  it('keeps both of two texts parsed at once in one process (the user pf.yaml and the project one)', async () => {
+    const slow = (value: unknown) => async () => (await new Promise(resolve => setTimeout(resolve, 5)), value)
+    await Promise.all([parseCached('a: 1\n', slow({a: 1})), parseCached('b: 2\n', slow({b: 2}))])
+    const parse = counting({})
+    expect(await parseCached('a: 1\n', parse)).to.deep.equal({a: 1})
+    expect(await parseCached('b: 2\n', parse)).to.deep.equal({b: 2})
+    expect(parse.calls).to.equal(0)
+  })
+
   it('keeps only what JSON holds exactly (a YAML date is parsed again each time)', async () => {
     const parse = counting({when: new Date(0)})
     await parseCached('when: 1970-01-01\n', parse)

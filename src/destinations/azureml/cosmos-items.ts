@@ -106,7 +106,19 @@ export const jsonBytesBound = (value: unknown): number => {
   return bytes
 }
 
-const fits = (item: unknown, limit: number) => jsonBytesBound(item) <= limit || itemBytes(item) <= limit
+/** The bounds spanItem computed for the items it returned, so batching them (cosmos-writer.ts) does not walk them again. */
+const itemBounds = new WeakMap<object, number>()
+
+/** An upper bound of an item's JSON size: the one spanItem computed, else computed now. */
+export const itemBytesBound = (item: object): number => itemBounds.get(item) ?? jsonBytesBound(item)
+
+/** Whether an item is under `limit` bytes of JSON; when it is, its bound is kept for itemBytesBound. */
+const fits = (item: object, limit: number): boolean => {
+  const bound = jsonBytesBound(item)
+  if (bound > limit && itemBytes(item) > limit) return false
+  itemBounds.set(item, bound)
+  return true
+}
 
 /** A span as the reference's collector holds it (and writes it to `span.json`): 0x ids, OTLP kind, protobuf values. */
 export interface ReferenceSpan {

@@ -14,7 +14,7 @@ import {
   finishedSummaryPatch,
   isAggregationSpan,
   isBatchSpan,
-  jsonBytesBound,
+  itemBytesBound,
   mainLineOf,
   mainLineQuery,
   runningStatus,
@@ -46,7 +46,7 @@ const collectionTouchIntervalMs = 10_000
 /** Cosmos takes at most 100 operations per batch (or bulk) request. */
 const maxBatchOperations = 100
 /**
- * A transactional batch request takes at most 2 MB. Items' JSON sizes are bounded from above (jsonBytesBound, up to
+ * A transactional batch request takes at most 2 MB. Items' JSON sizes are bounded from above (itemBytesBound, up to
  * 6× a typical item's size), so a batch within this bound is always within the limit, with room for the operations'
  * own fields; a typical batch of 100 span items bounds at ≈ 1.5 MB.
  */
@@ -97,7 +97,7 @@ export const batchesOf = <T extends {op: OperationInput}>(planned: T[]): T[][] =
     let batch: T[] = []
     let bytes = 0
     for (const p of group) {
-      const size = jsonBytesBound((p.op as {resourceBody?: unknown}).resourceBody)
+      const size = itemBytesBound((p.op as {resourceBody: object}).resourceBody)
       if (batch.length === maxBatchOperations || (batch.length > 0 && bytes + size > maxBatchBytes)) {
         batches.push(batch)
         batch = []
