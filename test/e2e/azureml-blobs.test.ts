@@ -184,10 +184,11 @@ describe('azureml span data in blob storage (built CLI, Azurite, cosmosdb-server
     const container = azurite.container('c-ws-kill')
     let child: ChildProcess | undefined
     const exited = new Promise<NodeJS.Signals | null>(resolve => {
-      // A long export wait: pf is still uploading when it is killed (the default wait is 1 s).
+      // A long export wait: pf is still uploading when it is killed (the default wait is 1 s). 600 spans: since the
+      // items go in transactional batches, 150 were sometimes all sent between the first blob and the kill.
       child = spawn(
         process.execPath,
-        [pfBin, 'flow', 'test', '--flow', flow('many-spans'), '--inputs', 'count=150', 'size=2000', '--export-wait', '120'],
+        [pfBin, 'flow', 'test', '--flow', flow('many-spans'), '--inputs', 'count=600', 'size=2000', '--export-wait', '120'],
         {
           cwd: home,
           env: {...process.env, PF_HOME_DIRECTORY: home, ...env()},
@@ -208,12 +209,12 @@ describe('azureml span data in blob storage (built CLI, Azurite, cosmosdb-server
     child!.kill('SIGKILL')
     expect(await exited).to.equal('SIGKILL')
     const local = storedSpans(home)
-    expect(local).to.have.length(151)
+    expect(local).to.have.length(601)
     expect(outboxStates(home).pending ?? 0, 'spans were still to be sent when pf died').to.be.greaterThan(0)
 
     const sync = await runPf(['trace', 'sync', '--timeout', '120', '--json'], {home, env: env(), timeoutMs: 150_000})
     expect(sync.code, sync.stderr + sync.stdout).to.equal(0)
-    expect(outboxStates(home)).to.deep.equal({delivered: 151})
+    expect(outboxStates(home)).to.deep.equal({delivered: 601})
     const items = await cosmos.items('db-ws-kill', 'Span')
     const ids = items.map(i => i.id)
     expect(new Set(ids).size, 'no duplicated item').to.equal(ids.length)
