@@ -43,6 +43,52 @@ const sqliteProvider = async (layout = false) => {
   return {finish: async () => (await provider.forceFlush(), store.stored())}
 }
 
+/**
+ * The least code that records prompt flow's span contract for a chat call (docs/spec: `framework`, `span_type`,
+ * `function`, `inputs` and `output` as attributes and as events, `llm.usage.*` and their cumulative counts, the
+ * reference's `llm.generated_message` attribute and event) through the OTel SDK: plain JSON.stringify, no masking,
+ * no OTel GenAI names, no pf code. With sqliteProvider(true), the floor of writing that contract in pf's store layout.
+ */
+const recordContract = async client => {
+  const {trace} = await import('@opentelemetry/api')
+  const tracer = trace.getTracer('promptflow')
+  const completions = client.chat.completions
+  const create = completions.create.bind(completions)
+  completions.create = (body, options) => {
+    const span = tracer.startSpan('openai_chat')
+    const inputs = JSON.stringify(body)
+    span.setAttributes({
+      framework: 'promptflow',
+      span_type: 'LLM',
+      function: 'openai.resources.chat.completions.Completions.create',
+      inputs,
+      'llm.request.model': body.model,
+    })
+    span.addEvent('promptflow.function.inputs', {payload: inputs})
+    return create(body, options).then(data => {
+      const usage = data.usage ?? {}
+      span.setAttributes({
+        'llm.response.model': data.model,
+        'llm.usage.completion_tokens': usage.completion_tokens,
+        'llm.usage.prompt_tokens': usage.prompt_tokens,
+        'llm.usage.total_tokens': usage.total_tokens,
+        '__computed__.cumulative_token_count.completion': usage.completion_tokens,
+        '__computed__.cumulative_token_count.prompt': usage.prompt_tokens,
+        '__computed__.cumulative_token_count.total': usage.total_tokens,
+      })
+      const message = JSON.stringify(data.choices[0].message)
+      span.setAttribute('llm.generated_message', message)
+      span.addEvent('promptflow.llm.generated_message', {payload: message})
+      const output = JSON.stringify(data)
+      span.setAttribute('output', output)
+      span.addEvent('promptflow.function.output', {payload: output})
+      span.setStatus({code: 1})
+      span.end()
+      return data
+    })
+  }
+}
+
 let client
 let finish = async () => Math.min(50, calls) + calls
 if (variant === 'pf') {
@@ -85,6 +131,11 @@ if (variant === 'pf') {
     new OpenAIInstrumentation().manuallyInstrument(OpenAI)
     finish = done
     client = new OpenAI({apiKey: 'sk-bench', baseURL})
+  } else if (variant === 'contract-layout') {
+    const {finish: done} = await sqliteProvider(true)
+    finish = done
+    client = new OpenAI({apiKey: 'sk-bench', baseURL})
+    await recordContract(client)
   } else if (variant === 'langfuse') {
     const {finish: done} = await inMemoryProvider()
     const {observeOpenAI} = await import('@langfuse/openai')
