@@ -1,17 +1,47 @@
 // Worker of bench/cases/peer-openai.js, one variant per process. Usage: node worker.js VARIANT CALLS BASE_URL
-// Makes CALLS sequential chat completions through the openai client to a loopback fake and prints {ms, cpuMs, spans}.
+// (BASE_URL `in-process`: no network, see inProcessFetch). Makes CALLS sequential chat completions through the openai
+// client and prints {ms, cpuMs, spans}.
 // Variants: plain (no tracing: the baseline), pf (pf's OpenAI tracing, spans written durably to its SQLite store),
 // openinference / openllmetry (their OpenAI instrumentations, OTel SDK + in-memory exporter), langfuse (v5
 // observeOpenAI over the OTel SDK + in-memory exporter), openllmetry-sqlite (OpenLLMetry writing its spans durably
 // to a plain SQLite table: bench/lib.js sqliteSpanProcessor), openllmetry-layout (OpenLLMetry writing its spans as
-// rows of pf's own tables, with pf's trace ids: bench/lib.js storeLayoutSpanProcessor). Lives in bench/peers so the
-// peers resolve from here.
+// rows of pf's own tables, with pf's trace ids: bench/lib.js storeLayoutSpanProcessor), contract-layout (prompt
+// flow's span contract recorded with the least code, written as rows of pf's tables: recordContract). Lives in
+// bench/peers so the peers resolve from here.
 import {mkdtempSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 const [variant, callsText, baseURL] = process.argv.slice(2)
+
+/**
+ * BASE_URL `in-process`: no network. Each client gets a fetch that answers at once with a chat completion (the fake's
+ * shape), so a run measures only the CPU each variant spends on the calling thread, without the loopback server's
+ * share of two cores (steadier than the wall time, and what tracing itself costs per call).
+ */
+let answered = 0
+const inProcessFetch = async (_url, init) => {
+  const body = JSON.parse(init.body)
+  const completion = {
+    id: `in-process-${answered++}`,
+    object: 'chat.completion',
+    created: 1795785831,
+    model: body.model,
+    choices: [
+      {
+        index: 0,
+        message: {role: 'assistant', content: `Echo: ${body.messages.at(-1).content}`, refusal: null},
+        finish_reason: 'stop',
+        logprobs: null,
+      },
+    ],
+    usage: {prompt_tokens: 5, completion_tokens: 6, total_tokens: 11},
+  }
+  return new globalThis.Response(JSON.stringify(completion), {status: 200, headers: {'content-type': 'application/json'}})
+}
+const clientOptions =
+  baseURL === 'in-process' ? {apiKey: 'sk-bench', baseURL: 'http://127.0.0.1:9/v1', fetch: inProcessFetch} : {apiKey: 'sk-bench', baseURL}
 const calls = Number(callsText)
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const dist = file => import(path.join(repoRoot, 'dist', file))
@@ -105,7 +135,7 @@ if (variant === 'pf') {
   // pf patches the openai copy pf itself resolves (as for a flow without its own openai).
   await instrumentOpenAI(repoRoot, ['esm'])
   const {default: OpenAI} = await import(path.join(repoRoot, 'node_modules', 'openai', 'index.mjs'))
-  client = new OpenAI({apiKey: 'sk-bench', baseURL})
+  client = new OpenAI(clientOptions)
   finish = async () => {
     await session.finish(0)
     const store = TraceStore.open(process.env.PF_HOME_DIRECTORY)
@@ -123,26 +153,26 @@ if (variant === 'pf') {
     const {OpenAIInstrumentation} = await import('@arizeai/openinference-instrumentation-openai')
     new OpenAIInstrumentation().manuallyInstrument(OpenAIModule)
     finish = done
-    client = new OpenAI({apiKey: 'sk-bench', baseURL})
+    client = new OpenAI(clientOptions)
   } else if (variant === 'openllmetry' || variant === 'openllmetry-sqlite' || variant === 'openllmetry-layout') {
     const {finish: done} = variant === 'openllmetry' ? await inMemoryProvider() : await sqliteProvider(variant === 'openllmetry-layout')
     const {OpenAIInstrumentation} = await import('@traceloop/instrumentation-openai')
     // OpenLLMetry patches the client class's static Chat/Completions (the default export).
     new OpenAIInstrumentation().manuallyInstrument(OpenAI)
     finish = done
-    client = new OpenAI({apiKey: 'sk-bench', baseURL})
+    client = new OpenAI(clientOptions)
   } else if (variant === 'contract-layout') {
     const {finish: done} = await sqliteProvider(true)
     finish = done
-    client = new OpenAI({apiKey: 'sk-bench', baseURL})
+    client = new OpenAI(clientOptions)
     await recordContract(client)
   } else if (variant === 'langfuse') {
     const {finish: done} = await inMemoryProvider()
     const {observeOpenAI} = await import('@langfuse/openai')
     finish = done
-    client = observeOpenAI(new OpenAI({apiKey: 'sk-bench', baseURL}))
+    client = observeOpenAI(new OpenAI(clientOptions))
   } else if (variant === 'plain') {
-    client = new OpenAI({apiKey: 'sk-bench', baseURL})
+    client = new OpenAI(clientOptions)
   } else {
     throw new Error(`unknown variant ${variant}`)
   }
