@@ -51,6 +51,8 @@ for (const name of names) {
       rows.push({case: name, ...row})
       const verdict = quick ? '' : ` (target ${row.target}) ${row.met ? 'met' : 'MISSED'}`
       process.stderr.write(`  ${row.name}: ${formatRatio(row.ratio)}${verdict}\n`)
+      // A partial run writes no table: its cells are here.
+      if (!quick) process.stderr.write(`    ${row.baseline} | ${row.measured}\n`)
     }
     if (quick) process.stderr.write(`  ${name}: ${((Date.now() - caseStart) / 1000).toFixed(1)} s\n`)
   } catch (error) {
