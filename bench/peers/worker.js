@@ -6,7 +6,7 @@
 // observeOpenAI over the OTel SDK + in-memory exporter), openllmetry-sqlite (OpenLLMetry writing its spans durably
 // to a plain SQLite table: bench/lib.js sqliteSpanProcessor), openllmetry-layout (OpenLLMetry writing its spans as
 // rows of pf's own tables, with pf's trace ids: bench/lib.js storeLayoutSpanProcessor), contract-layout (prompt
-// flow's span contract recorded with the least code, written as rows of pf's tables: recordContract). Lives in
+// flow's span contract recorded with the least code, written as rows of pf's tables: recordContract), contract-sqlite (the same, written as span JSON to a plain SQLite table). Lives in
 // bench/peers so the peers resolve from here.
 import {mkdtempSync} from 'node:fs'
 import os from 'node:os'
@@ -161,8 +161,8 @@ if (variant === 'pf') {
     new OpenAIInstrumentation().manuallyInstrument(OpenAI)
     finish = done
     client = new OpenAI(clientOptions)
-  } else if (variant === 'contract-layout') {
-    const {finish: done} = await sqliteProvider(true)
+  } else if (variant === 'contract-layout' || variant === 'contract-sqlite') {
+    const {finish: done} = await sqliteProvider(variant === 'contract-layout')
     finish = done
     client = new OpenAI(clientOptions)
     await recordContract(client)
