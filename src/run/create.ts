@@ -329,7 +329,14 @@ const execute = async (
   const reusedCount = resume ? [...resume.completed].filter(n => n < data.total).length : 0
   let run: Run
   let folder: RunFolder
-  let inserted = false
+  try {
+    // The folder first, the record (status Running, started_at) second: the run's time is its lines', not its
+    // set-up's, and a folder that cannot be made leaves no run behind.
+    folder = RunFolder.create(outputPath)
+  } catch (error) {
+    await session?.finish(0)
+    throw error
+  }
   try {
     run = records.insert({
       name,
@@ -351,10 +358,8 @@ const execute = async (
         ...(options.description === undefined ? {} : {description: options.description}),
       },
     })
-    inserted = true
-    folder = RunFolder.create(outputPath)
   } catch (error) {
-    if (inserted) records.delete(name)
+    folder.discard()
     await session?.finish(0)
     throw error
   }

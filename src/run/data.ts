@@ -73,6 +73,9 @@ async function* csvRecords(file: string): AsyncGenerator<{physical: number; row:
 
 const recordsOf = (file: string, format: DataSource['format']) => (format === 'jsonl' ? jsonlRecords(file) : csvRecords(file))
 
+/** Data files up to this size keep their records in memory between the check and the run (a few MB of heap at most). */
+const keptDataBytes = 1 << 20
+
 /**
  * Opens a data file: checks every record once (a malformed line is an error before any line runs) and counts
  * them, streaming, so a large file never sits in memory.
@@ -88,8 +91,11 @@ export const openData = async (dataPath: string): Promise<DataSource> => {
   let total = 0
   // A JSON Lines record may have keys the first one lacks (prompt flow's data has optional columns).
   const seen = new Set<string>()
+  // A small file's records are kept from this first read, so the run reads no file again before its first line.
+  let kept: DataRow[] | undefined = statSync(file).size <= keptDataBytes ? [] : undefined
   for await (const {row} of recordsOf(file, format)) {
     for (const key of Object.keys(row)) seen.add(key)
+    kept?.push(row)
     total++
   }
   const columns = [...seen]
@@ -105,6 +111,13 @@ export const openData = async (dataPath: string): Promise<DataSource> => {
     total,
     async *lines() {
       let lineNumber = 0
+      if (kept) {
+        // The kept rows serve the first reader only (a run reads its data once); another streams the file again.
+        const rows = kept
+        kept = undefined
+        for (const row of rows) yield {lineNumber: lineNumber++, row}
+        return
+      }
       for await (const {row} of recordsOf(file, format)) yield {lineNumber: lineNumber++, row}
     },
   }

@@ -7,6 +7,7 @@ import {
   openSync,
   readFileSync,
   renameSync,
+  rmSync,
   writeFileSync,
   writeSync,
 } from 'node:fs'
@@ -133,6 +134,12 @@ export class RunFolder {
     const file = path.join(this.dir, RunFiles.meta)
     writeFileSync(file + '.tmp', JSON.stringify(meta, null, 2) + '\n', {mode: 0o600})
     renameSync(file + '.tmp', file)
+  }
+
+  /** Closes and removes a folder no line was written to (its run could not be recorded). */
+  discard(): void {
+    this.close()
+    rmSync(this.dir, {recursive: true, force: true})
   }
 
   /** After close, late writes (an abandoned line finishing) are dropped. */
