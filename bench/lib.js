@@ -82,13 +82,11 @@ export const sqliteSpanProcessor = async file => {
 }
 
 /**
- * The durable floor of pf's own store layout: the same bare OTel spans (as JSON, as sqliteSpanProcessor) written into
- * a database created by pf's schema migrations, with TraceStore's pragmas, each span as a row of pf's spans table
- * (its columns and indexes) and each trace root as a line run (the viewer's trace-list row and its indexes), 512
- * spans a transaction or 100 ms after a span ends. No pf code on the way: no SpanRecord conversion, masking, token
- * counts or search documents. What it costs over sqliteSpanProcessor is what the layout the viewer reads costs.
+ * A database made by pf's schema migrations, with TraceStore's pragmas, and the two inserts of pf's layout: a span
+ * row (its columns, the span's JSON) and a trace root's line run (the viewer's trace-list row). The floors of pf's
+ * layout write through these.
  */
-export const storeLayoutSpanProcessor = async file => {
+export const openLayoutStore = async file => {
   const [{default: Database}, {migrations}] = await Promise.all([
     import('better-sqlite3'),
     import(path.join(repoRoot, 'dist', 'store', 'schema.js')),
@@ -102,13 +100,25 @@ export const storeLayoutSpanProcessor = async file => {
   db.pragma(`user_version = ${migrations.length}`)
   const insertSpan = db.prepare(
     `INSERT INTO spans (trace_id, span_id, parent_id, name, span_type, start_time, end_time, status, collection, run, line_run_id, data)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   )
   const insertLineRun = db.prepare(
     `INSERT INTO line_runs (trace_id, root_span_id, line_run_id, collection, run, line_number, name, kind, status, start_time,
        end_time, latency, inputs, outputs, error, prompt_tokens, completion_tokens, total_tokens)
-     VALUES (?, ?, NULL, ?, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL)`,
   )
+  return {db, insertSpan, insertLineRun}
+}
+
+/**
+ * The durable floor of pf's own store layout: the same bare OTel spans (as JSON, as sqliteSpanProcessor) written into
+ * a database created by pf's schema migrations, with TraceStore's pragmas, each span as a row of pf's spans table
+ * (its columns and indexes) and each trace root as a line run (the viewer's trace-list row and its indexes), 512
+ * spans a transaction or 100 ms after a span ends. No pf code on the way: no SpanRecord conversion, masking, token
+ * counts or search documents. What it costs over sqliteSpanProcessor is what the layout the viewer reads costs.
+ */
+export const storeLayoutSpanProcessor = async file => {
+  const {db, insertSpan, insertLineRun} = await openLayoutStore(file)
   const iso = ([seconds, nanos]) => new Date(seconds * 1000 + nanos / 1e6).toISOString()
   const write = db.transaction(spans => {
     for (const s of spans) {
@@ -116,13 +126,16 @@ export const storeLayoutSpanProcessor = async file => {
       const end = iso(s.end_time)
       const status = s.status.code === 2 ? 'Error' : 'Ok'
       const kind = s.attributes.span_type ?? null
-      insertSpan.run(s.trace_id, s.span_id, s.parent_id, s.name, kind, start, end, status, 'bench', JSON.stringify(s))
+      insertSpan.run(s.trace_id, s.span_id, s.parent_id, s.name, kind, start, end, status, 'bench', null, null, JSON.stringify(s))
       if (s.parent_id === null) {
         const latency = s.end_time[0] - s.start_time[0] + (s.end_time[1] - s.start_time[1]) / 1e9
         insertLineRun.run(
           s.trace_id,
           s.span_id,
+          null,
           'bench',
+          null,
+          null,
           s.name,
           kind,
           status,

@@ -6,8 +6,9 @@
 // observeOpenAI over the OTel SDK + in-memory exporter), openllmetry-sqlite (OpenLLMetry writing its spans durably
 // to a plain SQLite table: bench/lib.js sqliteSpanProcessor), openllmetry-layout (OpenLLMetry writing its spans as
 // rows of pf's own tables, with pf's trace ids: bench/lib.js storeLayoutSpanProcessor), contract-layout (prompt
-// flow's span contract recorded with the least code, written as rows of pf's tables: recordContract), contract-sqlite (the same, written as span JSON to a plain SQLite table). Lives in
-// bench/peers so the peers resolve from here.
+// flow's span contract recorded with the least code, written as rows of pf's tables: recordContract),
+// contract-sqlite (the same, written as span JSON to a plain SQLite table). Lives in bench/peers so the peers
+// resolve from here.
 import {mkdtempSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -74,10 +75,11 @@ const sqliteProvider = async (layout = false) => {
 }
 
 /**
- * The least code that records prompt flow's span contract for a chat call (docs/spec: `framework`, `span_type`,
- * `function`, `inputs` and `output` as attributes and as events, `llm.usage.*` and their cumulative counts, the
- * reference's `llm.generated_message` attribute and event) through the OTel SDK: plain JSON.stringify, no masking,
- * no OTel GenAI names, no pf code. With sqliteProvider(true), the floor of writing that contract in pf's store layout.
+ * The least code that records prompt flow's span contract for a chat call (promptflow-compat.md, span attributes:
+ * `framework`, `span_type`, `function`, `inputs` and `output` as attributes and as events, `llm.usage.*` and their
+ * cumulative counts; the reference's `llm.generated_message` attribute and event) through the OTel SDK: plain
+ * JSON.stringify, no masking, no OTel GenAI names, no pf code. With sqliteProvider(true), the floor of writing that
+ * contract in pf's store layout.
  */
 const recordContract = async client => {
   const {trace} = await import('@opentelemetry/api')

@@ -4,7 +4,7 @@
 // It does what the run contract asks of any runner, the least way: the plain script's calls, a context entered per
 // line (as any OTel tracer does), the data streamed line by line (a 1M-line file must not sit in memory), each
 // line's two spans (its flow and its LLM call, prompt flow's attributes and events) written as rows of pf's tables
-// (database made by pf's schema migrations, TraceStore's pragmas) every 20 ms as pf's batch runs do, and each line's
+// (bench/lib.js openLayoutStore) every 20 ms as pf's batch runs do, and each line's
 // inputs and output appended to the run folder only after its spans are stored (one write per file per batch). Its
 // store and folder are made before its clock starts; pf makes its folder inside its run's time.
 import {AsyncLocalStorage} from 'node:async_hooks'
@@ -13,14 +13,11 @@ import {createReadStream, mkdirSync, openSync, writeSync} from 'node:fs'
 import path from 'node:path'
 import {createInterface} from 'node:readline'
 
-import Database from 'better-sqlite3'
-
-import {repoRoot, tempDir} from '../lib.js'
+import {openLayoutStore, tempDir} from '../lib.js'
 
 const [dataFile, workersText] = process.argv.slice(2)
 const workers = Number(workersText)
 const url = process.env.FAKE_LLM_URL
-const {migrations} = await import(path.join(repoRoot, 'dist', 'store', 'schema.js'))
 
 const call = async question => {
   const res = await fetch(url, {
@@ -32,19 +29,7 @@ const call = async question => {
 }
 
 const home = tempDir('pf-bench-run-floor-')
-const db = new Database(path.join(home, 'pf.sqlite'))
-db.pragma('journal_mode = WAL')
-db.pragma('synchronous = NORMAL')
-db.transaction(() => migrations.forEach(sql => db.exec(sql)))()
-const insertSpan = db.prepare(
-  `INSERT INTO spans (trace_id, span_id, parent_id, name, span_type, start_time, end_time, status, collection, run, line_run_id, data)
-   VALUES (?, ?, ?, ?, ?, ?, ?, 'Ok', ?, ?, ?, ?)`,
-)
-const insertLineRun = db.prepare(
-  `INSERT INTO line_runs (trace_id, root_span_id, line_run_id, collection, run, line_number, name, kind, status, start_time,
-     end_time, latency, inputs, outputs, error, prompt_tokens, completion_tokens, total_tokens)
-   VALUES (?, ?, ?, ?, ?, ?, ?, 'Flow', 'Ok', ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL)`,
-)
+const {db, insertSpan, insertLineRun} = await openLayoutStore(path.join(home, 'pf.sqlite'))
 const folder = path.join(home, 'run')
 mkdirSync(folder)
 const inputsFile = openSync(path.join(folder, 'inputs.jsonl'), 'a')
@@ -88,7 +73,7 @@ const writeSpans = db.transaction(batch => {
   for (const s of batch) {
     const {trace_id: traceId, span_id: spanId} = s.context
     const {line_run_id: lineRunId, span_type: type} = s.attributes
-    insertSpan.run(traceId, spanId, s.parent_id, s.name, type, s.start_time, s.end_time, run, run, lineRunId, JSON.stringify(s))
+    insertSpan.run(traceId, spanId, s.parent_id, s.name, type, s.start_time, s.end_time, 'Ok', run, run, lineRunId, JSON.stringify(s))
     if (s.parent_id === null)
       insertLineRun.run(
         traceId,
@@ -98,6 +83,8 @@ const writeSpans = db.transaction(batch => {
         run,
         s.attributes.line_number,
         s.name,
+        'Flow',
+        'Ok',
         s.start_time,
         s.end_time,
         0,

@@ -3,13 +3,14 @@ import path from 'node:path'
 
 import {ensurePrivateDir, pfHome} from '../paths.js'
 
-/**
+/*
  * What pf.yaml files parsed to, kept in `<pf home>/cache/config.json` keyed by their text: a command whose config
  * files did not change since an earlier command reads that JSON instead of loading js-yaml and parsing (≈ 3.5 ms of
  * every command's start, docs/benchmarks.md). The same text always parses to the same value, so the text is the
  * whole key. Only values JSON holds exactly are kept (a YAML date or `.nan` is parsed again each time). The file is
  * user-only, as pf.yaml is; one that cannot be read or written is ignored, never an error.
  */
+
 /** Bump when pf parses YAML differently (another js-yaml major, another schema): older entries are then ignored. */
 const cacheVersion = 1
 const maxEntries = 8

@@ -82,8 +82,8 @@ const keptDataBytes = 1 << 20
  */
 export const openData = async (dataPath: string): Promise<DataSource> => {
   const file = path.resolve(dataPath)
-  if (!existsSync(file) || !statSync(file).isFile())
-    throw new PfError('data_not_found', `Data file ${file} does not exist; pass --data with a .jsonl or .csv file.`)
+  const stat = existsSync(file) ? statSync(file) : undefined
+  if (!stat?.isFile()) throw new PfError('data_not_found', `Data file ${file} does not exist; pass --data with a .jsonl or .csv file.`)
   const ext = path.extname(file).toLowerCase()
   const format = ext === '.jsonl' ? 'jsonl' : ext === '.csv' ? 'csv' : undefined
   if (!format)
@@ -92,7 +92,7 @@ export const openData = async (dataPath: string): Promise<DataSource> => {
   // A JSON Lines record may have keys the first one lacks (prompt flow's data has optional columns).
   const seen = new Set<string>()
   // A small file's records are kept from this first read, so the run reads no file again before its first line.
-  let kept: DataRow[] | undefined = statSync(file).size <= keptDataBytes ? [] : undefined
+  let kept: DataRow[] | undefined = stat.size <= keptDataBytes ? [] : undefined
   for await (const {row} of recordsOf(file, format)) {
     for (const key of Object.keys(row)) seen.add(key)
     kept?.push(row)
