@@ -168,9 +168,10 @@ export class Collector {
   private async record(spans: SpanRecord[], settings: {reader: ConfigReader; destination: string}): Promise<string[]> {
     if (spans.length === 0) return []
     const records = childrenFirst(spans).map(span => {
-      span.attributes = maskAttributes(normalizeLlmSpan(span.attributes, span.events))
+      const normalized = normalizeLlmSpan(span.attributes, span.events)
+      span.attributes = maskAttributes(normalized, this.rollup.cumulative(span.context.span_id, span.parent_id, normalized))
       for (const event of span.events) event.attributes = maskAttributes(event.attributes)
-      return this.rollup.add(span)
+      return span
     })
 
     const warnings: string[] = []

@@ -37,12 +37,22 @@ const secretAttribute = (key: string): boolean => {
 }
 const secretAttributes = new Map<string, boolean>()
 
-/** Masks secret-looking attribute values (by name, and key-like strings in any value). */
-export const maskAttributes = (attributes: Record<string, unknown>): Record<string, unknown> => {
+/**
+ * Masks secret-looking attribute values (by name, and key-like strings in any value), and adds the span's cumulative
+ * token counts to the same copy.
+ */
+export const maskAttributes = (attributes: Record<string, unknown>, cumulative?: TokenCounts): Record<string, unknown> => {
   const out: Record<string, unknown> = {}
   for (const key in attributes) {
     const value = attributes[key]
     out[key] = typeof value !== 'string' ? value : secretAttribute(key) ? masked : maskString(value)
+  }
+  if (cumulative) {
+    // Literal keys (Attr.cumulative*), not computed ones: past ~18 properties V8 turns an object that grows by
+    // computed keys into a slow dictionary-mode object, which cost an openai span ≈ 1.5 µs here and in its JSON.
+    out['__computed__.cumulative_token_count.completion'] = cumulative.completion
+    out['__computed__.cumulative_token_count.prompt'] = cumulative.prompt
+    out['__computed__.cumulative_token_count.total'] = cumulative.total
   }
   return out
 }
@@ -58,7 +68,7 @@ export const ownUsage = (attributes: Record<string, unknown>): TokenCounts | und
   const completion = Number(attributes[Attr.usageCompletion] ?? Number.NaN)
   const prompt = Number(attributes[Attr.usagePrompt] ?? Number.NaN)
   const total = Number(attributes[Attr.usageTotal] ?? Number.NaN)
-  if ([completion, prompt, total].every(Number.isNaN)) return undefined
+  if (Number.isNaN(completion) && Number.isNaN(prompt) && Number.isNaN(total)) return undefined
   const c = Number.isNaN(completion) ? 0 : completion
   const p = Number.isNaN(prompt) ? 0 : prompt
   return {completion: c, prompt: p, total: Number.isNaN(total) ? c + p : total}
@@ -69,51 +79,46 @@ const addCounts = (a: TokenCounts | undefined, b: TokenCounts | undefined): Toke
 
 /**
  * Rolls token counts up the span tree as spans finish (children before their parent): each span gets the counts
- * of itself and its descendants as `__computed__.cumulative_token_count.*`. Counts of children whose parent has
- * not finished yet wait in memory (bounded: the oldest are dropped past `maxWaiting`, e.g. parents never sent).
+ * of itself and its descendants as `__computed__.cumulative_token_count.*` (maskAttributes writes them). Counts of
+ * children whose parent has not finished yet wait in memory (bounded: the oldest are dropped past `maxWaiting`,
+ * e.g. parents never sent).
  */
 export class TokenRollup {
   private readonly waiting = new Map<string, TokenCounts>()
 
   constructor(private readonly maxWaiting = 100_000) {}
 
-  add(record: SpanRecord): SpanRecord {
-    const id = record.context.span_id
-    const cumulative = addCounts(ownUsage(record.attributes), this.waiting.get(id))
-    this.waiting.delete(id)
-    if (record.parent_id && cumulative) {
-      this.waiting.set(record.parent_id, addCounts(this.waiting.get(record.parent_id), cumulative)!)
+  /** The counts of a finished span and its descendants, given its (normalized) attributes; passes them to its parent. */
+  cumulative(spanId: string, parentId: string | null, attributes: Record<string, unknown>): TokenCounts | undefined {
+    const children = this.waiting.get(spanId)
+    if (children) this.waiting.delete(spanId)
+    const cumulative = addCounts(ownUsage(attributes), children)
+    if (parentId && cumulative) {
+      this.waiting.set(parentId, addCounts(this.waiting.get(parentId), cumulative)!)
       if (this.waiting.size > this.maxWaiting) this.waiting.delete(this.waiting.keys().next().value!)
     }
-    return setCumulative(record, cumulative)
+    return cumulative
   }
-}
-
-/** Records the token counts of a span and its descendants (prompt flow's `__computed__.cumulative_token_count.*`). */
-export const setCumulative = (record: SpanRecord, cumulative: TokenCounts | undefined): SpanRecord => {
-  if (cumulative) {
-    record.attributes[Attr.cumulativeCompletion] = cumulative.completion
-    record.attributes[Attr.cumulativePrompt] = cumulative.prompt
-    record.attributes[Attr.cumulativeTotal] = cumulative.total
-  }
-  return record
 }
 
 /**
- * Converts a finished OTel span to the span record pf stores and exports. An LLM call traced by another
+ * Converts a finished OTel span to the span record pf stores and exports, its token counts rolled up by `tokens`. An LLM call traced by another
  * framework (GenAI / AI SDK / OpenInference attributes) also gets prompt flow's names (see llm/genai.ts).
  */
-export const toSpanRecord = (span: ReadableSpan): SpanRecord => {
-  const attributes = maskAttributes(
-    normalizeLlmSpan(span.attributes as Record<string, unknown>, span.events as Array<{name: string; attributes: Record<string, unknown>}>),
-  )
+export const toSpanRecord = (span: ReadableSpan, tokens: TokenRollup): SpanRecord => {
   const ctx = span.spanContext()
+  const parentId = span.parentSpanContext?.spanId ?? null
+  const normalized = normalizeLlmSpan(
+    span.attributes as Record<string, unknown>,
+    span.events as Array<{name: string; attributes: Record<string, unknown>}>,
+  )
+  const attributes = maskAttributes(normalized, tokens.cumulative(ctx.spanId, parentId, normalized))
   const status = span.status
   return {
     name: span.name,
     context: {trace_id: ctx.traceId, span_id: ctx.spanId, trace_state: ctx.traceState?.serialize() ?? ''},
     kind: kindNames[span.kind] ?? 'SpanKind.INTERNAL',
-    parent_id: span.parentSpanContext?.spanId ?? null,
+    parent_id: parentId,
     start_time: formatHrTime(span.startTime as HrTime),
     end_time: formatHrTime(span.endTime as HrTime),
     status: status.message ? {status_code: statusNames[status.code], description: status.message} : {status_code: statusNames[status.code]},

@@ -38,7 +38,7 @@ export class StoreSpanProcessor implements SpanProcessor {
 
   onEnd(span: ReadableSpan): void {
     const parentId = span.parentSpanContext?.spanId
-    this.buffer.push(this.tokens.add(toSpanRecord(span)))
+    this.buffer.push(toSpanRecord(span, this.tokens))
     if (this.buffer.length >= (this.options.maxBatch ?? 512)) {
       this.flushNow()
       return

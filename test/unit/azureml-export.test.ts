@@ -275,6 +275,12 @@ describe('azureml: Cosmos items', () => {
     expect(secondsBetween('2026-01-01T00:00:59.999999Z', '2026-01-01T00:01:00.000001Z')).to.be.closeTo(0.000002, 1e-9)
     expect(secondsBetween('2026-01-01T00:00:00.5', '2026-01-01T00:00:01.25Z')).to.be.closeTo(0.75, 1e-9)
     expect(spanTimeMicros('2026-01-01T00:00:00.123456789Z') % 1_000_000).to.equal(123456)
+    // Read in turns (the parsed second is remembered): each time still reads as itself.
+    const times = ['2026-01-01T00:00:01.000002Z', '2026-01-01T00:00:01Z', '2026-01-01T00:00:02.3', '2026-01-01T00:00:01.25Z']
+    expect(times.map(spanTimeMicros)).to.deep.equal(
+      times.map(t => Date.parse(t.slice(0, 19) + 'Z') * 1000 + [2, 0, 300_000, 250_000][times.indexOf(t)]),
+    )
+    expect(Number.isNaN(spanTimeMicros('not a time'))).to.equal(true)
   })
 })
 
