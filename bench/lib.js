@@ -87,11 +87,13 @@ export const sqliteSpanProcessor = async file => {
  * layout write through these.
  */
 export const openLayoutStore = async file => {
-  const [{default: Database}, {migrations}] = await Promise.all([
+  const [{default: Database}, {migrations}, {storePageSize}] = await Promise.all([
     import('better-sqlite3'),
     import(path.join(repoRoot, 'dist', 'store', 'schema.js')),
+    import(path.join(repoRoot, 'dist', 'store', 'store.js')),
   ])
   const db = new Database(file)
+  db.pragma(`page_size = ${storePageSize}`)
   db.pragma('busy_timeout = 10000')
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = NORMAL')

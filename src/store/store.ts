@@ -69,6 +69,9 @@ export interface OutboxItem {
   span: SpanRecord
 }
 
+/** The page size of a store this creates (bench/lib.js opens its floors with it too). */
+export const storePageSize = 16_384
+
 const jsonOrNull = (value: unknown): string | null =>
   value === undefined ? null : typeof value === 'string' ? value : JSON.stringify(value)
 
@@ -127,6 +130,10 @@ export class TraceStore {
 
   private constructor(db: Database.Database) {
     this.db = db
+    // 16 KiB pages (SQLite's default is 4): a store created from now on (an existing one keeps its size). A traced
+    // LLM call's span is 2–3 KB of JSON, which on 4 KiB pages took a page of its own (a third of it empty) or overflow
+    // pages; 2,000 openai spans wrote 64 µs a span on 4 KiB pages, 49 on 16 KiB, also after 60,000 rows (96 → 80 µs).
+    db.pragma(`page_size = ${storePageSize}`)
     db.pragma('busy_timeout = 10000')
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = NORMAL')
