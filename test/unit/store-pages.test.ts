@@ -6,12 +6,12 @@ import {tempDir} from '../helpers/cli.js'
 import {makeSpan} from '../helpers/spans.js'
 
 describe('trace store pages', () => {
-  it('creates a store with 16 KiB pages, and opens one made with 4 KiB pages as it is, rows intact', () => {
+  it('creates a store with 8 KiB pages, and opens one made with 4 KiB pages as it is, rows intact', () => {
     const fresh = TraceStore.open(tempDir('pf-pages-new-'))
     try {
       expect(fresh.db.pragma('page_size', {simple: true}))
         .to.equal(storePageSize)
-        .and.to.equal(16_384)
+        .and.to.equal(8192)
     } finally {
       fresh.close()
     }
