@@ -11,6 +11,7 @@ export const Attr = {
   referencedLineRunId: 'referenced.line_run_id',
   referencedBatchRunId: 'referenced.batch_run_id',
   sessionId: 'session_id',
+  generatedMessage: 'llm.generated_message',
   usageCompletion: 'llm.usage.completion_tokens',
   usagePrompt: 'llm.usage.prompt_tokens',
   usageTotal: 'llm.usage.total_tokens',
@@ -31,6 +32,7 @@ export const Resource = {
 export const Events = {
   inputs: 'promptflow.function.inputs',
   output: 'promptflow.function.output',
+  generatedMessage: 'promptflow.llm.generated_message',
 } as const
 
 export type SpanType = 'Flow' | 'Function' | 'LLM' | 'Tool' | 'Embedding' | 'Retrieval' | string

@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- openai's bodies, results and streams come from the user's copy of the package, any version: they are read defensively, not typed */
 import {type Span, SpanStatusCode, context, trace as otelTrace} from '@opentelemetry/api'
 
-import {Attr} from '../contract/attributes.js'
+import {Attr, Events} from '../contract/attributes.js'
 import {genAiOperation, genAiRequestAttributes, genAiResponseAttributes} from './genai.js'
 import {maskString, masked} from './masking.js'
 import {recordInputs, recordOutput} from './span-io.js'
@@ -61,8 +61,8 @@ const scrubError = (error: unknown, apiKey: string | undefined): Error => {
 const recordGeneratedMessage = (span: Span, message: unknown): void => {
   if (message === undefined) return
   const payload = JSON.stringify(message)
-  span.setAttribute('llm.generated_message', payload)
-  span.addEvent('promptflow.llm.generated_message', {payload})
+  span.setAttribute(Attr.generatedMessage, payload)
+  span.addEvent(Events.generatedMessage, {payload})
 }
 
 const endWithError = (span: Span, error: Error): void => {
