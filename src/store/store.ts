@@ -131,10 +131,10 @@ export class TraceStore {
   private constructor(db: Database.Database) {
     this.db = db
     // 8 KiB pages (SQLite's default is 4) for a store created from now on (an existing one keeps its size). A traced
-    // LLM call's span is 2–3 KB of JSON, which on 4 KiB pages took a page of its own, a third of it empty: writing
-    // 2,000 openai spans cost 65 µs a span on 4 KiB pages, 52 on 8 KiB, 49 on 16 KiB (88 and 80 against 96 after
-    // 60,000 rows). 16 KiB made a batch run's small commits (every 20 ms, a few lines each) write larger pages:
-    // 4,000 lines 0.6 % slower; 8 KiB ran them as 4 KiB did.
+    // LLM call's span is 2–3 KB of JSON, which on 4 KiB pages took a page of its own, a third of it empty. Writing
+    // 2,000 openai spans, on 4, 8 and 16 KiB pages: 65, 52 and 49 µs a span; 96, 88 and 80 after 60,000 rows. 16 KiB
+    // made a batch run's small commits (every 20 ms, a few lines each) write larger pages: 4,000 lines 0.6 % slower;
+    // 8 KiB ran them as 4 KiB did (docs/benchmarks.md, session 31).
     db.pragma(`page_size = ${storePageSize}`)
     db.pragma('busy_timeout = 10000')
     db.pragma('journal_mode = WAL')

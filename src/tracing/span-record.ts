@@ -102,8 +102,9 @@ export class TokenRollup {
 }
 
 /**
- * Converts a finished OTel span to the span record pf stores and exports, its token counts rolled up by `tokens`. An LLM call traced by another
- * framework (GenAI / AI SDK / OpenInference attributes) also gets prompt flow's names (see llm/genai.ts).
+ * Converts a finished OTel span to the span record pf stores and exports, its token counts rolled up by `tokens`. An
+ * LLM call traced by another framework (GenAI / AI SDK / OpenInference attributes) also gets prompt flow's names (see
+ * tracing/genai.ts).
  */
 export const toSpanRecord = (span: ReadableSpan, tokens: TokenRollup): SpanRecord => {
   const ctx = span.spanContext()
