@@ -71,7 +71,7 @@ const sqliteProvider = async (layout = false) => {
     ...(layout ? {idGenerator: new TimeOrderedIdGenerator()} : {}),
   })
   provider.register()
-  return {finish: async () => (await provider.forceFlush(), store.stored())}
+  return {finish: async () => (await provider.forceFlush(), store.stored()), close: store.close}
 }
 
 /**
@@ -123,14 +123,15 @@ const recordContract = async client => {
 
 let client
 let finish = async () => Math.min(50, calls) + calls
+/** After the clock: what ends a variant's store (pf: the session's end, with the store's final checkpoint). */
+let close = async () => {}
 if (variant === 'pf') {
   process.env.PF_HOME_DIRECTORY = mkdtempSync(path.join(os.tmpdir(), 'pf-bench-peer-home-'))
-  const [{TracingSession}, {configReader}, {registryLoader}, {instrumentOpenAI}, {TraceStore}] = await Promise.all([
+  const [{TracingSession}, {configReader}, {registryLoader}, {instrumentOpenAI}] = await Promise.all([
     dist('tracing/session.js'),
     dist('config/files.js'),
     dist('tracing/registry.js'),
     dist('tracing/openai-instrument.js'),
-    dist('store/store.js'),
   ])
   const registry = registryLoader(async () => ({successes: [], failures: []}))
   const session = await TracingSession.start({registry, config: configReader({trace: {destination: 'local'}}), collection: 'bench'})
@@ -138,15 +139,13 @@ if (variant === 'pf') {
   await instrumentOpenAI(repoRoot, ['esm'])
   const {default: OpenAI} = await import(path.join(repoRoot, 'node_modules', 'openai', 'index.mjs'))
   client = new OpenAI(clientOptions)
+  // Inside the clock, as for the durable floors: every span committed to the store. Closing it (the session's end:
+  // the WAL's last checkpoint, which no other variant's clock holds) comes after.
   finish = async () => {
-    await session.finish(0)
-    const store = TraceStore.open(process.env.PF_HOME_DIRECTORY)
-    try {
-      return store.db.prepare('SELECT COUNT(*) FROM spans').pluck().get()
-    } finally {
-      store.close()
-    }
+    session.recordSpansNow()
+    return session.store.db.prepare('SELECT COUNT(*) FROM spans').pluck().get()
   }
+  close = () => session.finish(0)
 } else {
   const OpenAIModule = await import('openai')
   const OpenAI = OpenAIModule.default
@@ -157,15 +156,17 @@ if (variant === 'pf') {
     finish = done
     client = new OpenAI(clientOptions)
   } else if (variant === 'openllmetry' || variant === 'openllmetry-sqlite' || variant === 'openllmetry-layout') {
-    const {finish: done} = variant === 'openllmetry' ? await inMemoryProvider() : await sqliteProvider(variant === 'openllmetry-layout')
+    const provider = variant === 'openllmetry' ? await inMemoryProvider() : await sqliteProvider(variant === 'openllmetry-layout')
     const {OpenAIInstrumentation} = await import('@traceloop/instrumentation-openai')
     // OpenLLMetry patches the client class's static Chat/Completions (the default export).
     new OpenAIInstrumentation().manuallyInstrument(OpenAI)
-    finish = done
+    finish = provider.finish
+    if (provider.close) close = async () => provider.close()
     client = new OpenAI(clientOptions)
   } else if (variant === 'contract-layout' || variant === 'contract-sqlite') {
-    const {finish: done} = await sqliteProvider(variant === 'contract-layout')
-    finish = done
+    const provider = await sqliteProvider(variant === 'contract-layout')
+    finish = provider.finish
+    close = async () => provider.close()
     client = new OpenAI(clientOptions)
     await recordContract(client)
   } else if (variant === 'langfuse') {
@@ -187,11 +188,13 @@ const warm = Math.min(50, calls)
 const start = process.hrtime.bigint()
 const cpuStart = process.cpuUsage()
 for (let i = 0; i < calls; i++) await call(i)
-// Inside the timing: every span recorded (pf: written to SQLite; the peers: exported to memory).
+// Inside the timing: every span recorded (pf and the durable floors: committed to SQLite; the in-memory peers: exported
+// to memory). Closing a store comes after, for every variant alike.
 const spans = (await finish()) - warm
 const ms = Number(process.hrtime.bigint() - start) / 1e6
 const cpu = process.cpuUsage(cpuStart)
 if (spans !== calls) throw new Error(`${variant}: ${spans} spans recorded for ${calls} calls`)
+await close()
 // CPU time (user + system) of this process over the same span: what tracing costs the caller's process, steadier
 // than the wall time on a busy machine (the fake answers from another process).
 process.stdout.write(JSON.stringify({ms, cpuMs: (cpu.user + cpu.system) / 1000, spans}))
