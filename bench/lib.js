@@ -157,10 +157,14 @@ export const storeLayoutSpanProcessor = async file => {
   }
 }
 
-export const median = values => {
+export const median = values => quantile(values, 0.5)
+
+/** The q-quantile (0 ≤ q ≤ 1) of the values, interpolated between the two nearest ranks. */
+export const quantile = (values, q) => {
   const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+  const at = (sorted.length - 1) * q
+  const below = Math.floor(at)
+  return below === at ? sorted[at] : sorted[below] + (sorted[below + 1] - sorted[below]) * (at - below)
 }
 
 /** Wall time of one child process in ms; throws if it fails (a benchmark of a failing command means nothing). */
