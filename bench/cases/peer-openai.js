@@ -106,8 +106,10 @@ export default async function peerOpenai({pairs, quick}) {
   const plainUs = (median(plain) * 1000) / calls
   const us = Object.fromEntries(variants.map(v => [v, median(overhead[v])]))
   const best = inMemoryPeers.reduce((a, b) => (us[a] <= us[b] ? a : b))
-  // pf against the best peer round by round (the round's baseline cancels): how far apart the rounds put them.
+  // The verdict pairs pf with the best peer round by round (the round's baseline cancels): the median of those
+  // differences, not the difference of two medians, which can put pf ahead while most rounds put it behind.
   const versusBest = overhead.pf.map((pf, round) => pf - overhead[best][round])
+  const pfMinusBest = median(versusBest)
   const signed = us => `${us >= 0 ? '+' : ''}${us.toFixed(0)}`
   const plainCpuUs = (median(plainCpu) * 1000) / calls
   const cpuUs = Object.fromEntries(variants.map(v => [v, median(cpuOverhead[v])]))
@@ -126,13 +128,13 @@ export default async function peerOpenai({pairs, quick}) {
       met: true,
     })),
     {
-      name: 'Traced openai call: pf vs the best peer of this run (time per call, overheads in the cells)',
+      name: "Traced openai call: pf vs the best peer of this run (time per call; the ratio from the median of the rounds' paired differences, pf − peer; overheads in the cells)",
       baseline: `${best}: +${us[best].toFixed(0)} µs/call`,
-      measured: `pf: +${us.pf.toFixed(0)} µs/call (pf − ${best} in each of the ${rounds} rounds: median ${signed(median(versusBest))}, quartiles ${signed(quantile(versusBest, 0.25))} and ${signed(quantile(versusBest, 0.75))} µs/call)`,
+      measured: `pf: +${us.pf.toFixed(0)} µs/call (pf − ${best} in each of the ${rounds} rounds: median ${signed(pfMinusBest)}, quartiles ${signed(quantile(versusBest, 0.25))} and ${signed(quantile(versusBest, 0.75))} µs/call)`,
       // Per-call times, not overheads: on a busy machine an overhead can come out near zero or negative.
-      ratio: (plainUs + us.pf) / (plainUs + us[best]),
+      ratio: (plainUs + us[best] + pfMinusBest) / (plainUs + us[best]),
       target: '≤ 1× (while writing durably)',
-      met: us.pf <= us[best],
+      met: pfMinusBest <= 0,
     },
     {
       name: 'Traced openai call: pf vs the same best-known peer (OpenLLMetry) writing its spans durably to SQLite, the durable floor (time per call, overheads in the cells)',
