@@ -110,7 +110,7 @@ export default async function peerOpenai({pairs, quick}) {
   // differences, not the difference of two medians, which can put pf ahead while most rounds put it behind.
   const versusBest = overhead.pf.map((pf, round) => pf - overhead[best][round])
   const pfMinusBest = median(versusBest)
-  const signed = us => `${us >= 0 ? '+' : ''}${us.toFixed(0)}`
+  const signed = value => `${value >= 0 ? '+' : ''}${value.toFixed(0)}`
   const plainCpuUs = (median(plainCpu) * 1000) / calls
   const cpuUs = Object.fromEntries(variants.map(v => [v, median(cpuOverhead[v])]))
   const bestCpu = inMemoryPeers.reduce((a, b) => (cpuUs[a] <= cpuUs[b] ? a : b))

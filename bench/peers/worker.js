@@ -161,12 +161,12 @@ if (variant === 'pf') {
     // OpenLLMetry patches the client class's static Chat/Completions (the default export).
     new OpenAIInstrumentation().manuallyInstrument(OpenAI)
     finish = provider.finish
-    if (provider.close) close = async () => provider.close()
+    close = provider.close ?? close
     client = new OpenAI(clientOptions)
   } else if (variant === 'contract-layout' || variant === 'contract-sqlite') {
     const provider = await sqliteProvider(variant === 'contract-layout')
     finish = provider.finish
-    close = async () => provider.close()
+    close = provider.close
     client = new OpenAI(clientOptions)
     await recordContract(client)
   } else if (variant === 'langfuse') {
