@@ -16,6 +16,7 @@ const variants = [
   'openllmetry-layout',
   'contract-layout',
   'contract-sqlite',
+  'required-layout',
 ]
 const labels = {
   pf: 'pf (spans written durably to its SQLite store)',
@@ -30,6 +31,8 @@ const labels = {
     "prompt flow's span contract (inputs, output and the generated message as attributes and events, token counts) recorded with the least code through the OTel SDK and written as rows of pf's tables (no pf code, no masking)",
   'contract-sqlite':
     "prompt flow's span contract recorded as above, written durably as span JSON to a plain SQLite table (the least durable work the contract takes)",
+  'required-layout':
+    "prompt flow's span contract plus what pf must also do (secrets masked with pf's rules, the OTel GenAI names, openai's APIPromise kept for the caller) with the least code, written as rows of pf's tables (the requirements floor)",
 }
 /** The peers as their docs set them up (in-memory export): what the target compares pf against. */
 const inMemoryPeers = ['openinference', 'openllmetry', 'langfuse']
@@ -108,9 +111,14 @@ export default async function peerOpenai({pairs, quick}) {
   const best = inMemoryPeers.reduce((a, b) => (us[a] <= us[b] ? a : b))
   // The verdict pairs pf with the best peer round by round (the round's baseline cancels): the median of those
   // differences, not the difference of two medians, which can put pf ahead while most rounds put it behind.
-  const versusBest = overhead.pf.map((pf, round) => pf - overhead[best][round])
+  const paired = (a, b) => overhead[a].map((value, round) => value - overhead[b][round])
+  const versusBest = paired('pf', best)
   const pfMinusBest = median(versusBest)
   const signed = value => `${value >= 0 ? '+' : ''}${value.toFixed(0)}`
+  const pairedText = differences =>
+    `median ${signed(median(differences))}, quartiles ${signed(quantile(differences, 0.25))} and ${signed(quantile(differences, 0.75))} µs/call`
+  const floorMinusBest = paired('required-layout', best)
+  const pfMinusFloor = paired('pf', 'required-layout')
   const plainCpuUs = (median(plainCpu) * 1000) / calls
   const cpuUs = Object.fromEntries(variants.map(v => [v, median(cpuOverhead[v])]))
   const bestCpu = inMemoryPeers.reduce((a, b) => (cpuUs[a] <= cpuUs[b] ? a : b))
@@ -130,7 +138,7 @@ export default async function peerOpenai({pairs, quick}) {
     {
       name: "Traced openai call: pf vs the best peer of this run (time per call; the ratio from the median of the rounds' paired differences, pf − peer; overheads in the cells)",
       baseline: `${best}: +${us[best].toFixed(0)} µs/call`,
-      measured: `pf: +${us.pf.toFixed(0)} µs/call (pf − ${best} in each of the ${rounds} rounds: median ${signed(pfMinusBest)}, quartiles ${signed(quantile(versusBest, 0.25))} and ${signed(quantile(versusBest, 0.75))} µs/call)`,
+      measured: `pf: +${us.pf.toFixed(0)} µs/call (pf − ${best} in each of the ${rounds} rounds: ${pairedText(versusBest)})`,
       // Per-call times, not overheads: on a busy machine an overhead can come out near zero or negative.
       ratio: (plainUs + us[best] + pfMinusBest) / (plainUs + us[best]),
       target: '≤ 1× (while writing durably)',
@@ -163,11 +171,21 @@ export default async function peerOpenai({pairs, quick}) {
       met: true,
     },
     {
+      // pf's requirements written with the least code: pf's distance from it is what pf's own code costs, and its
+      // distance from the best peer is what the requirements cost (the target cannot be met below it).
+      name: "Traced openai call: pf vs the requirements floor (prompt flow's contract plus masking, the GenAI names and openai's APIPromise, least code, pf's layout), and the floor vs the best peer (time per call; ratios from the rounds' paired differences)",
+      baseline: `requirements floor: +${us['required-layout'].toFixed(0)} µs/call; floor − ${best} per round: ${pairedText(floorMinusBest)}`,
+      measured: `pf: +${us.pf.toFixed(0)} µs/call (pf − floor per round: ${pairedText(pfMinusFloor)})`,
+      ratio: (plainUs + us['required-layout'] + median(pfMinusFloor)) / (plainUs + us['required-layout']),
+      target: '(the floor; no target)',
+      met: true,
+    },
+    {
       // No network: each variant's own work on the calling thread, which the loopback rows share with the fake's
       // process on two cores (their medians move by tens of µs from run to run).
       name: `Traced openai call with no network (an in-process fetch answering at once; ${calls} calls): pf vs the best in-memory peer, and the floors (overheads per call)`,
       baseline: `untraced: ${localPlainUs.toFixed(0)} µs/call; ${localBest}: +${local[localBest].toFixed(0)} µs/call (${inMemoryPeers.map(v => `${v} +${local[v].toFixed(0)}`).join(', ')})`,
-      measured: `pf: +${local.pf.toFixed(0)} µs/call (contract in pf's layout +${local['contract-layout'].toFixed(0)}, contract in plain SQLite +${local['contract-sqlite'].toFixed(0)}, OpenLLMetry + pf's layout +${local['openllmetry-layout'].toFixed(0)}, OpenLLMetry + SQLite +${local[durable].toFixed(0)})`,
+      measured: `pf: +${local.pf.toFixed(0)} µs/call (requirements floor +${local['required-layout'].toFixed(0)}, contract in pf's layout +${local['contract-layout'].toFixed(0)}, contract in plain SQLite +${local['contract-sqlite'].toFixed(0)}, OpenLLMetry + pf's layout +${local['openllmetry-layout'].toFixed(0)}, OpenLLMetry + SQLite +${local[durable].toFixed(0)})`,
       ratio: (localPlainUs + local.pf) / (localPlainUs + local[localBest]),
       target: '(side by side; no target)',
       met: true,
@@ -178,6 +196,16 @@ export default async function peerOpenai({pairs, quick}) {
       baseline: `${localBest}: +${local[localBest].toFixed(0)} µs/call`,
       measured: `contract in plain SQLite: +${local['contract-sqlite'].toFixed(0)} µs/call (loopback: +${us['contract-sqlite'].toFixed(0)} against ${best}'s +${us[best].toFixed(0)})`,
       ratio: (localPlainUs + local['contract-sqlite']) / (localPlainUs + local[localBest]),
+      target: '(the floor; no target)',
+      met: true,
+    },
+    {
+      // What pf's requirements cost with no network, where the figures are steadiest: the target is out of reach
+      // while this ratio is above 1.
+      name: "Traced openai call with no network, the requirements floor (prompt flow's contract plus masking, the GenAI names and openai's APIPromise, least code, pf's layout) vs the best in-memory peer (time per call, overheads in the cells)",
+      baseline: `${localBest}: +${local[localBest].toFixed(0)} µs/call`,
+      measured: `requirements floor: +${local['required-layout'].toFixed(0)} µs/call (pf +${local.pf.toFixed(0)})`,
+      ratio: (localPlainUs + local['required-layout']) / (localPlainUs + local[localBest]),
       target: '(the floor; no target)',
       met: true,
     },

@@ -7,8 +7,9 @@
 // to a plain SQLite table: bench/lib.js sqliteSpanProcessor), openllmetry-layout (OpenLLMetry writing its spans as
 // rows of pf's own tables, with pf's trace ids: bench/lib.js storeLayoutSpanProcessor), contract-layout (prompt
 // flow's span contract recorded with the least code, written as rows of pf's tables: recordContract),
-// contract-sqlite (the same, written as span JSON to a plain SQLite table). Lives in bench/peers so the peers
-// resolve from here.
+// contract-sqlite (the same, written as span JSON to a plain SQLite table), required-layout (the contract plus pf's
+// requirements, masking, the GenAI names and openai's APIPromise, with the least code, in pf's tables: the
+// requirements floor). Lives in bench/peers so the peers resolve from here.
 import {mkdtempSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -80,15 +81,21 @@ const sqliteProvider = async (layout = false) => {
  * cumulative counts; the reference's `llm.generated_message` attribute and event) through the OTel SDK: plain
  * JSON.stringify, no masking, no OTel GenAI names, no pf code. With sqliteProvider(true), the floor of writing that
  * contract in pf's store layout.
+ * `required`: the least code for what pf must do besides (the requirements floor): secrets masked as the JSON is
+ * written (pf's masking rules, tracing/masking.js, the only pf code it runs), the OTel GenAI names OTLP backends read,
+ * and openai's `APIPromise` kept for the caller (`withResponse()`, `_thenUnwrap`).
  */
-const recordContract = async client => {
+const recordContract = async (client, required = false) => {
+  const {maskingReplacer} = required ? await dist('tracing/masking.js') : {}
+  const json = required ? value => JSON.stringify(value, maskingReplacer) : value => JSON.stringify(value)
   const {trace} = await import('@opentelemetry/api')
   const tracer = trace.getTracer('promptflow')
   const completions = client.chat.completions
   const create = completions.create.bind(completions)
   completions.create = (body, options) => {
     const span = tracer.startSpan('openai_chat')
-    const inputs = JSON.stringify(body)
+    const inputs = json(body)
+    if (required) span.setAttributes({'gen_ai.system': 'openai', 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': body.model})
     span.setAttributes({
       framework: 'promptflow',
       span_type: 'LLM',
@@ -97,8 +104,16 @@ const recordContract = async client => {
       'llm.request.model': body.model,
     })
     span.addEvent('promptflow.function.inputs', {payload: inputs})
-    return create(body, options).then(data => {
+    const response = create(body, options)
+    const then = required ? record => response._thenUnwrap(record) : record => response.then(record)
+    return then(data => {
       const usage = data.usage ?? {}
+      if (required)
+        span.setAttributes({
+          'gen_ai.response.model': data.model,
+          'gen_ai.usage.input_tokens': usage.prompt_tokens,
+          'gen_ai.usage.output_tokens': usage.completion_tokens,
+        })
       span.setAttributes({
         'llm.response.model': data.model,
         'llm.usage.completion_tokens': usage.completion_tokens,
@@ -108,10 +123,10 @@ const recordContract = async client => {
         '__computed__.cumulative_token_count.prompt': usage.prompt_tokens,
         '__computed__.cumulative_token_count.total': usage.total_tokens,
       })
-      const message = JSON.stringify(data.choices[0].message)
+      const message = json(data.choices[0].message)
       span.setAttribute('llm.generated_message', message)
       span.addEvent('promptflow.llm.generated_message', {payload: message})
-      const output = JSON.stringify(data)
+      const output = json(data)
       span.setAttribute('output', output)
       span.addEvent('promptflow.function.output', {payload: output})
       span.setStatus({code: 1})
@@ -163,12 +178,12 @@ if (variant === 'pf') {
     finish = provider.finish
     close = provider.close ?? close
     client = new OpenAI(clientOptions)
-  } else if (variant === 'contract-layout' || variant === 'contract-sqlite') {
-    const provider = await sqliteProvider(variant === 'contract-layout')
+  } else if (variant === 'contract-layout' || variant === 'contract-sqlite' || variant === 'required-layout') {
+    const provider = await sqliteProvider(variant !== 'contract-sqlite')
     finish = provider.finish
     close = provider.close
     client = new OpenAI(clientOptions)
-    await recordContract(client)
+    await recordContract(client, variant === 'required-layout')
   } else if (variant === 'langfuse') {
     const {finish: done} = await inMemoryProvider()
     const {observeOpenAI} = await import('@langfuse/openai')
