@@ -17,10 +17,11 @@ export const tempDir = prefix => mkdtempSync(path.join(os.tmpdir(), prefix))
 const FLOOR_FLUSH_MS = 100
 
 /**
- * The floors' span processor: each finished span as plain JSON (ids, parent, name, times, status, attributes, events)
- * handed to `write` in batches of 512, or FLOOR_FLUSH_MS after a span ends, and on flush/shutdown.
+ * The floors' span processor: each finished span as plain JSON (ids, parent, name, times, status, attributes, events;
+ * `withResource`: its resource's attributes too) handed to `write` in batches of 512, or FLOOR_FLUSH_MS after a span
+ * ends, and on flush/shutdown.
  */
-const bufferedProcessor = write => {
+const bufferedProcessor = (write, withResource = false) => {
   let buffer = []
   let timer
   const flush = () => {
@@ -43,6 +44,7 @@ const bufferedProcessor = write => {
         status: span.status,
         attributes: span.attributes,
         events: span.events.map(e => ({name: e.name, time: e.time, attributes: e.attributes})),
+        ...(withResource ? {resource: span.resource.attributes} : {}),
       })
       if (buffer.length >= 512) flush()
       else timer ??= setTimeout(flush, FLOOR_FLUSH_MS).unref()
@@ -119,16 +121,34 @@ export const openLayoutStore = async file => {
  * spans a transaction or 100 ms after a span ends. No pf code on the way: no SpanRecord conversion, masking, token
  * counts or search documents. What it costs over sqliteSpanProcessor is what the layout the viewer reads costs.
  */
-export const storeLayoutSpanProcessor = async file => {
+export const storeLayoutSpanProcessor = async (file, {promptflowShape = false} = {}) => {
   const {db, insertSpan, insertLineRun} = await openLayoutStore(file)
   const iso = ([seconds, nanos]) => new Date(seconds * 1000 + nanos / 1e6).toISOString()
+  // prompt flow's times carry microseconds (2026-11-26T05:30:30.123456Z).
+  const micros = time => iso(time).slice(0, 23) + String(Math.floor(time[1] / 1000) % 1000).padStart(3, '0') + 'Z'
+  const time = promptflowShape ? micros : iso
+  /** prompt flow's span JSON (promptflow-compat.md), which pf stores and exports, built with the least code. */
+  const shaped = (s, start, end, status) => ({
+    name: s.name,
+    context: {trace_id: s.trace_id, span_id: s.span_id, trace_state: ''},
+    kind: 'SpanKind.INTERNAL',
+    parent_id: s.parent_id,
+    start_time: start,
+    end_time: end,
+    status: {status_code: status},
+    attributes: s.attributes,
+    events: s.events.map(e => ({name: e.name, timestamp: micros(e.time), attributes: e.attributes})),
+    links: [],
+    resource: {attributes: s.resource, schema_url: ''},
+  })
   const write = db.transaction(spans => {
     for (const s of spans) {
-      const start = iso(s.start_time)
-      const end = iso(s.end_time)
+      const start = time(s.start_time)
+      const end = time(s.end_time)
       const status = s.status.code === 2 ? 'Error' : 'Ok'
       const kind = s.attributes.span_type ?? null
-      insertSpan.run(s.trace_id, s.span_id, s.parent_id, s.name, kind, start, end, status, 'bench', null, null, JSON.stringify(s))
+      const data = JSON.stringify(promptflowShape ? shaped(s, start, end, status) : s)
+      insertSpan.run(s.trace_id, s.span_id, s.parent_id, s.name, kind, start, end, status, 'bench', null, null, data)
       if (s.parent_id === null) {
         const latency = s.end_time[0] - s.start_time[0] + (s.end_time[1] - s.start_time[1]) / 1e9
         insertLineRun.run(
@@ -151,7 +171,7 @@ export const storeLayoutSpanProcessor = async file => {
     }
   })
   return {
-    processor: bufferedProcessor(write),
+    processor: bufferedProcessor(write, promptflowShape),
     stored: () => db.prepare('SELECT COUNT(*) FROM spans').pluck().get(),
     close: () => db.close(),
   }

@@ -32,7 +32,7 @@ const labels = {
   'contract-sqlite':
     "prompt flow's span contract recorded as above, written durably as span JSON to a plain SQLite table (the least durable work the contract takes)",
   'required-layout':
-    "prompt flow's span contract plus what pf must also do (secrets masked with pf's rules, the OTel GenAI names, openai's APIPromise kept for the caller) with the least code, written as rows of pf's tables (the requirements floor)",
+    "prompt flow's span contract plus what pf must also do (secrets masked with pf's rules, the OTel GenAI names, openai's APIPromise kept for the caller, a failed call's span ended, each span stored as prompt flow's span JSON) with the least code, written as rows of pf's tables (the requirements floor)",
 }
 /** The peers as their docs set them up (in-memory export): what the target compares pf against. */
 const inMemoryPeers = ['openinference', 'openllmetry', 'langfuse']
@@ -173,7 +173,7 @@ export default async function peerOpenai({pairs, quick}) {
     {
       // pf's requirements written with the least code: pf's distance from it is what pf's own code costs, and its
       // distance from the best peer is what the requirements cost (the target cannot be met below it).
-      name: "Traced openai call: pf vs the requirements floor (prompt flow's contract plus masking, the GenAI names and openai's APIPromise, least code, pf's layout), and the floor vs the best peer (time per call; ratios from the rounds' paired differences)",
+      name: "Traced openai call: pf vs the requirements floor (prompt flow's contract plus masking, the GenAI names, openai's APIPromise, failed calls' spans ended and prompt flow's span JSON, least code, pf's layout), and the floor vs the best peer (time per call; ratios from the rounds' paired differences)",
       baseline: `requirements floor: +${us['required-layout'].toFixed(0)} µs/call; floor − ${best} per round: ${pairedText(floorMinusBest)}`,
       measured: `pf: +${us.pf.toFixed(0)} µs/call (pf − floor per round: ${pairedText(pfMinusFloor)})`,
       ratio: (plainUs + us['required-layout'] + median(pfMinusFloor)) / (plainUs + us['required-layout']),
@@ -202,7 +202,7 @@ export default async function peerOpenai({pairs, quick}) {
     {
       // What pf's requirements cost with no network, where the figures are steadiest: the target is out of reach
       // while this ratio is above 1.
-      name: "Traced openai call with no network, the requirements floor (prompt flow's contract plus masking, the GenAI names and openai's APIPromise, least code, pf's layout) vs the best in-memory peer (time per call, overheads in the cells)",
+      name: "Traced openai call with no network, the requirements floor (prompt flow's contract plus masking, the GenAI names, openai's APIPromise, failed calls' spans ended and prompt flow's span JSON, least code, pf's layout) vs the best in-memory peer (time per call, overheads in the cells)",
       baseline: `${localBest}: +${local[localBest].toFixed(0)} µs/call`,
       measured: `requirements floor: +${local['required-layout'].toFixed(0)} µs/call (pf +${local.pf.toFixed(0)})`,
       ratio: (localPlainUs + local['required-layout']) / (localPlainUs + local[localBest]),

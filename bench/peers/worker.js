@@ -61,11 +61,11 @@ const inMemoryProvider = async () => {
  * An OTel SDK provider that writes every span durably, registered globally: to a plain SQLite table (the durable
  * floor) or, `layout`, as rows of pf's own tables with pf's time-first trace ids (the floor of pf's store layout).
  */
-const sqliteProvider = async (layout = false) => {
+const sqliteProvider = async (layout = false, layoutOptions = {}) => {
   const {NodeTracerProvider} = await import('@opentelemetry/sdk-trace-node')
   const {sqliteSpanProcessor, storeLayoutSpanProcessor} = await import(path.join(repoRoot, 'bench', 'lib.js'))
   const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'pf-bench-peer-floor-')), 'spans.sqlite')
-  const store = await (layout ? storeLayoutSpanProcessor : sqliteSpanProcessor)(file)
+  const store = await (layout ? storeLayoutSpanProcessor(file, layoutOptions) : sqliteSpanProcessor(file))
   const {TimeOrderedIdGenerator} = await dist('tracing/trace-ids.js')
   const provider = new NodeTracerProvider({
     spanProcessors: [store.processor],
@@ -83,7 +83,9 @@ const sqliteProvider = async (layout = false) => {
  * contract in pf's store layout.
  * `required`: the least code for what pf must do besides (the requirements floor): secrets masked as the JSON is
  * written (pf's masking rules, tracing/masking.js, the only pf code it runs), the OTel GenAI names OTLP backends read,
- * and openai's `APIPromise` kept for the caller (`withResponse()`, `_thenUnwrap`).
+ * openai's `APIPromise` kept for the caller (`withResponse()`, `_thenUnwrap`) and a failed call's span ended; with
+ * sqliteProvider(true, {promptflowShape: true}) each span is stored as prompt flow's span JSON, which pf's store keeps
+ * and its destinations export.
  */
 const recordContract = async (client, required = false) => {
   const {maskingReplacer} = required ? await dist('tracing/masking.js') : {}
@@ -105,6 +107,12 @@ const recordContract = async (client, required = false) => {
     })
     span.addEvent('promptflow.function.inputs', {payload: inputs})
     const response = create(body, options)
+    if (required)
+      // A failed call ends its span too (an error span), as any tracer's must.
+      response.responsePromise.then(undefined, error => {
+        span.setStatus({code: 2, message: String(error)})
+        span.end()
+      })
     const then = required ? record => response._thenUnwrap(record) : record => response.then(record)
     return then(data => {
       const usage = data.usage ?? {}
@@ -179,7 +187,7 @@ if (variant === 'pf') {
     close = provider.close ?? close
     client = new OpenAI(clientOptions)
   } else if (variant === 'contract-layout' || variant === 'contract-sqlite' || variant === 'required-layout') {
-    const provider = await sqliteProvider(variant !== 'contract-sqlite')
+    const provider = await sqliteProvider(variant !== 'contract-sqlite', {promptflowShape: variant === 'required-layout'})
     finish = provider.finish
     close = provider.close
     client = new OpenAI(clientOptions)
