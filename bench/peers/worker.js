@@ -7,9 +7,9 @@
 // to a plain SQLite table: bench/lib.js sqliteSpanProcessor), openllmetry-layout (OpenLLMetry writing its spans as
 // rows of pf's own tables, with pf's trace ids: bench/lib.js storeLayoutSpanProcessor), contract-layout (prompt
 // flow's span contract recorded with the least code, written as rows of pf's tables: recordContract),
-// contract-sqlite (the same, written as span JSON to a plain SQLite table), required-layout (the contract plus pf's
-// requirements, masking, the GenAI names and openai's APIPromise, with the least code, in pf's tables: the
-// requirements floor). Lives in bench/peers so the peers resolve from here.
+// contract-sqlite (the same, written as span JSON to a plain SQLite table), required-layout (the contract plus what
+// pf must also do, with the least code, as prompt flow's span JSON in pf's tables: the requirements floor, see
+// recordContract). Lives in bench/peers so the peers resolve from here.
 import {mkdtempSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -113,8 +113,8 @@ const recordContract = async (client, required = false) => {
         span.setStatus({code: 2, message: String(error)})
         span.end()
       })
-    const then = required ? record => response._thenUnwrap(record) : record => response.then(record)
-    return then(data => {
+    const whenAnswered = required ? record => response._thenUnwrap(record) : record => response.then(record)
+    return whenAnswered(data => {
       const usage = data.usage ?? {}
       if (required)
         span.setAttributes({
