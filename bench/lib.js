@@ -124,8 +124,7 @@ export const openLayoutStore = async file => {
 export const storeLayoutSpanProcessor = async (file, {promptflowShape = false} = {}) => {
   const {db, insertSpan, insertLineRun} = await openLayoutStore(file)
   const iso = ([seconds, nanos]) => new Date(seconds * 1000 + nanos / 1e6).toISOString()
-  // prompt flow's times carry microseconds (2026-11-26T05:30:30.123456Z).
-  const micros = time => iso(time).slice(0, 23) + String(Math.floor(time[1] / 1000) % 1000).padStart(3, '0') + 'Z'
+  const micros = ([seconds, nanos]) => promptflowTime(seconds * 1000 + nanos / 1e6)
   const time = promptflowShape ? micros : iso
   /** prompt flow's span JSON (promptflow-compat.md), which pf stores and exports, built with the least code. */
   const shaped = (s, start, end, status) => ({
@@ -176,6 +175,9 @@ export const storeLayoutSpanProcessor = async (file, {promptflowShape = false} =
     close: () => db.close(),
   }
 }
+
+/** Epoch ms (fractional) → prompt flow's time text, with microseconds (2026-11-26T05:30:30.123456Z). */
+export const promptflowTime = ms => new Date(ms).toISOString().slice(0, 23) + String(Math.floor((ms * 1000) % 1000)).padStart(3, '0') + 'Z'
 
 export const median = values => quantile(values, 0.5)
 

@@ -13,7 +13,7 @@ import {createReadStream, mkdirSync, openSync, writeSync} from 'node:fs'
 import path from 'node:path'
 import {createInterface} from 'node:readline'
 
-import {openLayoutStore, tempDir} from '../lib.js'
+import {openLayoutStore, promptflowTime, tempDir} from '../lib.js'
 
 const [dataFile, workersText] = process.argv.slice(2)
 const workers = Number(workersText)
@@ -36,8 +36,6 @@ const inputsFile = openSync(path.join(folder, 'inputs.jsonl'), 'a')
 const outputsFile = openSync(path.join(folder, 'outputs.jsonl'), 'a')
 const run = 'floor_run'
 
-/** Epoch ms (fractional) → prompt flow's time text with microseconds. */
-const timeText = ms => new Date(ms).toISOString().slice(0, 23) + String(Math.floor((ms * 1000) % 1000)).padStart(3, '0') + 'Z'
 const now = () => performance.timeOrigin + performance.now()
 
 const span = ({name, traceId, spanId, parentId, type, start, end, lineNumber, inputs, output}) => ({
@@ -45,8 +43,8 @@ const span = ({name, traceId, spanId, parentId, type, start, end, lineNumber, in
   context: {trace_id: traceId, span_id: spanId, trace_state: ''},
   kind: 'SpanKind.INTERNAL',
   parent_id: parentId,
-  start_time: timeText(start),
-  end_time: timeText(end),
+  start_time: promptflowTime(start),
+  end_time: promptflowTime(end),
   status: {status_code: 'Ok'},
   attributes: {
     line_run_id: `${run}_${lineNumber}`,
@@ -59,8 +57,8 @@ const span = ({name, traceId, spanId, parentId, type, start, end, lineNumber, in
     output,
   },
   events: [
-    {name: 'promptflow.function.inputs', timestamp: timeText(start), attributes: {payload: inputs}},
-    {name: 'promptflow.function.output', timestamp: timeText(end), attributes: {payload: output}},
+    {name: 'promptflow.function.inputs', timestamp: promptflowTime(start), attributes: {payload: inputs}},
+    {name: 'promptflow.function.output', timestamp: promptflowTime(end), attributes: {payload: output}},
   ],
   links: [],
   resource: {attributes: {'service.name': 'promptflow', collection: run}, schema_url: ''},
